@@ -1,0 +1,77 @@
+// kmain: the kernel's C++ entry, called from boot/multiboot.S on the boot stack in the higher half with
+// the Multiboot magic and the physical address of the boot information.
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/x86_64/layout.h"
+#include "boot/multiboot.h"
+#include "boot/qemu_exit.h"
+#include "boot/serial.h"
+#include "mm/base/format.h"
+#include "mm/base/panic.h"
+
+extern "C" {
+using Constructor = void (*)();
+extern const Constructor __init_array_start[];
+extern const Constructor __init_array_end[];
+[[noreturn]] void kmain(uint32_t magic, uint32_t info_pa);
+}
+
+namespace kmem::boot {
+namespace {
+
+void RunConstructors() {
+  for (const Constructor* c = __init_array_start; c != __init_array_end; ++c) (*c)();
+}
+
+bool HasWord(const char* text, const char* word) {
+  for (const char* p = text; *p != '\0'; ++p) {
+    if (p != text && p[-1] != ' ') continue;
+    size_t i = 0;
+    while (word[i] != '\0' && p[i] == word[i]) ++i;
+    if (word[i] == '\0' && (p[i] == '\0' || p[i] == ' ')) return true;
+  }
+  return false;
+}
+
+void PrintMultibootMap(const MultibootInfo& mbi) {
+  if ((mbi.flags & MultibootInfo::kMemMap) == 0) {
+    Print("multiboot: no memory map (lower %u KiB, upper %u KiB)\n", mbi.mem_lower_kib, mbi.mem_upper_kib);
+    return;
+  }
+  Print("multiboot memory map: base, end (exclusive), E820 type\n");
+  uint64_t ram = 0;
+  PhysAddr p(mbi.mmap_addr);
+  PhysAddr end = p + mbi.mmap_length;
+  while (p < end) {
+    const auto* e = x86::KzeroPointer<const MultibootMmapEntry>(p);
+    Print("  0x%016llx 0x%016llx %u\n", static_cast<unsigned long long>(e->base),
+          static_cast<unsigned long long>(e->base + e->length), e->type);
+    if (e->type == 1) ram += e->length;
+    p = p + e->size + sizeof e->size;
+  }
+  Print("multiboot RAM: %llu KiB\n", static_cast<unsigned long long>(ram >> 10));
+}
+
+}  // namespace
+
+[[noreturn]] void Main(uint32_t magic, uint32_t info_pa) {
+  SerialInit();
+  RunConstructors();
+  Print("\nkmem: x86_64 kernel, palloc backend %s\n", KMEM_PALLOC_BACKEND);
+  if (magic != kMultibootLoaderMagic) Panic("not started by a Multiboot loader: magic 0x%x", magic);
+  const auto& mbi = *x86::KzeroPointer<const MultibootInfo>(PhysAddr(info_pa));
+  const char* cmdline = (mbi.flags & MultibootInfo::kCmdline) != 0
+                            ? x86::KzeroPointer<const char>(PhysAddr(mbi.cmdline))
+                            : "";
+  Print("kmem: command line '%s'\n", cmdline);
+  PrintMultibootMap(mbi);
+  // Exercises the failure path end to end: boot/BUILD.bazel has a test that boots with this word.
+  if (HasWord(cmdline, "kmem.panic")) Panic("kmem.panic on the command line");
+  Print("kmem: boot ok\n");
+  QemuExit(ExitStatus::kSuccess);
+}
+
+}  // namespace kmem::boot
+
+void kmain(uint32_t magic, uint32_t info_pa) { kmem::boot::Main(magic, info_pa); }

@@ -1,0 +1,46 @@
+#!/bin/bash
+# Boots the kmem kernel in QEMU with the serial console on this terminal and returns the kernel's status:
+# 0 when it reported success, 1 when it panicked, 2 when QEMU stopped without a report (a hang, a triple
+# fault) or failed to start.
+#
+#   bazel run //boot:qemu [-- [--gdb] [QEMU ARGS...]]
+# QEMU ARGS pass through (-m 4G, -smp 2, -append 'words'); the default memory is 1G. --gdb starts QEMU's
+# gdb stub on :1234 with the CPU stopped: gdb bazel-bin/boot/kernel.elf -ex 'target remote :1234'.
+# KMEM_KERNEL=FILE boots another flat image (the boot tests pick a backend so).
+# KMEM_ACCEL=tcg forces software emulation; by default KVM is used when it works and TCG otherwise.
+set -u
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+kernel=""
+for candidate in ${KMEM_KERNEL:-} "${RUNFILES_DIR:-/nonexistent}/kmem/boot/kernel.bin" "$0.runfiles/kmem/boot/kernel.bin" \
+    "$here/kernel.bin" "boot/kernel.bin"; do
+  if [ -f "$candidate" ]; then kernel=$candidate; break; fi
+done
+if [ -z "$kernel" ]; then
+  echo "qemu.sh: cannot find boot/kernel.bin (run it with: bazel run //boot:qemu)" >&2
+  exit 2
+fi
+
+extra=()
+for arg in "$@"; do
+  case "$arg" in
+    --gdb) extra+=(-s -S); echo "qemu.sh: gdb stub on :1234, CPU stopped" >&2 ;;
+    *) extra+=("$arg") ;;
+  esac
+done
+
+case "${KMEM_ACCEL:-auto}" in
+  tcg) accel=(-accel tcg) ;;
+  # QEMU tries the accelerators in order: KVM where /dev/kvm works, TCG otherwise.
+  *) accel=(-accel kvm -accel tcg) ;;
+esac
+
+qemu-system-x86_64 "${accel[@]}" -cpu max -m 1G -kernel "$kernel" \
+  -nodefaults -display none -serial stdio -no-reboot \
+  -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${extra[@]}"
+status=$?
+case $status in
+  33) exit 0 ;;
+  35) exit 1 ;;
+  *) echo "qemu.sh: QEMU exited with status $status and no report from the kernel" >&2; exit 2 ;;
+esac

@@ -1,0 +1,12 @@
+// The COM1 serial console: the kernel's only output device. 115200 baud, 8N1, polled.
+#pragma once
+
+#include <stddef.h>
+
+namespace kmem::boot {
+
+void SerialInit();
+// Writes `len` bytes, turning "\n" into "\r\n" for terminals.
+void SerialWrite(const char* text, size_t len);
+
+}  // namespace kmem::boot
