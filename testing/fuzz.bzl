@@ -1,0 +1,32 @@
+"""kmem_fuzz_test: one fuzz entry point (LLVMFuzzerTestOneInput), two targets.
+
+- NAME: a libFuzzer binary (clang, AddressSanitizer and UBSan) for long runs:
+      bazel run //PKG:NAME -- -max_total_time=600 [CORPUS_DIR]
+- NAME_regression_test: the same entry point driven by testing/fuzz_driver.cc over the checked-in corpus
+  and a fixed stream of pseudo-random inputs, so every `bazel test //...` exercises it.
+"""
+
+_FUZZ_FLAGS = ["-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=undefined"]
+
+def kmem_fuzz_test(name, srcs, deps = [], corpus = [], random_inputs = 20000, **kwargs):
+    native.cc_binary(
+        name = name,
+        srcs = srcs,
+        copts = _FUZZ_FLAGS,
+        linkopts = _FUZZ_FLAGS + ["-fsanitize-link-c++-runtime"],
+        deps = deps + ["//testing:host_env"],
+        testonly = True,
+        tags = ["fuzz"],
+        **kwargs
+    )
+    native.cc_test(
+        name = name + "_regression_test",
+        srcs = srcs,
+        args = ["--random=%d" % random_inputs] + ["$(location %s)" % c for c in corpus],
+        data = corpus,
+        deps = deps + [
+            "//testing:fuzz_driver",
+            "//testing:host_env",
+        ],
+        **kwargs
+    )
