@@ -8,6 +8,8 @@
 # gdb stub on :1234 with the CPU stopped: gdb bazel-bin/boot/kernel.elf -ex 'target remote :1234'.
 # KMEM_KERNEL=FILE boots another flat image (the boot tests pick a backend so).
 # KMEM_ACCEL=tcg forces software emulation; by default KVM is used when it works and TCG otherwise.
+# -cpu max gives NX and 1 GiB pages under both; arch-capabilities is dropped because nested KVM refuses
+# to set that MSR and QEMU aborts.
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,7 +37,7 @@ case "${KMEM_ACCEL:-auto}" in
   *) accel=(-accel kvm -accel tcg) ;;
 esac
 
-qemu-system-x86_64 "${accel[@]}" -cpu max -m 1G -kernel "$kernel" \
+qemu-system-x86_64 "${accel[@]}" -cpu max,-arch-capabilities -m 1G -kernel "$kernel" \
   -nodefaults -display none -serial stdio -no-reboot \
   -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${extra[@]}"
 status=$?
