@@ -74,10 +74,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "memmap: %s: typed map: %s\n", file, kmem::MemmapStatusName(s));
     return 1;
   }
-  if (report.dropped_empty != 0) std::fprintf(stderr, "memmap: dropped %zu empty entries\n", report.dropped_empty);
-  if (report.clipped != 0) std::fprintf(stderr, "memmap: clipped %zu entries wrapping past 2^64\n", report.clipped);
+  if (report.dropped_empty != 0) std::fprintf(stderr, "memmap: note: %zu empty entries dropped\n", report.dropped_empty);
+  if (report.clipped != 0) std::fprintf(stderr, "memmap: note: %zu entries wrapping past 2^64 clipped there\n", report.clipped);
   if (report.unknown_types != 0) {
-    std::fprintf(stderr, "memmap: counted %zu entries of unknown type as reserved\n", report.unknown_types);
+    std::fprintf(stderr, "memmap: note: %zu entries of unknown type counted as reserved\n", report.unknown_types);
   }
   kmem::E820Print(sanitised, "");
   kmem::Print("\n");
