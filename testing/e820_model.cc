@@ -48,8 +48,8 @@ std::vector<PhysEnd> E820ChangePoints(const E820Map& raw) {
 std::string E820Check(const E820Map& raw, const E820Map& out, const std::vector<PhysEnd>& probes) {
   for (size_t i = 0; i < out.count; ++i) {
     const E820Entry& e = out.entry[i];
-    std::string at = "entry " + std::to_string(i) + " [" + Hex(e.base) + ", " + Hex(e.end) + ") type " +
-                     std::to_string(e.type);
+    std::string at =
+        "entry " + std::to_string(i) + " [" + Hex(e.base) + ", " + Hex(e.end) + ") type " + std::to_string(e.type);
     if (e.end <= e.base) return at + " is empty";
     if (e.end > kPhysEndTop) return at + " ends beyond 2^64";
     if (e.type == 0 || e.type > kE820MaxKnownType) return at + " has an unknown type";

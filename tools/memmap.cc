@@ -6,6 +6,8 @@
 // Prints the sanitised E820 map (`0x%016x 0x%016x %u`: base, exclusive end, type), a blank line and the
 // typed memory map with sizes and the usable total. A malformed line is reported on stderr with its line
 // number, the exit status is 1, and nothing goes to stdout.
+#include "mm/memmap/memmap.h"
+
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -15,7 +17,6 @@
 
 #include "mm/base/format.h"
 #include "mm/memmap/e820.h"
-#include "mm/memmap/memmap.h"
 #include "mm/memmap/parse.h"
 
 namespace {
@@ -65,8 +66,7 @@ int main(int argc, char** argv) {
   }
   kmem::E820Report report;
   if (kmem::E820Sanitise(firmware, &sanitised, &report) != kmem::E820Status::kOk) {
-    std::fprintf(stderr, "memmap: %s: the sanitised map needs more than %zu entries\n", file,
-                 kmem::E820Map::kCapacity);
+    std::fprintf(stderr, "memmap: %s: the sanitised map needs more than %zu entries\n", file, kmem::E820Map::kCapacity);
     return 1;
   }
   kmem::MemmapStatus s = kmem::MemmapAddE820(sanitised, &typed);
@@ -74,8 +74,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "memmap: %s: typed map: %s\n", file, kmem::MemmapStatusName(s));
     return 1;
   }
-  if (report.dropped_empty != 0) std::fprintf(stderr, "memmap: note: %zu empty entries dropped\n", report.dropped_empty);
-  if (report.clipped != 0) std::fprintf(stderr, "memmap: note: %zu entries wrapping past 2^64 clipped there\n", report.clipped);
+  if (report.dropped_empty != 0)
+    std::fprintf(stderr, "memmap: note: %zu empty entries dropped\n", report.dropped_empty);
+  if (report.clipped != 0)
+    std::fprintf(stderr, "memmap: note: %zu entries wrapping past 2^64 clipped there\n", report.clipped);
   if (report.unknown_types != 0) {
     std::fprintf(stderr, "memmap: note: %zu entries of unknown type counted as reserved\n", report.unknown_types);
   }

@@ -134,8 +134,8 @@ MemmapStatus MemmapAddE820(const E820Map& sanitised, Memmap* map) {
     if (e.base >= kPhysLimit) continue;
     uint64_t end = e.end > kPhysLimit ? kPhysLimit : static_cast<uint64_t>(e.end);
     MemType type = E820MemType(e.type);
-    MemmapStatus s = type == MemType::kRam ? MemmapAddPcRam(map, e.base, end)
-                                           : map->Add(PhysAddr(e.base), end - e.base, type);
+    MemmapStatus s =
+        type == MemType::kRam ? MemmapAddPcRam(map, e.base, end) : map->Add(PhysAddr(e.base), end - e.base, type);
     if (s != MemmapStatus::kOk) return s;
   }
   return MemmapAddLegacyPc(map);

@@ -44,9 +44,9 @@ E820Status E820Append(E820Map* map, uint64_t base, PhysEnd end, uint32_t type);
 
 // What sanitising had to repair, for the caller to print.
 struct E820Report {
-  size_t dropped_empty;   // zero-length (or inverted) entries
-  size_t clipped;         // entries reaching past 2^64, clipped there
-  size_t unknown_types;   // entries whose type was counted as reserved
+  size_t dropped_empty;  // zero-length (or inverted) entries
+  size_t clipped;        // entries reaching past 2^64, clipped there
+  size_t unknown_types;  // entries whose type was counted as reserved
 };
 
 // Sanitises `in` into `out`: sorted by address; where entries overlap the greater type number wins

@@ -54,15 +54,15 @@ TEST_P(KnownMap, SanitisesToTheKnownAnswerInAnyOrder) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Maps, KnownMap,
-                         ::testing::Values("linux_overlap", "precedence", "laptop", "amd_ht_hole", "top",
-                                           "qemu_32M", "qemu_1G", "qemu_6G"));
+                         ::testing::Values("linux_overlap", "precedence", "laptop", "amd_ht_hole", "top", "qemu_32M",
+                                           "qemu_1G", "qemu_6G"));
 
 TEST(E820Sanitise, ReportsWhatItRepaired) {
   static E820Map raw, out;
-  E820Append(&raw, 0x1000, 0x1000, 1);                      // empty
-  E820Append(&raw, 0x3000, 0x2000, 1);                      // inverted
+  E820Append(&raw, 0x1000, 0x1000, 1);                              // empty
+  E820Append(&raw, 0x3000, 0x2000, 1);                              // inverted
   E820Append(&raw, ~uint64_t{0} - 0xfff, kPhysEndTop + 0x5000, 1);  // wraps
-  E820Append(&raw, 0x0, 0x1000, 20);                        // unknown type
+  E820Append(&raw, 0x0, 0x1000, 20);                                // unknown type
   E820Report report;
   ASSERT_EQ(E820Sanitise(raw, &out, &report), E820Status::kOk);
   EXPECT_EQ(report.dropped_empty, 2u);
@@ -133,7 +133,8 @@ MemType ModelPage(const E820Map& sanitised, uint64_t page) {
   }
   const bool in_hole = lo >= 0xA0000 && lo < 0x100000;
   if (ram == kPageSize && !in_hole) best = std::max(best, static_cast<int>(MemType::kRam));
-  if (in_hole) best = std::max(best, static_cast<int>(lo >= 0xC0000 && lo < 0xF0000 ? MemType::kUmb : MemType::kReserved));
+  if (in_hole)
+    best = std::max(best, static_cast<int>(lo >= 0xC0000 && lo < 0xF0000 ? MemType::kUmb : MemType::kReserved));
   return best < 0 ? MemType::kUpa : static_cast<MemType>(best);
 }
 

@@ -63,9 +63,7 @@ Memmap::Attr Memmap::Apply(Op op, MemType type, Attr old) {
 MemmapStatus Memmap::Rewrite(uint64_t base, uint64_t end, Op op, MemType type) {
   size_t n = 0;
   uint64_t cursor = base;  // [base, cursor) has been rewritten
-  auto emit = [&](uint64_t b, uint64_t e, Attr a) {
-    return !a.present || Emit(scratch_, &n, b, e, a.type, a.use);
-  };
+  auto emit = [&](uint64_t b, uint64_t e, Attr a) { return !a.present || Emit(scratch_, &n, b, e, a.type, a.use); };
   for (size_t i = 0; i < count_; ++i) {
     const MemRange& x = entries_[i];
     const Attr old{true, x.type, x.use};

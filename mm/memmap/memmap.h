@@ -43,11 +43,11 @@ struct MemRange {
 
 enum class MemmapStatus : uint8_t {
   kOk,
-  kFull,           // the change needs more than kCapacity entries; the map is unchanged
-  kOutOfRange,     // the range is empty, wraps, or reaches past kPhysLimit
-  kBadAlignment,   // alignment is not a power of two, or a fixed address is not aligned to it
-  kNoSpace,        // no free range of the type can hold the request
-  kNotAllocated,   // MemmapFree of a range that is not wholly allocated memory of the type
+  kFull,          // the change needs more than kCapacity entries; the map is unchanged
+  kOutOfRange,    // the range is empty, wraps, or reaches past kPhysLimit
+  kBadAlignment,  // alignment is not a power of two, or a fixed address is not aligned to it
+  kNoSpace,       // no free range of the type can hold the request
+  kNotAllocated,  // MemmapFree of a range that is not wholly allocated memory of the type
 };
 const char* MemmapStatusName(MemmapStatus status);
 

@@ -67,8 +67,9 @@ TEST(Memmap, AddOverlapsTop) {
 //   UMB    |--------|        |---------|
 //   result |UMB|RAM-----------------|UMB|
 TEST(Memmap, LessRestrictiveTypeFillsOnlyAround) {
-  AddAllShuffled({{0x4000, 0x10000, MemType::kRam}, {0x1000, 0x6000, MemType::kUmb}, {0xe000, 0x12000, MemType::kUmb}},
-                 {{0x1000, 0x4000, MemType::kUmb}, {0x4000, 0x10000, MemType::kRam}, {0x10000, 0x12000, MemType::kUmb}});
+  AddAllShuffled(
+      {{0x4000, 0x10000, MemType::kRam}, {0x1000, 0x6000, MemType::kUmb}, {0xe000, 0x12000, MemType::kUmb}},
+      {{0x1000, 0x4000, MemType::kUmb}, {0x4000, 0x10000, MemType::kRam}, {0x10000, 0x12000, MemType::kUmb}});
 }
 
 //   RAM    |-------------------------|
@@ -76,12 +77,13 @@ TEST(Memmap, LessRestrictiveTypeFillsOnlyAround) {
 //   Res.           |-----|
 //   result |RAM|ACPI|Res.|ACPI|RAM---|
 TEST(Memmap, AddNestedThreeDeep) {
-  AddAllShuffled({{0x0, 0x20000, MemType::kRam}, {0x4000, 0x10000, MemType::kAcpi}, {0x6000, 0x8000, MemType::kReserved}},
-                 {{0x0, 0x4000, MemType::kRam},
-                  {0x4000, 0x6000, MemType::kAcpi},
-                  {0x6000, 0x8000, MemType::kReserved},
-                  {0x8000, 0x10000, MemType::kAcpi},
-                  {0x10000, 0x20000, MemType::kRam}});
+  AddAllShuffled(
+      {{0x0, 0x20000, MemType::kRam}, {0x4000, 0x10000, MemType::kAcpi}, {0x6000, 0x8000, MemType::kReserved}},
+      {{0x0, 0x4000, MemType::kRam},
+       {0x4000, 0x6000, MemType::kAcpi},
+       {0x6000, 0x8000, MemType::kReserved},
+       {0x8000, 0x10000, MemType::kAcpi},
+       {0x10000, 0x20000, MemType::kRam}});
 }
 
 TEST(Memmap, AdjacentSameTypeMerge) {
@@ -105,9 +107,9 @@ TEST(Memmap, ReservedWidenedOutwardToPages) {
   Memmap m;
   Add(&m, 0x0, 0x10000, MemType::kRam);
   Add(&m, 0x5018, 0x6800, MemType::kAcpi);
-  EXPECT_EQ(Entries(m), (std::vector<Span>{{0x0, 0x5000, MemType::kRam},
-                                           {0x5000, 0x7000, MemType::kAcpi},
-                                           {0x7000, 0x10000, MemType::kRam}}));
+  EXPECT_EQ(Entries(m),
+            (std::vector<Span>{
+                {0x0, 0x5000, MemType::kRam}, {0x5000, 0x7000, MemType::kAcpi}, {0x7000, 0x10000, MemType::kRam}}));
 }
 
 TEST(Memmap, AddRejectsEmptyWrappingAndBeyondLimit) {

@@ -91,7 +91,7 @@ MemType TypeAt(const Memmap& m, uint64_t addr) {
 TEST(ScanOptionRoms, ReservesEachRomAndLeavesTheRestUmb) {
   auto isa = IsaWindow();
   PlaceRom(&isa, 0xC0000, 72);
-  PlaceRom(&isa, 0xC4000, 0);   // inside the first ROM: part of it, not a second ROM
+  PlaceRom(&isa, 0xC4000, 0);  // inside the first ROM: part of it, not a second ROM
   PlaceRom(&isa, 0xE0000, 0);
   PlaceRom(&isa, 0xEF800, 255);
   Memmap m;
