@@ -123,13 +123,12 @@ MemmapStatus Memmap::Alloc(uint64_t fixed, uint64_t size, uint64_t align, MemTyp
     if (fixed >= kPhysLimit || size > kPhysLimit - fixed) return MemmapStatus::kOutOfRange;
     if (!Holds(fixed, fixed + size, type, MemUse::kFree)) return MemmapStatus::kNoSpace;
   } else {
-    MemRange r;
     bool found = false;
-    for (r.base = PhysAddr(0); !found && Next(r.end(), type, &r);) {
-      uint64_t start;
-      // Entries end at or below kPhysLimit, so neither the rounding nor start + size can overflow.
-      found = AlignUp(r.base.value(), align, &start) && start < r.end().value() && size <= r.end().value() - start;
-      base = start;
+    for (size_t i = 0; i < count_ && !found; ++i) {
+      const MemRange& x = entries_[i];
+      if (x.type != type || x.use != MemUse::kFree) continue;
+      // Entries end at or below kPhysLimit, so neither the rounding nor base + size can overflow.
+      found = AlignUp(x.base.value(), align, &base) && base < x.end().value() && size <= x.end().value() - base;
     }
     if (!found) return MemmapStatus::kNoSpace;
   }
