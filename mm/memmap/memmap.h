@@ -5,6 +5,11 @@
 // Invariant: entries are sorted, non-overlapping, page-aligned, and no two touching entries have the same
 // type and use (they are merged). The map is page-granular because its consumers are: Add trims RAM inward
 // to whole pages and widens every other type outward, so a page is RAM only when all of it is.
+//
+// The kernel builds one at boot (boot/meminit.h). Later layers read it: xalloc and palloc take the free RAM
+// with `for (const MemRange& r : map.Ranges(MemType::kRam))`; before xalloc exists, page-table pages come
+// from `map.Alloc(Memmap::kAnyAddress, kPageSize, kPageSize, MemType::kRam, &pa)` (9front's rampage), which
+// takes them out of that free RAM for good.
 #pragma once
 
 #include <stddef.h>
@@ -91,30 +96,33 @@ class Memmap {
   size_t count() const { return count_; }
   const MemRange& entry(size_t i) const { return entries_[i]; }
 
-  // Range-for over the free ranges of one type, in address order: `for (MemRange r : map.Ranges(kRam))`.
+  // Range-for over the free ranges of one type, in address order: `for (const MemRange& r :
+  // map.Ranges(MemType::kRam))`. O(n) for the whole walk; the map must not change during it (walk with Next
+  // to allocate on the way).
   class RangeIter {
    public:
-    RangeIter(const Memmap* map, MemType type, bool done) : map_(map), type_(type), done_(done) {
-      if (!done_) done_ = !map_->Next(PhysAddr(0), type_, &cur_);
-    }
-    const MemRange& operator*() const { return cur_; }
+    RangeIter(const Memmap* map, MemType type, size_t i) : map_(map), type_(type), i_(i) { SkipOthers(); }
+    const MemRange& operator*() const { return map_->entries_[i_]; }
     RangeIter& operator++() {
-      done_ = !map_->Next(cur_.end(), type_, &cur_);
+      ++i_;
+      SkipOthers();
       return *this;
     }
-    bool operator!=(const RangeIter& other) const { return done_ != other.done_; }
+    bool operator!=(const RangeIter& other) const { return i_ != other.i_; }
 
    private:
+    void SkipOthers() {
+      while (i_ < map_->count_ && (map_->entries_[i_].type != type_ || map_->entries_[i_].use != MemUse::kFree)) ++i_;
+    }
     const Memmap* map_;
     MemType type_;
-    bool done_;
-    MemRange cur_;
+    size_t i_;
   };
   struct RangeList {
     const Memmap* map;
     MemType type;
-    RangeIter begin() const { return RangeIter(map, type, false); }
-    RangeIter end() const { return RangeIter(map, type, true); }
+    RangeIter begin() const { return RangeIter(map, type, 0); }
+    RangeIter end() const { return RangeIter(map, type, map->count_); }
   };
   RangeList Ranges(MemType type) const { return RangeList{this, type}; }
 
