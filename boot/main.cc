@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "arch/x86_64/layout.h"
+#include "boot/meminit.h"
 #include "boot/multiboot.h"
 #include "boot/qemu_exit.h"
 #include "boot/serial.h"
@@ -34,25 +35,6 @@ bool HasWord(const char* text, const char* word) {
   return false;
 }
 
-void PrintMultibootMap(const MultibootInfo& mbi) {
-  if ((mbi.flags & MultibootInfo::kMemMap) == 0) {
-    Print("multiboot: no memory map (lower %u KiB, upper %u KiB)\n", mbi.mem_lower_kib, mbi.mem_upper_kib);
-    return;
-  }
-  Print("multiboot memory map: base, end (exclusive), E820 type\n");
-  uint64_t ram = 0;
-  PhysAddr p(mbi.mmap_addr);
-  PhysAddr end = p + mbi.mmap_length;
-  while (p < end) {
-    const auto* e = x86::KzeroPointer<const MultibootMmapEntry>(p);
-    Print("  0x%016llx 0x%016llx %u\n", static_cast<unsigned long long>(e->base),
-          static_cast<unsigned long long>(e->base + e->length), e->type);
-    if (e->type == 1) ram += e->length;
-    p = p + e->size + sizeof e->size;
-  }
-  Print("multiboot RAM: %llu KiB\n", static_cast<unsigned long long>(ram >> 10));
-}
-
 }  // namespace
 
 [[noreturn]] void Main(uint32_t magic, uint32_t info_pa) {
@@ -65,7 +47,8 @@ void PrintMultibootMap(const MultibootInfo& mbi) {
                             ? x86::KzeroPointer<const char>(PhysAddr(mbi.cmdline))
                             : "";
   Print("kmem: command line '%s'\n", cmdline);
-  PrintMultibootMap(mbi);
+  MemInit(mbi, PhysAddr(info_pa),
+          HasWord(cmdline, "kmem.memtest") ? MemSource::kMemoryTest : MemSource::kFirmwareMap);
   // Exercises the failure path end to end: boot/BUILD.bazel has a test that boots with this word.
   if (HasWord(cmdline, "kmem.panic")) Panic("kmem.panic on the command line");
   Print("kmem: boot ok\n");

@@ -23,13 +23,6 @@ struct MultibootInfo {
 };
 static_assert(sizeof(MultibootInfo) == 52, "Multiboot v1 layout up to the memory map fields");
 
-// One memory-map entry. `size` counts the bytes after itself, so entries are walked by size + 4.
-struct [[gnu::packed]] MultibootMmapEntry {
-  uint32_t size;
-  uint64_t base;
-  uint64_t length;
-  uint32_t type;  // the E820 type
-};
-static_assert(sizeof(MultibootMmapEntry) == 24, "Multiboot v1 memory-map entry");
+// The memory-map entries mmap_addr points at are read by mm/memmap (MultibootMmapEntry in parse.h).
 
 }  // namespace kmem::boot

@@ -1,0 +1,121 @@
+#include "boot/meminit.h"
+
+#include "arch/x86_64/layout.h"
+#include "mm/base/format.h"
+#include "mm/base/panic.h"
+#include "mm/memmap/e820.h"
+#include "mm/memmap/parse.h"
+#include "mm/memmap/probe.h"
+
+extern "C" {
+extern const char _kernel_start[];  // boot/kernel.ld
+extern const char _end[];
+}
+
+namespace kmem::boot {
+namespace {
+
+// Static: the tables are 12 KiB each, too big for the 16 KiB boot stack.
+Memmap memmap;
+E820Map firmware;
+E820Map sanitised;
+
+PhysAddr PaddrOfImage(const char* symbol) { return PhysAddr(reinterpret_cast<uint64_t>(symbol) - x86::kKzero); }
+
+void Check(MemmapStatus s, const char* what) {
+  if (s != MemmapStatus::kOk) Panic("meminit: %s: %s", what, MemmapStatusName(s));
+}
+
+void Reserve(const char* what, PhysAddr base, uint64_t size) {
+  Print("meminit: reserving %s [0x%lx, 0x%lx)\n", what, base.value(), (base + size).value());
+  Check(memmap.Add(base, size, MemType::kReserved), what);
+}
+
+// The memory test's view of physical memory: the boot page tables map [0, 2 GiB) at KZERO.
+struct KzeroMemory {
+  uint32_t Read(PhysAddr pa) { return *x86::KzeroPointer<volatile uint32_t>(pa); }
+  void Write(PhysAddr pa, uint32_t v) { *x86::KzeroPointer<volatile uint32_t>(pa) = v; }
+};
+
+// Reads, prints and sanitises the loader's map; false when there is none or it is malformed.
+bool FirmwareMap(const MultibootInfo& mbi) {
+  if ((mbi.flags & MultibootInfo::kMemMap) == 0) {
+    Print("multiboot: no memory map (lower %u KiB, upper %u KiB)\n", mbi.mem_lower_kib, mbi.mem_upper_kib);
+    return false;
+  }
+  ParseResult r =
+      ParseMultibootMmap(x86::KzeroPointer<const uint8_t>(PhysAddr(mbi.mmap_addr)), mbi.mmap_length, &firmware);
+  if (r.status != ParseStatus::kOk) {
+    Print("multiboot: memory map entry %lu: %s; ignoring the map\n", r.line, r.reason);
+    return false;
+  }
+  Print("multiboot memory map: base, end (exclusive), E820 type\n");
+  E820Print(firmware, "  ");
+  uint64_t ram = 0;
+  for (size_t i = 0; i < firmware.count; ++i) {
+    const E820Entry& e = firmware.entry[i];
+    if (e.type == kE820Ram && e.end > e.base) ram += static_cast<uint64_t>(e.end - e.base);
+  }
+  Print("multiboot RAM: %lu KiB\n", ram >> 10);
+
+  E820Report report;
+  if (E820Sanitise(firmware, &sanitised, &report) != E820Status::kOk) {
+    Print("e820: the sanitised map needs more than %lu entries; ignoring the map\n", E820Map::kCapacity);
+    return false;
+  }
+  Print("e820: sanitised (%lu empty dropped, %lu clipped at 2^64, %lu unknown types counted reserved)\n",
+        report.dropped_empty, report.clipped, report.unknown_types);
+  E820Print(sanitised, "");
+  Print("\n");
+  Check(MemmapAddE820(sanitised, &memmap), "adding the E820 map");
+  return true;
+}
+
+// No usable map: the legacy lower memory size if the loader gave one, then 4 MiB chunks from the first
+// chunk past the kernel up to the end of the boot window.
+void MemoryTest(const MultibootInfo& mbi) {
+  if ((mbi.flags & MultibootInfo::kMemSizes) != 0) {
+    Check(MemmapAddPcRam(&memmap, 0, uint64_t{mbi.mem_lower_kib} << 10), "adding low RAM");
+  }
+  uint64_t from;
+  AlignUp(PaddrOfImage(_end).value(), kMemTestChunk, &from);
+  KzeroMemory mem;
+  PhysAddr end = MemTest(mem, PhysAddr(from), PhysAddr(x86::kKzeroWindow));
+  Print("meminit: memory test found RAM up to 0x%lx\n", end.value());
+  // The kernel runs from [1 MiB, from), so that much is RAM without testing.
+  Check(MemmapAddPcRam(&memmap, 0x100000, end.value()), "adding tested RAM");
+  Check(MemmapAddLegacyPc(&memmap), "adding the legacy PC rules");
+}
+
+size_t Length(const char* s) {
+  size_t n = 0;
+  while (s[n] != '\0') ++n;
+  return n;
+}
+
+}  // namespace
+
+Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source) {
+  if (source != MemSource::kFirmwareMap || !FirmwareMap(mbi)) MemoryTest(mbi);
+
+  // Page 0 holds the real-mode interrupt vectors and BIOS data; firmware calls it RAM, and keeping it
+  // out of the allocators also keeps physical address 0 from ever being handed out.
+  Reserve("page 0", PhysAddr(0), kPageSize);
+  Reserve("kernel image", PaddrOfImage(_kernel_start), PaddrOfImage(_end) - PaddrOfImage(_kernel_start));
+  Reserve("multiboot info", info_pa, sizeof(MultibootInfo));
+  if ((mbi.flags & MultibootInfo::kMemMap) != 0 && mbi.mmap_length != 0) {
+    Reserve("multiboot memory map", PhysAddr(mbi.mmap_addr), mbi.mmap_length);
+  }
+  if ((mbi.flags & MultibootInfo::kCmdline) != 0) {
+    PhysAddr cmdline(mbi.cmdline);
+    Reserve("command line", cmdline, Length(x86::KzeroPointer<const char>(cmdline)) + 1);
+  }
+  size_t roms = 0;
+  Check(ScanOptionRoms(x86::KzeroPointer<const volatile uint8_t>(PhysAddr(kIsaWindowBase)), &memmap, &roms),
+        "reserving option ROMs");
+  Print("meminit: %lu option ROMs in [0x%lx, 0x%lx)\n", roms, kIsaWindowBase, kIsaWindowBase + kIsaWindowSize);
+  memmap.Dump();
+  return memmap;
+}
+
+}  // namespace kmem::boot

@@ -1,0 +1,144 @@
+#include "mm/memmap/e820.h"
+
+#include "mm/base/format.h"
+
+namespace kmem {
+namespace {
+
+// The legacy PC layout below 1 MiB.
+constexpr uint64_t kVgaBase = 0xA0000;   // VGA frame buffer
+constexpr uint64_t kIsaBase = 0xC0000;   // option ROMs and upper memory blocks
+constexpr uint64_t kBiosBase = 0xF0000;  // system BIOS
+constexpr uint64_t kLegacyEnd = 0x100000;
+
+uint32_t SanitisedType(uint32_t type) { return type == 0 || type > kE820MaxKnownType ? kE820Reserved : type; }
+
+// The part of entry e the sanitiser considers: its end clipped at 2^64; empty when it covers nothing.
+PhysEnd ClippedEnd(const E820Entry& e) { return e.end > kPhysEndTop ? kPhysEndTop : e.end; }
+bool Covers(const E820Entry& e) { return e.end > e.base; }
+
+void PrintEnd(PhysEnd end) {
+  auto hi = static_cast<uint64_t>(end >> 64);
+  auto lo = static_cast<uint64_t>(end);
+  if (hi == 0) {
+    Print("0x%016lx", lo);
+  } else {
+    Print("0x%lx%016lx", hi, lo);
+  }
+}
+
+}  // namespace
+
+E820Status E820Append(E820Map* map, uint64_t base, PhysEnd end, uint32_t type) {
+  if (map->count == E820Map::kCapacity) return E820Status::kFull;
+  map->entry[map->count++] = E820Entry{base, end, type};
+  return E820Status::kOk;
+}
+
+E820Status E820Sanitise(const E820Map& in, E820Map* out, E820Report* report) {
+  *report = E820Report{};
+  out->count = 0;
+  bool any = false;
+  PhysEnd p = kPhysEndTop;  // the current change point: the lowest base to start with
+  for (size_t i = 0; i < in.count; ++i) {
+    const E820Entry& e = in.entry[i];
+    if (!Covers(e)) {
+      ++report->dropped_empty;
+      continue;
+    }
+    if (e.end > kPhysEndTop) ++report->clipped;
+    if (SanitisedType(e.type) != e.type) ++report->unknown_types;
+    if (e.base < p) p = e.base;
+    any = true;
+  }
+  // Walk the change points (every base and clipped end) in order; between two of them the covering set is
+  // fixed, and the greatest type in it owns the interval.
+  while (any) {
+    uint32_t winner = 0;
+    PhysEnd next = kPhysEndTop + 1;
+    for (size_t i = 0; i < in.count; ++i) {
+      const E820Entry& e = in.entry[i];
+      if (!Covers(e)) continue;
+      PhysEnd end = ClippedEnd(e);
+      if (e.base <= p && p < end) {
+        uint32_t t = SanitisedType(e.type);
+        if (t > winner) winner = t;
+      }
+      if (e.base > p && e.base < next) next = e.base;
+      if (end > p && end < next) next = end;
+    }
+    if (next > kPhysEndTop) break;
+    if (winner != 0) {
+      E820Entry* last = out->count > 0 ? &out->entry[out->count - 1] : nullptr;
+      if (last != nullptr && last->end == p && last->type == winner) {
+        last->end = next;
+      } else if (E820Append(out, static_cast<uint64_t>(p), next, winner) != E820Status::kOk) {
+        return E820Status::kFull;
+      }
+    }
+    p = next;
+  }
+  return E820Status::kOk;
+}
+
+void E820Print(const E820Map& map, const char* indent) {
+  for (size_t i = 0; i < map.count; ++i) {
+    const E820Entry& e = map.entry[i];
+    Print("%s0x%016lx ", indent, e.base);
+    PrintEnd(e.end);
+    Print(" %u\n", e.type);
+  }
+}
+
+MemType E820MemType(uint32_t type) {
+  switch (type) {
+    case kE820Ram: return MemType::kRam;
+    case kE820Acpi:
+    case kE820Nvs: return MemType::kAcpi;
+    default: return MemType::kReserved;
+  }
+}
+
+MemmapStatus MemmapAddPcRam(Memmap* map, uint64_t base, uint64_t end) {
+  const uint64_t pieces[2][2] = {{base, end < kVgaBase ? end : kVgaBase}, {base > kLegacyEnd ? base : kLegacyEnd, end}};
+  for (const auto& piece : pieces) {
+    if (piece[0] >= piece[1]) continue;
+    MemmapStatus s = map->Add(PhysAddr(piece[0]), piece[1] - piece[0], MemType::kRam);
+    if (s != MemmapStatus::kOk) return s;
+  }
+  return MemmapStatus::kOk;
+}
+
+MemmapStatus MemmapAddLegacyPc(Memmap* map) {
+  const struct {
+    uint64_t base, end;
+    MemType type;
+  } rules[] = {
+      {kVgaBase, kIsaBase, MemType::kReserved},
+      // The ISA window: UMB unless a ROM found by the option-ROM scan or the firmware reserves it.
+      {kIsaBase, kBiosBase, MemType::kUmb},
+      {kBiosBase, kLegacyEnd, MemType::kReserved},
+      // Everything nobody claims is address space where devices may be mapped.
+      {0, kPhysLimit, MemType::kUpa},
+  };
+  for (const auto& r : rules) {
+    MemmapStatus s = map->Add(PhysAddr(r.base), r.end - r.base, r.type);
+    if (s != MemmapStatus::kOk) return s;
+  }
+  return MemmapStatus::kOk;
+}
+
+MemmapStatus MemmapAddE820(const E820Map& sanitised, Memmap* map) {
+  for (size_t i = 0; i < sanitised.count; ++i) {
+    const E820Entry& e = sanitised.entry[i];
+    if (e.base >= kPhysLimit) continue;
+    uint64_t end = e.end > kPhysLimit ? kPhysLimit : static_cast<uint64_t>(e.end);
+    MemType type = E820MemType(e.type);
+    MemmapStatus s =
+        type == MemType::kRam ? MemmapAddPcRam(map, e.base, end) : map->Add(PhysAddr(e.base), end - e.base, type);
+    if (s != MemmapStatus::kOk) return s;
+  }
+  return MemmapAddLegacyPc(map);
+}
+
+}  // namespace kmem

@@ -1,0 +1,79 @@
+// E820 firmware memory maps: the table as firmware hands it over, the sanitiser that makes it sorted,
+// non-overlapping and merged with Linux's change-point semantics, and the conversion into the typed map
+// (mm/memmap/memmap.h) with the legacy PC rules.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mm/memmap/memmap.h"
+
+namespace kmem {
+
+inline constexpr uint32_t kE820Ram = 1;
+inline constexpr uint32_t kE820Reserved = 2;
+inline constexpr uint32_t kE820Acpi = 3;  // ACPI tables, reclaimable once parsed
+inline constexpr uint32_t kE820Nvs = 4;   // ACPI non-volatile storage
+// Types up to 7 (5 unusable, 6 disabled, 7 persistent memory) are the ones the ACPI specification defines;
+// the sanitiser counts any other number (type 12, type 20 of some firmware) as reserved.
+inline constexpr uint32_t kE820MaxKnownType = 7;
+
+// An end address needs 65 bits: a range may end exactly at 2^64, and firmware input may claim to end beyond
+// it (base + length wrapped), which the sanitiser clips.
+using PhysEnd = unsigned __int128;
+inline constexpr PhysEnd kPhysEndTop = PhysEnd{1} << 64;
+
+struct E820Entry {
+  uint64_t base;
+  PhysEnd end;  // exclusive
+  uint32_t type;
+};
+
+// A fixed-capacity table. 256 is twice the 128 entries Linux allows a boot-time map; the sanitised output
+// of n input entries has at most 2n - 1 entries, so that bound is only reached by maps no firmware writes,
+// and then E820Append/E820Sanitise return kFull rather than drop entries.
+struct E820Map {
+  static constexpr size_t kCapacity = 256;
+  E820Entry entry[kCapacity];
+  size_t count = 0;
+};
+
+enum class E820Status : uint8_t { kOk, kFull };
+
+E820Status E820Append(E820Map* map, uint64_t base, PhysEnd end, uint32_t type);
+
+// What sanitising had to repair, for the caller to print.
+struct E820Report {
+  size_t dropped_empty;  // zero-length (or inverted) entries
+  size_t clipped;        // entries reaching past 2^64, clipped there
+  size_t unknown_types;  // entries whose type was counted as reserved
+};
+
+// Sanitises `in` into `out`: sorted by address; where entries overlap the greater type number wins
+// (unknown types counting as 2); zero-length entries dropped; ends clipped at 2^64; touching entries of
+// one type merged. Every address covered by some input entry is covered by exactly one output entry.
+// O(n^2) in the number of entries with no extra memory (n <= 256: well under a millisecond).
+E820Status E820Sanitise(const E820Map& in, E820Map* out, E820Report* report);
+
+// Prints one entry a line, `0x%016lx 0x%016lx %u` (base, exclusive end, type) after `indent`; an end of
+// 2^64 or beyond prints with its 65th bit, e.g. 0x10000000000000000. The tool's and the kernel's format.
+void E820Print(const E820Map& map, const char* indent);
+
+// The typed type of an E820 type: 1 is RAM, 3 and 4 are ACPI, anything else is reserved.
+MemType E820MemType(uint32_t type);
+
+// Adds a sanitised E820 map to `map` with the legacy PC rules: [0xA0000, 0x100000) is never RAM whatever
+// the firmware says (VGA buffer, option ROMs, BIOS), the ISA window [0xC0000, 0xF0000) is UMB unless
+// something more restrictive covers it, and every address below kPhysLimit that nothing else claims is UPA.
+// Ranges above kPhysLimit are clipped (no CPU can address them). Fails only when the map is full.
+MemmapStatus MemmapAddE820(const E820Map& sanitised, Memmap* map);
+
+// The legacy PC rules alone, for a map built without firmware help (the memory test): VGA buffer and BIOS
+// reserved, the ISA window UMB, the rest UPA.
+MemmapStatus MemmapAddLegacyPc(Memmap* map);
+
+// Adds RAM [base, end) except the part in [0xA0000, 0x100000), which is never RAM on a PC: every RAM range
+// goes through here so that the rule holds for firmware maps and memory tests alike.
+MemmapStatus MemmapAddPcRam(Memmap* map, uint64_t base, uint64_t end);
+
+}  // namespace kmem
