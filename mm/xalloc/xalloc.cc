@@ -223,7 +223,7 @@ PhysAddr HoleAllocator::CheckedHeader(const void* ptr, const char* verb) const {
   }
   RamRange gap = GapAround(h);
   // The common case costs one header check (and one for the pad marker): the walk is for diagnosis.
-  if (pa.IsAlignedTo(kMinAlign)) {
+  if (pa.IsAlignedTo(kMinAlign) && gap.end() - h >= kHeaderBytes) {
     const Header& hd = *HeaderAt(h);
     PhysAddr base = h - hd.lead;
     if (hd.lead <= h - gap.base) {
@@ -234,13 +234,18 @@ PhysAddr HoleAllocator::CheckedHeader(const void* ptr, const char* verb) const {
   for (PhysAddr p = gap.base;;) {
     Tile t = TileAt(p, gap.end());
     if (t.kind == Tile::Kind::kBad) {
-      const Header& hd = *HeaderAt(t.header);
-      if (t.header == h) {
-        Corrupt(verb, ptr, "wrong magic 0x%lx in its header at pa 0x%lx (expected 0x%lx), or a bad header",
-                hd.magic, h.value(), kLiveTag ^ h.value());
+      if (gap.end() - t.header < kHeaderBytes) {
+        Corrupt(verb, ptr, "the blocks below end in a fragment at pa 0x%lx, too short for a header: heap overwritten",
+                t.header.value());
       }
-      Corrupt(verb, ptr, "wrong magic 0x%lx in the block header at pa 0x%lx below it: heap overwritten",
-              hd.magic, t.header.value());
+      const Header& hd = *HeaderAt(t.header);
+      const char* whose = t.header == h ? "its header" : "the block header below it";
+      if (hd.magic == (kLiveTag ^ t.header.value())) {
+        Corrupt(verb, ptr, "corrupt size 0x%lx or lead 0x%lx in %s at pa 0x%lx: heap overwritten", hd.size,
+                hd.lead, whose, t.header.value());
+      }
+      Corrupt(verb, ptr, "wrong magic 0x%lx in %s at pa 0x%lx (expected 0x%lx)", hd.magic, whose,
+              t.header.value(), kLiveTag ^ t.header.value());
     }
     if (t.kind == Tile::Kind::kLeaked && t.header == h) {
       Corrupt(verb, ptr, "double free: the block at pa 0x%lx was freed (and leaked, the hole table was full)",

@@ -336,7 +336,14 @@ TEST_F(XallocDeathTest, WrongMagicPanicsWithTheAddress) {
   heap_.Xalloc(10);
   auto* p = static_cast<uint8_t*>(heap_.Xalloc(10));
   p[-int(kHeaderBytes)] ^= 1;  // the low byte of the magic
-  EXPECT_XFREE_DEATH(heap_, p, "wrong magic 0x[0-9a-f]+ in its header at pa 0x100030");
+  EXPECT_XFREE_DEATH(heap_, p, "wrong magic 0x[0-9a-f]+ in its header at pa 0x100030 \\(expected 0x[0-9a-f]+\\)");
+}
+
+TEST_F(XallocDeathTest, OverwrittenSizePanics) {
+  Donate(0x100000, kMiB);
+  auto* p = static_cast<uint64_t*>(heap_.Xalloc(10));
+  p[-3] = 0x1000;  // the size field: the check word no longer matches
+  EXPECT_XFREE_DEATH(heap_, p, "corrupt size 0x1000 or lead 0x0 in its header at pa 0x100000");
 }
 
 TEST_F(XallocDeathTest, OverwrittenHeaderBelowIsNamed) {
@@ -345,7 +352,7 @@ TEST_F(XallocDeathTest, OverwrittenHeaderBelowIsNamed) {
   heap_.Xalloc(10);
   auto* c = static_cast<uint8_t*>(heap_.Xalloc(10));
   std::memset(a, 0xee, 48);  // runs over b's header
-  EXPECT_XFREE_DEATH(heap_, c + 1, "wrong magic 0xeeeeeeeeeeeeeeee in the block header at pa 0x100030 below it");
+  EXPECT_XFREE_DEATH(heap_, c + 1, "wrong magic 0xeeeeeeeeeeeeeeee in the block header below it at pa 0x100030");
 }
 
 TEST_F(XallocDeathTest, DoubleFreePanics) {
