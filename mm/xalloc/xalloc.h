@@ -83,17 +83,19 @@ class HoleAllocator {
   // it touches). Changes nothing unless it returns kOk. O(kMaxHoles).
   XholeStatus Xhole(PhysAddr base, uint64_t size);
 
-  // `size` zeroed bytes, 16-byte aligned; nullptr when no hole is big enough (the table is untouched).
+  // `size` zeroed bytes, 16-byte aligned; nullptr when no hole is big enough (the table is untouched;
+  // the caller reports what it needed). A block costs its size rounded up to 16 plus a 32-byte header.
   // First fit in address order: O(kMaxHoles), plus the zeroing.
   void* Xalloc(uint64_t size) { return Xallocz(size, Zero::kYes); }
   void* Xallocz(uint64_t size, Zero zero);
   // `size` zeroed bytes at an address aligned to `align`, not crossing a multiple of `span` (0: no
-  // limit). Both are powers of two (align 0 means 16); size > span returns nullptr. First fit.
+  // limit). Both are powers of two (align 0 means 16); size > span returns nullptr. First fit; the pad
+  // below an aligned payload belongs to the block (a page-aligned page costs up to two pages).
   void* Xspanalloc(uint64_t size, uint64_t align, uint64_t span);
 
   // Returns a block to the holes. A pointer that is not a live block (outside the allocator, already
-  // freed, into the middle of a block, header overwritten) prints Xsummary and panics naming the address
-  // and the fault. O(log kMaxHoles) to check, O(kMaxHoles) to insert; a bad pointer costs a walk of the
+  // freed, into the middle of a block, header overwritten; nullptr is foreign) prints Xsummary and panics
+  // naming the address and the fault. O(log kMaxHoles) to check, O(kMaxHoles) to insert; a bad pointer costs a walk of the
   // blocks between two holes to diagnose.
   void Xfree(void* ptr);
 
