@@ -1,0 +1,92 @@
+// The `colour` backend: one LIFO free list of order-0 pages per page colour (pfn mod the colour count), in
+// front of the bitmap buddy system (bit_buddy.h) that keeps everything else. NewPage(va) pops the list of
+// va's colour in O(1). An empty list refills from one aligned block of at least one page per colour
+// (2^max(log2 colours, 5) pages), which spreads over every list.
+//
+// Contiguous requests go to the buddy system. Order-0 frees stay on the lists unmerged (lazy merging), so
+// when the buddy system has no block large enough, every list is drained into it, merging as it goes,
+// and the request is retried: O(pages on the lists x order) once, after which the lists refill gradually.
+//
+// Invariant: list c holds exactly counts_[c] distinct free pages, all of colour c, that the buddy system
+// counts as allocated; nonempty_ has bit c set iff list c is non-empty.
+#pragma once
+
+#include <stdint.h>
+
+#include "mm/base/addr.h"
+#include "mm/palloc/bit_buddy.h"
+#include "mm/palloc/page.h"
+
+namespace kmem {
+
+class ColourBackend {
+ public:
+  static constexpr const char* kName = "colour";
+
+  static uint64_t MetaBytes(Pfn base, uint64_t npages) { return BitBuddy::MetaBytes(base, npages); }
+  // `colours` is a power of two, at most kMaxColours.
+  void Init(unsigned colours);
+  void AddBank(Page* pages, Pfn base, uint64_t npages, void* meta) { buddy_.AddBank(pages, base, npages, meta); }
+
+  // A free block of 2^order pages, or nullptr. Order 0 prefers `colour` (kAnyColour: the next colour in
+  // turn, so consecutive anonymous allocations spread over the cache): O(1) from a non-empty list.
+  Page* Alloc(unsigned order, unsigned colour) {
+    if (order == 0) {
+      unsigned c = colour == kAnyColour ? (cursor_++ & mask_) : (colour & mask_);
+      Page* p = heads_[c];
+      if (p != nullptr) {
+        Pop(c);
+        return p;
+      }
+      return AllocPageSlow(c);
+    }
+    return AllocBlock(order);
+  }
+  // O(1) for order 0 (onto its colour's list), O(order) otherwise.
+  void Free(Page* head, unsigned order) {
+    if (order == 0) {
+      Push(head);
+      return;
+    }
+    buddy_.Free(head, order);
+  }
+
+  uint64_t free_pages() const { return buddy_.free_pages() + list_pages_; }
+  template <typename Fn>
+  void ForEachFree(Fn&& fn) const {
+    for (unsigned c = 0; c < colours_; ++c) {
+      for (Page* p = heads_[c]; p != nullptr; p = p->next) fn(p, 0u);
+    }
+    buddy_.ForEachFree(fn);
+  }
+  void Validate() const;
+
+ private:
+  void Push(Page* p) {
+    unsigned c = p->colour;
+    p->next = heads_[c];
+    heads_[c] = p;
+    if (counts_[c]++ == 0) nonempty_.Set(c);
+    ++list_pages_;
+  }
+  void Pop(unsigned c) {
+    heads_[c] = heads_[c]->next;
+    if (--counts_[c] == 0) nonempty_.Clear(c);
+    --list_pages_;
+  }
+  Page* AllocPageSlow(unsigned colour);
+  Page* AllocBlock(unsigned order);
+
+  BitBuddy buddy_;
+  unsigned colours_ = 1;
+  unsigned mask_ = 0;
+  unsigned refill_order_ = 0;
+  unsigned cursor_ = 0;
+  uint64_t list_pages_ = 0;
+  BitTree nonempty_;
+  uint64_t nonempty_words_[17] = {};  // BitTree::WordsFor(kMaxColours)
+  Page* heads_[kMaxColours] = {};
+  uint64_t counts_[kMaxColours] = {};
+};
+
+}  // namespace kmem
