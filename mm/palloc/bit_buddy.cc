@@ -142,6 +142,17 @@ void BitBuddy::ClearBit(unsigned b, unsigned order, uint64_t idx) {
 }
 
 Page* BitBuddy::Alloc(unsigned order) {
+  if (ndeferred_[order] != 0) {
+    free_pages_ -= uint64_t{1} << order;
+    return deferred_[order][--ndeferred_[order]];
+  }
+  Page* p = AllocFromBitmaps(order);
+  if (p != nullptr) return p;
+  MergeDeferred();
+  return AllocFromBitmaps(order);
+}
+
+Page* BitBuddy::AllocFromBitmaps(unsigned order) {
   uint64_t orders = order_mask_ >> order << order;
   if (orders == 0) return nullptr;
   unsigned k = __builtin_ctzll(orders);
@@ -160,13 +171,36 @@ Page* BitBuddy::Alloc(unsigned order) {
 }
 
 void BitBuddy::Free(Page* head, unsigned order) {
-  unsigned b = head->bank;
-  const Bank& bank = banks_[b];
+  const Bank& bank = banks_[head->bank];
   uint64_t offset = bank.OffsetOf(head);
   KASSERT(order <= bank.max_order && IsAligned(offset, uint64_t{1} << order),
-          "block of order %u at pfn 0x%lx is not a block of bank %u", order, bank.origin + offset, b);
-  uint64_t idx = offset >> order;
+          "block of order %u at pfn 0x%lx is not a block of bank %u", order, bank.origin + offset, head->bank);
   free_pages_ += uint64_t{1} << order;
+  // Order 0 has its LIFO in the backends (the page cache, the colour lists).
+  if (order != 0) {
+    if (ndeferred_[order] == kDeferred) {
+      // Full: the oldest half merges, the newer half moves down.
+      constexpr unsigned kHalf = kDeferred / 2;
+      for (unsigned i = 0; i < kHalf; ++i) Merge(deferred_[order][i], order);
+      for (unsigned i = kHalf; i < kDeferred; ++i) deferred_[order][i - kHalf] = deferred_[order][i];
+      ndeferred_[order] = kDeferred - kHalf;
+    }
+    deferred_[order][ndeferred_[order]++] = head;
+    return;
+  }
+  Merge(head, order);
+}
+
+void BitBuddy::MergeDeferred() {
+  for (unsigned k = 0; k < kOrders; ++k) {
+    while (ndeferred_[k] != 0) Merge(deferred_[k][--ndeferred_[k]], k);
+  }
+}
+
+void BitBuddy::Merge(Page* head, unsigned order) {
+  unsigned b = head->bank;
+  const Bank& bank = banks_[b];
+  uint64_t idx = bank.OffsetOf(head) >> order;
   while (order < bank.max_order && bank.trees[order].Test(idx ^ 1)) {
     ClearBit(b, order, idx ^ 1);
     idx >>= 1;
@@ -177,6 +211,11 @@ void BitBuddy::Free(Page* head, unsigned order) {
 
 void BitBuddy::Validate() const {
   uint64_t free = 0;
+  for (unsigned k = 0; k < kOrders; ++k) {
+    KASSERT(ndeferred_[k] <= kDeferred && (k != 0 || ndeferred_[k] == 0), "order %u deferred stack holds %u",
+            k, ndeferred_[k]);
+    free += uint64_t{ndeferred_[k]} << k;
+  }
   uint64_t order_mask = 0;
   for (unsigned b = 0; b < nbanks_; ++b) {
     const Bank& bank = banks_[b];

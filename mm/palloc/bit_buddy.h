@@ -2,10 +2,15 @@
 // linked lists: one bit per naturally aligned block of each order, with summary words above them. Both
 // palloc backends keep their contiguous memory here.
 //
-// Invariant: a block is free iff its bit is set at its order; no two free buddies are both set (they merge
-// on free); free blocks lie inside their bank. The allocator never writes to descriptors or pages, so its
-// working set is the bitmaps (a quarter bit per frame per order on average, about 0.27 byte per frame in
+// Invariant: a block is free iff its bit is set at its order or it sits on its order's deferred stack; no
+// two free buddies are both set (they merge on free); free blocks lie inside their bank. The allocator
+// never writes to descriptors or pages, so its working set is the bitmaps (about 0.4 byte per frame in
 // all), which stay in cache where descriptor lists would miss on every split and merge.
+//
+// Lazy merging: a freed block of order >= 1 first goes onto a small LIFO stack of its order (kDeferred
+// deep) without merging, and the next allocation of that order takes it back in O(1), as Linux's per-CPU
+// lists do for huge-page orders. A full stack, or an allocation that finds no block, merges the stacks
+// into the bitmaps, so no request fails while the memory for it is free.
 #pragma once
 
 #include <stddef.h>
@@ -70,13 +75,18 @@ class BitBuddy {
   Page* Alloc(unsigned order);
   // Frees the block of 2^order frames at `head`, merging with free buddies. O(order) bit operations.
   void Free(Page* head, unsigned order);
-  // Whether some free block has order >= `order`. O(1).
+  // Whether the bitmaps hold a free block of order >= `order` (the deferred stacks aside). O(1).
   bool HasBlock(unsigned order) const { return (order_mask_ >> order) != 0; }
+
+  static constexpr unsigned kDeferred = 8;
 
   uint64_t free_pages() const { return free_pages_; }
   // fn(head, order) for every free block, bank by bank, order by order.
   template <typename Fn>
   void ForEachFree(Fn&& fn) const {
+    for (unsigned k = 0; k < kOrders; ++k) {
+      for (unsigned i = 0; i < ndeferred_[k]; ++i) fn(deferred_[k][i], k);
+    }
     for (unsigned b = 0; b < nbanks_; ++b) {
       const Bank& bank = banks_[b];
       for (unsigned k = 0; k <= bank.max_order; ++k) {
@@ -98,6 +108,9 @@ class BitBuddy {
     Page* PageAt(uint64_t offset) const { return pages + (origin + offset - base); }
     uint64_t OffsetOf(const Page* p) const { return static_cast<uint64_t>(p - pages) + base - origin; }
   };
+  Page* AllocFromBitmaps(unsigned order);
+  void Merge(Page* head, unsigned order);
+  void MergeDeferred();
   void SetBit(unsigned bank, unsigned order, uint64_t idx);
   void ClearBit(unsigned bank, unsigned order, uint64_t idx);
 
@@ -106,6 +119,8 @@ class BitBuddy {
   uint64_t nonempty_[kOrders] = {};  // bit b: bank b has a free block of this order
   uint64_t order_mask_ = 0;          // bit k: some bank has a free block of order k
   uint64_t free_pages_ = 0;
+  Page* deferred_[kOrders][kDeferred] = {};
+  unsigned ndeferred_[kOrders] = {};
 };
 
 }  // namespace kmem

@@ -7,13 +7,10 @@ namespace kmem {
 void ColourBackend::Init(unsigned colours) {
   KASSERT(IsPowerOfTwo(colours) && colours <= kMaxColours, "colour count %u is not a power of two <= %u",
           colours, kMaxColours);
-  KASSERT(BitTree::WordsFor(kMaxColours) == sizeof nonempty_words_ / sizeof nonempty_words_[0],
-          "colour bitmap needs %lu words", BitTree::WordsFor(kMaxColours));
   colours_ = colours;
   mask_ = colours - 1;
   unsigned log = __builtin_ctz(colours);
   refill_order_ = log < 5 ? 5 : log;
-  nonempty_.Init(colours, nonempty_words_);
 }
 
 Page* ColourBackend::AllocPageSlow(unsigned colour) {
@@ -25,12 +22,14 @@ Page* ColourBackend::AllocPageSlow(unsigned colour) {
     }
     return block + colour;
   }
-  // No block to refill from: any colour beats no page. Take the lists first, to keep buddy blocks whole.
-  if (nonempty_.count() != 0) {
-    unsigned c = static_cast<unsigned>(nonempty_.First());
-    Page* p = heads_[c];
-    Pop(c);
-    return p;
+  // No block to refill from: any colour beats no page. Take the lists first, to keep buddy blocks whole;
+  // O(colours), only when memory is nearly gone or fragmented.
+  for (unsigned i = 1; i < colours_ && list_pages_ != 0; ++i) {
+    unsigned c = (colour + i) & mask_;
+    if (Page* p = heads_[c]; p != nullptr) {
+      Pop(c);
+      return p;
+    }
   }
   return buddy_.Alloc(0);
 }
@@ -50,14 +49,11 @@ Page* ColourBackend::AllocBlock(unsigned order) {
 }
 
 void ColourBackend::Validate() const {
-  nonempty_.Validate();
   uint64_t total = 0;
   for (unsigned c = 0; c < kMaxColours; ++c) {
     KASSERT(c < colours_ || (heads_[c] == nullptr && counts_[c] == 0), "colour %u of %u has pages", c,
             colours_);
     if (c >= colours_) continue;
-    KASSERT((counts_[c] != 0) == nonempty_.Test(c), "colour %u: count %lu but non-empty bit %d", c, counts_[c],
-            nonempty_.Test(c));
     const Page* p = heads_[c];
     for (uint64_t n = 0; n < counts_[c]; ++n, p = p->next) {
       KASSERT(p != nullptr, "colour %u list ends after %lu of %lu pages", c, n, counts_[c]);

@@ -8,7 +8,7 @@
 // and the request is retried: O(pages on the lists x order) once, after which the lists refill gradually.
 //
 // Invariant: list c holds exactly counts_[c] distinct free pages, all of colour c, that the buddy system
-// counts as allocated; nonempty_ has bit c set iff list c is non-empty.
+// counts as allocated.
 #pragma once
 
 #include <stdint.h>
@@ -66,12 +66,12 @@ class ColourBackend {
     unsigned c = p->colour;
     p->next = heads_[c];
     heads_[c] = p;
-    if (counts_[c]++ == 0) nonempty_.Set(c);
+    ++counts_[c];
     ++list_pages_;
   }
   void Pop(unsigned c) {
     heads_[c] = heads_[c]->next;
-    if (--counts_[c] == 0) nonempty_.Clear(c);
+    --counts_[c];
     --list_pages_;
   }
   Page* AllocPageSlow(unsigned colour);
@@ -83,8 +83,6 @@ class ColourBackend {
   unsigned refill_order_ = 0;
   unsigned cursor_ = 0;
   uint64_t list_pages_ = 0;
-  BitTree nonempty_;
-  uint64_t nonempty_words_[17] = {};  // BitTree::WordsFor(kMaxColours)
   Page* heads_[kMaxColours] = {};
   uint64_t counts_[kMaxColours] = {};
 };

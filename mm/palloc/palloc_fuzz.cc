@@ -114,6 +114,11 @@ class Side {
 };
 
 // A block or user page of the stream; page[s] is null where side s answered "no memory".
+// Operations run so far, so a long libFuzzer run can say how many it did: it prints the total every
+// 2^24 and at exit.
+uint64_t operations = 0;
+void PrintOperations() { std::fprintf(stderr, "palloc_fuzz: %lu operations\n", operations); }
+
 struct Live {
   Page* page[2];
   unsigned order;
@@ -154,6 +159,7 @@ void Run(Input& in) {
   };
 
   while (!in.empty()) {
+    if ((++operations & ((uint64_t{1} << 24) - 1)) == 0) PrintOperations();
     uint32_t op = in.Byte() % 9;
     uint32_t arg = in.Byte();
     size_t k = live.empty() ? 0 : in.Word() % live.size();
@@ -265,6 +271,8 @@ void Run(Input& in) {
 }  // namespace kmem
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static bool registered = std::atexit(kmem::PrintOperations) == 0;
+  (void)registered;
   kmem::Input in(data, size);
   kmem::Run(in);
   return 0;

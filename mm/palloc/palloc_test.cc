@@ -134,6 +134,25 @@ TYPED_TEST(PallocTest, LargeBlockAfterEveryPageWasFreedAlone) {
   p->Validate();
 }
 
+// Freed blocks of order >= 1 wait unmerged on small per-order stacks; when they are all that is left, a
+// request for the whole bank must merge them.
+//
+//   before:  |1 |1 |1 |1 | ... |1 |      512 order-1 blocks, freed in random order
+//   after:   |            10            |  one order-10 block
+TYPED_TEST(PallocTest, LargeBlockAfterSmallBlocksWereFreed) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x400000), 1024}}, 8);
+  std::vector<Page*> blocks;
+  for (PageResult r; (r = p->TryAllocContig(1)).status == PallocStatus::kOk;) blocks.push_back(r.page);
+  ASSERT_EQ(blocks.size(), 512u);
+  std::shuffle(blocks.begin(), blocks.end(), std::mt19937_64(10));
+  for (Page* b : blocks) p->FreeContig(b, 1);
+  p->Validate();
+  PageResult r = p->TryAllocContig(10);
+  ASSERT_EQ(r.status, PallocStatus::kOk);
+  EXPECT_EQ(p->Pa(r.page), PhysAddr(0x400000));
+  p->Validate();
+}
+
 TYPED_TEST(PallocTest, PutPageFreesAtTheLastReference) {
   HostPalloc<TypeParam> p(PcBanks(4), 8);
   uint64_t free = p->FreeCount();
