@@ -8,23 +8,7 @@ namespace {
 uint64_t WordsOf(uint64_t nbits) { return (nbits + 63) / 64; }
 uint64_t Bit(uint64_t i) { return uint64_t{1} << (i & 63); }
 
-// Where a bank's blocks sit: the largest order that fits in it, and the aligned window the bitmaps cover.
-struct Geometry {
-  unsigned max_order;
-  uint64_t origin;
-  uint64_t span;  // frames covered, a multiple of 2^max_order
-
-  Geometry(Pfn base, uint64_t npages) {
-    KASSERT(npages > 0, "empty bank at pfn 0x%lx", base.number());
-    unsigned log = 63 - __builtin_clzll(npages);
-    max_order = log < kMaxOrder ? log : kMaxOrder;
-    uint64_t block = uint64_t{1} << max_order;
-    origin = AlignDown(base.number(), block);
-    span = AlignDown(base.number() + npages + block - 1, block) - origin;
-  }
-};
-
-uint64_t TreesBytes(const Geometry& g) {
+uint64_t TreesBytes(const BitBuddy::Geometry& g) {
   uint64_t bytes = (g.max_order + 1) * sizeof(BitTree);
   for (unsigned k = 0; k <= g.max_order; ++k) bytes += BitTree::WordsFor(g.span >> k) * 8;
   return bytes;
@@ -101,6 +85,15 @@ void BitTree::Validate() const {
   }
 }
 
+BitBuddy::Geometry::Geometry(Pfn base, uint64_t npages) {
+  KASSERT(npages > 0, "empty bank at pfn 0x%lx", base.number());
+  unsigned log = 63 - __builtin_clzll(npages);
+  max_order = log < kMaxOrder ? log : kMaxOrder;
+  uint64_t block = uint64_t{1} << max_order;
+  origin = AlignDown(base.number(), block);
+  span = AlignDown(base.number() + npages + block - 1, block) - origin;
+}
+
 uint64_t BitBuddy::MetaBytes(Pfn base, uint64_t npages) { return TreesBytes(Geometry(base, npages)); }
 
 void BitBuddy::AddBank(Page* pages, Pfn base, uint64_t npages, void* meta) {
@@ -171,10 +164,11 @@ Page* BitBuddy::AllocFromBitmaps(unsigned order) {
 }
 
 void BitBuddy::Free(Page* head, unsigned order) {
-  const Bank& bank = banks_[head->bank];
+  unsigned b = BankOf(head);
+  const Bank& bank = banks_[b];
   uint64_t offset = bank.OffsetOf(head);
   KASSERT(order <= bank.max_order && IsAligned(offset, uint64_t{1} << order),
-          "block of order %u at pfn 0x%lx is not a block of bank %u", order, bank.origin + offset, head->bank);
+          "block of order %u at pfn 0x%lx is not a block of bank %u", order, bank.origin + offset, b);
   free_pages_ += uint64_t{1} << order;
   // Order 0 has its LIFO in the backends (the page cache, the colour lists).
   if (order != 0) {
@@ -198,7 +192,7 @@ void BitBuddy::MergeDeferred() {
 }
 
 void BitBuddy::Merge(Page* head, unsigned order) {
-  unsigned b = head->bank;
+  unsigned b = BankOf(head);
   const Bank& bank = banks_[b];
   uint64_t idx = bank.OffsetOf(head) >> order;
   while (order < bank.max_order && bank.trees[order].Test(idx ^ 1)) {

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "mm/base/addr.h"
+#include "mm/base/panic.h"
 #include "mm/palloc/page.h"
 
 namespace kmem {
@@ -62,6 +63,15 @@ class BitTree {
 
 class BitBuddy {
  public:
+  // Where a bank's blocks sit: the largest order that fits in it, and the aligned window its bitmaps
+  // cover; block i of order k starts at pfn origin + (i << k).
+  struct Geometry {
+    unsigned max_order;
+    uint64_t origin;
+    uint64_t span;  // frames covered, a multiple of 2^max_order
+    Geometry(Pfn base, uint64_t npages);
+  };
+
   // Bytes of caller memory one bank [base, base + npages) needs: the order bitmaps and their headers.
   // About 2 bits per frame plus up to 2^18 frames of alignment slack and 1.6 KiB of headers.
   static uint64_t MetaBytes(Pfn base, uint64_t npages);
@@ -81,6 +91,22 @@ class BitBuddy {
   static constexpr unsigned kDeferred = 8;
 
   uint64_t free_pages() const { return free_pages_; }
+
+  // The bank whose descriptor array holds `p`, found from the arrays' addresses so that no descriptor is
+  // read (a random free would miss on it). O(banks): the loader's maps have a handful.
+  unsigned BankOf(const Page* p) const {
+    auto a = reinterpret_cast<uintptr_t>(p);
+    for (unsigned b = 0;; ++b) {
+      KASSERT(b < nbanks_, "descriptor %p is in no bank", static_cast<const void*>(p));
+      if (a - reinterpret_cast<uintptr_t>(banks_[b].pages) < (banks_[b].end - banks_[b].base) * sizeof(Page)) {
+        return b;
+      }
+    }
+  }
+  uint64_t PfnOf(const Page* p) const {
+    const Bank& bank = banks_[BankOf(p)];
+    return bank.base + static_cast<uint64_t>(p - bank.pages);
+  }
   // fn(head, order) for every free block, bank by bank, order by order.
   template <typename Fn>
   void ForEachFree(Fn&& fn) const {

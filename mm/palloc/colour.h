@@ -63,7 +63,7 @@ class ColourBackend {
 
  private:
   void Push(Page* p) {
-    unsigned c = p->colour;
+    unsigned c = static_cast<unsigned>(buddy_.PfnOf(p)) & mask_;  // not p->colour: no descriptor read
     p->next = heads_[c];
     heads_[c] = p;
     ++counts_[c];

@@ -22,31 +22,24 @@ inline constexpr unsigned kMaxBanks = 64;
 inline constexpr unsigned kMaxColours = 1024;
 inline constexpr unsigned kAnyColour = ~0u;
 
-// What a descriptor's frame is doing. Only the first frame (the head) of an allocated block says
-// kAllocated; every other frame, the rest of the block included, says kFree. Palloc::Validate checks
-// this partition exactly.
-enum class PageState : uint8_t {
-  kFree = 0,
-  kAllocated = 1,
-};
-
-// The bits the MMU code keeps per page (9front's Page.modref) and one bit Validate borrows while it walks.
+// The bits the MMU code keeps per page (9front's Page.modref) and two bits Validate borrows while it walks.
 enum class PageFlag : uint8_t {
   kModified = 1 << 0,
   kReferenced = 1 << 1,
   kValidateMark = 1 << 7,
+  kValidateAllocMark = 1 << 6,
 };
 
+// Whether a frame is free, and the order of the block it heads, are not kept here but in palloc's per-order
+// bitmaps (palloc.h): the free path then checks them in cache instead of missing on a descriptor.
 struct Page {
-  Page* next;      // 8: free-list link of the colour lists; the chain link of FreePages(head, tail, n)
-  uint64_t va;     // 8: the user virtual address the page backs (NewPage's va), 0 for kernel blocks
-  uint32_t ref;    // 4: reference count of a user page; 0 for free pages and contiguous blocks
-  uint16_t colour; // 2: pfn mod the colour count, kept so NewPage and the colour lists need no division
-  uint8_t bank;    // 1: index of the bank whose array holds this descriptor: Pa() starts from it
-  uint8_t order;   // 1: block order of an allocated head (PageState::kAllocated)
-  PageState state; // 1: free or head of an allocated block
-  uint8_t flags;   // 1: PageFlag bits
-  uint8_t spare[6];// 6: unused, keeps the size a power of two so an index is a shift
+  Page* next;       // 8: free-list link of the colour lists; the chain link of FreePages(head, tail, n)
+  uint64_t va;      // 8: the user virtual address the page backs (NewPage's va), 0 otherwise
+  uint32_t ref;     // 4: reference count of a user page; 0 for free pages and contiguous blocks
+  uint16_t colour;  // 2: pfn mod the colour count, kept so the colour lists need no bank lookup
+  uint8_t bank;     // 1: index of the bank whose array holds this descriptor: Pa() starts from it
+  uint8_t flags;    // 1: PageFlag bits
+  uint8_t spare[8]; // 8: unused, keeps the size a power of two so an index is a shift
 };
 // 32 bytes: two descriptors per cache line and 8 MiB per GiB of RAM (0.8%); the upper bound.
 static_assert(sizeof(Page) == 32, "Page must stay 32 bytes: descriptor arrays are 1/128 of RAM");

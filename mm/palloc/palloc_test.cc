@@ -325,13 +325,22 @@ TYPED_TEST(PallocDeathTest, NewPageWithoutHooksPanicsWhenOutOfMemory) {
   EXPECT_DEATH(p->NewPage(VirtAddr(0x9000)), "out of memory for va 0x9000 and no way to wait");
 }
 
-TYPED_TEST(PallocDeathTest, ValidateCatchesALostPage) {
+TYPED_TEST(PallocDeathTest, ValidateCatchesAStrayReference) {
   HostPalloc<TypeParam> p({{PhysAddr(0x100000), 64}}, 4);
   PageResult r = p->TryAllocContig(0);
   char expected[96];
-  std::snprintf(expected, sizeof expected, "pa 0x%lx is neither free nor in an allocated block", p->Pa(r.page).value());
-  r.page->state = PageState::kFree;  // a broken free path that forgot to give the page back
+  std::snprintf(expected, sizeof expected, "pa 0x%lx has 1 references but is no user page", p->Pa(r.page).value());
+  r.page->ref = 1;  // a caller that took a reference on a kernel block
   EXPECT_DEATH(p->Validate(), expected);
+}
+
+TYPED_TEST(PallocDeathTest, FreeingInsideABlockPanics) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x100000), 64}}, 4);
+  PageResult r = p->TryAllocContig(4);
+  char expected[96];
+  std::snprintf(expected, sizeof expected, "freeing pa 0x%lx \\(a block\\), which is already free",
+                p->Pa(r.page).value() + 3 * kPageSize);
+  EXPECT_DEATH(p->FreeContig(r.page + 3, 0), expected);
 }
 
 }  // namespace
