@@ -21,7 +21,10 @@ template <typename Backend>
 bool RunOne(const std::string& workload, const Sizes& z) {
   std::vector<Figure> figures = kmem::bench::Run<Backend>(workload, z);
   for (const Figure& f : figures) {
-    std::printf("kmem-%s\t%s\t%s\t%.1f %s\n", Backend::kName, workload.c_str(), f.what.c_str(), f.value, f.unit);
+    // Per-frame byte counts are fractions of a byte: print them to the hundredth.
+    int digits = std::strcmp(f.unit, "bytes") == 0 && f.value < 10 ? 2 : 1;
+    std::printf("kmem-%s\t%s\t%s\t%.*f %s\n", Backend::kName, workload.c_str(), f.what.c_str(), digits, f.value,
+                f.unit);
   }
   std::fflush(stdout);
   return !figures.empty();

@@ -186,13 +186,15 @@ std::vector<Figure> PageInit(const Sizes& z) {
   return {{"per-gib", t.Ns() / gib, "ns"}};
 }
 
-// Metadata per frame: descriptors and backend structures, separately.
+// Metadata per frame, separately: descriptors, palloc's allocated-block and user bitmaps, the backend's
+// buddy bitmaps (fixed-size parts such as the colour list heads are not per frame and left out).
 template <typename Backend>
 std::vector<Figure> Metadata(const Sizes& z) {
   using P = Palloc<Backend>;
-  double descriptors = double(P::DescriptorBytes(z.frames)) / z.frames;
-  double backend = double(P::BankBytes(PhysAddr(0), z.frames) - P::DescriptorBytes(z.frames)) / z.frames;
-  return {{"descriptor-bytes-per-frame", descriptors, "bytes"}, {"backend-bytes-per-frame", backend, "bytes"}};
+  auto per_frame = [&](uint64_t bytes) { return double(bytes) / double(z.frames); };
+  return {{"descriptor-bytes-per-frame", per_frame(P::DescriptorBytes(z.frames)), "bytes"},
+          {"palloc-bitmap-bytes-per-frame", per_frame(P::BitmapBytes(Pfn(0), z.frames)), "bytes"},
+          {"backend-bytes-per-frame", per_frame(Backend::MetaBytes(Pfn(0), z.frames)), "bytes"}};
 }
 
 inline const char* const kWorkloads[] = {"repeat0h", "repeat9h", "bulk0", "bulk9",

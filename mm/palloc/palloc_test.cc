@@ -42,6 +42,10 @@ uint64_t PagesIn(const std::vector<BankRange>& banks) {
   return n;
 }
 
+// The kernel keeps its Palloc in a global, before constructors run: it must be constant-initialised.
+constinit Palloc<BuddyBackend> constinit_buddy;
+constinit Palloc<ColourBackend> constinit_colour;
+
 template <typename Backend>
 class PallocTest : public ::testing::Test {};
 
@@ -258,6 +262,11 @@ TYPED_TEST(PallocTest, NewPageSleepsUntilAPageIsFreed) {
   EXPECT_EQ(got, pages[5]);
   EXPECT_EQ(w.sleeps, 1);
   p->Validate();
+}
+
+TEST(Palloc, GlobalStartsEmptyWithoutAConstructor) {
+  EXPECT_EQ(constinit_buddy.TotalPages(), 0u);
+  EXPECT_EQ(constinit_colour.FreeCount(), 0u);
 }
 
 TEST(ColourBackend, NewPageTakesTheColourOfVa) {
