@@ -123,7 +123,7 @@ std::vector<Figure> Mixed(const Sizes& z) {
   Rng rng(7);
   auto step = [&] {
     uint64_t r = rng.Next();
-    uint64_t s = (r >> 8) % slots;
+    uint64_t s = static_cast<uint64_t>((static_cast<unsigned __int128>(r >> 8) * slots) >> 56);  // no divide
     if (slot[s] != nullptr) {
       p.FreeContig(slot[s], order[s]);
       slot[s] = nullptr;
