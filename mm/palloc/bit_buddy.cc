@@ -135,13 +135,9 @@ void BitBuddy::ClearBit(unsigned b, unsigned order, uint64_t idx) {
 }
 
 Page* BitBuddy::Alloc(unsigned order) {
-  if (ndeferred_[order] != 0) {
-    free_pages_ -= uint64_t{1} << order;
-    return deferred_[order][--ndeferred_[order]];
-  }
   Page* p = AllocFromBitmaps(order);
-  if (p != nullptr) return p;
-  MergeDeferred();
+  if (p != nullptr || !unmerged_) return p;
+  MergeAll();
   return AllocFromBitmaps(order);
 }
 
@@ -170,46 +166,33 @@ void BitBuddy::Free(Page* head, unsigned order) {
   KASSERT(order <= bank.max_order && IsAligned(offset, uint64_t{1} << order),
           "block of order %u at pfn 0x%lx is not a block of bank %u", order, bank.origin + offset, b);
   free_pages_ += uint64_t{1} << order;
-  // Order 0 has its LIFO in the backends (the page cache, the colour lists).
-  if (order != 0) {
-    if (ndeferred_[order] == kDeferred) {
-      // Full: the oldest half merges, the newer half moves down.
-      constexpr unsigned kHalf = kDeferred / 2;
-      for (unsigned i = 0; i < kHalf; ++i) Merge(deferred_[order][i], order);
-      for (unsigned i = kHalf; i < kDeferred; ++i) deferred_[order][i - kHalf] = deferred_[order][i];
-      ndeferred_[order] = kDeferred - kHalf;
+  unmerged_ = true;
+  SetBit(b, order, offset >> order);
+}
+
+void BitBuddy::MergeAll() {
+  constexpr uint64_t kEven = 0x5555555555555555;
+  for (unsigned b = 0; b < nbanks_; ++b) {
+    const Bank& bank = banks_[b];
+    // Ascending, so that blocks merged at order k can merge again at k + 1.
+    for (unsigned k = 0; k < bank.max_order; ++k) {
+      const BitTree& tree = bank.trees[k];
+      for (uint64_t w = 0; w < (tree.nbits() + 63) / 64; ++w) {
+        uint64_t word = tree.Word(w);
+        for (uint64_t pairs = word & (word >> 1) & kEven; pairs != 0; pairs &= pairs - 1) {
+          uint64_t idx = w * 64 + __builtin_ctzll(pairs);
+          ClearBit(b, k, idx);
+          ClearBit(b, k, idx + 1);
+          SetBit(b, k + 1, idx >> 1);
+        }
+      }
     }
-    deferred_[order][ndeferred_[order]++] = head;
-    return;
   }
-  Merge(head, order);
-}
-
-void BitBuddy::MergeDeferred() {
-  for (unsigned k = 0; k < kOrders; ++k) {
-    while (ndeferred_[k] != 0) Merge(deferred_[k][--ndeferred_[k]], k);
-  }
-}
-
-void BitBuddy::Merge(Page* head, unsigned order) {
-  unsigned b = BankOf(head);
-  const Bank& bank = banks_[b];
-  uint64_t idx = bank.OffsetOf(head) >> order;
-  while (order < bank.max_order && bank.trees[order].Test(idx ^ 1)) {
-    ClearBit(b, order, idx ^ 1);
-    idx >>= 1;
-    ++order;
-  }
-  SetBit(b, order, idx);
+  unmerged_ = false;
 }
 
 void BitBuddy::Validate() const {
   uint64_t free = 0;
-  for (unsigned k = 0; k < kOrders; ++k) {
-    KASSERT(ndeferred_[k] <= kDeferred && (k != 0 || ndeferred_[k] == 0), "order %u deferred stack holds %u",
-            k, ndeferred_[k]);
-    free += uint64_t{ndeferred_[k]} << k;
-  }
   uint64_t order_mask = 0;
   for (unsigned b = 0; b < nbanks_; ++b) {
     const Bank& bank = banks_[b];
@@ -225,8 +208,8 @@ void BitBuddy::Validate() const {
         KASSERT(first >= bank.base && first + (uint64_t{1} << k) <= bank.end,
                 "free block pfn 0x%lx order %u outside bank %u [0x%lx, 0x%lx)", first, k, b, bank.base,
                 bank.end);
-        KASSERT(k == bank.max_order || !tree.Test(idx ^ 1),
-                "free block pfn 0x%lx order %u and its buddy are both free: missed merge", first, k);
+        KASSERT(unmerged_ || k == bank.max_order || !tree.Test(idx ^ 1),
+                "free block pfn 0x%lx order %u and its buddy are both free after a merge pass", first, k);
         free += uint64_t{1} << k;
       });
     }

@@ -1,7 +1,7 @@
 // The `buddy` backend: the bitmap buddy system (bit_buddy.h) behind an exact LIFO cache of order-0 pages,
 // as Linux's per-CPU lists and Zircon's page cache sit in front of theirs. The cache makes the common
 // alloc/free pair two array operations on hot memory; it refills with one order-5 block and, when full,
-// returns its older half to the buddy system, merging there. Colour hints are ignored.
+// returns its older half to the buddy system (which merges lazily). Colour hints are ignored.
 //
 // Invariant: the cache holds at most kCacheSize distinct free pages that the buddy system counts as
 // allocated; free_pages() counts both, and ForEachFree reports cached pages as order-0 blocks.

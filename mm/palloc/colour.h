@@ -4,8 +4,9 @@
 // (2^max(log2 colours, 5) pages), which spreads over every list.
 //
 // Contiguous requests go to the buddy system. Order-0 frees stay on the lists unmerged (lazy merging), so
-// when the buddy system has no block large enough, every list is drained into it, merging as it goes,
-// and the request is retried: O(pages on the lists x order) once, after which the lists refill gradually.
+// when the buddy system has no block large enough, every list is drained into it and the request retried,
+// which lets the buddy system's merge pass see them: O(pages on the lists + bitmap words) once, after
+// which the lists refill gradually.
 //
 // Invariant: list c holds exactly counts_[c] distinct free pages, all of colour c, that the buddy system
 // counts as allocated.
