@@ -34,6 +34,18 @@ Page* ColourBackend::AllocPageSlow(unsigned colour) {
   return buddy_.Alloc(0);
 }
 
+Page* ColourBackend::AllocAnySlow() {
+  for (unsigned i = 1; i < colours_ && list_pages_ != 0; ++i) {
+    unsigned c = (cursor_ + i) & mask_;
+    if (Page* p = heads_[c]; p != nullptr) {
+      cursor_ = c;
+      Pop(c);
+      return p;
+    }
+  }
+  return AllocPageSlow(cursor_);
+}
+
 Page* ColourBackend::AllocBlock(unsigned order) {
   Page* p = buddy_.Alloc(order);
   if (p != nullptr || list_pages_ == 0) return p;

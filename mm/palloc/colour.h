@@ -29,17 +29,18 @@ class ColourBackend {
   void Init(unsigned colours);
   void AddBank(Page* pages, Pfn base, uint64_t npages, void* meta) { buddy_.AddBank(pages, base, npages, meta); }
 
-  // A free block of 2^order pages, or nullptr. Order 0 prefers `colour` (kAnyColour: the next colour in
-  // turn, so consecutive anonymous allocations spread over the cache): O(1) from a non-empty list.
+  // A free block of 2^order pages, or nullptr. Order 0 prefers `colour`: O(1) from a non-empty list.
+  // kAnyColour takes from the list it took from last, like a LIFO page cache, and moves on to the next
+  // non-empty list when that one runs dry (O(colours) then, at most once per page refilled).
   Page* Alloc(unsigned order, unsigned colour) {
     if (order == 0) {
-      unsigned c = colour == kAnyColour ? (cursor_++ & mask_) : (colour & mask_);
+      unsigned c = colour == kAnyColour ? cursor_ : (colour & mask_);
       Page* p = heads_[c];
       if (p != nullptr) {
         Pop(c);
         return p;
       }
-      return AllocPageSlow(c);
+      return colour == kAnyColour ? AllocAnySlow() : AllocPageSlow(c);
     }
     return AllocBlock(order);
   }
@@ -76,13 +77,14 @@ class ColourBackend {
     --list_pages_;
   }
   Page* AllocPageSlow(unsigned colour);
+  Page* AllocAnySlow();
   Page* AllocBlock(unsigned order);
 
   BitBuddy buddy_;
   unsigned colours_ = 1;
   unsigned mask_ = 0;
   unsigned refill_order_ = 0;
-  unsigned cursor_ = 0;
+  unsigned cursor_ = 0;  // the list anonymous allocations take from
   uint64_t list_pages_ = 0;
   Page* heads_[kMaxColours] = {};
   uint64_t counts_[kMaxColours] = {};
