@@ -45,8 +45,9 @@ struct Page {
 static_assert(sizeof(Page) == 32, "Page must stay 32 bytes: descriptor arrays are 1/128 of RAM");
 
 // One RAM bank as the caller hands it to PageInit: the frames [base, base + npages * kPageSize) and
-// Palloc::BankBytes(base, npages) bytes of zero-initialisable, 64-byte-aligned memory for its descriptors
-// and backend structures (the kernel takes it from xalloc, host tests from the heap).
+// Palloc::BankBytes(base, npages) bytes of 64-byte-aligned memory, any contents, for its descriptors,
+// bitmaps and backend structures, which PageInit initialises (the kernel takes it from xalloc, host tests
+// from the heap).
 struct PallocBank {
   PhysAddr base;
   uint64_t npages;
