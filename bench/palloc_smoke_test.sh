@@ -1,0 +1,25 @@
+#!/bin/bash
+# Runs the palloc command ($1) on every workload of both backends at a small size and checks each line's
+# shape, then the Google Benchmark binary ($2) briefly through bench_smoke_test.sh's checks ($3).
+set -euo pipefail
+out=$("$1" all all --frames=16384 --steps=20000)
+echo "$out"
+lines=$(wc -l <<<"$out")
+# 8 workloads x 2 backends, 16 figures each: repeat0h, repeat9h, pageinit 1; bulk0, bulk9, mixed 3; newpage 2; metadata 3.
+[ "$lines" -eq 34 ] || { echo "FAIL: $lines lines, expected 34"; exit 1; }
+bad=$(grep -Ev $'^kmem-(buddy|colour)\t[a-z0-9]+\t[a-z0-9-]+\t[0-9]+\\.[0-9]{1,2} (ns|bytes|blocks|order|%)$' <<<"$out" || true)
+[ -z "$bad" ] || { echo "FAIL: malformed lines: $bad"; exit 1; }
+for b in buddy colour; do
+  for w in repeat0h repeat9h bulk0 bulk9 mixed newpage pageinit metadata; do
+    grep -q "^kmem-$b"$'\t'"$w"$'\t' <<<"$out" || { echo "FAIL: no $b $w"; exit 1; }
+  done
+done
+# The Google Benchmark binary at the small size: every benchmark must report a time.
+# (Console format: the CSV reporter wants the same counters in every row, and workloads differ.)
+gb=$("$2" --small --benchmark_min_time=0.001 --benchmark_color=false 2>/dev/null)
+echo "$gb"
+rows=$(grep -c '^BM_Palloc' <<<"$gb" || true)
+[ "$rows" -eq 16 ] || { echo "FAIL: $rows benchmark rows, expected 16"; exit 1; }
+bad=$(grep '^BM_Palloc' <<<"$gb" | awk '!($2 > 0)' || true)
+[ -z "$bad" ] || { echo "FAIL: benchmarks without a time: $bad"; exit 1; }
+echo "PASS"

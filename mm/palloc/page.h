@@ -1,0 +1,68 @@
+// The page descriptor and the vocabulary shared by palloc and its backends: one Page per physical frame of
+// every RAM bank, kept in per-bank arrays in caller-supplied memory (9front's preallocpages), so holes in
+// the physical address space cost no descriptors. A descriptor's physical address is derived from its
+// position in its bank's array, never stored.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mm/base/addr.h"
+
+namespace kmem {
+
+// Contiguous blocks go up to 2^18 pages = 1 GiB, so a 1 GiB page can be backed by one allocation.
+inline constexpr unsigned kMaxOrder = 18;
+inline constexpr unsigned kOrders = kMaxOrder + 1;
+// Like 9front's Confmem: the loader's RAM map has a handful of banks; 64 leaves room for odd firmware.
+inline constexpr unsigned kMaxBanks = 64;
+// Page colours are pfn mod the colour count, a power of two. The count comes from the cache geometry;
+// 1024 covers a 64 MiB, 16-way last-level cache, and a larger count is clamped (colouring then spreads
+// over 1024 sets of cache sets, still correct, only coarser).
+inline constexpr unsigned kMaxColours = 1024;
+inline constexpr unsigned kAnyColour = ~0u;
+
+// The bits the MMU code keeps per page (9front's Page.modref) and two bits Validate borrows while it walks.
+enum class PageFlag : uint8_t {
+  kModified = 1 << 0,
+  kReferenced = 1 << 1,
+  kValidateMark = 1 << 7,
+  kValidateAllocMark = 1 << 6,
+};
+
+// Whether a frame is free, and the order of the block it heads, are not kept here but in palloc's per-order
+// bitmaps (palloc.h): the free path then checks them in cache instead of missing on a descriptor.
+struct Page {
+  Page* next;       // 8: free-list link of the colour lists; the chain link of FreePages(head, tail, n)
+  uint64_t va;      // 8: the user virtual address the page backs (NewPage's va), 0 otherwise
+  uint32_t ref;     // 4: reference count of a user page; 0 for free pages and contiguous blocks
+  uint16_t colour;  // 2: pfn mod the colour count, kept so the colour lists need no bank lookup
+  uint8_t bank;     // 1: index of the bank whose array holds this descriptor: Pa() starts from it
+  uint8_t flags;    // 1: PageFlag bits
+  uint8_t spare[8]; // 8: unused, keeps the size a power of two so an index is a shift
+};
+// 32 bytes: two descriptors per cache line and 8 MiB per GiB of RAM (0.8%); the upper bound.
+static_assert(sizeof(Page) == 32, "Page must stay 32 bytes: descriptor arrays are 1/128 of RAM");
+
+// One RAM bank as the caller hands it to PageInit: the frames [base, base + npages * kPageSize) and
+// Palloc::BankBytes(base, npages) bytes of 64-byte-aligned memory, any contents, for its descriptors,
+// bitmaps and backend structures, which PageInit initialises (the kernel takes it from xalloc, host tests
+// from the heap).
+struct PallocBank {
+  PhysAddr base;
+  uint64_t npages;
+  void* meta;
+};
+
+enum class PallocStatus : uint8_t {
+  kOk,
+  kNoMemory,
+};
+
+// The answer of the try-variants: a head descriptor, or kNoMemory and no page.
+struct PageResult {
+  PallocStatus status;
+  Page* page;
+};
+
+}  // namespace kmem

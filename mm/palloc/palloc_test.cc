@@ -1,0 +1,356 @@
+// The conformance suite: every test runs against both backends, whatever --//mm/palloc:backend says.
+#include "mm/palloc/palloc.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "mm/palloc/buddy.h"
+#include "mm/palloc/colour.h"
+#include "testing/console_capture.h"
+#include "testing/palloc_host.h"
+
+namespace kmem {
+namespace {
+
+using testing::BankRange;
+using testing::HostPalloc;
+
+constexpr uint64_t kMiB = 1 << 20;
+
+// Three banks with holes between them, like a PC below 4 GiB plus a bank above it, shuffled.
+std::vector<BankRange> PcBanks(uint64_t seed) {
+  std::vector<BankRange> banks = {
+      {PhysAddr(0x1000), 0x9e},                // low memory, not aligned to anything large
+      {PhysAddr(0x100000), (30 * kMiB) >> 12},  // above 1 MiB, odd-sized
+      {PhysAddr(0x100000000), (8 * kMiB) >> 12}, // above the PCI hole
+  };
+  std::shuffle(banks.begin(), banks.end(), std::mt19937_64(seed));
+  return banks;
+}
+
+uint64_t PagesIn(const std::vector<BankRange>& banks) {
+  uint64_t n = 0;
+  for (const BankRange& b : banks) n += b.npages;
+  return n;
+}
+
+// The kernel keeps its Palloc in a global, before constructors run: it must be constant-initialised.
+constinit Palloc<BuddyBackend> constinit_buddy;
+constinit Palloc<ColourBackend> constinit_colour;
+
+template <typename Backend>
+class PallocTest : public ::testing::Test {};
+
+using Backends = ::testing::Types<BuddyBackend, ColourBackend>;
+class BackendNames {
+ public:
+  template <typename T>
+  static std::string GetName(int) {
+    return T::kName;
+  }
+};
+TYPED_TEST_SUITE(PallocTest, Backends, BackendNames);
+
+TYPED_TEST(PallocTest, PageInitCountsEveryBankPage) {
+  auto banks = PcBanks(1);
+  HostPalloc<TypeParam> p(banks, 8);
+  EXPECT_EQ(p->TotalPages(), PagesIn(banks));
+  EXPECT_EQ(p->FreeCount(), PagesIn(banks));
+  EXPECT_EQ(p->UserCount(), 0u);
+  p->Validate();
+  for (const BankRange& b : banks) {
+    PhysAddr last = b.base + (b.npages - 1) * kPageSize;
+    EXPECT_EQ(p->Pa(p->PageOf(b.base)), b.base);
+    EXPECT_EQ(p->Pa(p->PageOf(last + 0xfff)), last);
+    EXPECT_EQ(p->PageOf(b.base)->colour, (b.base.value() >> kPageShift) & 7);
+  }
+}
+
+//   pfn  3   4       8               16
+//        |0 |  2    |       3       |      an unaligned bank of 13 frames starts as three blocks
+TYPED_TEST(PallocTest, UnalignedBankStartsAsMaximalBlocks) {
+  HostPalloc<TypeParam> p({{Pfn(3).addr(), 13}}, 1);
+  PallocStats s;
+  p->Stats(&s);
+  EXPECT_EQ(s.free_blocks[0], 1u);
+  EXPECT_EQ(s.free_blocks[1], 0u);
+  EXPECT_EQ(s.free_blocks[2], 1u);
+  EXPECT_EQ(s.free_blocks[3], 1u);
+  EXPECT_EQ(s.free_by_colour[0], 13u);
+}
+
+TYPED_TEST(PallocTest, ContigBlocksAreNaturallyAlignedAtEveryOrder) {
+  // 2 GiB from 0: order 18 takes the first GiB, orders 17..0 together take less than the second.
+  HostPalloc<TypeParam> p({{PhysAddr(0), (2048 * kMiB) >> 12}}, 16);
+  std::vector<std::pair<Page*, unsigned>> held;
+  for (unsigned order = kMaxOrder + 1; order-- > 0;) {
+    PageResult r = p->TryAllocContig(order);
+    ASSERT_EQ(r.status, PallocStatus::kOk) << "order " << order;
+    EXPECT_TRUE(p->Pa(r.page).IsAlignedTo(kPageSize << order)) << "order " << order;
+    held.emplace_back(r.page, order);
+  }
+  EXPECT_EQ(p->Pa(held.front().first), PhysAddr(0));
+  EXPECT_EQ(p->Pa(held[1].first), PhysAddr(1024 * kMiB));
+  p->Validate();
+  std::shuffle(held.begin(), held.end(), std::mt19937_64(2));
+  for (auto [page, order] : held) p->FreeContig(p->Pa(page), order);
+  EXPECT_EQ(p->FreeCount(), p->TotalPages());
+  p->Validate();
+}
+
+TYPED_TEST(PallocTest, ContigExhaustionReturnsNoMemoryUntilAFree) {
+  HostPalloc<TypeParam> p({{PhysAddr(0), 64}}, 4);
+  PageResult a = p->TryAllocContig(5);
+  PageResult b = p->TryAllocContig(5);
+  ASSERT_EQ(a.status, PallocStatus::kOk);
+  ASSERT_EQ(b.status, PallocStatus::kOk);
+  EXPECT_EQ(p->TryAllocContig(0).status, PallocStatus::kNoMemory);
+  EXPECT_EQ(p->TryNewPage(VirtAddr(0x1000)).status, PallocStatus::kNoMemory);
+  p->FreeContig(b.page, 5);
+  EXPECT_EQ(p->TryAllocContig(5).status, PallocStatus::kOk);
+  EXPECT_EQ(p->TryAllocContig(6).status, PallocStatus::kNoMemory);
+  p->Validate();
+}
+
+// Order-0 frees sit in the backend's cache or colour lists unmerged; a large request must still find the
+// block they make up once merged.
+TYPED_TEST(PallocTest, LargeBlockAfterEveryPageWasFreedAlone) {
+  HostPalloc<TypeParam> p({{PhysAddr(0), 1024}}, 32);
+  std::vector<Page*> pages;
+  for (PageResult r; (r = p->TryNewPage(VirtAddr(pages.size() << kPageShift))).status == PallocStatus::kOk;) {
+    pages.push_back(r.page);
+  }
+  ASSERT_EQ(pages.size(), 1024u);
+  std::shuffle(pages.begin(), pages.end(), std::mt19937_64(3));
+  for (Page* page : pages) p->PutPage(page);
+  p->Validate();
+  PageResult r = p->TryAllocContig(10);
+  ASSERT_EQ(r.status, PallocStatus::kOk);
+  EXPECT_EQ(p->Pa(r.page), PhysAddr(0));
+  p->Validate();
+}
+
+// Freed blocks of order >= 1 wait unmerged on small per-order stacks; when they are all that is left, a
+// request for the whole bank must merge them.
+//
+//   before:  |1 |1 |1 |1 | ... |1 |      512 order-1 blocks, freed in random order
+//   after:   |            10            |  one order-10 block
+TYPED_TEST(PallocTest, LargeBlockAfterSmallBlocksWereFreed) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x400000), 1024}}, 8);
+  std::vector<Page*> blocks;
+  for (PageResult r; (r = p->TryAllocContig(1)).status == PallocStatus::kOk;) blocks.push_back(r.page);
+  ASSERT_EQ(blocks.size(), 512u);
+  std::shuffle(blocks.begin(), blocks.end(), std::mt19937_64(10));
+  for (Page* b : blocks) p->FreeContig(b, 1);
+  p->Validate();
+  PageResult r = p->TryAllocContig(10);
+  ASSERT_EQ(r.status, PallocStatus::kOk);
+  EXPECT_EQ(p->Pa(r.page), PhysAddr(0x400000));
+  p->Validate();
+}
+
+TYPED_TEST(PallocTest, PutPageFreesAtTheLastReference) {
+  HostPalloc<TypeParam> p(PcBanks(4), 8);
+  uint64_t free = p->FreeCount();
+  Page* page = p->NewPage(VirtAddr(0x7000));
+  EXPECT_EQ(page->ref, 1u);
+  EXPECT_EQ(page->va, 0x7000u);
+  EXPECT_EQ(p->UserCount(), 1u);
+  p->Ref(page);
+  p->PutPage(page);
+  EXPECT_EQ(p->FreeCount(), free - 1);
+  p->Validate();
+  p->PutPage(page);
+  EXPECT_EQ(p->FreeCount(), free);
+  EXPECT_EQ(p->UserCount(), 0u);
+  p->Validate();
+}
+
+TYPED_TEST(PallocTest, FreePagesTakesAChain) {
+  HostPalloc<TypeParam> p(PcBanks(5), 8);
+  Page* head = nullptr;
+  Page* tail = nullptr;
+  for (int i = 0; i < 100; ++i) {
+    Page* page = p->NewPage(VirtAddr(uint64_t(i) << kPageShift));
+    page->ref = 0;  // the caller has dropped its references, as 9front's image reclaim does
+    page->next = head;
+    head = page;
+    if (tail == nullptr) tail = page;
+  }
+  EXPECT_EQ(p->UserCount(), 100u);
+  p->FreePages(head, tail, 100);
+  EXPECT_EQ(p->UserCount(), 0u);
+  EXPECT_EQ(p->FreeCount(), p->TotalPages());
+  p->Validate();
+}
+
+TYPED_TEST(PallocTest, SelfTestCyclesEveryFreePage) {
+  HostPalloc<TypeParam> p(PcBanks(6), 64);
+  PageResult held = p->TryAllocContig(3);
+  ASSERT_EQ(held.status, PallocStatus::kOk);
+  testing::ConsoleCapture console;
+  EXPECT_EQ(p->SelfTest(), p->TotalPages() - 8);
+  EXPECT_EQ(p->FreeCount(), p->TotalPages() - 8);
+  EXPECT_NE(console.text().find("self-test allocated and freed"), std::string::npos) << console.text();
+}
+
+TYPED_TEST(PallocTest, StatsAddUpAndPrintAsATable) {
+  HostPalloc<TypeParam> p(PcBanks(7), 16);
+  std::vector<Page*> pages;
+  for (int i = 0; i < 300; ++i) pages.push_back(p->NewPage(VirtAddr(uint64_t(i) << kPageShift)));
+  for (int i = 0; i < 300; i += 3) p->PutPage(pages[i]);
+  PallocStats s;
+  p->Stats(&s);
+  uint64_t by_order = 0, by_colour = 0;
+  for (unsigned k = 0; k < kOrders; ++k) by_order += s.free_blocks[k] << k;
+  for (unsigned c = 0; c < 16; ++c) by_colour += s.free_by_colour[c];
+  EXPECT_EQ(by_order, p->FreeCount());
+  EXPECT_EQ(by_colour, p->FreeCount());
+  EXPECT_EQ(s.user_pages, 200u);
+  testing::ConsoleCapture console;
+  p->PrintFreeTable();
+  EXPECT_NE(console.text().find(std::string("palloc: ") + TypeParam::kName + " backend, 3 banks"),
+            std::string::npos)
+      << console.text();
+  EXPECT_NE(console.text().find("free blocks per order: 0:"), std::string::npos) << console.text();
+  EXPECT_NE(console.text().find("free pages per colour:"), std::string::npos) << console.text();
+}
+
+// A thread blocks in NewPage on an empty allocator and wakes when the main thread frees a page.
+TYPED_TEST(PallocTest, NewPageSleepsUntilAPageIsFreed) {
+  struct Waiter {
+    std::mutex lock;  // the palloc lock
+    std::condition_variable cv;
+    std::unique_lock<std::mutex>* held = nullptr;
+    int sleeps = 0;
+  } w;
+  PallocHooks hooks;
+  hooks.ctx = &w;
+  hooks.sleep = [](void* ctx, bool (*ready)(void*), void* arg) {
+    auto* w = static_cast<Waiter*>(ctx);
+    ++w->sleeps;
+    w->cv.wait(*w->held, [&] { return ready(arg); });
+  };
+  hooks.wakeup = [](void* ctx) { static_cast<Waiter*>(ctx)->cv.notify_all(); };
+  HostPalloc<TypeParam> p({{PhysAddr(0x200000), 16}}, 4, hooks);
+  std::vector<Page*> pages;
+  for (int i = 0; i < 16; ++i) pages.push_back(p->NewPage(VirtAddr(uint64_t(i) << kPageShift)));
+  Page* got = nullptr;
+  std::thread sleeper([&] {
+    std::unique_lock<std::mutex> held(w.lock);
+    w.held = &held;
+    got = p->NewPage(VirtAddr(0x10000));
+  });
+  for (;;) {
+    std::lock_guard<std::mutex> g(w.lock);
+    if (w.sleeps != 0) break;
+  }
+  {
+    std::lock_guard<std::mutex> g(w.lock);
+    EXPECT_EQ(got, nullptr);
+    p->PutPage(pages[5]);
+  }
+  sleeper.join();
+  EXPECT_EQ(got, pages[5]);
+  EXPECT_EQ(w.sleeps, 1);
+  p->Validate();
+}
+
+TEST(Palloc, GlobalStartsEmptyWithoutAConstructor) {
+  EXPECT_EQ(constinit_buddy.TotalPages(), 0u);
+  EXPECT_EQ(constinit_colour.FreeCount(), 0u);
+}
+
+TEST(ColourBackend, NewPageTakesTheColourOfVa) {
+  auto banks = PcBanks(8);
+  HostPalloc<ColourBackend> p(banks, 64);
+  std::mt19937_64 rng(9);
+  std::set<Page*> seen;
+  for (int i = 0; i < 5000; ++i) {
+    VirtAddr va(rng() & 0x7ffffffff000);
+    Page* page = p->NewPage(va);
+    EXPECT_EQ(page->colour, (va.value() >> kPageShift) & 63);
+    EXPECT_EQ((p->Pa(page).value() >> kPageShift) & 63, page->colour);
+    EXPECT_TRUE(seen.insert(page).second);
+  }
+  p->Validate();
+}
+
+template <typename Backend>
+class PallocDeathTest : public ::testing::Test {};
+TYPED_TEST_SUITE(PallocDeathTest, Backends, BackendNames);
+
+TYPED_TEST(PallocDeathTest, FreeingAFreePagePanics) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x100000), 64}}, 4);
+  PageResult r = p->TryAllocContig(0);
+  p->FreeContig(r.page, 0);
+  EXPECT_DEATH(p->FreeContig(PhysAddr(0x100000), 0), "freeing pa 0x100000 \\(a block\\), which is already free");
+  EXPECT_DEATH(p->FreeContig(PhysAddr(0x120000), 0), "freeing pa 0x120000 \\(a block\\), which is already free");
+}
+
+TYPED_TEST(PallocDeathTest, FreeingOutsideEveryBankPanics) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x100000), 64}, {PhysAddr(0x400000), 64}}, 4);
+  EXPECT_DEATH(p->FreeContig(PhysAddr(0x200000), 0), "pa 0x200000 is outside every bank");
+  EXPECT_DEATH(p->FreeContig(PhysAddr(0xff000), 0), "pa 0xff000 is outside every bank");
+  EXPECT_DEATH(p->FreeContig(PhysAddr(0x440000), 0), "pa 0x440000 is outside every bank");
+}
+
+TYPED_TEST(PallocDeathTest, RefcountBelowZeroPanics) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x100000), 64}}, 4);
+  Page* page = p->NewPage(VirtAddr(0x5000));
+  PhysAddr pa = p->Pa(page);
+  p->PutPage(page);
+  char expected[80];
+  std::snprintf(expected, sizeof expected, "putpage of pa 0x%lx: reference count would go below zero", pa.value());
+  EXPECT_DEATH(p->PutPage(page), expected);
+}
+
+TYPED_TEST(PallocDeathTest, FreeingWithTheWrongOrderPanics) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x100000), 64}}, 4);
+  PageResult r = p->TryAllocContig(3);
+  char expected[96];
+  std::snprintf(expected, sizeof expected, "freeing pa 0x%lx \\(a block\\) as order 2 but it was allocated as order 3",
+                p->Pa(r.page).value());
+  EXPECT_DEATH(p->FreeContig(r.page, 2), expected);
+}
+
+TYPED_TEST(PallocDeathTest, FreeingAUserPageAsABlockPanics) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x100000), 64}}, 4);
+  Page* page = p->NewPage(VirtAddr(0x5000));
+  EXPECT_DEATH(p->FreeContig(page, 0), "as a block but it is a user page with 1 references");
+}
+
+TYPED_TEST(PallocDeathTest, NewPageWithoutHooksPanicsWhenOutOfMemory) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x100000), 4}}, 4);
+  for (int i = 0; i < 4; ++i) p->NewPage(VirtAddr(0x1000));
+  EXPECT_DEATH(p->NewPage(VirtAddr(0x9000)), "out of memory for va 0x9000 and no way to wait");
+}
+
+TYPED_TEST(PallocDeathTest, ValidateCatchesAStrayReference) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x100000), 64}}, 4);
+  PageResult r = p->TryAllocContig(0);
+  char expected[96];
+  std::snprintf(expected, sizeof expected, "pa 0x%lx has 1 references but is no user page", p->Pa(r.page).value());
+  r.page->ref = 1;  // a caller that took a reference on a kernel block
+  EXPECT_DEATH(p->Validate(), expected);
+}
+
+TYPED_TEST(PallocDeathTest, FreeingInsideABlockPanics) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x100000), 64}}, 4);
+  PageResult r = p->TryAllocContig(4);
+  char expected[96];
+  std::snprintf(expected, sizeof expected, "freeing pa 0x%lx \\(a block\\), which is already free",
+                p->Pa(r.page).value() + 3 * kPageSize);
+  EXPECT_DEATH(p->FreeContig(r.page + 3, 0), expected);
+}
+
+}  // namespace
+}  // namespace kmem
