@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "arch/x86_64/layout.h"
+#include "boot/allocinit.h"
 #include "boot/meminit.h"
 #include "boot/multiboot.h"
 #include "boot/qemu_exit.h"
@@ -47,8 +48,13 @@ bool HasWord(const char* text, const char* word) {
                             ? x86::KzeroPointer<const char>(PhysAddr(mbi.cmdline))
                             : "";
   Print("kmem: command line '%s'\n", cmdline);
-  MemInit(mbi, PhysAddr(info_pa),
-          HasWord(cmdline, "kmem.memtest") ? MemSource::kMemoryTest : MemSource::kFirmwareMap);
+  Memmap& map = MemInit(mbi, PhysAddr(info_pa),
+                        HasWord(cmdline, "kmem.memtest") ? MemSource::kMemoryTest : MemSource::kFirmwareMap);
+  KernelXalloc(map);
+  const Conf& conf = ConfInit(map);
+  XInit(conf);
+  KernelPalloc& palloc = PageInit(conf);
+  palloc.SelfTest();
   // Exercises the failure path end to end: boot/BUILD.bazel has a test that boots with this word.
   if (HasWord(cmdline, "kmem.panic")) Panic("kmem.panic on the command line");
   Print("kmem: boot ok\n");

@@ -1,0 +1,26 @@
+// The allocator layers of the boot, in 9front's order after the memory map: xalloc's early page source
+// (rampage), confinit (banks and the kernel/user split), xinit (the kernel's share to xalloc),
+// preallocpages (descriptor arrays from xalloc) and pageinit (the user share to the page allocator).
+#pragma once
+
+#include "mm/conf/conf.h"
+#include "mm/memmap/memmap.h"
+#include "mm/palloc/kernel_palloc.h"
+#include "mm/xalloc/xalloc.h"
+
+namespace kmem::boot {
+
+// The kernel's one xalloc. Until XInit it hands out page-table pages (Rampage) from the memory map.
+HoleAllocator& KernelXalloc(Memmap& map);
+
+// confinit over the RAM still free in `map`; prints the memory line. Panics when no RAM is usable.
+const Conf& ConfInit(const Memmap& map);
+
+// xinit: the kernel's share of every bank to xalloc; prints the xalloc summary.
+void XInit(const Conf& conf);
+
+// preallocpages + pageinit: descriptor arrays for the user share from xalloc, then the page allocator
+// over it; prints the free-block table.
+KernelPalloc& PageInit(const Conf& conf);
+
+}  // namespace kmem::boot
