@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "arch/x86_64/layout.h"
+#include "boot/mmu_setup.h"
 #include "boot/multiboot.h"
 #include "boot/qemu_exit.h"
 #include "boot/serial.h"
@@ -66,6 +67,7 @@ void PrintMultibootMap(const MultibootInfo& mbi) {
                             : "";
   Print("kmem: command line '%s'\n", cmdline);
   PrintMultibootMap(mbi);
+  SetUpMmu(mbi, info_pa, HasWord(cmdline, "kmem.mmuwait") ? MmuWait::kYes : MmuWait::kNo);
   // Exercises the failure path end to end: boot/BUILD.bazel has a test that boots with this word.
   if (HasWord(cmdline, "kmem.panic")) Panic("kmem.panic on the command line");
   Print("kmem: boot ok\n");

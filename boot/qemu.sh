@@ -8,6 +8,8 @@
 # gdb stub on :1234 with the CPU stopped: gdb bazel-bin/boot/kernel.elf -ex 'target remote :1234'.
 # KMEM_KERNEL=FILE boots another flat image (the boot tests pick a backend so).
 # KMEM_ACCEL=tcg forces software emulation; by default KVM is used when it works and TCG otherwise.
+# KMEM_SERIAL=CHARDEV puts the serial line elsewhere than this terminal (default stdio; e.g. pipe:DIR/serial);
+# KMEM_MONITOR=CHARDEV adds QEMU's monitor there (e.g. pipe:DIR/monitor); the MMU boot test uses both.
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,8 +37,11 @@ case "${KMEM_ACCEL:-auto}" in
   *) accel=(-accel kvm -accel tcg) ;;
 esac
 
+monitor=()
+if [ -n "${KMEM_MONITOR:-}" ]; then monitor=(-monitor "$KMEM_MONITOR"); fi
+
 qemu-system-x86_64 "${accel[@]}" -cpu max -m 1G -kernel "$kernel" \
-  -nodefaults -display none -serial stdio -no-reboot \
+  -nodefaults -display none -serial "${KMEM_SERIAL:-stdio}" "${monitor[@]}" -no-reboot \
   -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${extra[@]}"
 status=$?
 case $status in

@@ -61,9 +61,6 @@ Attr PteAttrs(uint64_t e) {
   return a;
 }
 
-Mmu::Mmu(DirectMap tables, PtPageAllocator& allocator, CpuOps& cpu, GiantPages giant)
-    : tables_(tables), allocator_(allocator), cpu_(cpu), giant_(giant) {}
-
 bool Mmu::AllocTable(PhysAddr* page) {
   Pool& pool = pools_[cpu_.CpuId()];
   if (pool.count > 0) {
@@ -92,7 +89,8 @@ void Mmu::FreeTable(PhysAddr page) {
   ++pool.count;
 }
 
-MmuStatus Mmu::Init() {
+MmuStatus Mmu::Init(GiantPages giant) {
+  giant_ = giant;
   if (!AllocTable(&kernel_table_)) return MmuStatus::kNoMemory;
   uint64_t* top = Table(kernel_table_);
   for (unsigned slot : kSharedSlots) {

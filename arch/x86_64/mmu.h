@@ -114,16 +114,19 @@ using LeafVisitor = void (*)(void* ctx, VirtAddr va, unsigned level, uint64_t pt
 
 class Mmu {
  public:
-  // `tables` reaches every page the allocator hands out. `giant` says whether the CPU has 1 GiB pages.
+  // Whether the CPU has 1 GiB pages (CPUID 0x80000001 EDX.Page1GB).
   enum class GiantPages { kNo, kYes };
   static constexpr unsigned kMaxCpus = 8;
   // Surplus above this many pages in a CPU's pool goes back to the allocator.
   static constexpr unsigned kPoolLimit = 64;
 
-  Mmu(DirectMap tables, PtPageAllocator& allocator, CpuOps& cpu, GiantPages giant);
+  // `tables` reaches every page the allocator hands out. Constant-initialisable, so the kernel's Mmu is a
+  // plain global.
+  constexpr Mmu(DirectMap tables, PtPageAllocator& allocator, CpuOps& cpu)
+      : tables_(tables), allocator_(allocator), cpu_(cpu) {}
 
   // Makes the kernel's top-level table with the shared kernel half. Call once before anything else.
-  MmuStatus Init();
+  MmuStatus Init(GiantPages giant);
   PhysAddr kernel_table() const { return kernel_table_; }
   // Changes how page-table pages are reached (the kernel moves from its boot window to the direct map).
   void SetTableWindow(DirectMap tables) { tables_ = tables; }
@@ -204,7 +207,7 @@ class Mmu {
   DirectMap tables_;
   PtPageAllocator& allocator_;
   CpuOps& cpu_;
-  GiantPages giant_;
+  GiantPages giant_ = GiantPages::kNo;
   PhysAddr kernel_table_;
   PhysAddr current_;
   PhysAddr direct_end_;

@@ -29,8 +29,8 @@ struct Leaf {
 
 class MmuTest : public ::testing::Test {
  protected:
-  MmuTest() : arena_(PhysAddr(0x40000000), 64 << 20), pages_(arena_), mmu_(arena_.direct_map(), pages_, cpu_, Mmu::GiantPages::kYes) {
-    EXPECT_EQ(mmu_.Init(), MmuStatus::kOk);
+  MmuTest() : arena_(PhysAddr(0x40000000), 64 << 20), pages_(arena_), mmu_(arena_.direct_map(), pages_, cpu_) {
+    EXPECT_EQ(mmu_.Init(Mmu::GiantPages::kYes), MmuStatus::kOk);
     kernel_ = mmu_.kernel_table();
     baseline_ = mmu_.table_pages();
   }
@@ -95,8 +95,8 @@ TEST_F(MmuTest, MapUsesLargestPagesAlignmentAllows) {
 }
 
 TEST_F(MmuTest, WithoutGiantPagesMapsTwoMegabytePages) {
-  Mmu mmu(arena_.direct_map(), pages_, cpu_, Mmu::GiantPages::kNo);
-  ASSERT_EQ(mmu.Init(), MmuStatus::kOk);
+  Mmu mmu(arena_.direct_map(), pages_, cpu_);
+  ASSERT_EQ(mmu.Init(Mmu::GiantPages::kNo), MmuStatus::kOk);
   ASSERT_EQ(mmu.Pmap(mmu.kernel_table(), PhysAddr(0), VirtAddr(kDm), k1G, kRW), MmuStatus::kOk);
   EXPECT_EQ(mmu.Translate(mmu.kernel_table(), VirtAddr(kDm + 0x12345)).size, PageSize::k2M);
 }
