@@ -5,14 +5,14 @@
 namespace kmem::x86 {
 namespace {
 
-// The PML4 slots of the kernel half that the layout uses; Init gives each a shared third-level table.
-constexpr unsigned kSharedSlots[] = {256, 257, 258, 259, 260, 261, 511};
+// The PML4 slots of the kernel half that the layout uses (direct map through KMAP, and KZERO); Init gives
+// each a shared third-level table.
+constexpr unsigned kFirstSharedSlot = PteIndex(VirtAddr(kDirectMap), kTopLevel);
+constexpr unsigned kLastSharedSlot = PteIndex(VirtAddr(kKmap), kTopLevel);
+constexpr unsigned kKzeroSlot = PteIndex(VirtAddr(kKzero), kTopLevel);
 
-bool IsSharedSlot(unsigned slot) {
-  for (unsigned s : kSharedSlots) {
-    if (s == slot) return true;
-  }
-  return false;
+constexpr bool IsSharedSlot(unsigned slot) {
+  return (slot >= kFirstSharedSlot && slot <= kLastSharedSlot) || slot == kKzeroSlot;
 }
 
 constexpr uint64_t kLeafKeep = pte::kAddrMask | pte::kLarge | pte::kAccessed | pte::kDirty;
@@ -93,7 +93,8 @@ MmuStatus Mmu::Init(GiantPages giant) {
   giant_ = giant;
   if (!AllocTable(&kernel_table_)) return MmuStatus::kNoMemory;
   uint64_t* top = Table(kernel_table_);
-  for (unsigned slot : kSharedSlots) {
+  for (unsigned slot = kFirstSharedSlot; slot < kEntriesPerTable; ++slot) {
+    if (!IsSharedSlot(slot)) continue;
     PhysAddr t;
     if (!AllocTable(&t)) return MmuStatus::kNoMemory;
     top[slot] = t.value() | pte::kPresent | pte::kWrite;
@@ -105,7 +106,9 @@ uint64_t* Mmu::MmuWalk(PhysAddr table, VirtAddr va, unsigned level, Create creat
   KASSERT(level <= kTopLevel, "walk to level %u", level);
   WalkPath local;
   WalkPath& p = path != nullptr ? *path : local;
-  uint64_t* e = &Table(table)[PteIndex(va, kTopLevel)];
+  // A local copy: the compiler cannot know that stores into `path` leave the window alone.
+  const DirectMap tables = tables_;
+  uint64_t* e = &tables.Kaddr<uint64_t>(table)[PteIndex(va, kTopLevel)];
   for (unsigned l = kTopLevel;; --l) {
     p.entry[l] = e;
     p.level = l;
@@ -118,7 +121,7 @@ uint64_t* Mmu::MmuWalk(PhysAddr table, VirtAddr va, unsigned level, Create creat
     } else if (IsLeaf(*e, l)) {
       return nullptr;
     }
-    e = &Table(EntryAddr(*e))[PteIndex(va, l - 1)];
+    e = &tables.Kaddr<uint64_t>(EntryAddr(*e))[PteIndex(va, l - 1)];
   }
 }
 
@@ -181,18 +184,18 @@ void Mmu::Flush(TlbBatch& b) {
 }
 
 // The entry path.entry[level] was just cleared: counts go down and tables that became empty go, bottom up.
-// The shared kernel-half third-level tables stay.
-void Mmu::ReleaseEmpty(TlbBatch& b, VirtAddr va, const WalkPath& path, unsigned level) {
+// The shared kernel-half third-level tables stay. Returns whether the table holding that entry stays.
+bool Mmu::ReleaseEmpty(TlbBatch& b, VirtAddr va, const WalkPath& path, unsigned level) {
   for (unsigned l = level; l < kTopLevel; ++l) {
     uint64_t* parent = path.entry[l + 1];
     unsigned n = Count(*parent);
     KASSERT(n > 0, "table count underflow at level %u for va 0x%lx", l, va.value());
     SetCount(parent, n - 1);
-    if (n > 1) return;
-    if (l + 1 == kTopLevel && !IsUserAddress(va)) return;
+    if (n > 1 || (l + 1 == kTopLevel && !IsUserAddress(va))) return l == level;
     BatchFree(b, EntryAddr(*parent));
     *parent = 0;
   }
+  return false;
 }
 
 MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Attr attrs) {
@@ -201,14 +204,9 @@ MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Att
   if (status == MmuStatus::kOk) status = CheckAttrs(va, attrs);
   if (status != MmuStatus::kOk) return status;
   const uint64_t bits = PteBits(attrs) | pte::kPresent;
-  const unsigned max_level = giant_ == GiantPages::kYes ? 2 : 1;
   uint64_t done = 0;
   while (done < size) {
-    unsigned level = max_level;
-    while (level > 0 && (!IsAligned((va + done).value() | (pa + done).value(), LevelSize(level)) ||
-                         size - done < LevelSize(level))) {
-      --level;
-    }
+    const unsigned level = LeafLevel(va + done, pa + done, size - done);
     WalkPath path;
     uint64_t* e = MmuWalk(table, va + done, level, Create::kYes, &path);
     if (e == nullptr || (*e & pte::kPresent) != 0) {
@@ -226,11 +224,25 @@ MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Att
       if (done > 0) Punmap(table, va, done);
       return status;
     }
-    *e = (pa + done).value() | bits | (level > 0 ? pte::kLarge : 0);
-    if (level < kTopLevel) SetCount(path.entry[level + 1], Count(*path.entry[level + 1]) + 1);
-    done += LevelSize(level);
+    // The rest of this table takes no new walk while the same page size fits and the entries are free;
+    // a present entry ends the run and the next walk reports it.
+    uint64_t* const end = e - PteIndex(va + done, level) + kEntriesPerTable;
+    unsigned added = 0;
+    do {
+      *e++ = (pa + done).value() | bits | (level > 0 ? pte::kLarge : 0);
+      ++added;
+      done += LevelSize(level);
+    } while (done < size && e != end && (*e & pte::kPresent) == 0 && LeafLevel(va + done, pa + done, size - done) == level);
+    if (level < kTopLevel) SetCount(path.entry[level + 1], Count(*path.entry[level + 1]) + added);
   }
   return MmuStatus::kOk;
+}
+
+// The largest page size whose alignment both addresses have and that `left` bytes fill.
+unsigned Mmu::LeafLevel(VirtAddr va, PhysAddr pa, uint64_t left) const {
+  unsigned level = giant_ == GiantPages::kYes ? 2 : 1;
+  while (level > 0 && (!IsAligned(va.value() | pa.value(), LevelSize(level)) || left < LevelSize(level))) --level;
+  return level;
 }
 
 // Replaces the large leaf *leaf at `level` by a table of 512 leaves one level down with the same
@@ -277,19 +289,22 @@ MmuStatus Mmu::ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp o
       }
       continue;
     }
-    if (op == RangeOp::kUnmap) {
-      *entry = 0;
-      BatchPage(b, cur);
-      ReleaseEmpty(b, cur, path, l);
-    } else {
-      uint64_t next = (*entry & kLeafKeep) | bits | pte::kPresent;
-      if (next != *entry) {
+    // The rest of this table takes no new walk while its entries are present leaves the range covers.
+    uint64_t* const end = entry - PteIndex(cur, l) + kEntriesPerTable;
+    for (;;) {
+      bool table_stays = true;
+      if (op == RangeOp::kUnmap) {
+        *entry = 0;
+        BatchPage(b, cur);
+        table_stays = ReleaseEmpty(b, cur, path, l);
+      } else if (uint64_t next = (*entry & kLeafKeep) | bits | pte::kPresent; next != *entry) {
         *entry = next;
         BatchPage(b, cur);
       }
+      left -= LevelSize(l);
+      cur = cur + LevelSize(l);
+      if (!table_stays || ++entry == end || left < LevelSize(l) || (*entry & pte::kPresent) == 0 || !IsLeaf(*entry, l)) break;
     }
-    left -= span;
-    cur = cur + span;
   }
   Flush(b);
   return status;
@@ -322,7 +337,9 @@ Translation Mmu::Translate(PhysAddr table, VirtAddr va) {
 MmuStatus Mmu::Vmap(PhysAddr pa, uint64_t size, VirtAddr* va) {
   const PhysAddr base = pa.AlignedDown(kPageSize);
   uint64_t end;
-  if (size == 0 || !AlignUp(pa.value() + size, kPageSize, &end) || end < pa.value()) return MmuStatus::kMisaligned;
+  if (size == 0 || size > UINT64_MAX - pa.value() || !AlignUp(pa.value() + size, kPageSize, &end)) {
+    return MmuStatus::kMisaligned;
+  }
   const uint64_t len = end - base.value();
   if (vmap_count_ == kMaxVmaps) return MmuStatus::kNoSpace;
   // First fit in address order; 2 MiB alignment when the size allows large pages.
@@ -348,7 +365,9 @@ MmuStatus Mmu::Vunmap(VirtAddr va, uint64_t size) {
   for (unsigned i = 0; i < vmap_count_; ++i) {
     if (vmaps_[i].va != base) continue;
     uint64_t end;
-    if (!AlignUp(va.value() + size, kPageSize, &end) || end - base != vmaps_[i].size) return MmuStatus::kNotMapped;
+    if (size > UINT64_MAX - va.value() || !AlignUp(va.value() + size, kPageSize, &end) || end - base != vmaps_[i].size) {
+      return MmuStatus::kNotMapped;
+    }
     Punmap(kernel_table_, VirtAddr(base), vmaps_[i].size);
     for (unsigned j = i; j + 1 < vmap_count_; ++j) vmaps_[j] = vmaps_[j + 1];
     --vmap_count_;

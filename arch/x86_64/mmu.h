@@ -95,9 +95,6 @@ class TlbBatch {
   static constexpr unsigned kMaxPages = 16;
   static constexpr unsigned kMaxFreed = 16;
 
-  unsigned pages() const { return count_; }
-  bool full() const { return full_; }
-
  private:
   friend class Mmu;
   bool active_ = false;  // whether the CPU may hold translations of the space being changed
@@ -140,7 +137,8 @@ class Mmu {
   uint64_t* MmuWalk(PhysAddr table, VirtAddr va, unsigned level, Create create, WalkPath* path = nullptr);
 
   // Maps [va, va + size) to [pa, pa + size) with the largest pages that alignment and size allow.
-  // All-or-nothing: on any error the table is as before. Needs no flush (nothing present changes).
+  // All-or-nothing: on any error the table is as before (undoing a partial map flushes what it had
+  // mapped). Success needs no flush: nothing that was present changes.
   MmuStatus Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Attr attrs);
   // Unmaps whatever is mapped in [va, va + size), splitting large pages that straddle its ends and
   // freeing tables that become empty; holes are skipped. Flushes exactly the pages that changed, or the
@@ -164,7 +162,8 @@ class Mmu {
 
   // A new address space: an empty user half, the shared kernel half.
   MmuStatus NewAddressSpace(PhysAddr* table);
-  // Loads `table` on this CPU unless it is loaded already.
+  // Loads `table` unless it is loaded already. One CPU for now: `current` is the boot CPU's; with SMP it
+  // becomes per-CPU and a TlbBatch goes to every CPU that has the space loaded.
   void MmuSwitch(PhysAddr table);
   // Frees every user page-table page of `table` and `table` itself into this CPU's pool (surplus to the
   // allocator); switches to the kernel table first if `table` is loaded. O(tables of the space).
@@ -198,7 +197,8 @@ class Mmu {
   void BatchPage(TlbBatch& batch, VirtAddr va);
   void BatchFree(TlbBatch& batch, PhysAddr page);
   void Flush(TlbBatch& batch);
-  void ReleaseEmpty(TlbBatch& batch, VirtAddr va, const WalkPath& path, unsigned level);
+  bool ReleaseEmpty(TlbBatch& batch, VirtAddr va, const WalkPath& path, unsigned level);
+  unsigned LeafLevel(VirtAddr va, PhysAddr pa, uint64_t left) const;
   bool Split(uint64_t* leaf, unsigned level, VirtAddr va);
   MmuStatus ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp op, Attr attrs);
   void FreeSubtree(PhysAddr table, unsigned level);

@@ -370,6 +370,24 @@ TEST_F(MmuTest, VmapMapsDeviceMemoryUncached) {
   EXPECT_EQ(mmu_.Vunmap(VirtAddr(kVmap + 0x5000), kPageSize), MmuStatus::kNotMapped);
 }
 
+TEST_F(MmuTest, VmapRejectsEmptyAndWrappingRangesAndRunsOutOfSlots) {
+  VirtAddr va;
+  EXPECT_EQ(mmu_.Vmap(PhysAddr(0xfee00000), 0, &va), MmuStatus::kMisaligned);
+  EXPECT_EQ(mmu_.Vmap(PhysAddr(0xfffffffffffff000), 0x2000, &va), MmuStatus::kMisaligned);
+  std::vector<VirtAddr> got;
+  for (uint64_t i = 0;; ++i) {
+    MmuStatus s = mmu_.Vmap(PhysAddr(0xfe000000 + i * kPageSize), kPageSize, &va);
+    if (s != MmuStatus::kOk) {
+      EXPECT_EQ(s, MmuStatus::kNoSpace);
+      break;
+    }
+    got.push_back(va);
+  }
+  EXPECT_EQ(got.size(), 32u);
+  for (VirtAddr v : got) EXPECT_EQ(mmu_.Vunmap(v, kPageSize), MmuStatus::kOk);
+  EXPECT_EQ(mmu_.table_pages(), baseline_);
+}
+
 TEST_F(MmuTest, KmapUsesDirectMapThenRotatingSlots) {
   mmu_.SetDirectMapEnd(PhysAddr(k1G));
   EXPECT_EQ(mmu_.Kmap(PhysAddr(0x5000)), DirectMapAddressOf(PhysAddr(0x5000)));
