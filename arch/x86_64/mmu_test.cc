@@ -198,6 +198,29 @@ TEST_F(MmuTest, UnmapReclaimsEmptyTables) {
   EXPECT_TRUE(cpu_.events.empty());
 }
 
+// One unmap frees more tables than a TlbBatch holds: the batch flushes early, and every table comes back.
+TEST_F(MmuTest, UnmapFreeingManyTablesLeaksNothing) {
+  PhysAddr as;
+  ASSERT_EQ(mmu_.NewAddressSpace(&as), MmuStatus::kOk);
+  mmu_.MmuSwitch(as);
+  const size_t out = pages_.outstanding();
+  const uint64_t n = 2 * TlbBatch::kMaxFreed + 3;
+  for (uint64_t i = 0; i < n; ++i) {
+    ASSERT_EQ(mmu_.Pmap(as, PhysAddr(0x1000), VirtAddr(kUserVa + i * k2M), kPageSize, kUserRW), MmuStatus::kOk);
+  }
+  cpu_.Take();
+  ASSERT_EQ(mmu_.Punmap(as, VirtAddr(kUserVa), n * k2M), MmuStatus::kOk);
+  for (uint64_t i = 0; i < n; ++i) ExpectUnmapped(as, kUserVa + i * k2M);
+  EXPECT_EQ(mmu_.table_pages(), baseline_ + 1);
+  EXPECT_EQ(pages_.outstanding(), out + mmu_.pool_pages());
+  // Page 16 overflows the page list, and freeing its table overflows the freed list: one CR3 reload
+  // covers pages 0-16 before their tables are reused. Pages 17-32 then fill the lists again and are
+  // flushed one by one when table 32 goes, pages 33 and 34 at the end.
+  std::vector<FakeCpu::Event> want = {testing::LoadCr3(as.value())};
+  for (uint64_t i = TlbBatch::kMaxPages + 1; i < n; ++i) want.push_back(testing::Invlpg(kUserVa + i * k2M));
+  EXPECT_EQ(cpu_.Take(), want);
+}
+
 // A table with two pages keeps living after one goes.
 TEST_F(MmuTest, UnmapKeepsTableWithOtherEntries) {
   ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kDm), 2 * kPageSize, kRW), MmuStatus::kOk);
