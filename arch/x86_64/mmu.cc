@@ -105,7 +105,13 @@ MmuStatus Mmu::Init(GiantPages giant) {
 uint64_t* Mmu::MmuWalk(PhysAddr table, VirtAddr va, unsigned level, Create create, WalkPath* path) {
   KASSERT(level <= kTopLevel, "walk to level %u", level);
   WalkPath local;
-  WalkPath& p = path != nullptr ? *path : local;
+  return Walk(table, va, level, create, path != nullptr ? *path : local);
+}
+
+// MmuWalk's body, inlined into the MMU's own callers so that each gets it specialised for its constant
+// level and create mode (Translate's hot path is then a bare four-load walk).
+[[gnu::always_inline]] inline uint64_t* Mmu::Walk(PhysAddr table, VirtAddr va, unsigned level, Create create,
+                                                  WalkPath& p) {
   // A local copy: the compiler cannot know that stores into `path` leave the window alone.
   const DirectMap tables = tables_;
   uint64_t* e = &tables.Kaddr<uint64_t>(table)[PteIndex(va, kTopLevel)];
@@ -208,7 +214,7 @@ MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Att
   while (done < size) {
     const unsigned level = LeafLevel(va + done, pa + done, size - done);
     WalkPath path;
-    uint64_t* e = MmuWalk(table, va + done, level, Create::kYes, &path);
+    uint64_t* e = Walk(table, va + done, level, Create::kYes, path);
     if (e == nullptr || (*e & pte::kPresent) != 0) {
       status = e != nullptr || (*path.entry[path.level] & pte::kPresent) != 0 ? MmuStatus::kAlreadyMapped
                                                                                 : MmuStatus::kNoMemory;
@@ -270,7 +276,7 @@ MmuStatus Mmu::ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp o
   VirtAddr cur = va;
   while (left > 0) {
     WalkPath path;
-    uint64_t* e = MmuWalk(table, cur, 0, Create::kNo, &path);
+    uint64_t* e = Walk(table, cur, 0, Create::kNo, path);
     const unsigned l = path.level;
     uint64_t* entry = path.entry[l];
     const uint64_t offset = cur.value() & (LevelSize(l) - 1);
@@ -322,7 +328,7 @@ Translation Mmu::Translate(PhysAddr table, VirtAddr va) {
   Translation t = {MmuStatus::kNotMapped, PhysAddr(), PageSize::k4K, Attr::kRead};
   if (!IsCanonical(va)) return t;
   WalkPath path;
-  MmuWalk(table, va, 0, Create::kNo, &path);
+  Walk(table, va, 0, Create::kNo, path);
   const unsigned l = path.level;
   const uint64_t e = *path.entry[l];
   if ((e & pte::kPresent) == 0 || !IsLeaf(e, l)) return t;

@@ -189,6 +189,7 @@ class Mmu {
   enum class RangeOp { kUnmap, kProtect };
 
   uint64_t* Table(PhysAddr pa) { return tables_.Kaddr<uint64_t>(pa); }
+  uint64_t* Walk(PhysAddr table, VirtAddr va, unsigned level, Create create, WalkPath& path);
   bool AllocTable(PhysAddr* page);
   void FreeTable(PhysAddr page);
   MmuStatus CheckRange(VirtAddr va, uint64_t size) const;
