@@ -6,6 +6,7 @@
 #include "arch/x86_64/layout.h"
 #include "boot/allocinit.h"
 #include "boot/meminit.h"
+#include "boot/mmu_setup.h"
 #include "boot/multiboot.h"
 #include "boot/qemu_exit.h"
 #include "boot/serial.h"
@@ -50,7 +51,9 @@ bool HasWord(const char* text, const char* word) {
   Print("kmem: command line '%s'\n", cmdline);
   Memmap& map = MemInit(mbi, PhysAddr(info_pa),
                         HasWord(cmdline, "kmem.memtest") ? MemSource::kMemoryTest : MemSource::kFirmwareMap);
-  KernelXalloc(map);
+  HoleAllocator& xalloc = KernelXalloc(map);
+  const InstalledRam& ram = MemInstalledRam();
+  SetUpMmu(ram.range, ram.n, xalloc, HasWord(cmdline, "kmem.mmuwait") ? MmuWait::kYes : MmuWait::kNo);
   const Conf& conf = ConfInit(map);
   XInit(conf);
   KernelPalloc& palloc = PageInit(conf);

@@ -17,6 +17,7 @@ namespace {
 
 // Static: the tables are 12 KiB each, too big for the 16 KiB boot stack.
 Memmap memmap;
+InstalledRam installed;
 E820Map firmware;
 E820Map sanitised;
 
@@ -93,10 +94,22 @@ size_t Length(const char* s) {
   return n;
 }
 
+void RecordInstalledRam() {
+  for (const MemRange& r : memmap.Ranges(MemType::kRam)) {
+    if (installed.n == InstalledRam::kMaxRanges) {
+      Panic("meminit: more than %zu RAM ranges", InstalledRam::kMaxRanges);
+    }
+    installed.range[installed.n++] = RamRange{r.base, r.size};
+  }
+}
+
 }  // namespace
+
+const InstalledRam& MemInstalledRam() { return installed; }
 
 Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source) {
   if (source != MemSource::kFirmwareMap || !FirmwareMap(mbi)) MemoryTest(mbi);
+  RecordInstalledRam();
 
   // Page 0 holds the real-mode interrupt vectors and BIOS data; firmware calls it RAM, and keeping it
   // out of the allocators also keeps physical address 0 from ever being handed out.

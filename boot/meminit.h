@@ -7,6 +7,7 @@
 
 #include "boot/multiboot.h"
 #include "mm/base/addr.h"
+#include "mm/base/ram_range.h"
 #include "mm/memmap/memmap.h"
 
 namespace kmem::boot {
@@ -18,5 +19,14 @@ enum class MemSource : uint8_t { kFirmwareMap, kMemoryTest };
 // `source` kMemoryTest ignores the loader's map (the kernel's `kmem.memtest` command-line word), as when
 // none is given. Panics only when the map overflows, which no real machine's map can make it do.
 Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source);
+
+// The machine's RAM as MemInit found it, page-aligned, before anything was reserved out of it: what the
+// direct map covers. Valid after MemInit.
+struct InstalledRam {
+  static constexpr size_t kMaxRanges = 64;
+  RamRange range[kMaxRanges];
+  size_t n = 0;
+};
+const InstalledRam& MemInstalledRam();
 
 }  // namespace kmem::boot

@@ -147,6 +147,10 @@ boot_pdpt:
   .skip 4096
 boot_pd:
   .skip 2 * 4096
+  // Left unmapped by the kernel's own tables (arch/x86_64/mmu_init.cc): a stack overflow faults.
+  .globl boot_stack_guard
+boot_stack_guard:
+  .skip 4096
   .globl boot_stack_bottom
 boot_stack_bottom:
   .skip 16384

@@ -10,6 +10,8 @@
 # KMEM_ACCEL=tcg forces software emulation; by default KVM is used when it works and TCG otherwise.
 # -cpu max gives NX and 1 GiB pages under both; arch-capabilities is dropped because nested KVM refuses
 # to set that MSR and QEMU aborts.
+# KMEM_SERIAL=CHARDEV puts the serial line elsewhere than this terminal (default stdio; e.g. pipe:DIR/serial);
+# KMEM_MONITOR=CHARDEV adds QEMU's monitor there (e.g. pipe:DIR/monitor); the MMU boot test uses both.
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,8 +39,11 @@ case "${KMEM_ACCEL:-auto}" in
   *) accel=(-accel kvm -accel tcg) ;;
 esac
 
+monitor=()
+if [ -n "${KMEM_MONITOR:-}" ]; then monitor=(-monitor "$KMEM_MONITOR"); fi
+
 qemu-system-x86_64 "${accel[@]}" -cpu max,-arch-capabilities -m 1G -kernel "$kernel" \
-  -nodefaults -display none -serial stdio -no-reboot \
+  -nodefaults -display none -serial "${KMEM_SERIAL:-stdio}" "${monitor[@]}" -no-reboot \
   -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${extra[@]}"
 status=$?
 case $status in

@@ -9,7 +9,7 @@ namespace {
 
 constexpr uint16_t kCom1 = 0x3f8;
 constexpr uint16_t kData = 0, kIntrEnable = 1, kFifoCtl = 2, kLineCtl = 3, kModemCtl = 4, kLineStatus = 5;
-constexpr uint8_t kDlab = 0x80, k8N1 = 0x03, kTxEmpty = 0x20;
+constexpr uint8_t kDlab = 0x80, k8N1 = 0x03, kTxEmpty = 0x20, kRxReady = 0x01;
 constexpr uint16_t kDivisor115200 = 1;
 
 void Put(char c) {
@@ -35,6 +35,12 @@ void SerialWrite(const char* text, size_t len) {
     if (text[i] == '\n') Put('\r');
     Put(text[i]);
   }
+}
+
+char SerialRead() {
+  while ((x86::Inb(kCom1 + kLineStatus) & kRxReady) == 0) {
+  }
+  return static_cast<char>(x86::Inb(kCom1 + kData));
 }
 
 }  // namespace kmem::boot

@@ -8,5 +8,7 @@ namespace kmem::boot {
 void SerialInit();
 // Writes `len` bytes, turning "\n" into "\r\n" for terminals.
 void SerialWrite(const char* text, size_t len);
+// Waits for one byte from the line and returns it (polled; used when a test holds the kernel still).
+char SerialRead();
 
 }  // namespace kmem::boot

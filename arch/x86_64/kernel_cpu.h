@@ -1,0 +1,23 @@
+// The MMU's CPU operations on real hardware: CR3 loads, invlpg, global flushes, and the CPU features the
+// page tables depend on. Kernel-only.
+#pragma once
+
+#include "arch/x86_64/mmu.h"
+
+namespace kmem::x86 {
+
+class KernelCpuOps final : public CpuOps {
+ public:
+  void LoadCr3(PhysAddr top) override;
+  void Invlpg(VirtAddr va) override;
+  void FlushGlobal() override;
+  // One CPU until SMP start-up exists.
+  unsigned CpuId() override { return 0; }
+};
+
+// CPUID 0x80000001 EDX bit 26.
+Mmu::GiantPages CpuGiantPages();
+// Sets CR4.PGE so that Global entries survive CR3 loads.
+void EnableGlobalPages();
+
+}  // namespace kmem::x86

@@ -1,0 +1,456 @@
+#include "arch/x86_64/mmu.h"
+
+#include "mm/base/panic.h"
+
+namespace kmem::x86 {
+namespace {
+
+// The PML4 slots of the kernel half that the layout uses (direct map through KMAP, and KZERO); Init gives
+// each a shared third-level table.
+constexpr unsigned kFirstSharedSlot = PteIndex(VirtAddr(kDirectMap), kTopLevel);
+constexpr unsigned kLastSharedSlot = PteIndex(VirtAddr(kKmap), kTopLevel);
+constexpr unsigned kKzeroSlot = PteIndex(VirtAddr(kKzero), kTopLevel);
+
+constexpr bool IsSharedSlot(unsigned slot) {
+  return (slot >= kFirstSharedSlot && slot <= kLastSharedSlot) || slot == kKzeroSlot;
+}
+
+constexpr uint64_t kLeafKeep = pte::kAddrMask | pte::kLarge | pte::kAccessed | pte::kDirty;
+
+unsigned Count(uint64_t e) { return static_cast<unsigned>((e & pte::kCountMask) >> pte::kCountShift); }
+void SetCount(uint64_t* e, unsigned n) { *e = (*e & ~pte::kCountMask) | (uint64_t{n} << pte::kCountShift); }
+bool IsLeaf(uint64_t e, unsigned level) { return level == 0 || (e & pte::kLarge) != 0; }
+PhysAddr EntryAddr(uint64_t e) { return PhysAddr(e & pte::kAddrMask); }
+
+// Sign-extends bit 47, so that a VA assembled from table indices is canonical.
+uint64_t Canonical(uint64_t va) { return (va & (uint64_t{1} << 47)) != 0 ? va | ~(kUserLimit - 1) : va; }
+
+}  // namespace
+
+const char* MmuStatusName(MmuStatus status) {
+  switch (status) {
+    case MmuStatus::kOk: return "ok";
+    case MmuStatus::kMisaligned: return "misaligned";
+    case MmuStatus::kNonCanonical: return "non-canonical";
+    case MmuStatus::kWrongHalf: return "wrong half";
+    case MmuStatus::kAlreadyMapped: return "already mapped";
+    case MmuStatus::kNotMapped: return "not mapped";
+    case MmuStatus::kNoMemory: return "no memory for page tables";
+    case MmuStatus::kNoSpace: return "no VMAP space";
+  }
+  return "?";
+}
+
+uint64_t PteBits(Attr attrs) {
+  uint64_t bits = 0;
+  if (Has(attrs, Attr::kWrite)) bits |= pte::kWrite;
+  if (!Has(attrs, Attr::kExec)) bits |= pte::kNoExecute;
+  if (Has(attrs, Attr::kUser)) bits |= pte::kUser;
+  if (Has(attrs, Attr::kGlobal)) bits |= pte::kGlobal;
+  if (Has(attrs, Attr::kUncached)) bits |= pte::kCacheDisable | pte::kWriteThrough;
+  return bits;
+}
+
+Attr PteAttrs(uint64_t e) {
+  Attr a = Attr::kRead;
+  if ((e & pte::kWrite) != 0) a = a | Attr::kWrite;
+  if ((e & pte::kNoExecute) == 0) a = a | Attr::kExec;
+  if ((e & pte::kUser) != 0) a = a | Attr::kUser;
+  if ((e & pte::kGlobal) != 0) a = a | Attr::kGlobal;
+  if ((e & pte::kCacheDisable) != 0) a = a | Attr::kUncached;
+  return a;
+}
+
+bool Mmu::AllocTable(PhysAddr* page) {
+  Pool& pool = pools_[cpu_.CpuId()];
+  if (pool.count > 0) {
+    *page = pool.head;
+    pool.head = PhysAddr(*Table(pool.head));
+    --pool.count;
+  } else if (!allocator_.Alloc(page)) {
+    return false;
+  }
+  KASSERT(page->IsAlignedTo(kPageSize), "page-table page 0x%lx is not page-aligned", page->value());
+  uint64_t* t = Table(*page);
+  for (unsigned i = 0; i < kEntriesPerTable; ++i) t[i] = 0;
+  ++table_pages_;
+  return true;
+}
+
+void Mmu::FreeTable(PhysAddr page) {
+  --table_pages_;
+  Pool& pool = pools_[cpu_.CpuId()];
+  if (pool.count >= kPoolLimit) {
+    allocator_.Free(page);
+    return;
+  }
+  *Table(page) = pool.head.value();
+  pool.head = page;
+  ++pool.count;
+}
+
+MmuStatus Mmu::Init(GiantPages giant) {
+  giant_ = giant;
+  if (!AllocTable(&kernel_table_)) return MmuStatus::kNoMemory;
+  uint64_t* top = Table(kernel_table_);
+  for (unsigned slot = kFirstSharedSlot; slot < kEntriesPerTable; ++slot) {
+    if (!IsSharedSlot(slot)) continue;
+    PhysAddr t;
+    if (!AllocTable(&t)) return MmuStatus::kNoMemory;
+    top[slot] = t.value() | pte::kPresent | pte::kWrite;
+  }
+  return MmuStatus::kOk;
+}
+
+uint64_t* Mmu::MmuWalk(PhysAddr table, VirtAddr va, unsigned level, Create create, WalkPath* path) {
+  KASSERT(level <= kTopLevel, "walk to level %u", level);
+  WalkPath local;
+  return Walk(table, va, level, create, path != nullptr ? *path : local);
+}
+
+// MmuWalk's body, inlined into the MMU's own callers so that each gets it specialised for its constant
+// level and create mode (Translate's hot path is then a bare four-load walk).
+[[gnu::always_inline]] inline uint64_t* Mmu::Walk(PhysAddr table, VirtAddr va, unsigned level, Create create,
+                                                  WalkPath& p) {
+  // A local copy: the compiler cannot know that stores into `path` leave the window alone.
+  const DirectMap tables = tables_;
+  uint64_t* e = &tables.Kaddr<uint64_t>(table)[PteIndex(va, kTopLevel)];
+  for (unsigned l = kTopLevel;; --l) {
+    p.entry[l] = e;
+    p.level = l;
+    if (l == level) return e;
+    if ((*e & pte::kPresent) == 0) {
+      PhysAddr t;
+      if (create == Create::kNo || !AllocTable(&t)) return nullptr;
+      *e = t.value() | pte::kPresent | pte::kWrite | (IsUserAddress(va) ? pte::kUser : 0);
+      if (l < kTopLevel) SetCount(p.entry[l + 1], Count(*p.entry[l + 1]) + 1);
+    } else if (IsLeaf(*e, l)) {
+      return nullptr;
+    }
+    e = &tables.Kaddr<uint64_t>(EntryAddr(*e))[PteIndex(va, l - 1)];
+  }
+}
+
+MmuStatus Mmu::CheckRange(VirtAddr va, uint64_t size) const {
+  if (size == 0 || !va.IsAlignedTo(kPageSize) || !IsAligned(size, kPageSize)) return MmuStatus::kMisaligned;
+  VirtAddr last = va + (size - 1);
+  if (last < va || !IsCanonical(va) || !IsCanonical(last)) return MmuStatus::kNonCanonical;
+  if (IsUserAddress(va) != IsUserAddress(last)) return MmuStatus::kWrongHalf;
+  if (IsUserAddress(va)) return MmuStatus::kOk;
+  for (unsigned s = PteIndex(va, kTopLevel); s <= PteIndex(last, kTopLevel); ++s) {
+    if (!IsSharedSlot(s)) return MmuStatus::kWrongHalf;
+  }
+  return MmuStatus::kOk;
+}
+
+// User pages belong in the user half and nowhere else; global entries only in the shared kernel half.
+MmuStatus Mmu::CheckAttrs(VirtAddr va, Attr attrs) const {
+  if (IsUserAddress(va)) {
+    return Has(attrs, Attr::kUser) && !Has(attrs, Attr::kGlobal) ? MmuStatus::kOk : MmuStatus::kWrongHalf;
+  }
+  return Has(attrs, Attr::kUser) ? MmuStatus::kWrongHalf : MmuStatus::kOk;
+}
+
+TlbBatch Mmu::BeginBatch(PhysAddr table, VirtAddr va) {
+  TlbBatch b;
+  b.global_ = !IsUserAddress(va);
+  b.active_ = b.global_ || table == current_;
+  return b;
+}
+
+void Mmu::BatchPage(TlbBatch& b, VirtAddr va) {
+  if (!b.active_ || b.full_) return;
+  if (b.count_ == TlbBatch::kMaxPages) {
+    b.full_ = true;
+    return;
+  }
+  b.pages_[b.count_++] = va;
+}
+
+void Mmu::BatchFree(TlbBatch& b, PhysAddr page) {
+  if (b.freed_count_ == TlbBatch::kMaxFreed) Flush(b);
+  b.freed_[b.freed_count_++] = page;
+}
+
+void Mmu::Flush(TlbBatch& b) {
+  if (b.full_) {
+    if (b.global_) {
+      cpu_.FlushGlobal();
+    } else {
+      cpu_.LoadCr3(current_);
+    }
+  } else {
+    for (unsigned i = 0; i < b.count_; ++i) cpu_.Invlpg(b.pages_[i]);
+  }
+  // Only now may the CPU no longer walk through the freed tables.
+  for (unsigned i = 0; i < b.freed_count_; ++i) FreeTable(b.freed_[i]);
+  b.full_ = false;
+  b.count_ = 0;
+  b.freed_count_ = 0;
+}
+
+// The entry path.entry[level] was just cleared: counts go down and tables that became empty go, bottom up.
+// The shared kernel-half third-level tables stay. Returns whether the table holding that entry stays.
+bool Mmu::ReleaseEmpty(TlbBatch& b, VirtAddr va, const WalkPath& path, unsigned level) {
+  for (unsigned l = level; l < kTopLevel; ++l) {
+    uint64_t* parent = path.entry[l + 1];
+    unsigned n = Count(*parent);
+    KASSERT(n > 0, "table count underflow at level %u for va 0x%lx", l, va.value());
+    SetCount(parent, n - 1);
+    if (n > 1 || (l + 1 == kTopLevel && !IsUserAddress(va))) return l == level;
+    BatchFree(b, EntryAddr(*parent));
+    *parent = 0;
+  }
+  return false;
+}
+
+MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Attr attrs) {
+  if (!pa.IsAlignedTo(kPageSize)) return MmuStatus::kMisaligned;
+  MmuStatus status = CheckRange(va, size);
+  if (status == MmuStatus::kOk) status = CheckAttrs(va, attrs);
+  if (status != MmuStatus::kOk) return status;
+  const uint64_t bits = PteBits(attrs) | pte::kPresent;
+  uint64_t done = 0;
+  while (done < size) {
+    const unsigned level = LeafLevel(va + done, pa + done, size - done);
+    WalkPath path;
+    uint64_t* e = Walk(table, va + done, level, Create::kYes, path);
+    if (e == nullptr || (*e & pte::kPresent) != 0) {
+      status = e != nullptr || (*path.entry[path.level] & pte::kPresent) != 0 ? MmuStatus::kAlreadyMapped
+                                                                                : MmuStatus::kNoMemory;
+      // Tables this walk made and left empty go back, then whatever this call mapped.
+      if (e == nullptr && status == MmuStatus::kNoMemory && path.level < kTopLevel) {
+        TlbBatch b = BeginBatch(table, va);
+        if (Count(*path.entry[path.level + 1]) == 0) {
+          SetCount(path.entry[path.level + 1], 1);
+          ReleaseEmpty(b, va + done, path, path.level);
+        }
+        Flush(b);
+      }
+      if (done > 0) Punmap(table, va, done);
+      return status;
+    }
+    // The rest of this table takes no new walk while the same page size fits and the entries are free;
+    // a present entry ends the run and the next walk reports it.
+    uint64_t* const end = e - PteIndex(va + done, level) + kEntriesPerTable;
+    unsigned added = 0;
+    do {
+      *e++ = (pa + done).value() | bits | (level > 0 ? pte::kLarge : 0);
+      ++added;
+      done += LevelSize(level);
+    } while (done < size && e != end && (*e & pte::kPresent) == 0 && LeafLevel(va + done, pa + done, size - done) == level);
+    if (level < kTopLevel) SetCount(path.entry[level + 1], Count(*path.entry[level + 1]) + added);
+  }
+  return MmuStatus::kOk;
+}
+
+// The largest page size whose alignment both addresses have and that `left` bytes fill.
+unsigned Mmu::LeafLevel(VirtAddr va, PhysAddr pa, uint64_t left) const {
+  unsigned level = giant_ == GiantPages::kYes ? 2 : 1;
+  while (level > 0 && (!IsAligned(va.value() | pa.value(), LevelSize(level)) || left < LevelSize(level))) --level;
+  return level;
+}
+
+// Replaces the large leaf *leaf at `level` by a table of 512 leaves one level down with the same
+// translations. Needs no flush: whoever splits changes part of the range next and invalidates that page,
+// which drops the large TLB entry.
+bool Mmu::Split(uint64_t* leaf, unsigned level, VirtAddr va) {
+  PhysAddr t;
+  if (!AllocTable(&t)) return false;
+  uint64_t* child = Table(t);
+  const uint64_t base = *leaf & pte::kAddrMask & ~(LevelSize(level) - 1);
+  const uint64_t bits = (*leaf & ~pte::kAddrMask & ~pte::kLarge) | (level - 1 > 0 ? pte::kLarge : 0);
+  for (unsigned i = 0; i < kEntriesPerTable; ++i) child[i] = (base + i * LevelSize(level - 1)) | bits;
+  *leaf = t.value() | pte::kPresent | pte::kWrite | (IsUserAddress(va) ? pte::kUser : 0);
+  SetCount(leaf, kEntriesPerTable);
+  return true;
+}
+
+MmuStatus Mmu::ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp op, Attr attrs) {
+  MmuStatus status = CheckRange(va, size);
+  if (status == MmuStatus::kOk && op == RangeOp::kProtect) status = CheckAttrs(va, attrs);
+  if (status != MmuStatus::kOk) return status;
+  const uint64_t bits = PteBits(attrs);
+  TlbBatch b = BeginBatch(table, va);
+  uint64_t left = size;
+  VirtAddr cur = va;
+  while (left > 0) {
+    WalkPath path;
+    uint64_t* e = Walk(table, cur, 0, Create::kNo, path);
+    const unsigned l = path.level;
+    uint64_t* entry = path.entry[l];
+    const uint64_t offset = cur.value() & (LevelSize(l) - 1);
+    const uint64_t span = LevelSize(l) - offset;
+    if ((*entry & pte::kPresent) == 0) {
+      if (span >= left) break;
+      left -= span;
+      cur = cur + span;
+      continue;
+    }
+    KASSERT(e != nullptr || IsLeaf(*entry, l), "walk stopped at a table, level %u", l);
+    if (offset != 0 || left < LevelSize(l)) {
+      if (!Split(entry, l, cur)) {
+        status = MmuStatus::kNoMemory;
+        break;
+      }
+      continue;
+    }
+    // The rest of this table takes no new walk while its entries are present leaves the range covers.
+    uint64_t* const end = entry - PteIndex(cur, l) + kEntriesPerTable;
+    for (;;) {
+      bool table_stays = true;
+      if (op == RangeOp::kUnmap) {
+        *entry = 0;
+        BatchPage(b, cur);
+        table_stays = ReleaseEmpty(b, cur, path, l);
+      } else if (uint64_t next = (*entry & kLeafKeep) | bits | pte::kPresent; next != *entry) {
+        *entry = next;
+        BatchPage(b, cur);
+      }
+      left -= LevelSize(l);
+      cur = cur + LevelSize(l);
+      if (!table_stays || ++entry == end || left < LevelSize(l) || (*entry & pte::kPresent) == 0 || !IsLeaf(*entry, l)) break;
+    }
+  }
+  Flush(b);
+  return status;
+}
+
+MmuStatus Mmu::Punmap(PhysAddr table, VirtAddr va, uint64_t size) {
+  return ChangeRange(table, va, size, RangeOp::kUnmap, Attr::kRead);
+}
+
+MmuStatus Mmu::Protect(PhysAddr table, VirtAddr va, uint64_t size, Attr attrs) {
+  return ChangeRange(table, va, size, RangeOp::kProtect, attrs);
+}
+
+Translation Mmu::Translate(PhysAddr table, VirtAddr va) {
+  Translation t = {MmuStatus::kNotMapped, PhysAddr(), PageSize::k4K, Attr::kRead};
+  if (!IsCanonical(va)) return t;
+  WalkPath path;
+  Walk(table, va, 0, Create::kNo, path);
+  const unsigned l = path.level;
+  const uint64_t e = *path.entry[l];
+  if ((e & pte::kPresent) == 0 || !IsLeaf(e, l)) return t;
+  const uint64_t mask = LevelSize(l) - 1;
+  t.status = MmuStatus::kOk;
+  t.pa = PhysAddr((e & pte::kAddrMask & ~mask) | (va.value() & mask));
+  t.size = PageSize(l);
+  t.attrs = PteAttrs(e);
+  return t;
+}
+
+MmuStatus Mmu::Vmap(PhysAddr pa, uint64_t size, VirtAddr* va) {
+  const PhysAddr base = pa.AlignedDown(kPageSize);
+  uint64_t end;
+  if (size == 0 || size > UINT64_MAX - pa.value() || !AlignUp(pa.value() + size, kPageSize, &end)) {
+    return MmuStatus::kMisaligned;
+  }
+  const uint64_t len = end - base.value();
+  if (vmap_count_ == kMaxVmaps) return MmuStatus::kNoSpace;
+  // First fit in address order; 2 MiB alignment when the size allows large pages.
+  const uint64_t align = len >= k2M ? k2M : kPageSize;
+  uint64_t cand = kVmap;
+  unsigned at = 0;
+  for (; at < vmap_count_; ++at) {
+    if (vmaps_[at].va >= cand + len) break;
+    AlignUp(vmaps_[at].va + vmaps_[at].size, align, &cand);
+  }
+  if (cand + len > kVmap + kVmapSize) return MmuStatus::kNoSpace;
+  MmuStatus status = Pmap(kernel_table_, base, VirtAddr(cand), len, Attr::kWrite | Attr::kGlobal | Attr::kUncached);
+  if (status != MmuStatus::kOk) return status;
+  for (unsigned i = vmap_count_; i > at; --i) vmaps_[i] = vmaps_[i - 1];
+  vmaps_[at] = {cand, len};
+  ++vmap_count_;
+  *va = VirtAddr(cand + (pa - base));
+  return MmuStatus::kOk;
+}
+
+MmuStatus Mmu::Vunmap(VirtAddr va, uint64_t size) {
+  const uint64_t base = AlignDown(va.value(), kPageSize);
+  for (unsigned i = 0; i < vmap_count_; ++i) {
+    if (vmaps_[i].va != base) continue;
+    uint64_t end;
+    if (size > UINT64_MAX - va.value() || !AlignUp(va.value() + size, kPageSize, &end) || end - base != vmaps_[i].size) {
+      return MmuStatus::kNotMapped;
+    }
+    Punmap(kernel_table_, VirtAddr(base), vmaps_[i].size);
+    for (unsigned j = i; j + 1 < vmap_count_; ++j) vmaps_[j] = vmaps_[j + 1];
+    --vmap_count_;
+    return MmuStatus::kOk;
+  }
+  return MmuStatus::kNotMapped;
+}
+
+VirtAddr Mmu::Kmap(PhysAddr page) {
+  KASSERT(page.IsAlignedTo(kPageSize), "kmap of unaligned 0x%lx", page.value());
+  if (page.value() < direct_end_.value()) return DirectMapAddressOf(page);
+  const unsigned slot = kmap_next_;
+  kmap_next_ = (kmap_next_ + 1) % kKmapSlots;
+  const VirtAddr va(kKmap + slot * kPageSize);
+  if (kmap_used_[slot]) Punmap(kernel_table_, va, kPageSize);
+  MmuStatus status = Pmap(kernel_table_, page, va, kPageSize, Attr::kWrite | Attr::kGlobal);
+  KASSERT(status == MmuStatus::kOk, "kmap of 0x%lx at 0x%lx: %s", page.value(), va.value(), MmuStatusName(status));
+  kmap_used_[slot] = true;
+  return va;
+}
+
+void Mmu::Kunmap(VirtAddr va) {
+  if (va.value() < kKmap || va.value() - kKmap >= kKmapSize) return;
+  const unsigned slot = static_cast<unsigned>((va.value() - kKmap) / kPageSize);
+  if (!kmap_used_[slot]) return;
+  Punmap(kernel_table_, va.AlignedDown(kPageSize), kPageSize);
+  kmap_used_[slot] = false;
+}
+
+MmuStatus Mmu::NewAddressSpace(PhysAddr* table) {
+  if (!AllocTable(table)) return MmuStatus::kNoMemory;
+  const uint64_t* k = Table(kernel_table_);
+  uint64_t* t = Table(*table);
+  for (unsigned i = kEntriesPerTable / 2; i < kEntriesPerTable; ++i) t[i] = k[i];
+  return MmuStatus::kOk;
+}
+
+void Mmu::MmuSwitch(PhysAddr table) {
+  if (table == current_) return;
+  current_ = table;
+  cpu_.LoadCr3(table);
+}
+
+void Mmu::FreeSubtree(PhysAddr table, unsigned level) {
+  if (level > 0) {
+    uint64_t* t = Table(table);
+    for (unsigned i = 0; i < kEntriesPerTable; ++i) {
+      if ((t[i] & pte::kPresent) != 0 && !IsLeaf(t[i], level)) FreeSubtree(EntryAddr(t[i]), level - 1);
+    }
+  }
+  FreeTable(table);
+}
+
+void Mmu::MmuRelease(PhysAddr table) {
+  KASSERT(table != kernel_table_, "releasing the kernel's table 0x%lx", table.value());
+  if (table == current_) MmuSwitch(kernel_table_);
+  uint64_t* top = Table(table);
+  for (unsigned i = 0; i < kEntriesPerTable / 2; ++i) {
+    if ((top[i] & pte::kPresent) != 0) FreeSubtree(EntryAddr(top[i]), kTopLevel - 1);
+  }
+  FreeTable(table);
+}
+
+void Mmu::VisitTable(PhysAddr table, unsigned level, uint64_t base, LeafVisitor visit, void* ctx) {
+  const uint64_t* t = Table(table);
+  for (unsigned i = 0; i < kEntriesPerTable; ++i) {
+    const uint64_t e = t[i];
+    if ((e & pte::kPresent) == 0) continue;
+    const uint64_t va = Canonical(base + i * LevelSize(level));
+    if (IsLeaf(e, level)) {
+      visit(ctx, VirtAddr(va), level, e);
+    } else {
+      VisitTable(EntryAddr(e), level - 1, va, visit, ctx);
+    }
+  }
+}
+
+void Mmu::VisitLeaves(PhysAddr table, LeafVisitor visit, void* ctx) { VisitTable(table, kTopLevel, 0, visit, ctx); }
+
+}  // namespace kmem::x86

@@ -1,0 +1,228 @@
+// The x86_64 MMU (9front pc64's mmu.c with Zircon's testability): 4-level page tables reached through a
+// DirectMap, built from pages of an injected allocator, with TLB maintenance through injected CPU
+// operations. The same code runs in the kernel (arch/x86_64/kernel_cpu.h) and on the host over simulated
+// physical memory with a fake CPU that records every flush (testing/fake_cpu.h).
+//
+// Invariants: below the top level there is no empty page-table page (an unmap frees a table the moment its
+// last entry goes), and every entry that points at a table carries that table's count of present entries
+// in its ignored bits (layout.h). The kernel half of every top-level table points at the same third-level
+// tables, made once by Init, so kernel mappings are shared without copying.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/x86_64/layout.h"
+#include "mm/base/addr.h"
+#include "mm/base/direct_map.h"
+
+namespace kmem::x86 {
+
+// Where page-table pages come from and go back to: the page allocator in the kernel (a simple source
+// until it is wired in), a counting fake on the host. Pages need not be zeroed; the MMU zeroes them.
+class PtPageAllocator {
+ public:
+  // Returns false when no page is left.
+  virtual bool Alloc(PhysAddr* page) = 0;
+  virtual void Free(PhysAddr page) = 0;
+
+ protected:
+  ~PtPageAllocator() = default;
+};
+
+// The privileged instructions the MMU needs, one call each.
+class CpuOps {
+ public:
+  // Loads CR3: switches address space and drops every non-global TLB entry.
+  virtual void LoadCr3(PhysAddr top) = 0;
+  // Drops the TLB entries (any page size, global or not) and paging-structure caches for `va`.
+  virtual void Invlpg(VirtAddr va) = 0;
+  // Drops every TLB entry, global ones included (toggles CR4.PGE).
+  virtual void FlushGlobal() = 0;
+  virtual unsigned CpuId() = 0;
+
+ protected:
+  ~CpuOps() = default;
+};
+
+// Mapping attributes. Every mapping is readable; kExec absent means NX.
+enum class Attr : uint32_t {
+  kRead = 0,
+  kWrite = 1 << 0,
+  kExec = 1 << 1,
+  kUser = 1 << 2,
+  kGlobal = 1 << 3,
+  kUncached = 1 << 4,
+};
+constexpr Attr operator|(Attr a, Attr b) { return Attr(static_cast<uint32_t>(a) | static_cast<uint32_t>(b)); }
+constexpr bool Has(Attr set, Attr a) { return (static_cast<uint32_t>(set) & static_cast<uint32_t>(a)) != 0; }
+
+enum class MmuStatus {
+  kOk,
+  kMisaligned,     // va, pa or size not a multiple of 4 KiB, or size 0
+  kNonCanonical,   // part of the range lies in the hole between the halves or wraps past 2^64
+  kWrongHalf,      // the range straddles the halves, User/Global attributes in the wrong half, or a
+                   // kernel range outside the layout's shared slots
+  kAlreadyMapped,  // Pmap over a present mapping; nothing was changed
+  kNotMapped,      // Vunmap of something Vmap did not return; Translate of a hole
+  kNoMemory,       // the page-table page allocator is empty; nothing was changed
+  kNoSpace,        // the VMAP window is full
+};
+const char* MmuStatusName(MmuStatus status);
+
+enum class Create { kNo, kYes };
+
+struct Translation {
+  MmuStatus status;  // kOk or kNotMapped
+  PhysAddr pa;
+  PageSize size;
+  Attr attrs;
+};
+
+// The entries a walk passed through: entry[l] is va's entry at level l, for l from the top down to
+// `level`, where the walk ended (at the level asked for, at a large leaf above it, or at a hole).
+struct WalkPath {
+  uint64_t* entry[kLevels];
+  unsigned level;
+};
+
+// The pending-invalidation record of one operation (Linux's mmu_gather in spirit): the pages whose
+// translations changed and the page-table pages that may only be reused after the flush. Today it is
+// applied on this CPU; an SMP shootdown sends the same record to the CPUs that have the space loaded.
+class TlbBatch {
+ public:
+  // Beyond this many pages one full flush is cheaper than single-page invalidations.
+  static constexpr unsigned kMaxPages = 16;
+  static constexpr unsigned kMaxFreed = 16;
+
+ private:
+  friend class Mmu;
+  bool active_ = false;  // whether the CPU may hold translations of the space being changed
+  bool global_ = false;  // the range is in the kernel half, whose entries are global
+  bool full_ = false;
+  unsigned count_ = 0;
+  unsigned freed_count_ = 0;
+  VirtAddr pages_[kMaxPages];
+  PhysAddr freed_[kMaxFreed];
+};
+
+// Visits each leaf mapping of a table in address order; `level` says its page size.
+using LeafVisitor = void (*)(void* ctx, VirtAddr va, unsigned level, uint64_t pte);
+
+class Mmu {
+ public:
+  // Whether the CPU has 1 GiB pages (CPUID 0x80000001 EDX.Page1GB).
+  enum class GiantPages { kNo, kYes };
+  static constexpr unsigned kMaxCpus = 8;
+  // Surplus above this many pages in a CPU's pool goes back to the allocator.
+  static constexpr unsigned kPoolLimit = 64;
+
+  // `tables` reaches every page the allocator hands out. Constant-initialisable, so the kernel's Mmu is a
+  // plain global.
+  constexpr Mmu(DirectMap tables, PtPageAllocator& allocator, CpuOps& cpu)
+      : tables_(tables), allocator_(allocator), cpu_(cpu) {}
+
+  // Makes the kernel's top-level table with the shared kernel half. Call once before anything else.
+  MmuStatus Init(GiantPages giant);
+  PhysAddr kernel_table() const { return kernel_table_; }
+  // Changes how page-table pages are reached (the kernel moves from its boot window to the direct map).
+  void SetTableWindow(DirectMap tables) { tables_ = tables; }
+  // The RAM the direct map covers, [0, end): Kmap uses the direct map for pages below it.
+  void SetDirectMapEnd(PhysAddr end) { direct_end_ = end; }
+
+  // The one walk: va's entry at `level` of `table` (level 0 = 4 KiB entries), creating missing tables
+  // on the way when `create` says so. Returns nullptr at a hole (without create), when a large leaf
+  // above `level` covers va, or when no page is left for a table; `path` (optional) tells which.
+  // O(levels).
+  uint64_t* MmuWalk(PhysAddr table, VirtAddr va, unsigned level, Create create, WalkPath* path = nullptr);
+
+  // Maps [va, va + size) to [pa, pa + size) with the largest pages that alignment and size allow.
+  // All-or-nothing: on any error the table is as before (undoing a partial map flushes what it had
+  // mapped). Success needs no flush: nothing that was present changes.
+  MmuStatus Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Attr attrs);
+  // Unmaps whatever is mapped in [va, va + size), splitting large pages that straddle its ends and
+  // freeing tables that become empty; holes are skipped. Flushes exactly the pages that changed, or the
+  // whole TLB past TlbBatch::kMaxPages.
+  MmuStatus Punmap(PhysAddr table, VirtAddr va, uint64_t size);
+  // Gives every mapped page of [va, va + size) the attributes `attrs`, splitting as Punmap does.
+  MmuStatus Protect(PhysAddr table, VirtAddr va, uint64_t size, Attr attrs);
+  // O(levels); no allocation.
+  Translation Translate(PhysAddr table, VirtAddr va);
+
+  // Maps device memory [pa, pa + size) (any alignment) uncached, NX, global, in the VMAP window; *va gets
+  // the address of pa. Vunmap takes the address and size Vmap was given.
+  MmuStatus Vmap(PhysAddr pa, uint64_t size, VirtAddr* va);
+  MmuStatus Vunmap(VirtAddr va, uint64_t size);
+
+  // A kernel address for one page: the direct map when it covers the page, otherwise the next of the
+  // rotating KMAP slots (the slot's previous page is unmapped). Kunmap releases a KMAP slot and is a
+  // no-op for direct-map addresses.
+  VirtAddr Kmap(PhysAddr page);
+  void Kunmap(VirtAddr va);
+
+  // A new address space: an empty user half, the shared kernel half.
+  MmuStatus NewAddressSpace(PhysAddr* table);
+  // Loads `table` unless it is loaded already. One CPU for now: `current` is the boot CPU's; with SMP it
+  // becomes per-CPU and a TlbBatch goes to every CPU that has the space loaded.
+  void MmuSwitch(PhysAddr table);
+  // Frees every user page-table page of `table` and `table` itself into this CPU's pool (surplus to the
+  // allocator); switches to the kernel table first if `table` is loaded. O(tables of the space).
+  void MmuRelease(PhysAddr table);
+  PhysAddr current() const { return current_; }
+
+  void VisitLeaves(PhysAddr table, LeafVisitor visit, void* ctx);
+
+  // Page-table pages in tables now (the kernel's included) and pages in this CPU's pool.
+  uint64_t table_pages() const { return table_pages_; }
+  unsigned pool_pages() { return pools_[cpu_.CpuId()].count; }
+
+ private:
+  struct Pool {
+    PhysAddr head;
+    unsigned count;
+  };
+  struct VmapRange {
+    uint64_t va;
+    uint64_t size;
+  };
+  static constexpr unsigned kMaxVmaps = 32;
+  enum class RangeOp { kUnmap, kProtect };
+
+  uint64_t* Table(PhysAddr pa) { return tables_.Kaddr<uint64_t>(pa); }
+  uint64_t* Walk(PhysAddr table, VirtAddr va, unsigned level, Create create, WalkPath& path);
+  bool AllocTable(PhysAddr* page);
+  void FreeTable(PhysAddr page);
+  MmuStatus CheckRange(VirtAddr va, uint64_t size) const;
+  MmuStatus CheckAttrs(VirtAddr va, Attr attrs) const;
+  TlbBatch BeginBatch(PhysAddr table, VirtAddr va);
+  void BatchPage(TlbBatch& batch, VirtAddr va);
+  void BatchFree(TlbBatch& batch, PhysAddr page);
+  void Flush(TlbBatch& batch);
+  bool ReleaseEmpty(TlbBatch& batch, VirtAddr va, const WalkPath& path, unsigned level);
+  unsigned LeafLevel(VirtAddr va, PhysAddr pa, uint64_t left) const;
+  bool Split(uint64_t* leaf, unsigned level, VirtAddr va);
+  MmuStatus ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp op, Attr attrs);
+  void FreeSubtree(PhysAddr table, unsigned level);
+  void VisitTable(PhysAddr table, unsigned level, uint64_t base, LeafVisitor visit, void* ctx);
+
+  DirectMap tables_;
+  PtPageAllocator& allocator_;
+  CpuOps& cpu_;
+  GiantPages giant_ = GiantPages::kNo;
+  PhysAddr kernel_table_;
+  PhysAddr current_;
+  PhysAddr direct_end_;
+  uint64_t table_pages_ = 0;
+  Pool pools_[kMaxCpus] = {};
+  VmapRange vmaps_[kMaxVmaps] = {};
+  unsigned vmap_count_ = 0;
+  bool kmap_used_[kKmapSlots] = {};
+  unsigned kmap_next_ = 0;
+};
+
+// The PTE bits of `attrs` (no Present, no Large).
+uint64_t PteBits(Attr attrs);
+// The attributes a leaf entry carries.
+Attr PteAttrs(uint64_t pte);
+
+}  // namespace kmem::x86

@@ -1,0 +1,477 @@
+#include "arch/x86_64/mmu.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "arch/x86_64/ptdump.h"
+#include "testing/console_capture.h"
+#include "testing/fake_cpu.h"
+#include "testing/phys_arena.h"
+#include "testing/pt_pages.h"
+
+namespace kmem::x86 {
+namespace {
+
+using testing::FakeCpu;
+
+constexpr uint64_t kDm = kDirectMap;
+constexpr Attr kRW = Attr::kWrite | Attr::kGlobal;
+constexpr Attr kUserRW = Attr::kUser | Attr::kWrite;
+constexpr uint64_t kUserVa = 0x0000001000000000;
+
+struct Leaf {
+  uint64_t va;
+  unsigned level;
+  uint64_t pa;
+  friend bool operator==(const Leaf& a, const Leaf& b) { return a.va == b.va && a.level == b.level && a.pa == b.pa; }
+};
+
+class MmuTest : public ::testing::Test {
+ protected:
+  MmuTest() : arena_(PhysAddr(0x40000000), 64 << 20), pages_(arena_), mmu_(arena_.direct_map(), pages_, cpu_) {
+    EXPECT_EQ(mmu_.Init(Mmu::GiantPages::kYes), MmuStatus::kOk);
+    kernel_ = mmu_.kernel_table();
+    baseline_ = mmu_.table_pages();
+  }
+
+  std::vector<Leaf> Leaves(PhysAddr table) {
+    std::vector<Leaf> out;
+    mmu_.VisitLeaves(
+        table,
+        [](void* ctx, VirtAddr va, unsigned level, uint64_t e) {
+          static_cast<std::vector<Leaf>*>(ctx)->push_back({va.value(), level, e & pte::kAddrMask});
+        },
+        &out);
+    return out;
+  }
+
+  void ExpectMapped(PhysAddr table, uint64_t va, uint64_t pa, PageSize size, Attr attrs) {
+    Translation t = mmu_.Translate(table, VirtAddr(va));
+    ASSERT_EQ(t.status, MmuStatus::kOk) << std::hex << va;
+    EXPECT_EQ(t.pa.value(), pa) << std::hex << va;
+    EXPECT_EQ(t.size, size) << std::hex << va;
+    EXPECT_EQ(t.attrs, attrs) << std::hex << va;
+  }
+
+  void ExpectUnmapped(PhysAddr table, uint64_t va) {
+    EXPECT_EQ(mmu_.Translate(table, VirtAddr(va)).status, MmuStatus::kNotMapped) << std::hex << va;
+  }
+
+  testing::PhysArena arena_;
+  testing::ArenaPtPages pages_;
+  FakeCpu cpu_;
+  Mmu mmu_;
+  PhysAddr kernel_;
+  uint64_t baseline_;
+};
+
+TEST_F(MmuTest, InitSharesSevenKernelSlots) { EXPECT_EQ(baseline_, 8u); }
+
+TEST_F(MmuTest, MapsEachPageSizeWithoutFlush) {
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0x1000), VirtAddr(kDm + 0x1000), kPageSize, kRW), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0x200000), VirtAddr(kDm + 0x200000), k2M, kRW), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(k1G), VirtAddr(kDm + k1G), k1G, kRW | Attr::kExec), MmuStatus::kOk);
+  ExpectMapped(kernel_, kDm + 0x1234, 0x1234, PageSize::k4K, kRW);
+  ExpectMapped(kernel_, kDm + 0x3fffff, 0x3fffff, PageSize::k2M, kRW);
+  ExpectMapped(kernel_, kDm + k1G + 0x12345678, k1G + 0x12345678, PageSize::k1G, kRW | Attr::kExec);
+  ExpectUnmapped(kernel_, kDm);
+  ExpectUnmapped(kernel_, kDm + 0x2000);
+  EXPECT_TRUE(cpu_.events.empty());
+}
+
+// Mapping [1G - 2M - 4K, 2G + 2M + 4K) picks 4K, 2M, 1G, 2M, 4K pages from the alignment:
+//   |4K|  2M  |        1G        |  2M  |4K|
+TEST_F(MmuTest, MapUsesLargestPagesAlignmentAllows) {
+  const uint64_t start = k1G - k2M - kPageSize;
+  const uint64_t size = kPageSize + k2M + k1G + k2M + kPageSize;
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(start), VirtAddr(kDm + start), size, kRW), MmuStatus::kOk);
+  std::vector<Leaf> want = {{kDm + start, 0, start},
+                            {kDm + k1G - k2M, 1, k1G - k2M},
+                            {kDm + k1G, 2, k1G},
+                            {kDm + 2 * k1G, 1, 2 * k1G},
+                            {kDm + 2 * k1G + k2M, 0, 2 * k1G + k2M}};
+  EXPECT_EQ(Leaves(kernel_), want);
+}
+
+TEST_F(MmuTest, WithoutGiantPagesMapsTwoMegabytePages) {
+  Mmu mmu(arena_.direct_map(), pages_, cpu_);
+  ASSERT_EQ(mmu.Init(Mmu::GiantPages::kNo), MmuStatus::kOk);
+  ASSERT_EQ(mmu.Pmap(mmu.kernel_table(), PhysAddr(0), VirtAddr(kDm), k1G, kRW), MmuStatus::kOk);
+  EXPECT_EQ(mmu.Translate(mmu.kernel_table(), VirtAddr(kDm + 0x12345)).size, PageSize::k2M);
+}
+
+TEST_F(MmuTest, MisalignedRequestsAreRejected) {
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kDm + 0x800), kPageSize, kRW), MmuStatus::kMisaligned);
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0x800), VirtAddr(kDm), kPageSize, kRW), MmuStatus::kMisaligned);
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kDm), 0x1800, kRW), MmuStatus::kMisaligned);
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kDm), 0, kRW), MmuStatus::kMisaligned);
+  EXPECT_EQ(mmu_.Punmap(kernel_, VirtAddr(kDm + 1), kPageSize), MmuStatus::kMisaligned);
+  EXPECT_EQ(mmu_.Protect(kernel_, VirtAddr(kDm), 0x10, kRW), MmuStatus::kMisaligned);
+  EXPECT_EQ(mmu_.table_pages(), baseline_);
+}
+
+TEST_F(MmuTest, NonCanonicalAddressesAreRejected) {
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kUserLimit), kPageSize, kRW), MmuStatus::kNonCanonical);
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kKernelBase - kPageSize), kPageSize, kRW),
+            MmuStatus::kNonCanonical);
+  // Running off the user half into the hole.
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kUserLimit - kPageSize), 2 * kPageSize, kUserRW),
+            MmuStatus::kNonCanonical);
+  // Wrapping past 2^64.
+  EXPECT_EQ(mmu_.Punmap(kernel_, VirtAddr(0xfffffffffffff000), 2 * kPageSize), MmuStatus::kNonCanonical);
+  EXPECT_EQ(mmu_.Translate(kernel_, VirtAddr(kUserLimit)).status, MmuStatus::kNotMapped);
+  EXPECT_EQ(mmu_.table_pages(), baseline_);
+}
+
+TEST_F(MmuTest, WrongHalfIsRejected) {
+  // User pages in the kernel half, kernel pages in the user half, global user pages.
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kDm), kPageSize, kUserRW), MmuStatus::kWrongHalf);
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kUserVa), kPageSize, Attr::kWrite), MmuStatus::kWrongHalf);
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kUserVa), kPageSize, kUserRW | Attr::kGlobal),
+            MmuStatus::kWrongHalf);
+  // A kernel slot the layout does not share would not reach the other address spaces.
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(0xffff900000000000), kPageSize, kRW), MmuStatus::kWrongHalf);
+  EXPECT_EQ(mmu_.Protect(kernel_, VirtAddr(kDm), kPageSize, kUserRW), MmuStatus::kWrongHalf);
+  EXPECT_EQ(mmu_.table_pages(), baseline_);
+}
+
+//   before: [ a ][ b ]        mapped 4K pages at X-8K .. X (a) and nothing else
+//   Pmap [X-16K, X+8K) collides with a: nothing changes, nothing leaks.
+TEST_F(MmuTest, MapOverMappedPageChangesNothing) {
+  const uint64_t x = kUserVa + 0x10000;
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0x5000), VirtAddr(x - 0x2000), kPageSize, kUserRW), MmuStatus::kOk);
+  const uint64_t pages = mmu_.table_pages();
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0x10000), VirtAddr(x - 0x4000), 0x6000, kUserRW), MmuStatus::kAlreadyMapped);
+  ExpectUnmapped(kernel_, x - 0x4000);
+  ExpectUnmapped(kernel_, x - 0x3000);
+  ExpectMapped(kernel_, x - 0x2000, 0x5000, PageSize::k4K, kUserRW);
+  EXPECT_EQ(mmu_.table_pages(), pages);
+  // A large page over a table that holds a mapping collides too.
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(AlignDown(x, k2M)), k2M, kUserRW), MmuStatus::kAlreadyMapped);
+}
+
+//   before: [            2M page            ]
+//   unmap:                [4K]
+//   after:  [ 255 x 4K   ]    [ 256 x 4K    ]   same pa, same attributes; one invlpg
+TEST_F(MmuTest, PartialUnmapSplits2MPage) {
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0x400000), VirtAddr(kDm + 0x400000), k2M, kRW), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Punmap(kernel_, VirtAddr(kDm + 0x4ff000), kPageSize), MmuStatus::kOk);
+  ExpectUnmapped(kernel_, kDm + 0x4ff000);
+  ExpectMapped(kernel_, kDm + 0x4fe000, 0x4fe000, PageSize::k4K, kRW);
+  ExpectMapped(kernel_, kDm + 0x500000, 0x500000, PageSize::k4K, kRW);
+  ExpectMapped(kernel_, kDm + 0x400000, 0x400000, PageSize::k4K, kRW);
+  EXPECT_EQ(Leaves(kernel_).size(), 511u);
+  EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::Invlpg(kDm + 0x4ff000)});
+}
+
+// A 4K hole in a 1G page splits twice: 1G -> 512 x 2M -> one 2M -> 512 x 4K.
+TEST_F(MmuTest, PartialUnmapSplits1GPage) {
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(k1G), VirtAddr(kDm + k1G), k1G, kRW), MmuStatus::kOk);
+  const uint64_t hole = kDm + k1G + 5 * k2M + 3 * kPageSize;
+  ASSERT_EQ(mmu_.Punmap(kernel_, VirtAddr(hole), kPageSize), MmuStatus::kOk);
+  ExpectUnmapped(kernel_, hole);
+  ExpectMapped(kernel_, hole + kPageSize, hole + kPageSize - kDm, PageSize::k4K, kRW);
+  ExpectMapped(kernel_, kDm + k1G, k1G, PageSize::k2M, kRW);
+  ExpectMapped(kernel_, kDm + 2 * k1G - 1, 2 * k1G - 1, PageSize::k2M, kRW);
+  EXPECT_EQ(mmu_.table_pages(), baseline_ + 2);
+  EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::Invlpg(hole)});
+}
+
+// Mapping one user page makes a PDPT, a PD and a PT; unmapping it frees all three. Pages are counted
+// in and out of the allocator and the pool.
+TEST_F(MmuTest, UnmapReclaimsEmptyTables) {
+  PhysAddr as;
+  ASSERT_EQ(mmu_.NewAddressSpace(&as), MmuStatus::kOk);
+  const size_t out = pages_.outstanding();
+  ASSERT_EQ(mmu_.Pmap(as, PhysAddr(0x7000), VirtAddr(kUserVa), kPageSize, kUserRW), MmuStatus::kOk);
+  EXPECT_EQ(pages_.outstanding(), out + 3);
+  ASSERT_EQ(mmu_.Punmap(as, VirtAddr(kUserVa), kPageSize), MmuStatus::kOk);
+  EXPECT_EQ(mmu_.table_pages(), baseline_ + 1);
+  EXPECT_EQ(mmu_.pool_pages(), 3u);
+  EXPECT_EQ(pages_.outstanding(), out + 3);  // in the pool, not lost
+  // The pool feeds the next tables before the allocator does.
+  ASSERT_EQ(mmu_.Pmap(as, PhysAddr(0x7000), VirtAddr(kUserVa), kPageSize, kUserRW), MmuStatus::kOk);
+  EXPECT_EQ(pages_.outstanding(), out + 3);
+  EXPECT_EQ(mmu_.pool_pages(), 0u);
+  // The space is not loaded: no flush at all.
+  EXPECT_TRUE(cpu_.events.empty());
+}
+
+// One unmap frees more tables than a TlbBatch holds: the batch flushes early, and every table comes back.
+TEST_F(MmuTest, UnmapFreeingManyTablesLeaksNothing) {
+  PhysAddr as;
+  ASSERT_EQ(mmu_.NewAddressSpace(&as), MmuStatus::kOk);
+  mmu_.MmuSwitch(as);
+  const size_t out = pages_.outstanding();
+  const uint64_t n = 2 * TlbBatch::kMaxFreed + 3;
+  for (uint64_t i = 0; i < n; ++i) {
+    ASSERT_EQ(mmu_.Pmap(as, PhysAddr(0x1000), VirtAddr(kUserVa + i * k2M), kPageSize, kUserRW), MmuStatus::kOk);
+  }
+  cpu_.Take();
+  ASSERT_EQ(mmu_.Punmap(as, VirtAddr(kUserVa), n * k2M), MmuStatus::kOk);
+  for (uint64_t i = 0; i < n; ++i) ExpectUnmapped(as, kUserVa + i * k2M);
+  EXPECT_EQ(mmu_.table_pages(), baseline_ + 1);
+  EXPECT_EQ(pages_.outstanding(), out + mmu_.pool_pages());
+  // Page 16 overflows the page list, and freeing its table overflows the freed list: one CR3 reload
+  // covers pages 0-16 before their tables are reused. Pages 17-32 then fill the lists again and are
+  // flushed one by one when table 32 goes, pages 33 and 34 at the end.
+  std::vector<FakeCpu::Event> want = {testing::LoadCr3(as.value())};
+  for (uint64_t i = TlbBatch::kMaxPages + 1; i < n; ++i) want.push_back(testing::Invlpg(kUserVa + i * k2M));
+  EXPECT_EQ(cpu_.Take(), want);
+}
+
+// A table with two pages keeps living after one goes.
+TEST_F(MmuTest, UnmapKeepsTableWithOtherEntries) {
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kDm), 2 * kPageSize, kRW), MmuStatus::kOk);
+  const uint64_t pages = mmu_.table_pages();
+  ASSERT_EQ(mmu_.Punmap(kernel_, VirtAddr(kDm), kPageSize), MmuStatus::kOk);
+  EXPECT_EQ(mmu_.table_pages(), pages);
+  ASSERT_EQ(mmu_.Punmap(kernel_, VirtAddr(kDm + kPageSize), kPageSize), MmuStatus::kOk);
+  EXPECT_EQ(mmu_.table_pages(), baseline_);
+}
+
+TEST_F(MmuTest, RemapWithOtherAttributes) {
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0x9000), VirtAddr(kDm + 0x9000), 2 * kPageSize, kRW), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Protect(kernel_, VirtAddr(kDm + 0x9000), 2 * kPageSize, Attr::kExec | Attr::kGlobal), MmuStatus::kOk);
+  ExpectMapped(kernel_, kDm + 0x9000, 0x9000, PageSize::k4K, Attr::kExec | Attr::kGlobal);
+  ExpectMapped(kernel_, kDm + 0xa000, 0xa000, PageSize::k4K, Attr::kExec | Attr::kGlobal);
+  EXPECT_EQ(cpu_.Take(), (std::vector<FakeCpu::Event>{testing::Invlpg(kDm + 0x9000), testing::Invlpg(kDm + 0xa000)}));
+  // The same attributes again change nothing and flush nothing.
+  ASSERT_EQ(mmu_.Protect(kernel_, VirtAddr(kDm + 0x9000), 2 * kPageSize, Attr::kExec | Attr::kGlobal), MmuStatus::kOk);
+  EXPECT_TRUE(cpu_.events.empty());
+  // Unmap and map again elsewhere with other attributes.
+  ASSERT_EQ(mmu_.Punmap(kernel_, VirtAddr(kDm + 0x9000), 2 * kPageSize), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0x20000), VirtAddr(kDm + 0x9000), kPageSize, Attr::kUncached), MmuStatus::kOk);
+  ExpectMapped(kernel_, kDm + 0x9000, 0x20000, PageSize::k4K, Attr::kUncached);
+}
+
+//   before: [          2M, RW          ]
+//   protect:        [ 8K RO ]
+//   after:  [ RW   ][ RO    ][  RW     ]   4K pages
+TEST_F(MmuTest, ProtectPartOf2MPageSplitsIt) {
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kDm), k2M, kRW), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Protect(kernel_, VirtAddr(kDm + 0x10000), 0x2000, Attr::kGlobal), MmuStatus::kOk);
+  ExpectMapped(kernel_, kDm + 0xf000, 0xf000, PageSize::k4K, kRW);
+  ExpectMapped(kernel_, kDm + 0x10000, 0x10000, PageSize::k4K, Attr::kGlobal);
+  ExpectMapped(kernel_, kDm + 0x11000, 0x11000, PageSize::k4K, Attr::kGlobal);
+  ExpectMapped(kernel_, kDm + 0x12000, 0x12000, PageSize::k4K, kRW);
+  EXPECT_EQ(cpu_.Take(), (std::vector<FakeCpu::Event>{testing::Invlpg(kDm + 0x10000), testing::Invlpg(kDm + 0x11000)}));
+}
+
+TEST_F(MmuTest, ProtectSkipsHoles) {
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kDm + 0x3000), kPageSize, kRW), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Protect(kernel_, VirtAddr(kDm), k1G, Attr::kGlobal), MmuStatus::kOk);
+  ExpectMapped(kernel_, kDm + 0x3000, 0, PageSize::k4K, Attr::kGlobal);
+  ExpectUnmapped(kernel_, kDm);
+  EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::Invlpg(kDm + 0x3000)});
+}
+
+TEST_F(MmuTest, UnmapFlushesEachPageUpToTheBatchLimit) {
+  const uint64_t n = TlbBatch::kMaxPages;
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kDm), n * kPageSize, kRW), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Punmap(kernel_, VirtAddr(kDm), n * kPageSize), MmuStatus::kOk);
+  std::vector<FakeCpu::Event> want;
+  for (uint64_t i = 0; i < n; ++i) want.push_back(testing::Invlpg(kDm + i * kPageSize));
+  EXPECT_EQ(cpu_.Take(), want);
+}
+
+TEST_F(MmuTest, UnmapOfManyKernelPagesFlushesGlobalOnce) {
+  const uint64_t n = TlbBatch::kMaxPages + 1;
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kDm), n * kPageSize, kRW), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Punmap(kernel_, VirtAddr(kDm), n * kPageSize), MmuStatus::kOk);
+  EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::FlushGlobal()});
+}
+
+TEST_F(MmuTest, UnmapOfManyUserPagesReloadsCr3Once) {
+  PhysAddr as;
+  ASSERT_EQ(mmu_.NewAddressSpace(&as), MmuStatus::kOk);
+  mmu_.MmuSwitch(as);
+  EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::LoadCr3(as.value())});
+  const uint64_t n = TlbBatch::kMaxPages + 1;
+  ASSERT_EQ(mmu_.Pmap(as, PhysAddr(0), VirtAddr(kUserVa), n * kPageSize, kUserRW), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Punmap(as, VirtAddr(kUserVa), n * kPageSize), MmuStatus::kOk);
+  EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::LoadCr3(as.value())});
+  // Switching to the loaded space does nothing.
+  mmu_.MmuSwitch(as);
+  EXPECT_TRUE(cpu_.events.empty());
+}
+
+// Create two spaces, map user pages in each, switch between them, release both: every page-table page
+// comes back, the kernel half is shared, and releasing the loaded space switches to the kernel first.
+TEST_F(MmuTest, AddressSpaceLifecycleLeaksNothing) {
+  const size_t out = pages_.outstanding();
+  PhysAddr a, b;
+  ASSERT_EQ(mmu_.NewAddressSpace(&a), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.NewAddressSpace(&b), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Pmap(a, PhysAddr(0x1000), VirtAddr(kUserVa), 3 * k2M, kUserRW), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Pmap(a, PhysAddr(0x1000), VirtAddr(0x7ffffffff000), kPageSize, kUserRW), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Pmap(b, PhysAddr(0x2000), VirtAddr(kUserVa), kPageSize, kUserRW | Attr::kExec), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0x3000), VirtAddr(kDm), kPageSize, kRW), MmuStatus::kOk);
+  ExpectMapped(a, kDm, 0x3000, PageSize::k4K, kRW);
+  ExpectMapped(b, kDm, 0x3000, PageSize::k4K, kRW);
+  ExpectMapped(a, kUserVa, 0x1000, PageSize::k4K, kUserRW);
+  ExpectMapped(b, kUserVa, 0x2000, PageSize::k4K, kUserRW | Attr::kExec);
+  ExpectUnmapped(kernel_, kUserVa);
+
+  mmu_.MmuSwitch(a);
+  mmu_.MmuSwitch(b);
+  EXPECT_EQ(cpu_.Take(), (std::vector<FakeCpu::Event>{testing::LoadCr3(a.value()), testing::LoadCr3(b.value())}));
+  mmu_.MmuRelease(a);
+  EXPECT_TRUE(cpu_.events.empty());
+  mmu_.MmuRelease(b);
+  EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::LoadCr3(kernel_.value())});
+  EXPECT_EQ(mmu_.current(), kernel_);
+  ExpectMapped(kernel_, kDm, 0x3000, PageSize::k4K, kRW);
+
+  ASSERT_EQ(mmu_.Punmap(kernel_, VirtAddr(kDm), kPageSize), MmuStatus::kOk);
+  EXPECT_EQ(mmu_.table_pages(), baseline_);
+  EXPECT_EQ(pages_.outstanding(), out + mmu_.pool_pages());
+}
+
+// A space with more page-table pages than the pool holds gives the surplus back to the allocator.
+TEST_F(MmuTest, ReleaseReturnsPoolSurplusToAllocator) {
+  PhysAddr as;
+  ASSERT_EQ(mmu_.NewAddressSpace(&as), MmuStatus::kOk);
+  const size_t out = pages_.outstanding() - 1;
+  for (uint64_t i = 0; i < 100; ++i) {
+    ASSERT_EQ(mmu_.Pmap(as, PhysAddr(0), VirtAddr(i * k1G), kPageSize, kUserRW), MmuStatus::kOk);
+  }
+  mmu_.MmuRelease(as);
+  EXPECT_EQ(mmu_.pool_pages(), Mmu::kPoolLimit);
+  EXPECT_EQ(pages_.outstanding(), out + Mmu::kPoolLimit);
+}
+
+// The pool is per CPU: pages freed on CPU 1 do not feed CPU 0.
+TEST_F(MmuTest, PoolIsPerCpu) {
+  PhysAddr as;
+  ASSERT_EQ(mmu_.NewAddressSpace(&as), MmuStatus::kOk);
+  cpu_.cpu = 1;
+  mmu_.MmuRelease(as);
+  EXPECT_EQ(mmu_.pool_pages(), 1u);
+  cpu_.cpu = 0;
+  EXPECT_EQ(mmu_.pool_pages(), 0u);
+}
+
+// The allocator runs dry in the middle of a map, at each point in turn: the call fails and leaves no trace.
+TEST_F(MmuTest, MapOutOfMemoryChangesNothing) {
+  PhysAddr as;
+  ASSERT_EQ(mmu_.NewAddressSpace(&as), MmuStatus::kOk);
+  const size_t out = pages_.outstanding();
+  // `budget` pages are available in all, the pool's included (failed attempts fill the pool).
+  for (long budget = 0; budget < 5; ++budget) {
+    if (mmu_.pool_pages() > budget) continue;
+    pages_.set_budget(budget - mmu_.pool_pages());
+    // Two PDs and PTs are needed: [1G - 8K, 1G + 8K) crosses a PDPT entry.
+    EXPECT_EQ(mmu_.Pmap(as, PhysAddr(0), VirtAddr(k1G - 0x2000), 0x4000, kUserRW), MmuStatus::kNoMemory) << budget;
+    ExpectUnmapped(as, k1G - 0x2000);
+    ExpectUnmapped(as, k1G);
+    EXPECT_EQ(mmu_.table_pages(), baseline_ + 1) << budget;
+    EXPECT_EQ(pages_.outstanding(), out + mmu_.pool_pages()) << budget;
+  }
+  pages_.set_budget(-1);
+  EXPECT_EQ(mmu_.Pmap(as, PhysAddr(0), VirtAddr(k1G - 0x2000), 0x4000, kUserRW), MmuStatus::kOk);
+}
+
+TEST_F(MmuTest, VmapMapsDeviceMemoryUncached) {
+  VirtAddr va;
+  ASSERT_EQ(mmu_.Vmap(PhysAddr(0xfebc1010), 0x20, &va), MmuStatus::kOk);
+  EXPECT_EQ(va.value(), kVmap + 0x10);
+  ExpectMapped(kernel_, va.value(), 0xfebc1010, PageSize::k4K, Attr::kWrite | Attr::kGlobal | Attr::kUncached);
+  VirtAddr big;
+  ASSERT_EQ(mmu_.Vmap(PhysAddr(0xc0000000), 4 * k2M, &big), MmuStatus::kOk);
+  EXPECT_EQ(big.value(), kVmap + k2M);
+  EXPECT_EQ(mmu_.Translate(kernel_, big).size, PageSize::k2M);
+  EXPECT_EQ(mmu_.Vunmap(va, 0x2000), MmuStatus::kNotMapped);  // not the size it was given
+  ASSERT_EQ(mmu_.Vunmap(va, 0x20), MmuStatus::kOk);
+  ExpectUnmapped(kernel_, va.value());
+  EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::Invlpg(kVmap)});
+  // The first gap is free again.
+  VirtAddr again;
+  ASSERT_EQ(mmu_.Vmap(PhysAddr(0xfee00000), kPageSize, &again), MmuStatus::kOk);
+  EXPECT_EQ(again.value(), kVmap);
+  EXPECT_EQ(mmu_.Vunmap(VirtAddr(kVmap + 0x5000), kPageSize), MmuStatus::kNotMapped);
+}
+
+TEST_F(MmuTest, VmapRejectsEmptyAndWrappingRangesAndRunsOutOfSlots) {
+  VirtAddr va;
+  EXPECT_EQ(mmu_.Vmap(PhysAddr(0xfee00000), 0, &va), MmuStatus::kMisaligned);
+  EXPECT_EQ(mmu_.Vmap(PhysAddr(0xfffffffffffff000), 0x2000, &va), MmuStatus::kMisaligned);
+  std::vector<VirtAddr> got;
+  for (uint64_t i = 0;; ++i) {
+    MmuStatus s = mmu_.Vmap(PhysAddr(0xfe000000 + i * kPageSize), kPageSize, &va);
+    if (s != MmuStatus::kOk) {
+      EXPECT_EQ(s, MmuStatus::kNoSpace);
+      break;
+    }
+    got.push_back(va);
+  }
+  EXPECT_EQ(got.size(), 32u);
+  for (VirtAddr v : got) EXPECT_EQ(mmu_.Vunmap(v, kPageSize), MmuStatus::kOk);
+  EXPECT_EQ(mmu_.table_pages(), baseline_);
+}
+
+TEST_F(MmuTest, KmapUsesDirectMapThenRotatingSlots) {
+  mmu_.SetDirectMapEnd(PhysAddr(k1G));
+  EXPECT_EQ(mmu_.Kmap(PhysAddr(0x5000)), DirectMapAddressOf(PhysAddr(0x5000)));
+  mmu_.Kunmap(DirectMapAddressOf(PhysAddr(0x5000)));
+  EXPECT_TRUE(cpu_.events.empty());
+  VirtAddr a = mmu_.Kmap(PhysAddr(5 * k1G));
+  VirtAddr b = mmu_.Kmap(PhysAddr(6 * k1G));
+  EXPECT_EQ(a.value(), kKmap);
+  EXPECT_EQ(b.value(), kKmap + kPageSize);
+  ExpectMapped(kernel_, a.value(), 5 * k1G, PageSize::k4K, kRW);
+  mmu_.Kunmap(a);
+  ExpectUnmapped(kernel_, a.value());
+  EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::Invlpg(kKmap)});
+  // After a full turn the slots come round and the old page there is unmapped first.
+  for (unsigned i = 2; i < kKmapSlots; ++i) mmu_.Kmap(PhysAddr(7 * k1G));
+  cpu_.Take();
+  VirtAddr c = mmu_.Kmap(PhysAddr(8 * k1G));
+  EXPECT_EQ(c, a);
+  EXPECT_TRUE(cpu_.events.empty());  // slot 0 was released
+  VirtAddr d = mmu_.Kmap(PhysAddr(9 * k1G));
+  EXPECT_EQ(d, b);
+  EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::Invlpg(b.value())});
+  ExpectMapped(kernel_, d.value(), 9 * k1G, PageSize::k4K, kRW);
+}
+
+TEST_F(MmuTest, DumpCoalescesRuns) {
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kDm), 2 * k1G, kRW), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0x100000), VirtAddr(kKtzero), 0x5000, Attr::kExec | Attr::kGlobal), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0x105000), VirtAddr(kKtzero + 0x5000), 0x3000, kRW), MmuStatus::kOk);
+  PhysAddr as;
+  ASSERT_EQ(mmu_.NewAddressSpace(&as), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Pmap(as, PhysAddr(0x200000), VirtAddr(0x400000), k2M, kUserRW), MmuStatus::kOk);
+  testing::ConsoleCapture capture;
+  EXPECT_EQ(MmuDump(mmu_, as), 4u);
+  EXPECT_EQ(capture.text(),
+            "0000000000400000-0000000000600000     2M     1 x 2M UW--- -> 0000000000200000\n"
+            "ffff800000000000-ffff800080000000     2G     2 x 1G -W-G- -> 0000000000000000\n"
+            "ffffffff80100000-ffffffff80105000    20K     5 x 4K --XG- -> 0000000000100000\n"
+            "ffffffff80105000-ffffffff80108000    12K     3 x 4K -W-G- -> 0000000000105000\n");
+}
+
+TEST_F(MmuTest, WxCheckFindsWritableExecutablePages) {
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kDm), k2M, kRW), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kKtzero), kPageSize, Attr::kExec), MmuStatus::kOk);
+  EXPECT_EQ(WritableExecutableBytes(mmu_, kernel_), 0u);
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kKtzero + 0x3000), 2 * kPageSize, Attr::kExec | Attr::kWrite),
+            MmuStatus::kOk);
+  EXPECT_EQ(WritableExecutableBytes(mmu_, kernel_), 2 * kPageSize);
+}
+
+TEST_F(MmuTest, WalkCreatesOnlyWhenAsked) {
+  const VirtAddr va(kDm + 0x7000);
+  EXPECT_EQ(mmu_.MmuWalk(kernel_, va, 0, Create::kNo), nullptr);
+  EXPECT_EQ(mmu_.table_pages(), baseline_);
+  uint64_t* e = mmu_.MmuWalk(kernel_, va, 0, Create::kYes);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(*e, 0u);
+  EXPECT_EQ(mmu_.table_pages(), baseline_ + 2);
+  EXPECT_EQ(mmu_.MmuWalk(kernel_, va, 0, Create::kNo), e);
+  EXPECT_NE(mmu_.MmuWalk(kernel_, va, 2, Create::kNo), nullptr);
+}
+
+}  // namespace
+}  // namespace kmem::x86

@@ -1,0 +1,63 @@
+#include "boot/mmu_setup.h"
+
+#include "arch/x86_64/kernel_cpu.h"
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/mmu_init.h"
+#include "boot/serial.h"
+#include "mm/base/format.h"
+#include "mm/base/panic.h"
+
+namespace kmem::boot {
+namespace {
+
+// Page-table pages from Rampage. Pages the MMU gives back (tables emptied by an unmap) are kept for reuse
+// here: those taken from the memory map before xinit do not belong to xalloc and cannot be Xfree'd.
+class RampagePtPages final : public x86::PtPageAllocator {
+ public:
+  void Init(HoleAllocator* xalloc) { xalloc_ = xalloc; }
+
+  bool Alloc(PhysAddr* page) override {
+    if (returned_ > 0) {
+      *page = spare_[--returned_];
+      return true;
+    }
+    KASSERT(xalloc_ != nullptr, "page-table page wanted before SetUpMmu");
+    void* p = xalloc_->Rampage();
+    if (p == nullptr) return false;
+    *page = x86::PhysAddrOfKzero(VirtAddr(reinterpret_cast<uintptr_t>(p)));
+    return true;
+  }
+
+  void Free(PhysAddr page) override {
+    KASSERT(returned_ < kSpares, "%u page-table pages returned already, 0x%lx is one too many", returned_,
+            page.value());
+    spare_[returned_++] = page;
+  }
+
+ private:
+  static constexpr unsigned kSpares = 256;
+  HoleAllocator* xalloc_ = nullptr;
+  PhysAddr spare_[kSpares] = {};
+  unsigned returned_ = 0;
+};
+
+constinit x86::KernelCpuOps cpu_ops;
+constinit RampagePtPages pt_pages;
+// Until the new tables are live, page-table pages are reached through the boot tables' KZERO window.
+constinit x86::Mmu mmu(DirectMap(PhysAddr(0), x86::kKzeroWindow, x86::kKzero), pt_pages, cpu_ops);
+
+}  // namespace
+
+x86::Mmu& KernelMmu() { return mmu; }
+
+void SetUpMmu(const RamRange* ram, size_t n, HoleAllocator& xalloc, MmuWait wait) {
+  pt_pages.Init(&xalloc);
+  x86::MmuInit(mmu, ram, n);
+  if (wait == MmuWait::kYes) {
+    Print("kmem: mmu tables live, waiting\n");
+    SerialRead();
+    Print("kmem: mmu wait over\n");
+  }
+}
+
+}  // namespace kmem::boot

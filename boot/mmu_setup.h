@@ -1,0 +1,24 @@
+// mmuinit (9front's name) at boot: the kernel's page tables over the machine's RAM, with page-table pages
+// from xalloc's Rampage, and, for the boot test that compares the kernel's tables with QEMU's view, a way
+// to hold the kernel still while the tables are live.
+#pragma once
+
+#include <stddef.h>
+
+#include "arch/x86_64/mmu.h"
+#include "mm/base/ram_range.h"
+#include "mm/xalloc/xalloc.h"
+
+namespace kmem::boot {
+
+enum class MmuWait { kNo, kYes };
+
+// Builds and loads the kernel's page tables over `ram` (all of the machine's RAM, page-aligned), taking
+// page-table pages from xalloc.Rampage() (the memory map before xinit, xalloc after). With MmuWait::kYes,
+// prints "kmem: mmu tables live, waiting" and waits for a byte on the serial line before returning.
+void SetUpMmu(const RamRange* ram, size_t n, HoleAllocator& xalloc, MmuWait wait);
+
+// The kernel's MMU, valid after SetUpMmu.
+x86::Mmu& KernelMmu();
+
+}  // namespace kmem::boot
