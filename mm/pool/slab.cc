@@ -1,0 +1,324 @@
+#include "mm/pool/slab.h"
+
+#include "mm/base/addr.h"
+#include "mm/base/format.h"
+#include "mm/base/panic.h"
+
+namespace kmem::pool {
+
+// At the start of every slab; the slab is aligned to its size, so an object finds it by rounding down.
+struct Slab {
+  uint64_t magic;  // SealMagic(kSlabMagic, this)
+  KmemCache* cache;
+  Slab* next;
+  Slab* prev;
+  void* free;  // first free object; each free object's first word points to the next one
+  uint64_t inuse;
+  uint64_t unused[2];
+};
+static_assert(sizeof(Slab) == 64, "one cache line, so the first object header starts a fresh line");
+
+// Right below every object.
+struct ObjHeader {
+  uint64_t magic;  // SealMagic(kLiveMagic | kFreeMagic, this)
+  KmemCache* cache;
+};
+static_assert(sizeof(ObjHeader) == 16, "keeps 16-byte objects 16-aligned in 16-aligned slots");
+
+namespace {
+
+constexpr uint64_t kSlabMagic = 0x51ab51ab51ab51abULL;
+constexpr uint64_t kLiveMagic = 0x0b1ec7a11ab1e0b1ULL;
+constexpr uint64_t kFreeMagic = 0x0b1ecf4eef4eeb1cULL;
+constexpr size_t kClasses = 9;                     // 16 B .. 4 KiB
+constexpr uint64_t kMinObjectsPerSlab = 8;         // bounds slab overhead for the large classes
+constexpr size_t kMaxObject = 64 * 1024;
+
+const char* const kClassNames[kClasses] = {"kmalloc-16",  "kmalloc-32",   "kmalloc-64",
+                                           "kmalloc-128", "kmalloc-256",  "kmalloc-512",
+                                           "kmalloc-1k",  "kmalloc-2k",   "kmalloc-4k"};
+
+constinit MemSource source;
+constinit KmemCache cache_cache;
+constinit KmemCache kmalloc_caches[kClasses];
+constinit KmemCache* all_caches = nullptr;
+
+uint8_t* Bytes(void* p) { return static_cast<uint8_t*>(p); }
+ObjHeader* HeaderOf(void* p) { return static_cast<ObjHeader*>(p) - 1; }
+uint64_t RoundUp(uint64_t x, uint64_t align) { return (x + align - 1) & ~(align - 1); }
+// Bytes the object occupies in its slot: the size rounded to a word, so a free object can hold its link.
+uint64_t ObjectBytes(const KmemCache* c) { return RoundUp(c->size, 8); }
+
+void Push(Slab*& head, Slab* s) {
+  s->prev = nullptr;
+  s->next = head;
+  if (head != nullptr) head->prev = s;
+  head = s;
+}
+
+void Remove(Slab*& head, Slab* s) {
+  if (s->prev != nullptr) {
+    s->prev->next = s->next;
+  } else {
+    head = s->next;
+  }
+  if (s->next != nullptr) s->next->prev = s->prev;
+}
+
+void Setup(KmemCache* c, const char* name, size_t size, size_t align) {
+  *c = KmemCache{};
+  c->name = name;
+  c->size = static_cast<uint32_t>(size);
+  c->align = static_cast<uint32_t>(align);
+  uint64_t obj = ObjectBytes(c);
+  c->stride = static_cast<uint32_t>(RoundUp(sizeof(ObjHeader) + obj + kTailBytes, align));
+  c->first = static_cast<uint32_t>(RoundUp(sizeof(Slab) + sizeof(ObjHeader), align));
+  uint64_t bytes = kPageSize;
+  while ((bytes - c->first) / c->stride < kMinObjectsPerSlab) bytes *= 2;
+  c->slab_bytes = bytes;
+  c->per_slab = static_cast<uint32_t>((bytes - c->first) / c->stride);
+  KmemCache** link = &all_caches;  // appended, so KmemDump lists caches in creation order
+  while (*link != nullptr) link = &(*link)->next;
+  *link = c;
+}
+
+void* ObjectAt(KmemCache* c, Slab* s, uint64_t i) { return Bytes(s) + c->first + i * c->stride; }
+
+// Takes a slab from the source and threads all its objects, poisoned, onto its free list (lowest first).
+Slab* NewSlab(KmemCache* c) {
+  if (source.take == nullptr) return nullptr;
+  auto* s = static_cast<Slab*>(source.take(source.ctx, c->slab_bytes, c->slab_bytes));
+  if (s == nullptr) return nullptr;
+  s->magic = SealMagic(kSlabMagic, s);
+  s->cache = c;
+  s->inuse = 0;
+  s->free = nullptr;
+  uint64_t obj = ObjectBytes(c);
+  for (uint64_t i = c->per_slab; i-- > 0;) {
+    void* p = ObjectAt(c, s, i);
+    ObjHeader* h = HeaderOf(p);
+    h->magic = SealMagic(kFreeMagic, h);
+    h->cache = c;
+    Fill(p, obj, kPoisonByte);
+    PutTail(Bytes(p) + obj);
+    *static_cast<void**>(p) = s->free;
+    s->free = p;
+  }
+  Push(c->partial, s);
+  ++c->slabs;
+  ++c->empty_slabs;
+  return s;
+}
+
+Slab* SlabOf(const KmemCache* c, void* p) {
+  return reinterpret_cast<Slab*>(AlignDown(reinterpret_cast<uintptr_t>(p), c->slab_bytes));
+}
+
+// The cache of the live object `p`, or a panic saying what is wrong. `expected` is the cache the caller
+// named (nullptr for Kfree, which accepts any Kmalloc class).
+KmemCache* CheckedObject(KmemCache* expected, void* p, const char* op) {
+  const char* who = expected != nullptr ? expected->name : "kmalloc";
+  ObjHeader* h = HeaderOf(p);
+  if (h->magic == SealMagic(kFreeMagic, h)) Panic("cache %s: %s of %p: double free, the object is free", who, op, p);
+  if (h->magic != SealMagic(kLiveMagic, h)) {
+    Panic("cache %s: %s of %p: foreign pointer or smashed header canary (magic 0x%lx)", who, op, p, h->magic);
+  }
+  KmemCache* c = h->cache;
+  if (expected == nullptr) {
+    if (c < kmalloc_caches || c >= kmalloc_caches + kClasses) {
+      Panic("cache kmalloc: %s of %p: foreign pointer, the object is not from Kmalloc", op, p);
+    }
+  } else if (c != expected) {
+    Panic("cache %s: %s of %p: foreign pointer, the object belongs to cache %s", who, op, p, c->name);
+  }
+  Slab* s = SlabOf(c, p);
+  if (s->magic != SealMagic(kSlabMagic, s) || s->cache != c) {
+    Panic("cache %s: %s of %p: slab header at %p smashed", c->name, op, p, static_cast<void*>(s));
+  }
+  if (!TailIntact(Bytes(p) + ObjectBytes(c))) {
+    Panic("cache %s: %s of %p: tail canary smashed, written past the %u-byte object", c->name, op, p, c->size);
+  }
+  return c;
+}
+
+void FreeChecked(KmemCache* c, void* p) {
+  Slab* s = SlabOf(c, p);
+  ObjHeader* h = HeaderOf(p);
+  Fill(p, ObjectBytes(c), kPoisonByte);
+  h->magic = SealMagic(kFreeMagic, h);
+  if (s->free == nullptr) {
+    Remove(c->full, s);
+    Push(c->partial, s);
+  }
+  *static_cast<void**>(p) = s->free;
+  s->free = p;
+  c->stats.OnFree(c->size);
+  if (--s->inuse != 0) return;
+  // Keep one empty slab so that an alloc/free pair at a slab boundary does not go to the source each time.
+  if (c->empty_slabs == 0 || source.give == nullptr) {
+    ++c->empty_slabs;
+    return;
+  }
+  Remove(c->partial, s);
+  --c->slabs;
+  source.give(source.ctx, s, c->slab_bytes);
+}
+
+size_t ClassOf(size_t size) { return size <= 16 ? 0 : 60 - __builtin_clzll(size - 1); }
+
+}  // namespace
+
+void KmemInit(const MemSource& src) {
+  source = src;
+  all_caches = nullptr;
+  Setup(&cache_cache, "kmem_cache", sizeof(KmemCache), alignof(KmemCache));
+  for (size_t i = 0; i < kClasses; ++i) Setup(&kmalloc_caches[i], kClassNames[i], size_t{16} << i, 16);
+}
+
+KmemCache* KmemCacheCreate(const char* name, size_t size, size_t align) {
+  if (align == 0) align = 8;
+  KASSERT(size > 0 && size <= kMaxObject, "cache %s: object size %lu not in 1..%lu", name, size, kMaxObject);
+  KASSERT(IsPowerOfTwo(align) && align <= kPageSize, "cache %s: alignment %lu", name, align);
+  void* mem = KmemCacheAlloc(&cache_cache, Zero::kYes);
+  if (mem == nullptr) return nullptr;
+  auto* c = static_cast<KmemCache*>(mem);
+  Setup(c, name, size, align < 8 ? 8 : align);
+  return c;
+}
+
+bool KmemCacheDestroy(KmemCache* c) {
+  KASSERT(c != &cache_cache && (c < kmalloc_caches || c >= kmalloc_caches + kClasses),
+          "cache %s belongs to kmem itself", c->name);
+  if (c->stats.live_blocks != 0) return false;
+  while (c->partial != nullptr) {
+    Slab* s = c->partial;
+    Remove(c->partial, s);
+    if (source.give != nullptr) source.give(source.ctx, s, c->slab_bytes);
+  }
+  for (KmemCache** link = &all_caches; *link != nullptr; link = &(*link)->next) {
+    if (*link == c) {
+      *link = c->next;
+      break;
+    }
+  }
+  KmemCacheFree(&cache_cache, c);
+  return true;
+}
+
+void* KmemCacheAlloc(KmemCache* c, Zero zero) {
+  Slab* s = c->partial;
+  if (s == nullptr && (s = NewSlab(c)) == nullptr) return nullptr;
+  void* p = s->free;
+  ObjHeader* h = HeaderOf(p);
+  KASSERT(h->magic == SealMagic(kFreeMagic, h), "cache %s: free object %p has a smashed header (magic 0x%lx)",
+          c->name, p, h->magic);
+  void* next = *static_cast<void**>(p);
+  KASSERT(next == nullptr || SlabOf(c, next) == s,
+          "cache %s: free object %p was written after free: its link %p leaves slab %p", c->name, p, next,
+          static_cast<void*>(s));
+  uint64_t obj = ObjectBytes(c);
+  size_t off = FindNot(Bytes(p) + sizeof(void*), obj - sizeof(void*), kPoisonByte);
+  if (off != obj - sizeof(void*)) {
+    Panic("cache %s: object %p was written after free: byte at +%lu is 0x%02x, expected 0x%02x", c->name, p,
+          off + sizeof(void*), Bytes(p)[sizeof(void*) + off], kPoisonByte);
+  }
+  if (s->inuse++ == 0) --c->empty_slabs;
+  s->free = next;
+  if (next == nullptr) {
+    Remove(c->partial, s);
+    Push(c->full, s);
+  }
+  h->magic = SealMagic(kLiveMagic, h);
+  if (zero == Zero::kYes) {
+    Fill(p, obj, 0);
+  } else {
+    Fill(p, sizeof(void*), kPoisonByte);
+  }
+  c->stats.OnAlloc(c->size);
+  return p;
+}
+
+void KmemCacheFree(KmemCache* c, void* p) { FreeChecked(CheckedObject(c, p, "free"), p); }
+
+void* Kmalloc(size_t size, Zero zero) {
+  if (size > kKmallocMax) return nullptr;
+  return KmemCacheAlloc(&kmalloc_caches[ClassOf(size)], zero);
+}
+
+void Kfree(void* p) {
+  if (p == nullptr) return;
+  FreeChecked(CheckedObject(nullptr, p, "kfree"), p);
+}
+
+size_t KmallocSize(void* p) { return CheckedObject(nullptr, p, "ksize")->size; }
+
+AllocStats KmemCacheStats(const KmemCache* c) { return c->stats; }
+AllocStats KmallocStats() {
+  AllocStats sum;
+  for (const KmemCache& c : kmalloc_caches) {
+    sum.live_blocks += c.stats.live_blocks;
+    sum.live_bytes += c.stats.live_bytes;
+    sum.peak_bytes += c.stats.peak_bytes;
+    sum.allocs += c.stats.allocs;
+    sum.frees += c.stats.frees;
+  }
+  return sum;
+}
+
+uint64_t KmemCacheSlabs(const KmemCache* c) { return c->slabs; }
+
+void KmemCacheCheck(KmemCache* c) {
+  uint64_t obj = ObjectBytes(c);
+  uint64_t live = 0, slabs = 0, empty = 0;
+  for (int list = 0; list < 2; ++list) {
+    for (Slab* s = list == 0 ? c->partial : c->full; s != nullptr; s = s->next) {
+      KASSERT(s->magic == SealMagic(kSlabMagic, s) && s->cache == c, "cache %s: slab %p header smashed", c->name,
+              static_cast<void*>(s));
+      ++slabs;
+      uint64_t in_slab = 0, free_listed = 0;
+      for (uint64_t i = 0; i < c->per_slab; ++i) {
+        void* p = ObjectAt(c, s, i);
+        ObjHeader* h = HeaderOf(p);
+        KASSERT(h->cache == c, "cache %s: object %p header names another cache", c->name, p);
+        KASSERT(TailIntact(Bytes(p) + obj), "cache %s: object %p tail canary smashed", c->name, p);
+        if (h->magic == SealMagic(kLiveMagic, h)) {
+          ++in_slab;
+          continue;
+        }
+        KASSERT(h->magic == SealMagic(kFreeMagic, h), "cache %s: object %p header smashed", c->name, p);
+        size_t off = FindNot(Bytes(p) + sizeof(void*), obj - sizeof(void*), kPoisonByte);
+        KASSERT(off == obj - sizeof(void*), "cache %s: free object %p written after free at +%lu", c->name, p,
+                off + sizeof(void*));
+      }
+      for (void* p = s->free; p != nullptr; p = *static_cast<void**>(p)) {
+        KASSERT(SlabOf(c, p) == s && HeaderOf(p)->magic == SealMagic(kFreeMagic, HeaderOf(p)) &&
+                    ++free_listed <= c->per_slab,
+                "cache %s: slab %p free list broken at %p", c->name, static_cast<void*>(s), p);
+      }
+      KASSERT(in_slab == s->inuse && in_slab + free_listed == c->per_slab,
+              "cache %s: slab %p has %lu live and %lu listed free objects of %u, counts %lu in use", c->name,
+              static_cast<void*>(s), in_slab, free_listed, c->per_slab, s->inuse);
+      KASSERT((list == 1) == (free_listed == 0), "cache %s: slab %p on the wrong list", c->name,
+              static_cast<void*>(s));
+      if (in_slab == 0) ++empty;
+      live += in_slab;
+    }
+  }
+  KASSERT(live == c->stats.live_blocks && slabs == c->slabs && empty == c->empty_slabs,
+          "cache %s: walk finds %lu live objects in %lu slabs (%lu empty), statistics say %lu in %lu (%lu)",
+          c->name, live, slabs, empty, c->stats.live_blocks, c->slabs, c->empty_slabs);
+}
+
+void KmemCheckAll() {
+  for (KmemCache* c = all_caches; c != nullptr; c = c->next) KmemCacheCheck(c);
+}
+
+void KmemDump() {
+  Print("cache              size  live objects   live bytes   peak bytes  slabs  slab bytes\n");
+  for (KmemCache* c = all_caches; c != nullptr; c = c->next) {
+    Print("%-16s %6u %13lu %12lu %12lu %6lu %11lu\n", c->name, c->size, c->stats.live_blocks,
+          c->stats.live_bytes, c->stats.peak_bytes, c->slabs, c->slab_bytes);
+  }
+}
+
+}  // namespace kmem::pool
