@@ -46,8 +46,45 @@ constinit KmemCache* all_caches = nullptr;
 uint8_t* Bytes(void* p) { return static_cast<uint8_t*>(p); }
 ObjHeader* HeaderOf(void* p) { return static_cast<ObjHeader*>(p) - 1; }
 uint64_t RoundUp(uint64_t x, uint64_t align) { return (x + align - 1) & ~(align - 1); }
-// Bytes the object occupies in its slot: the size rounded to a word, so a free object can hold its link.
-uint64_t ObjectBytes(const KmemCache* c) { return RoundUp(c->size, 8); }
+bool IsKmallocCache(const KmemCache* c) { return c >= kmalloc_caches && c < kmalloc_caches + kClasses; }
+uint64_t Live(const KmemCache* c) { return c->allocs - c->frees; }
+
+constexpr uint64_t kPoisonWord = kPoisonByte * 0x0101010101010101ULL;
+
+// Poisons words [1, window / 8) of a free object; word 0 holds its free-list link. Straight-line stores
+// (the fall-through switch), since a loop of a runtime count becomes a call to memset, which costs more
+// than the rest of a Kmalloc/Kfree pair at these sizes.
+void PoisonWindow(void* p, uint32_t window) {
+  auto* w = static_cast<uint64_t*>(p);
+  switch (window / 8) {
+    case 8: w[7] = kPoisonWord; [[fallthrough]];
+    case 7: w[6] = kPoisonWord; [[fallthrough]];
+    case 6: w[5] = kPoisonWord; [[fallthrough]];
+    case 5: w[4] = kPoisonWord; [[fallthrough]];
+    case 4: w[3] = kPoisonWord; [[fallthrough]];
+    case 3: w[2] = kPoisonWord; [[fallthrough]];
+    case 2: w[1] = kPoisonWord; [[fallthrough]];
+    default: break;
+  }
+}
+
+bool WindowPoisoned(const void* p, uint32_t window) {
+  const auto* w = static_cast<const uint64_t*>(p);
+  uint64_t diff = 0;
+  switch (window / 8) {
+    case 8: diff |= w[7] ^ kPoisonWord; [[fallthrough]];
+    case 7: diff |= w[6] ^ kPoisonWord; [[fallthrough]];
+    case 6: diff |= w[5] ^ kPoisonWord; [[fallthrough]];
+    case 5: diff |= w[4] ^ kPoisonWord; [[fallthrough]];
+    case 4: diff |= w[3] ^ kPoisonWord; [[fallthrough]];
+    case 3: diff |= w[2] ^ kPoisonWord; [[fallthrough]];
+    case 2: diff |= w[1] ^ kPoisonWord; [[fallthrough]];
+    default: break;
+  }
+  return diff == 0;
+}
+
+static_assert(kSlabPoisonWindow == 64, "PoisonWindow and WindowPoisoned spell out eight words");
 
 void Push(Slab*& head, Slab* s) {
   s->prev = nullptr;
@@ -70,8 +107,9 @@ void Setup(KmemCache* c, const char* name, size_t size, size_t align) {
   c->name = name;
   c->size = static_cast<uint32_t>(size);
   c->align = static_cast<uint32_t>(align);
-  uint64_t obj = ObjectBytes(c);
-  c->stride = static_cast<uint32_t>(RoundUp(sizeof(ObjHeader) + obj + kTailBytes, align));
+  c->object = static_cast<uint32_t>(RoundUp(size, 8));
+  c->window = c->object < kSlabPoisonWindow ? c->object : static_cast<uint32_t>(kSlabPoisonWindow);
+  c->stride = static_cast<uint32_t>(RoundUp(sizeof(ObjHeader) + c->object + kTailBytes, align));
   c->first = static_cast<uint32_t>(RoundUp(sizeof(Slab) + sizeof(ObjHeader), align));
   uint64_t bytes = kPageSize;
   while ((bytes - c->first) / c->stride < kMinObjectsPerSlab) bytes *= 2;
@@ -84,8 +122,12 @@ void Setup(KmemCache* c, const char* name, size_t size, size_t align) {
 
 void* ObjectAt(KmemCache* c, Slab* s, uint64_t i) { return Bytes(s) + c->first + i * c->stride; }
 
+Slab* SlabOf(const KmemCache* c, void* p) {
+  return reinterpret_cast<Slab*>(AlignDown(reinterpret_cast<uintptr_t>(p), c->slab_bytes));
+}
+
 // Takes a slab from the source and threads all its objects, poisoned, onto its free list (lowest first).
-Slab* NewSlab(KmemCache* c) {
+[[gnu::noinline]] Slab* NewSlab(KmemCache* c) {
   if (source.take == nullptr) return nullptr;
   auto* s = static_cast<Slab*>(source.take(source.ctx, c->slab_bytes, c->slab_bytes));
   if (s == nullptr) return nullptr;
@@ -93,14 +135,13 @@ Slab* NewSlab(KmemCache* c) {
   s->cache = c;
   s->inuse = 0;
   s->free = nullptr;
-  uint64_t obj = ObjectBytes(c);
   for (uint64_t i = c->per_slab; i-- > 0;) {
     void* p = ObjectAt(c, s, i);
     ObjHeader* h = HeaderOf(p);
     h->magic = SealMagic(kFreeMagic, h);
     h->cache = c;
-    Fill(p, obj, kPoisonByte);
-    PutTail(Bytes(p) + obj);
+    PoisonWindow(p, c->window);
+    PutTail(Bytes(p) + c->object);
     *static_cast<void**>(p) = s->free;
     s->free = p;
   }
@@ -110,13 +151,8 @@ Slab* NewSlab(KmemCache* c) {
   return s;
 }
 
-Slab* SlabOf(const KmemCache* c, void* p) {
-  return reinterpret_cast<Slab*>(AlignDown(reinterpret_cast<uintptr_t>(p), c->slab_bytes));
-}
-
-// The cache of the live object `p`, or a panic saying what is wrong. `expected` is the cache the caller
-// named (nullptr for Kfree, which accepts any Kmalloc class).
-KmemCache* CheckedObject(KmemCache* expected, void* p, const char* op) {
+// Says what is wrong with an object a free was handed; the fast path only knows that something is.
+[[noreturn, gnu::cold, gnu::noinline]] void BadObject(KmemCache* expected, void* p, const char* op) {
   const char* who = expected != nullptr ? expected->name : "kmalloc";
   ObjHeader* h = HeaderOf(p);
   if (h->magic == SealMagic(kFreeMagic, h)) Panic("cache %s: %s of %p: double free, the object is free", who, op, p);
@@ -124,27 +160,89 @@ KmemCache* CheckedObject(KmemCache* expected, void* p, const char* op) {
     Panic("cache %s: %s of %p: foreign pointer or smashed header canary (magic 0x%lx)", who, op, p, h->magic);
   }
   KmemCache* c = h->cache;
-  if (expected == nullptr) {
-    if (c < kmalloc_caches || c >= kmalloc_caches + kClasses) {
-      Panic("cache kmalloc: %s of %p: foreign pointer, the object is not from Kmalloc", op, p);
-    }
-  } else if (c != expected) {
+  if (expected == nullptr && !IsKmallocCache(c)) {
+    Panic("cache kmalloc: %s of %p: foreign pointer, the object is not from Kmalloc", op, p);
+  }
+  if (expected != nullptr && c != expected) {
     Panic("cache %s: %s of %p: foreign pointer, the object belongs to cache %s", who, op, p, c->name);
   }
   Slab* s = SlabOf(c, p);
   if (s->magic != SealMagic(kSlabMagic, s) || s->cache != c) {
     Panic("cache %s: %s of %p: slab header at %p smashed", c->name, op, p, static_cast<void*>(s));
   }
-  if (!TailIntact(Bytes(p) + ObjectBytes(c))) {
-    Panic("cache %s: %s of %p: tail canary smashed, written past the %u-byte object", c->name, op, p, c->size);
-  }
-  return c;
+  Panic("cache %s: %s of %p: tail canary smashed, written past the %u-byte object", c->name, op, p, c->size);
 }
 
-void FreeChecked(KmemCache* c, void* p) {
-  Slab* s = SlabOf(c, p);
+// The cache of the live object `p` (`expected`, or for Kfree's nullptr any Kmalloc class) and its slab.
+// Every guard of a live object is checked here, each failure going to BadObject for the message.
+struct Owner {
+  KmemCache* cache;
+  Slab* slab;
+};
+
+Owner CheckedObject(KmemCache* expected, void* p, const char* op) {
   ObjHeader* h = HeaderOf(p);
-  Fill(p, ObjectBytes(c), kPoisonByte);
+  KmemCache* c = h->cache;
+  if (h->magic != SealMagic(kLiveMagic, h) || (expected != nullptr ? c != expected : !IsKmallocCache(c))) {
+    BadObject(expected, p, op);
+  }
+  Slab* s = SlabOf(c, p);
+  if (s->magic != SealMagic(kSlabMagic, s) || s->cache != c || !TailIntact(Bytes(p) + c->object)) {
+    BadObject(expected, p, op);
+  }
+  return {c, s};
+}
+
+[[noreturn, gnu::cold, gnu::noinline]] void BadFreeObject(KmemCache* c, Slab* s, void* p) {
+  ObjHeader* h = HeaderOf(p);
+  void* next = *static_cast<void**>(p);
+  if (h->magic != SealMagic(kFreeMagic, h)) {
+    Panic("cache %s: free object %p has a smashed header (magic 0x%lx)", c->name, p, h->magic);
+  }
+  if (next != nullptr && SlabOf(c, next) != s) {
+    Panic("cache %s: free object %p was written after free: its link %p leaves slab %p", c->name, p, next,
+          static_cast<void*>(s));
+  }
+  size_t off = FindNot(Bytes(p) + sizeof(void*), c->window - sizeof(void*), kPoisonByte);
+  Panic("cache %s: object %p was written after free: byte at +%lu is 0x%02x, expected 0x%02x", c->name, p,
+        off + sizeof(void*), Bytes(p)[sizeof(void*) + off], kPoisonByte);
+}
+
+inline void* AllocFrom(KmemCache* c, Zero zero) {
+  Slab* s = c->partial;
+  if (s == nullptr && (s = NewSlab(c)) == nullptr) return nullptr;
+  void* p = s->free;
+  ObjHeader* h = HeaderOf(p);
+  void* next = *static_cast<void**>(p);
+  if (h->magic != SealMagic(kFreeMagic, h) || (next != nullptr && SlabOf(c, next) != s) ||
+      !WindowPoisoned(p, c->window)) {
+    BadFreeObject(c, s, p);
+  }
+  if (s->inuse++ == 0) --c->empty_slabs;
+  s->free = next;
+  if (next == nullptr) {
+    Remove(c->partial, s);
+    Push(c->full, s);
+  }
+  h->magic = SealMagic(kLiveMagic, h);
+  *static_cast<uint64_t*>(p) = kPoisonWord;  // not the link: callers see no kernel pointers
+  if (zero == Zero::kYes) Fill(p, c->size, 0);
+  uint64_t live = ++c->allocs - c->frees;
+  if (live > c->peak_live) c->peak_live = live;
+  return p;
+}
+
+[[gnu::noinline]] void ReleaseSlab(KmemCache* c, Slab* s) {
+  Remove(c->partial, s);
+  --c->slabs;
+  source.give(source.ctx, s, c->slab_bytes);
+}
+
+inline void FreeChecked(Owner owner, void* p) {
+  KmemCache* c = owner.cache;
+  Slab* s = owner.slab;
+  ObjHeader* h = HeaderOf(p);
+  PoisonWindow(p, c->window);
   h->magic = SealMagic(kFreeMagic, h);
   if (s->free == nullptr) {
     Remove(c->full, s);
@@ -152,16 +250,14 @@ void FreeChecked(KmemCache* c, void* p) {
   }
   *static_cast<void**>(p) = s->free;
   s->free = p;
-  c->stats.OnFree(c->size);
+  ++c->frees;
   if (--s->inuse != 0) return;
   // Keep one empty slab so that an alloc/free pair at a slab boundary does not go to the source each time.
   if (c->empty_slabs == 0 || source.give == nullptr) {
     ++c->empty_slabs;
-    return;
+  } else {
+    ReleaseSlab(c, s);
   }
-  Remove(c->partial, s);
-  --c->slabs;
-  source.give(source.ctx, s, c->slab_bytes);
 }
 
 size_t ClassOf(size_t size) { return size <= 16 ? 0 : 60 - __builtin_clzll(size - 1); }
@@ -179,7 +275,7 @@ KmemCache* KmemCacheCreate(const char* name, size_t size, size_t align) {
   if (align == 0) align = 8;
   KASSERT(size > 0 && size <= kMaxObject, "cache %s: object size %lu not in 1..%lu", name, size, kMaxObject);
   KASSERT(IsPowerOfTwo(align) && align <= kPageSize, "cache %s: alignment %lu", name, align);
-  void* mem = KmemCacheAlloc(&cache_cache, Zero::kYes);
+  void* mem = AllocFrom(&cache_cache, Zero::kYes);
   if (mem == nullptr) return nullptr;
   auto* c = static_cast<KmemCache*>(mem);
   Setup(c, name, size, align < 8 ? 8 : align);
@@ -187,9 +283,8 @@ KmemCache* KmemCacheCreate(const char* name, size_t size, size_t align) {
 }
 
 bool KmemCacheDestroy(KmemCache* c) {
-  KASSERT(c != &cache_cache && (c < kmalloc_caches || c >= kmalloc_caches + kClasses),
-          "cache %s belongs to kmem itself", c->name);
-  if (c->stats.live_blocks != 0) return false;
+  KASSERT(c != &cache_cache && !IsKmallocCache(c), "cache %s belongs to kmem itself", c->name);
+  if (Live(c) != 0) return false;
   while (c->partial != nullptr) {
     Slab* s = c->partial;
     Remove(c->partial, s);
@@ -205,44 +300,13 @@ bool KmemCacheDestroy(KmemCache* c) {
   return true;
 }
 
-void* KmemCacheAlloc(KmemCache* c, Zero zero) {
-  Slab* s = c->partial;
-  if (s == nullptr && (s = NewSlab(c)) == nullptr) return nullptr;
-  void* p = s->free;
-  ObjHeader* h = HeaderOf(p);
-  KASSERT(h->magic == SealMagic(kFreeMagic, h), "cache %s: free object %p has a smashed header (magic 0x%lx)",
-          c->name, p, h->magic);
-  void* next = *static_cast<void**>(p);
-  KASSERT(next == nullptr || SlabOf(c, next) == s,
-          "cache %s: free object %p was written after free: its link %p leaves slab %p", c->name, p, next,
-          static_cast<void*>(s));
-  uint64_t obj = ObjectBytes(c);
-  size_t off = FindNot(Bytes(p) + sizeof(void*), obj - sizeof(void*), kPoisonByte);
-  if (off != obj - sizeof(void*)) {
-    Panic("cache %s: object %p was written after free: byte at +%lu is 0x%02x, expected 0x%02x", c->name, p,
-          off + sizeof(void*), Bytes(p)[sizeof(void*) + off], kPoisonByte);
-  }
-  if (s->inuse++ == 0) --c->empty_slabs;
-  s->free = next;
-  if (next == nullptr) {
-    Remove(c->partial, s);
-    Push(c->full, s);
-  }
-  h->magic = SealMagic(kLiveMagic, h);
-  if (zero == Zero::kYes) {
-    Fill(p, obj, 0);
-  } else {
-    Fill(p, sizeof(void*), kPoisonByte);
-  }
-  c->stats.OnAlloc(c->size);
-  return p;
-}
+void* KmemCacheAlloc(KmemCache* c, Zero zero) { return AllocFrom(c, zero); }
 
 void KmemCacheFree(KmemCache* c, void* p) { FreeChecked(CheckedObject(c, p, "free"), p); }
 
 void* Kmalloc(size_t size, Zero zero) {
   if (size > kKmallocMax) return nullptr;
-  return KmemCacheAlloc(&kmalloc_caches[ClassOf(size)], zero);
+  return AllocFrom(&kmalloc_caches[ClassOf(size)], zero);
 }
 
 void Kfree(void* p) {
@@ -250,17 +314,27 @@ void Kfree(void* p) {
   FreeChecked(CheckedObject(nullptr, p, "kfree"), p);
 }
 
-size_t KmallocSize(void* p) { return CheckedObject(nullptr, p, "ksize")->size; }
+size_t KmallocSize(void* p) { return CheckedObject(nullptr, p, "ksize").cache->size; }
 
-AllocStats KmemCacheStats(const KmemCache* c) { return c->stats; }
+AllocStats KmemCacheStats(const KmemCache* c) {
+  AllocStats s;
+  s.live_blocks = Live(c);
+  s.live_bytes = Live(c) * c->size;
+  s.peak_bytes = c->peak_live * c->size;
+  s.allocs = c->allocs;
+  s.frees = c->frees;
+  return s;
+}
+
 AllocStats KmallocStats() {
   AllocStats sum;
   for (const KmemCache& c : kmalloc_caches) {
-    sum.live_blocks += c.stats.live_blocks;
-    sum.live_bytes += c.stats.live_bytes;
-    sum.peak_bytes += c.stats.peak_bytes;
-    sum.allocs += c.stats.allocs;
-    sum.frees += c.stats.frees;
+    AllocStats s = KmemCacheStats(&c);
+    sum.live_blocks += s.live_blocks;
+    sum.live_bytes += s.live_bytes;
+    sum.peak_bytes += s.peak_bytes;
+    sum.allocs += s.allocs;
+    sum.frees += s.frees;
   }
   return sum;
 }
@@ -268,7 +342,6 @@ AllocStats KmallocStats() {
 uint64_t KmemCacheSlabs(const KmemCache* c) { return c->slabs; }
 
 void KmemCacheCheck(KmemCache* c) {
-  uint64_t obj = ObjectBytes(c);
   uint64_t live = 0, slabs = 0, empty = 0;
   for (int list = 0; list < 2; ++list) {
     for (Slab* s = list == 0 ? c->partial : c->full; s != nullptr; s = s->next) {
@@ -280,15 +353,15 @@ void KmemCacheCheck(KmemCache* c) {
         void* p = ObjectAt(c, s, i);
         ObjHeader* h = HeaderOf(p);
         KASSERT(h->cache == c, "cache %s: object %p header names another cache", c->name, p);
-        KASSERT(TailIntact(Bytes(p) + obj), "cache %s: object %p tail canary smashed", c->name, p);
+        KASSERT(TailIntact(Bytes(p) + c->object), "cache %s: object %p tail canary smashed", c->name, p);
         if (h->magic == SealMagic(kLiveMagic, h)) {
           ++in_slab;
           continue;
         }
         KASSERT(h->magic == SealMagic(kFreeMagic, h), "cache %s: object %p header smashed", c->name, p);
-        size_t off = FindNot(Bytes(p) + sizeof(void*), obj - sizeof(void*), kPoisonByte);
-        KASSERT(off == obj - sizeof(void*), "cache %s: free object %p written after free at +%lu", c->name, p,
-                off + sizeof(void*));
+        size_t off = FindNot(Bytes(p) + sizeof(void*), c->window - sizeof(void*), kPoisonByte);
+        KASSERT(off == c->window - sizeof(void*), "cache %s: free object %p written after free at +%lu", c->name,
+                p, off + sizeof(void*));
       }
       for (void* p = s->free; p != nullptr; p = *static_cast<void**>(p)) {
         KASSERT(SlabOf(c, p) == s && HeaderOf(p)->magic == SealMagic(kFreeMagic, HeaderOf(p)) &&
@@ -304,9 +377,9 @@ void KmemCacheCheck(KmemCache* c) {
       live += in_slab;
     }
   }
-  KASSERT(live == c->stats.live_blocks && slabs == c->slabs && empty == c->empty_slabs,
+  KASSERT(live == Live(c) && slabs == c->slabs && empty == c->empty_slabs,
           "cache %s: walk finds %lu live objects in %lu slabs (%lu empty), statistics say %lu in %lu (%lu)",
-          c->name, live, slabs, empty, c->stats.live_blocks, c->slabs, c->empty_slabs);
+          c->name, live, slabs, empty, Live(c), c->slabs, c->empty_slabs);
 }
 
 void KmemCheckAll() {
@@ -316,8 +389,9 @@ void KmemCheckAll() {
 void KmemDump() {
   Print("cache              size  live objects   live bytes   peak bytes  slabs  slab bytes\n");
   for (KmemCache* c = all_caches; c != nullptr; c = c->next) {
-    Print("%-16s %6u %13lu %12lu %12lu %6lu %11lu\n", c->name, c->size, c->stats.live_blocks,
-          c->stats.live_bytes, c->stats.peak_bytes, c->slabs, c->slab_bytes);
+    AllocStats s = KmemCacheStats(c);
+    Print("%-16s %6u %13lu %12lu %12lu %6lu %11lu\n", c->name, c->size, s.live_blocks, s.live_bytes,
+          s.peak_bytes, c->slabs, c->slab_bytes);
   }
 }
 

@@ -5,8 +5,13 @@
 // equal slots: [object header 16][object][tail canary 8][slack to the alignment]. The header names the
 // cache and carries a magic tied to its address that also says whether the object is live, so a free
 // finds its cache in O(1), and a double free, a pointer from another cache or a smashed header panics
-// naming the address, the cache and the reason. Free objects are filled with poison, checked when handed
-// out again.
+// naming the address, the cache and the reason.
+//
+// A freed object is poisoned in its leading window (kSlabPoisonWindow bytes, the whole object when it is
+// smaller), checked when it is handed out again. The window is where a write through a stale pointer to a
+// struct lands most often (its first fields, its list links); poisoning all of a 4 KiB object on every
+// free would cost several times what a whole glibc malloc/free pair costs, and the slab paths must stay
+// that cheap. The pools (Malloc) poison and check every byte.
 //
 // Callers serialise: the kernel runs one CPU without preemption today, and these paths take no lock.
 #pragma once
@@ -25,6 +30,8 @@ struct Slab;
 struct KmemCache {
   const char* name = "";
   uint32_t size = 0;    // object bytes, as created
+  uint32_t object = 0;  // size rounded up to a word: the bytes an object occupies before its canary
+  uint32_t window = 0;  // bytes poisoned when free: min(object, kSlabPoisonWindow)
   uint32_t align = 0;   // object alignment
   uint32_t stride = 0;  // bytes per slot: header, object, canary, slack
   uint32_t first = 0;   // offset of the first object in a slab
@@ -35,8 +42,14 @@ struct KmemCache {
   uint64_t slabs = 0;
   uint64_t empty_slabs = 0;
   KmemCache* next = nullptr;  // every live cache, for KmemDump
-  AllocStats stats;
+  // Statistics in the fewest stores a pair can make: live objects are allocs - frees.
+  uint64_t allocs = 0;
+  uint64_t frees = 0;
+  uint64_t peak_live = 0;
 };
+
+// Bytes at the start of a free object that hold poison: one cache line.
+inline constexpr size_t kSlabPoisonWindow = 64;
 
 // Largest Kmalloc request; bigger ones belong to the pools (Malloc).
 inline constexpr size_t kKmallocMax = 4096;
@@ -51,10 +64,11 @@ KmemCache* KmemCacheCreate(const char* name, size_t size, size_t align);
 // Gives every slab back to the source (when it takes memory back) and forgets the cache. Returns false,
 // leaving the cache alone, while objects are still live: that is a leak to hunt, and KmemDump shows it.
 bool KmemCacheDestroy(KmemCache* cache);
-// An object of the cache (poison-filled unless `zero` asks for zeros), or nullptr when the source has no
-// slab to give. O(object size) for the poison check; a new slab adds O(slab bytes).
+// An object of the cache, or nullptr when the source has no slab to give. Its contents are unspecified
+// (poison in the window, whatever the last user left beyond it) unless `zero` asks for zeros. O(1) with
+// the guards; Zero::kYes adds O(size); a new slab adds O(objects per slab).
 void* KmemCacheAlloc(KmemCache* cache, Zero zero = Zero::kNo);
-// Returns an object to its cache. O(object size). Panics on a double free, an object of another cache, a
+// Returns an object to its cache. O(1). Panics on a double free, an object of another cache, a
 // pointer that is no object, or a smashed header or tail canary.
 void KmemCacheFree(KmemCache* cache, void* p);
 
