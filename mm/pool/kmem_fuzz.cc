@@ -101,7 +101,8 @@ class Model {
     Zero zero = in.Byte() % 2 == 0 ? Zero::kYes : Zero::kNo;
     PoolAllocation a = PoolAlloc(pool_, size, zero);
     if (a.p != nullptr) return Fresh(s, Kind::kPool, a.p, size, zero);
-    if (a.status == PoolStatus::kTooLarge) return Check(size > kLimit, "too large below the limit");
+    // Too large means the block and its arena's bookkeeping round up past the limit.
+    if (a.status == PoolStatus::kTooLarge) return Check(size + kQuantum + 128 > kLimit, "too large below the limit");
     Check(a.status == PoolStatus::kOverLimit, "unexpected refusal");
     // Growing needs an arena of whole quanta around the block; refusal means that did not fit.
     Check(size + 2 * kQuantum > kLimit - PoolGrown(pool_), "refused with room to grow");

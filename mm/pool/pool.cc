@@ -140,8 +140,16 @@ FreeBlock* FindFree(Pool& pool, uint64_t need) {
   return larger != 0 ? pool.bins[__builtin_ctzll(larger)] : nullptr;
 }
 
+// Whether even an empty pool at its limit could not hold a block of `size` bytes in an arena of its own.
+bool TooLarge(const Pool& pool, size_t size) {
+  const PoolConfig& c = pool.config;
+  if (size > c.limit) return true;
+  uint64_t arena = (BlockFor(size) + sizeof(Arena) + kHeader + c.quantum - 1) & ~(c.quantum - 1);
+  return arena > c.limit;
+}
+
 PoolAllocation AllocLocked(Pool& pool, size_t size, Zero zero) {
-  if (size > pool.config.limit) return {nullptr, PoolStatus::kTooLarge};
+  if (TooLarge(pool, size)) return {nullptr, PoolStatus::kTooLarge};
   uint64_t need = BlockFor(size);
   FreeBlock* f = FindFree(pool, need);
   if (f == nullptr) {
@@ -286,7 +294,7 @@ void* PoolRealloc(Pool& pool, void* p, size_t size) {
   Lock(pool);
   BlockHeader* h = CheckedBlock(pool, p, "realloc");
   uint64_t old = h->req;
-  if (size <= pool.config.limit && BlockFor(size) <= h->size) {
+  if (!TooLarge(pool, size) && BlockFor(size) <= h->size) {
     pool.stats.OnResize(old, size);
     h->req = size;
     PutTail(Bytes(p) + size);

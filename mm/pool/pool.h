@@ -24,7 +24,7 @@ enum class FreeFill : uint8_t { kPoison = kPoisonByte, kZero = 0 };
 
 enum class PoolStatus {
   kOk,
-  kTooLarge,         // the request alone exceeds the pool's limit: no amount of waiting helps
+  kTooLarge,         // the request and its arena overhead exceed the pool's limit: waiting cannot help
   kOverLimit,        // growing the pool for this request would pass its limit
   kSourceExhausted,  // the MemSource had no more memory to give
 };

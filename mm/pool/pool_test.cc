@@ -119,7 +119,10 @@ TEST_F(PoolTest, RequestAboveTheLimitIsTooLarge) {
   PoolAllocation a = PoolAlloc(pool_, (1 << 20) + 1, Zero::kNo);
   EXPECT_EQ(a.p, nullptr);
   EXPECT_EQ(a.status, PoolStatus::kTooLarge);
+  // Just under the limit is too large as well: the arena's own headers would push it over.
+  EXPECT_EQ(PoolAlloc(pool_, (1 << 20) - 8, Zero::kNo).status, PoolStatus::kTooLarge);
   EXPECT_EQ(PoolGrown(pool_), 0u);
+  EXPECT_NE(PoolAlloc(pool_, (1 << 20) - 128, Zero::kNo).p, nullptr);  // the largest block that fits
 }
 
 TEST_F(PoolTest, SourceRunningDryIsReported) {
