@@ -180,7 +180,7 @@ struct Owner {
   Slab* slab;
 };
 
-Owner CheckedObject(KmemCache* expected, void* p, const char* op) {
+[[gnu::always_inline]] inline Owner CheckedObject(KmemCache* expected, void* p, const char* op) {
   ObjHeader* h = HeaderOf(p);
   KmemCache* c = h->cache;
   if (h->magic != SealMagic(kLiveMagic, h) || (expected != nullptr ? c != expected : !IsKmallocCache(c))) {
@@ -208,7 +208,7 @@ Owner CheckedObject(KmemCache* expected, void* p, const char* op) {
         off + sizeof(void*), Bytes(p)[sizeof(void*) + off], kPoisonByte);
 }
 
-inline void* AllocFrom(KmemCache* c, Zero zero) {
+[[gnu::always_inline]] inline void* AllocFrom(KmemCache* c, Zero zero) {
   Slab* s = c->partial;
   if (s == nullptr && (s = NewSlab(c)) == nullptr) return nullptr;
   void* p = s->free;
@@ -238,7 +238,7 @@ inline void* AllocFrom(KmemCache* c, Zero zero) {
   source.give(source.ctx, s, c->slab_bytes);
 }
 
-inline void FreeChecked(Owner owner, void* p) {
+[[gnu::always_inline]] inline void FreeChecked(Owner owner, void* p) {
   KmemCache* c = owner.cache;
   Slab* s = owner.slab;
   ObjHeader* h = HeaderOf(p);
