@@ -52,10 +52,14 @@ uint64_t Live(const KmemCache* c) { return c->allocs - c->frees; }
 constexpr uint64_t kPoisonWord = kPoisonByte * 0x0101010101010101ULL;
 
 // Poisons words [1, window / 8) of a free object; word 0 holds its free-list link. Straight-line stores
-// (the fall-through switch), since a loop of a runtime count becomes a call to memset, which costs more
-// than the rest of a Kmalloc/Kfree pair at these sizes.
+// (a constant-count loop or the fall-through switch), since a loop of a runtime count becomes a call to
+// memset, which costs more than the rest of a Kmalloc/Kfree pair at these sizes.
 void PoisonWindow(void* p, uint32_t window) {
   auto* w = static_cast<uint64_t*>(p);
+  if (window == kSlabPoisonWindow) {  // the common case, without the switch's indirect jump
+    for (int i = 1; i < 8; ++i) w[i] = kPoisonWord;
+    return;
+  }
   switch (window / 8) {
     case 8: w[7] = kPoisonWord; [[fallthrough]];
     case 7: w[6] = kPoisonWord; [[fallthrough]];
@@ -71,6 +75,10 @@ void PoisonWindow(void* p, uint32_t window) {
 bool WindowPoisoned(const void* p, uint32_t window) {
   const auto* w = static_cast<const uint64_t*>(p);
   uint64_t diff = 0;
+  if (window == kSlabPoisonWindow) {
+    for (int i = 1; i < 8; ++i) diff |= w[i] ^ kPoisonWord;
+    return diff == 0;
+  }
   switch (window / 8) {
     case 8: diff |= w[7] ^ kPoisonWord; [[fallthrough]];
     case 7: diff |= w[6] ^ kPoisonWord; [[fallthrough]];
@@ -208,9 +216,12 @@ struct Owner {
         off + sizeof(void*), Bytes(p)[sizeof(void*) + off], kPoisonByte);
 }
 
+void* AllocSlow(KmemCache* c, Zero zero);
+
+// The fast path makes no calls (the slow and failing paths are tail calls), so it needs no stack frame.
 [[gnu::always_inline]] inline void* AllocFrom(KmemCache* c, Zero zero) {
   Slab* s = c->partial;
-  if (s == nullptr && (s = NewSlab(c)) == nullptr) return nullptr;
+  if (__builtin_expect(s == nullptr, 0)) return AllocSlow(c, zero);
   void* p = s->free;
   ObjHeader* h = HeaderOf(p);
   void* next = *static_cast<void**>(p);
@@ -226,10 +237,15 @@ struct Owner {
   }
   h->magic = SealMagic(kLiveMagic, h);
   *static_cast<uint64_t*>(p) = kPoisonWord;  // not the link: callers see no kernel pointers
-  if (zero == Zero::kYes) Fill(p, c->size, 0);
   uint64_t live = ++c->allocs - c->frees;
   if (live > c->peak_live) c->peak_live = live;
+  if (zero == Zero::kYes) return __builtin_memset(p, 0, c->size);
   return p;
+}
+
+[[gnu::noinline]] void* AllocSlow(KmemCache* c, Zero zero) {
+  if (NewSlab(c) == nullptr) return nullptr;
+  return AllocFrom(c, zero);
 }
 
 [[gnu::noinline]] void ReleaseSlab(KmemCache* c, Slab* s) {
@@ -260,7 +276,11 @@ struct Owner {
   }
 }
 
-size_t ClassOf(size_t size) { return size <= 16 ? 0 : 60 - __builtin_clzll(size - 1); }
+// The Kmalloc class of `size` (0..kKmallocMax): 16 << class is the smallest class size >= size. No branch.
+size_t ClassOf(size_t size) {
+  uint64_t last = size - 1 + (size == 0);  // the largest byte offset, 0 for Kmalloc(0)
+  return 60 - __builtin_clzll(last | 15);
+}
 
 }  // namespace
 

@@ -26,8 +26,9 @@ namespace kmem::pool {
 
 struct Slab;
 
-// One cache. Its fields are the allocator's own: use the functions below, never the fields.
-struct KmemCache {
+// One cache. Its fields are the allocator's own: use the functions below, never the fields. Aligned to
+// cache lines: two caches never share one, and Kmalloc finds its class by a shift rather than a multiply.
+struct alignas(64) KmemCache {
   const char* name = "";
   uint32_t size = 0;    // object bytes, as created
   uint32_t object = 0;  // size rounded up to a word: the bytes an object occupies before its canary
@@ -47,6 +48,8 @@ struct KmemCache {
   uint64_t frees = 0;
   uint64_t peak_live = 0;
 };
+
+static_assert(sizeof(KmemCache) == 128, "two cache lines; Kmalloc indexes its class array by shifting");
 
 // Bytes at the start of a free object that hold poison: one cache line.
 inline constexpr size_t kSlabPoisonWindow = 64;
