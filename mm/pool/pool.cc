@@ -250,6 +250,16 @@ void PoolInit(Pool& pool, const PoolConfig& config) {
   pool.stats = AllocStats{};
 }
 
+void PoolSetSource(Pool& pool, const MemSource& source, uint64_t limit) {
+  Lock(pool);
+  KASSERT(limit >= pool.grown, "pool %s: new limit %lu below the %lu bytes it holds", pool.config.name, limit,
+          pool.grown);
+  pool.config.source = source;
+  pool.config.limit = limit;
+  if (pool.config.sync.wakeup != nullptr) pool.config.sync.wakeup(pool.config.sync.ctx);
+  Unlock(pool);
+}
+
 PoolAllocation PoolAlloc(Pool& pool, size_t size, Zero zero) {
   Lock(pool);
   PoolAllocation r = AllocLocked(pool, size, zero);

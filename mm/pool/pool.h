@@ -61,6 +61,10 @@ extern Pool secrmem;
 
 // (Re)initialises `pool` empty, forgetting any arenas it had (their memory stays with whoever supplied it).
 void PoolInit(Pool& pool, const PoolConfig& config);
+// Makes the pool grow from `source` from now on (xalloc early in boot, pages once pageinit ran), keeping
+// its arenas and blocks: pools never hand arenas back, so no span ever returns to the wrong supplier.
+// `limit` is the new limit (confinit's figure); it may not drop below what the pool already holds.
+void PoolSetSource(Pool& pool, const MemSource& source, uint64_t limit);
 
 struct PoolAllocation {
   void* p = nullptr;

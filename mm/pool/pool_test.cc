@@ -134,6 +134,24 @@ TEST_F(PoolTest, SourceRunningDryIsReported) {
   EXPECT_EQ(small.bytes_out(), kQuantum);
 }
 
+// Early arenas come from one supplier (xalloc), later ones from another (pages); both stay in use.
+TEST_F(PoolTest, SwitchingSourceKeepsEarlyArenas) {
+  testing::HeapSource early(kQuantum), late;
+  Init(256 << 10, FreeFill::kPoison, early.source());
+  void* a = Alloc(30000);
+  void* b = Alloc(30000);
+  EXPECT_EQ(PoolAlloc(pool_, 30000, Zero::kNo).status, PoolStatus::kSourceExhausted);
+  PoolSetSource(pool_, late.source(), 1 << 20);
+  void* c = Alloc(30000);
+  EXPECT_EQ(early.bytes_out(), kQuantum);
+  EXPECT_GT(late.bytes_out(), 0u);
+  PoolFree(pool_, a);
+  PoolFree(pool_, b);
+  PoolFree(pool_, c);
+  PoolCheck(pool_);
+  EXPECT_EQ(PoolGrown(pool_), early.bytes_out() + late.bytes_out());
+}
+
 TEST_F(PoolTest, GrowthTakesGeometricArenas) {
   for (int i = 0; i < 100; ++i) Alloc(8000);
   // 800 KB in arenas that double: 64K, 64K, 128K, 256K, 512K at most, never one per quantum.
