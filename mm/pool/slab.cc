@@ -1,0 +1,418 @@
+#include "mm/pool/slab.h"
+
+#include "mm/base/addr.h"
+#include "mm/base/format.h"
+#include "mm/base/panic.h"
+
+namespace kmem::pool {
+
+// At the start of every slab; the slab is aligned to its size, so an object finds it by rounding down.
+struct Slab {
+  uint64_t magic;  // SealMagic(kSlabMagic, this)
+  KmemCache* cache;
+  Slab* next;
+  Slab* prev;
+  void* free;  // first free object; each free object's first word points to the next one
+  uint64_t inuse;
+  uint64_t unused[2];
+};
+static_assert(sizeof(Slab) == 64, "one cache line, so the first object header starts a fresh line");
+
+// Right below every object.
+struct ObjHeader {
+  uint64_t magic;  // SealMagic(kLiveMagic | kFreeMagic, this)
+  KmemCache* cache;
+};
+static_assert(sizeof(ObjHeader) == 16, "keeps 16-byte objects 16-aligned in 16-aligned slots");
+
+namespace {
+
+constexpr uint64_t kSlabMagic = 0x51ab51ab51ab51abULL;
+constexpr uint64_t kLiveMagic = 0x0b1ec7a11ab1e0b1ULL;
+constexpr uint64_t kFreeMagic = 0x0b1ecf4eef4eeb1cULL;
+constexpr size_t kClasses = 9;                     // 16 B .. 4 KiB
+constexpr uint64_t kMinObjectsPerSlab = 8;         // bounds slab overhead for the large classes
+constexpr size_t kMaxObject = 64 * 1024;
+
+const char* const kClassNames[kClasses] = {"kmalloc-16",  "kmalloc-32",   "kmalloc-64",
+                                           "kmalloc-128", "kmalloc-256",  "kmalloc-512",
+                                           "kmalloc-1k",  "kmalloc-2k",   "kmalloc-4k"};
+
+constinit MemSource source;
+constinit KmemCache cache_cache;
+constinit KmemCache kmalloc_caches[kClasses];
+constinit KmemCache* all_caches = nullptr;
+
+uint8_t* Bytes(void* p) { return static_cast<uint8_t*>(p); }
+ObjHeader* HeaderOf(void* p) { return static_cast<ObjHeader*>(p) - 1; }
+uint64_t RoundUp(uint64_t x, uint64_t align) { return (x + align - 1) & ~(align - 1); }
+bool IsKmallocCache(const KmemCache* c) { return c >= kmalloc_caches && c < kmalloc_caches + kClasses; }
+uint64_t Live(const KmemCache* c) { return c->allocs - c->frees; }
+
+constexpr uint64_t kPoisonWord = kPoisonByte * 0x0101010101010101ULL;
+
+// Poisons words [1, window / 8) of a free object; word 0 holds its free-list link. Straight-line stores
+// (a constant-count loop or the fall-through switch), since a loop of a runtime count becomes a call to
+// memset, which costs more than the rest of a Kmalloc/Kfree pair at these sizes.
+void PoisonWindow(void* p, uint32_t window) {
+  auto* w = static_cast<uint64_t*>(p);
+  if (window == kSlabPoisonWindow) {  // the common case, without the switch's indirect jump
+    for (int i = 1; i < 8; ++i) w[i] = kPoisonWord;
+    return;
+  }
+  switch (window / 8) {
+    case 8: w[7] = kPoisonWord; [[fallthrough]];
+    case 7: w[6] = kPoisonWord; [[fallthrough]];
+    case 6: w[5] = kPoisonWord; [[fallthrough]];
+    case 5: w[4] = kPoisonWord; [[fallthrough]];
+    case 4: w[3] = kPoisonWord; [[fallthrough]];
+    case 3: w[2] = kPoisonWord; [[fallthrough]];
+    case 2: w[1] = kPoisonWord; [[fallthrough]];
+    default: break;
+  }
+}
+
+bool WindowPoisoned(const void* p, uint32_t window) {
+  const auto* w = static_cast<const uint64_t*>(p);
+  uint64_t diff = 0;
+  if (window == kSlabPoisonWindow) {
+    for (int i = 1; i < 8; ++i) diff |= w[i] ^ kPoisonWord;
+    return diff == 0;
+  }
+  switch (window / 8) {
+    case 8: diff |= w[7] ^ kPoisonWord; [[fallthrough]];
+    case 7: diff |= w[6] ^ kPoisonWord; [[fallthrough]];
+    case 6: diff |= w[5] ^ kPoisonWord; [[fallthrough]];
+    case 5: diff |= w[4] ^ kPoisonWord; [[fallthrough]];
+    case 4: diff |= w[3] ^ kPoisonWord; [[fallthrough]];
+    case 3: diff |= w[2] ^ kPoisonWord; [[fallthrough]];
+    case 2: diff |= w[1] ^ kPoisonWord; [[fallthrough]];
+    default: break;
+  }
+  return diff == 0;
+}
+
+static_assert(kSlabPoisonWindow == 64, "PoisonWindow and WindowPoisoned spell out eight words");
+
+void Push(Slab*& head, Slab* s) {
+  s->prev = nullptr;
+  s->next = head;
+  if (head != nullptr) head->prev = s;
+  head = s;
+}
+
+void Remove(Slab*& head, Slab* s) {
+  if (s->prev != nullptr) {
+    s->prev->next = s->next;
+  } else {
+    head = s->next;
+  }
+  if (s->next != nullptr) s->next->prev = s->prev;
+}
+
+void Setup(KmemCache* c, const char* name, size_t size, size_t align) {
+  *c = KmemCache{};
+  c->name = name;
+  c->size = static_cast<uint32_t>(size);
+  c->align = static_cast<uint32_t>(align);
+  c->object = static_cast<uint32_t>(RoundUp(size, 8));
+  c->window = c->object < kSlabPoisonWindow ? c->object : static_cast<uint32_t>(kSlabPoisonWindow);
+  c->stride = static_cast<uint32_t>(RoundUp(sizeof(ObjHeader) + c->object + kTailBytes, align));
+  c->first = static_cast<uint32_t>(RoundUp(sizeof(Slab) + sizeof(ObjHeader), align));
+  uint64_t bytes = kPageSize;
+  while ((bytes - c->first) / c->stride < kMinObjectsPerSlab) bytes *= 2;
+  c->slab_bytes = bytes;
+  c->per_slab = static_cast<uint32_t>((bytes - c->first) / c->stride);
+  KmemCache** link = &all_caches;  // appended, so KmemDump lists caches in creation order
+  while (*link != nullptr) link = &(*link)->next;
+  *link = c;
+}
+
+void* ObjectAt(KmemCache* c, Slab* s, uint64_t i) { return Bytes(s) + c->first + i * c->stride; }
+
+Slab* SlabOf(const KmemCache* c, void* p) {
+  return reinterpret_cast<Slab*>(AlignDown(reinterpret_cast<uintptr_t>(p), c->slab_bytes));
+}
+
+// Takes a slab from the source and threads all its objects, poisoned, onto its free list (lowest first).
+[[gnu::noinline]] Slab* NewSlab(KmemCache* c) {
+  if (source.take == nullptr) return nullptr;
+  auto* s = static_cast<Slab*>(source.take(source.ctx, c->slab_bytes, c->slab_bytes));
+  if (s == nullptr) return nullptr;
+  s->magic = SealMagic(kSlabMagic, s);
+  s->cache = c;
+  s->inuse = 0;
+  s->free = nullptr;
+  for (uint64_t i = c->per_slab; i-- > 0;) {
+    void* p = ObjectAt(c, s, i);
+    ObjHeader* h = HeaderOf(p);
+    h->magic = SealMagic(kFreeMagic, h);
+    h->cache = c;
+    PoisonWindow(p, c->window);
+    PutTail(Bytes(p) + c->object);
+    *static_cast<void**>(p) = s->free;
+    s->free = p;
+  }
+  Push(c->partial, s);
+  ++c->slabs;
+  ++c->empty_slabs;
+  return s;
+}
+
+// Says what is wrong with an object a free was handed; the fast path only knows that something is.
+[[noreturn, gnu::cold, gnu::noinline]] void BadObject(KmemCache* expected, void* p, const char* op) {
+  const char* who = expected != nullptr ? expected->name : "kmalloc";
+  ObjHeader* h = HeaderOf(p);
+  if (h->magic == SealMagic(kFreeMagic, h)) Panic("cache %s: %s of %p: double free, the object is free", who, op, p);
+  if (h->magic != SealMagic(kLiveMagic, h)) {
+    Panic("cache %s: %s of %p: foreign pointer or smashed header canary (magic 0x%lx)", who, op, p, h->magic);
+  }
+  KmemCache* c = h->cache;
+  if (expected == nullptr && !IsKmallocCache(c)) {
+    Panic("cache kmalloc: %s of %p: foreign pointer, the object is not from Kmalloc", op, p);
+  }
+  if (expected != nullptr && c != expected) {
+    Panic("cache %s: %s of %p: foreign pointer, the object belongs to cache %s", who, op, p, c->name);
+  }
+  Slab* s = SlabOf(c, p);
+  if (s->magic != SealMagic(kSlabMagic, s) || s->cache != c) {
+    Panic("cache %s: %s of %p: slab header at %p smashed", c->name, op, p, static_cast<void*>(s));
+  }
+  Panic("cache %s: %s of %p: tail canary smashed, written past the %u-byte object", c->name, op, p, c->size);
+}
+
+// The cache of the live object `p` (`expected`, or for Kfree's nullptr any Kmalloc class) and its slab.
+// Every guard of a live object is checked here, each failure going to BadObject for the message.
+struct Owner {
+  KmemCache* cache;
+  Slab* slab;
+};
+
+[[gnu::always_inline]] inline Owner CheckedObject(KmemCache* expected, void* p, const char* op) {
+  ObjHeader* h = HeaderOf(p);
+  KmemCache* c = h->cache;
+  if (h->magic != SealMagic(kLiveMagic, h) || (expected != nullptr ? c != expected : !IsKmallocCache(c))) {
+    BadObject(expected, p, op);
+  }
+  Slab* s = SlabOf(c, p);
+  if (s->magic != SealMagic(kSlabMagic, s) || s->cache != c || !TailIntact(Bytes(p) + c->object)) {
+    BadObject(expected, p, op);
+  }
+  return {c, s};
+}
+
+[[noreturn, gnu::cold, gnu::noinline]] void BadFreeObject(KmemCache* c, Slab* s, void* p) {
+  ObjHeader* h = HeaderOf(p);
+  void* next = *static_cast<void**>(p);
+  if (h->magic != SealMagic(kFreeMagic, h)) {
+    Panic("cache %s: free object %p has a smashed header (magic 0x%lx)", c->name, p, h->magic);
+  }
+  if (next != nullptr && SlabOf(c, next) != s) {
+    Panic("cache %s: free object %p was written after free: its link %p leaves slab %p", c->name, p, next,
+          static_cast<void*>(s));
+  }
+  size_t off = FindNot(Bytes(p) + sizeof(void*), c->window - sizeof(void*), kPoisonByte);
+  Panic("cache %s: object %p was written after free: byte at +%lu is 0x%02x, expected 0x%02x", c->name, p,
+        off + sizeof(void*), Bytes(p)[sizeof(void*) + off], kPoisonByte);
+}
+
+void* AllocSlow(KmemCache* c, Zero zero);
+
+// The fast path makes no calls (the slow and failing paths are tail calls), so it needs no stack frame.
+[[gnu::always_inline]] inline void* AllocFrom(KmemCache* c, Zero zero) {
+  Slab* s = c->partial;
+  if (__builtin_expect(s == nullptr, 0)) return AllocSlow(c, zero);
+  void* p = s->free;
+  ObjHeader* h = HeaderOf(p);
+  void* next = *static_cast<void**>(p);
+  if (h->magic != SealMagic(kFreeMagic, h) || (next != nullptr && SlabOf(c, next) != s) ||
+      !WindowPoisoned(p, c->window)) {
+    BadFreeObject(c, s, p);
+  }
+  if (s->inuse++ == 0) --c->empty_slabs;
+  s->free = next;
+  if (next == nullptr) {
+    Remove(c->partial, s);
+    Push(c->full, s);
+  }
+  h->magic = SealMagic(kLiveMagic, h);
+  *static_cast<uint64_t*>(p) = kPoisonWord;  // not the link: callers see no kernel pointers
+  uint64_t live = ++c->allocs - c->frees;
+  if (live > c->peak_live) c->peak_live = live;
+  if (zero == Zero::kYes) return __builtin_memset(p, 0, c->size);
+  return p;
+}
+
+[[gnu::noinline]] void* AllocSlow(KmemCache* c, Zero zero) {
+  if (NewSlab(c) == nullptr) return nullptr;
+  return AllocFrom(c, zero);
+}
+
+[[gnu::noinline]] void ReleaseSlab(KmemCache* c, Slab* s) {
+  Remove(c->partial, s);
+  --c->slabs;
+  source.give(source.ctx, s, c->slab_bytes);
+}
+
+[[gnu::always_inline]] inline void FreeChecked(Owner owner, void* p) {
+  KmemCache* c = owner.cache;
+  Slab* s = owner.slab;
+  ObjHeader* h = HeaderOf(p);
+  PoisonWindow(p, c->window);
+  h->magic = SealMagic(kFreeMagic, h);
+  if (s->free == nullptr) {
+    Remove(c->full, s);
+    Push(c->partial, s);
+  }
+  *static_cast<void**>(p) = s->free;
+  s->free = p;
+  ++c->frees;
+  if (--s->inuse != 0) return;
+  // Keep one empty slab so that an alloc/free pair at a slab boundary does not go to the source each time.
+  if (c->empty_slabs == 0 || source.give == nullptr) {
+    ++c->empty_slabs;
+  } else {
+    ReleaseSlab(c, s);
+  }
+}
+
+// The Kmalloc class of `size` (0..kKmallocMax): 16 << class is the smallest class size >= size. No branch.
+size_t ClassOf(size_t size) {
+  uint64_t last = size - 1 + (size == 0);  // the largest byte offset, 0 for Kmalloc(0)
+  return 60 - __builtin_clzll(last | 15);
+}
+
+}  // namespace
+
+void KmemInit(const MemSource& src) {
+  source = src;
+  all_caches = nullptr;
+  Setup(&cache_cache, "kmem_cache", sizeof(KmemCache), alignof(KmemCache));
+  for (size_t i = 0; i < kClasses; ++i) Setup(&kmalloc_caches[i], kClassNames[i], size_t{16} << i, 16);
+}
+
+KmemCache* KmemCacheCreate(const char* name, size_t size, size_t align) {
+  if (align == 0) align = 8;
+  KASSERT(size > 0 && size <= kMaxObject, "cache %s: object size %lu not in 1..%lu", name, size, kMaxObject);
+  KASSERT(IsPowerOfTwo(align) && align <= kPageSize, "cache %s: alignment %lu", name, align);
+  void* mem = AllocFrom(&cache_cache, Zero::kYes);
+  if (mem == nullptr) return nullptr;
+  auto* c = static_cast<KmemCache*>(mem);
+  Setup(c, name, size, align < 8 ? 8 : align);
+  return c;
+}
+
+bool KmemCacheDestroy(KmemCache* c) {
+  KASSERT(c != &cache_cache && !IsKmallocCache(c), "cache %s belongs to kmem itself", c->name);
+  if (Live(c) != 0) return false;
+  while (c->partial != nullptr) {
+    Slab* s = c->partial;
+    Remove(c->partial, s);
+    if (source.give != nullptr) source.give(source.ctx, s, c->slab_bytes);
+  }
+  for (KmemCache** link = &all_caches; *link != nullptr; link = &(*link)->next) {
+    if (*link == c) {
+      *link = c->next;
+      break;
+    }
+  }
+  KmemCacheFree(&cache_cache, c);
+  return true;
+}
+
+void* KmemCacheAlloc(KmemCache* c, Zero zero) { return AllocFrom(c, zero); }
+
+void KmemCacheFree(KmemCache* c, void* p) { FreeChecked(CheckedObject(c, p, "free"), p); }
+
+void* Kmalloc(size_t size, Zero zero) {
+  if (size > kKmallocMax) return nullptr;
+  return AllocFrom(&kmalloc_caches[ClassOf(size)], zero);
+}
+
+void Kfree(void* p) {
+  if (p == nullptr) return;
+  FreeChecked(CheckedObject(nullptr, p, "kfree"), p);
+}
+
+size_t KmallocSize(void* p) { return CheckedObject(nullptr, p, "ksize").cache->size; }
+
+AllocStats KmemCacheStats(const KmemCache* c) {
+  AllocStats s;
+  s.live_blocks = Live(c);
+  s.live_bytes = Live(c) * c->size;
+  s.peak_bytes = c->peak_live * c->size;
+  s.allocs = c->allocs;
+  s.frees = c->frees;
+  return s;
+}
+
+AllocStats KmallocStats() {
+  AllocStats sum;
+  for (const KmemCache& c : kmalloc_caches) {
+    AllocStats s = KmemCacheStats(&c);
+    sum.live_blocks += s.live_blocks;
+    sum.live_bytes += s.live_bytes;
+    sum.peak_bytes += s.peak_bytes;
+    sum.allocs += s.allocs;
+    sum.frees += s.frees;
+  }
+  return sum;
+}
+
+uint64_t KmemCacheSlabs(const KmemCache* c) { return c->slabs; }
+
+void KmemCacheCheck(KmemCache* c) {
+  uint64_t live = 0, slabs = 0, empty = 0;
+  for (int list = 0; list < 2; ++list) {
+    for (Slab* s = list == 0 ? c->partial : c->full; s != nullptr; s = s->next) {
+      KASSERT(s->magic == SealMagic(kSlabMagic, s) && s->cache == c, "cache %s: slab %p header smashed", c->name,
+              static_cast<void*>(s));
+      ++slabs;
+      uint64_t in_slab = 0, free_listed = 0;
+      for (uint64_t i = 0; i < c->per_slab; ++i) {
+        void* p = ObjectAt(c, s, i);
+        ObjHeader* h = HeaderOf(p);
+        KASSERT(h->cache == c, "cache %s: object %p header names another cache", c->name, p);
+        KASSERT(TailIntact(Bytes(p) + c->object), "cache %s: object %p tail canary smashed", c->name, p);
+        if (h->magic == SealMagic(kLiveMagic, h)) {
+          ++in_slab;
+          continue;
+        }
+        KASSERT(h->magic == SealMagic(kFreeMagic, h), "cache %s: object %p header smashed", c->name, p);
+        size_t off = FindNot(Bytes(p) + sizeof(void*), c->window - sizeof(void*), kPoisonByte);
+        KASSERT(off == c->window - sizeof(void*), "cache %s: free object %p written after free at +%lu", c->name,
+                p, off + sizeof(void*));
+      }
+      for (void* p = s->free; p != nullptr; p = *static_cast<void**>(p)) {
+        KASSERT(SlabOf(c, p) == s && HeaderOf(p)->magic == SealMagic(kFreeMagic, HeaderOf(p)) &&
+                    ++free_listed <= c->per_slab,
+                "cache %s: slab %p free list broken at %p", c->name, static_cast<void*>(s), p);
+      }
+      KASSERT(in_slab == s->inuse && in_slab + free_listed == c->per_slab,
+              "cache %s: slab %p has %lu live and %lu listed free objects of %u, counts %lu in use", c->name,
+              static_cast<void*>(s), in_slab, free_listed, c->per_slab, s->inuse);
+      KASSERT((list == 1) == (free_listed == 0), "cache %s: slab %p on the wrong list", c->name,
+              static_cast<void*>(s));
+      if (in_slab == 0) ++empty;
+      live += in_slab;
+    }
+  }
+  KASSERT(live == Live(c) && slabs == c->slabs && empty == c->empty_slabs,
+          "cache %s: walk finds %lu live objects in %lu slabs (%lu empty), statistics say %lu in %lu (%lu)",
+          c->name, live, slabs, empty, Live(c), c->slabs, c->empty_slabs);
+}
+
+void KmemCheckAll() {
+  for (KmemCache* c = all_caches; c != nullptr; c = c->next) KmemCacheCheck(c);
+}
+
+void KmemDump() {
+  Print("cache              size  live objects   live bytes   peak bytes  slabs  slab bytes\n");
+  for (KmemCache* c = all_caches; c != nullptr; c = c->next) {
+    AllocStats s = KmemCacheStats(c);
+    Print("%-16s %6u %13lu %12lu %12lu %6lu %11lu\n", c->name, c->size, s.live_blocks, s.live_bytes,
+          s.peak_bytes, c->slabs, c->slab_bytes);
+  }
+}
+
+}  // namespace kmem::pool

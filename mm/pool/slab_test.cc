@@ -1,0 +1,216 @@
+#include "mm/pool/slab.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <random>
+#include <vector>
+
+#include "mm/base/addr.h"
+#include "testing/console_capture.h"
+#include "testing/pool_host.h"
+
+namespace kmem::pool {
+namespace {
+
+class SlabTest : public ::testing::Test {
+ protected:
+  void SetUp() override { KmemInit(heap_.source()); }
+  testing::HeapSource heap_;
+  std::mt19937_64 rng_{7};
+};
+
+bool AllBytes(const void* p, size_t n, uint8_t b) {
+  auto* c = static_cast<const uint8_t*>(p);
+  return std::all_of(c, c + n, [b](uint8_t x) { return x == b; });
+}
+
+TEST_F(SlabTest, KmallocPicksTheSmallestClass) {
+  std::vector<std::pair<size_t, size_t>> cases = {{0, 16},    {1, 16},     {16, 16},    {17, 32},
+                                                  {100, 128}, {128, 128},  {129, 256},  {513, 1024},
+                                                  {2047, 2048}, {2049, 4096}, {4096, 4096}};
+  std::shuffle(cases.begin(), cases.end(), rng_);
+  for (auto [size, cls] : cases) {
+    void* p = Kmalloc(size);
+    ASSERT_NE(p, nullptr) << size;
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 16, 0u) << size;
+    EXPECT_EQ(KmallocSize(p), cls) << size;
+    Kfree(p);
+  }
+  EXPECT_EQ(Kmalloc(kKmallocMax + 1), nullptr);
+  Kfree(nullptr);
+}
+
+TEST_F(SlabTest, KmallocBlocksAreDisjointAndKeepTheirContents) {
+  std::map<uint8_t*, size_t> live;
+  for (int i = 0; i < 2000; ++i) {
+    size_t n = 1 + rng_() % kKmallocMax;
+    auto* p = static_cast<uint8_t*>(Kmalloc(n));
+    ASSERT_NE(p, nullptr);
+    std::memset(p, static_cast<int>(n), n);
+    live[p] = n;
+  }
+  for (auto it = live.begin(); std::next(it) != live.end(); ++it) {
+    EXPECT_LE(it->first + it->second, std::next(it)->first);
+  }
+  EXPECT_EQ(KmallocStats().live_blocks, 2000u);
+  KmemCheckAll();
+  std::vector<std::pair<uint8_t*, size_t>> order(live.begin(), live.end());
+  std::shuffle(order.begin(), order.end(), rng_);
+  for (auto [p, n] : order) {
+    EXPECT_TRUE(AllBytes(p, n, static_cast<uint8_t>(n)));
+    Kfree(p);
+  }
+  KmemCheckAll();
+  EXPECT_EQ(KmallocStats().live_blocks, 0u);
+  EXPECT_EQ(KmallocStats().live_bytes, 0u);
+}
+
+TEST_F(SlabTest, CacheHonoursAlignmentAndZero) {
+  KmemCache* c = KmemCacheCreate("aligned", 100, 64);
+  ASSERT_NE(c, nullptr);
+  std::vector<void*> objs;
+  for (int i = 0; i < 100; ++i) {
+    void* p = KmemCacheAlloc(c, i % 2 == 0 ? Zero::kYes : Zero::kNo);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u);
+    // Zeroed objects are zero throughout; others show poison in their window, never a stale link.
+    if (i % 2 == 0) {
+      EXPECT_TRUE(AllBytes(p, 100, 0)) << i;
+    } else {
+      EXPECT_TRUE(AllBytes(p, kSlabPoisonWindow, kPoisonByte)) << i;
+    }
+    std::memset(p, 0xcc, 100);
+    objs.push_back(p);
+  }
+  std::shuffle(objs.begin(), objs.end(), rng_);
+  for (void* p : objs) KmemCacheFree(c, p);
+  KmemCacheCheck(c);
+  EXPECT_TRUE(KmemCacheDestroy(c));
+}
+
+// Three full slabs; freeing everything keeps one empty slab and gives the others back to the source.
+TEST_F(SlabTest, EmptySlabsGoBackToTheSourceButOne) {
+  KmemCache* c = KmemCacheCreate("obj", 256, 8);
+  uint64_t before = heap_.bytes_out();
+  std::vector<void*> objs;
+  void* p;
+  while (KmemCacheSlabs(c) < 4) {
+    objs.push_back(p = KmemCacheAlloc(c));
+  }
+  KmemCacheFree(c, objs.back());
+  objs.pop_back();  // three slabs exactly full, the fourth empty again
+  KmemCacheCheck(c);
+  EXPECT_EQ(KmemCacheSlabs(c), 4u);
+  std::shuffle(objs.begin(), objs.end(), rng_);
+  for (void* o : objs) KmemCacheFree(c, o);
+  KmemCacheCheck(c);
+  EXPECT_EQ(KmemCacheSlabs(c), 1u);
+  EXPECT_EQ(heap_.bytes_out(), before + kPageSize);
+  EXPECT_TRUE(KmemCacheDestroy(c));
+}
+
+TEST_F(SlabTest, DestroyRefusesWhileObjectsLive) {
+  uint64_t before = heap_.bytes_out();
+  KmemCache* c = KmemCacheCreate("leaky", 48, 16);
+  void* p = KmemCacheAlloc(c);
+  EXPECT_FALSE(KmemCacheDestroy(c));
+  KmemCacheFree(c, p);
+  EXPECT_TRUE(KmemCacheDestroy(c));
+  // The cache's slab went back; the descriptor slab of kmem_cache stays (the one empty slab it keeps).
+  EXPECT_EQ(heap_.bytes_out(), before + (before == 0 ? kPageSize : 0));
+}
+
+TEST_F(SlabTest, SourceRunningDryGivesNull) {
+  testing::HeapSource small(kPageSize);
+  KmemInit(small.source_without_give());
+  int n = 0;
+  while (Kmalloc(64) != nullptr) ++n;
+  EXPECT_GT(n, 20);
+  EXPECT_EQ(KmemCacheCreate("none", 8, 8), nullptr);
+}
+
+TEST_F(SlabTest, StatisticsAndTable) {
+  KmemCache* c = KmemCacheCreate("widget", 40, 8);
+  void* a = KmemCacheAlloc(c);
+  void* b = KmemCacheAlloc(c);
+  KmemCacheFree(c, a);
+  AllocStats s = KmemCacheStats(c);
+  EXPECT_EQ(s.live_blocks, 1u);
+  EXPECT_EQ(s.live_bytes, 40u);
+  EXPECT_EQ(s.peak_bytes, 80u);
+  testing::ConsoleCapture out;
+  KmemDump();
+  EXPECT_NE(out.text().find("widget               40             1           40           80      1"),
+            std::string::npos)
+      << out.text();
+  EXPECT_NE(out.text().find("kmalloc-4k"), std::string::npos);
+  KmemCacheFree(c, b);
+}
+
+using SlabDeathTest = SlabTest;
+
+TEST_F(SlabDeathTest, KfreeTwicePanics) {
+  void* p = Kmalloc(30);
+  Kfree(p);
+  EXPECT_DEATH(Kfree(p), "cache kmalloc: kfree of 0x[0-9a-f]+: double free, the object is free");
+}
+
+TEST_F(SlabDeathTest, CacheFreeTwicePanics) {
+  KmemCache* c = KmemCacheCreate("obj", 24, 8);
+  void* p = KmemCacheAlloc(c);
+  KmemCacheFree(c, p);
+  EXPECT_DEATH(KmemCacheFree(c, p), "cache obj: free of 0x[0-9a-f]+: double free");
+}
+
+TEST_F(SlabDeathTest, FreeIntoTheWrongCachePanics) {
+  KmemCache* a = KmemCacheCreate("a", 24, 8);
+  KmemCache* b = KmemCacheCreate("b", 24, 8);
+  void* p = KmemCacheAlloc(a);
+  EXPECT_DEATH(KmemCacheFree(b, p), "cache b: free of 0x[0-9a-f]+: foreign pointer, the object belongs to cache a");
+}
+
+TEST_F(SlabDeathTest, KfreeOfACacheObjectPanics) {
+  KmemCache* a = KmemCacheCreate("a", 24, 8);
+  void* p = KmemCacheAlloc(a);
+  EXPECT_DEATH(Kfree(p), "cache kmalloc: kfree of 0x[0-9a-f]+: foreign pointer, the object is not from Kmalloc");
+}
+
+TEST_F(SlabDeathTest, KfreeOfAForeignPointerPanics) {
+  alignas(16) static uint8_t elsewhere[64];
+  EXPECT_DEATH(Kfree(elsewhere + 32), "cache kmalloc: kfree of 0x[0-9a-f]+: foreign pointer or smashed header canary");
+}
+
+TEST_F(SlabDeathTest, WritePastTheObjectPanicsOnFree) {
+  auto* p = static_cast<uint8_t*>(Kmalloc(16));
+  p[16] = 0;
+  EXPECT_DEATH(Kfree(p), "cache kmalloc-16: kfree of 0x[0-9a-f]+: tail canary smashed, written past the 16-byte object");
+}
+
+TEST_F(SlabDeathTest, WriteAfterFreePanicsWhenHandedOutAgain) {
+  auto* p = static_cast<uint8_t*>(Kmalloc(64));
+  Kfree(p);
+  p[10] = 1;
+  EXPECT_DEATH(Kmalloc(64), "cache kmalloc-64: object 0x[0-9a-f]+ was written after free: byte at \\+10 is 0x01, expected 0x6b");
+}
+
+TEST_F(SlabDeathTest, WriteAfterFreeIsFoundByTheCheck) {
+  KmemCache* c = KmemCacheCreate("obj", 64, 8);
+  auto* p = static_cast<uint8_t*>(KmemCacheAlloc(c));
+  KmemCacheAlloc(c);
+  KmemCacheFree(c, p);
+  p[33] = 1;
+  EXPECT_DEATH(KmemCacheCheck(c), "cache obj: free object 0x[0-9a-f]+ written after free at \\+33");
+}
+
+TEST_F(SlabDeathTest, SmashedSlabHeaderPanicsOnFree) {
+  auto* p = static_cast<uint8_t*>(Kmalloc(64));
+  // kmalloc-64 slabs are one page, aligned to it, with the slab header at the start.
+  auto* slab = reinterpret_cast<uint64_t*>(AlignDown(reinterpret_cast<uintptr_t>(p), kPageSize));
+  slab[0] ^= 1;
+  EXPECT_DEATH(Kfree(p), "cache kmalloc-64: kfree of 0x[0-9a-f]+: slab header at 0x[0-9a-f]+ smashed");
+}
+
+}  // namespace
+}  // namespace kmem::pool

@@ -1,0 +1,50 @@
+// The host's side of mm/pool's hooks: a MemSource over the host heap that counts what it handed out and
+// can be capped, and a PoolSync over a real mutex and condition variable so Smalloc can block in a test.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+
+#include "mm/pool/source.h"
+
+namespace kmem::testing {
+
+class HeapSource {
+ public:
+  // Hands out at most `capacity` bytes at a time; frees whatever is still out when destroyed.
+  explicit HeapSource(uint64_t capacity = UINT64_MAX);
+  ~HeapSource();
+  HeapSource(const HeapSource&) = delete;
+  HeapSource& operator=(const HeapSource&) = delete;
+
+  pool::MemSource source();
+  // Like source() but without `give`: spans never come back, as with xalloc early in boot.
+  pool::MemSource source_without_give();
+  uint64_t bytes_out() const { return out_; }
+  size_t spans_out() const { return spans_.size(); }
+
+ private:
+  static void* Take(void* ctx, size_t bytes, size_t align);
+  static void Give(void* ctx, void* span, size_t bytes);
+
+  uint64_t capacity_;
+  uint64_t out_ = 0;
+  std::map<void*, size_t> spans_;
+};
+
+class ThreadSync {
+ public:
+  pool::PoolSync sync();
+  // How many times a Smalloc went to sleep.
+  int sleeps();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable_any cv_;
+  int sleeps_ = 0;
+};
+
+}  // namespace kmem::testing
