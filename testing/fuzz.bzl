@@ -1,7 +1,9 @@
 """kmem_fuzz_test: one fuzz entry point (LLVMFuzzerTestOneInput), two targets.
 
 - NAME: a libFuzzer binary (clang, AddressSanitizer and UBSan) for long runs:
-      bazel run //PKG:NAME -- -max_total_time=600 [CORPUS_DIR]
+      bazel run --config=fuzz //PKG:NAME -- -max_total_time=600 [CORPUS_DIR]
+  copts reach only the target's own sources, so --config=fuzz (.bazelrc) instruments every library the
+  harness links for coverage and the sanitizers; without it libFuzzer sees only the harness.
 - NAME_regression_test: the same entry point driven by testing/fuzz_driver.cc over the checked-in corpus
   and a fixed stream of pseudo-random inputs, so every `bazel test //...` exercises it.
 """

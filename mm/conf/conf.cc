@@ -137,6 +137,18 @@ ConfStatus Confinit(const RamRange* ranges, size_t n, const ConfParams& params, 
   conf->nimage = conf->nproc / 2 < kMinImage ? kMinImage : conf->nproc / 2;
   conf->nswap = conf->nproc * kSwapPagesPerProc;
 
+  // Pool limits, as 9front guesses them: the kernel share less its large permanent tables (the page
+  // descriptors of user memory, 32 bytes a page; one page per process) is what mainmem may grow to; image
+  // caches may take 90% of that and secrets a sixteenth. They are ceilings, not reservations: the pools grow
+  // on demand and together may not reach them.
+  uint64_t tables = conf->upages * 32 + conf->nproc * kPageSize;
+  uint64_t share = conf->kpages * kPageSize;
+  // On very large machines the descriptors alone outgrow the KZERO window's share; mainmem keeps a quarter.
+  uint64_t floor = share / 4;
+  conf->mainmem_limit = share > tables + floor ? share - tables : floor;
+  conf->imagmem_limit = conf->mainmem_limit - conf->mainmem_limit / 10;
+  conf->secrmem_limit = conf->mainmem_limit / 16;
+
   uint64_t total = RoundMiB(conf->npage * kPageSize + conf->kernel_image_bytes);
   uint64_t user = RoundMiB(conf->upages * kPageSize);
   Print("%luM memory: %luM kernel data, %luM user, %luM swap\n", total, total - user, user,

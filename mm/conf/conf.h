@@ -36,6 +36,10 @@ struct Conf {
   uint64_t nimage = 0;  // cached program images
   uint64_t nswap = 0;   // pages of the swap map
   uint64_t kernel_image_bytes = 0;
+  // Pool limits (9front's confinit sets mainmem->maxsize and imagmem->maxsize): see Confinit.
+  uint64_t mainmem_limit = 0;
+  uint64_t imagmem_limit = 0;
+  uint64_t secrmem_limit = 0;
 
   // The kernel's share of each bank, in bank order, for HoleAllocator::Xinit; and the rest, for the page
   // allocator. Write at most `cap` ranges and return how many there are. O(nmem).

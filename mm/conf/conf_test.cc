@@ -109,6 +109,11 @@ TEST_P(ConfMaps, SplitKeepsItsInvariants) {
   EXPECT_LE(conf.nproc, 2000u);
   EXPECT_GE(conf.nimage, 64u);
   EXPECT_EQ(conf.nswap, conf.nproc * 64);
+  // Pool ceilings fit in the kernel share and keep their order.
+  EXPECT_GT(conf.mainmem_limit, 0u);
+  EXPECT_LE(conf.mainmem_limit, conf.kpages * kPageSize);
+  EXPECT_LT(conf.imagmem_limit, conf.mainmem_limit);
+  EXPECT_LT(conf.secrmem_limit, conf.imagmem_limit);
 
   Line l = ParseLine(console.text());
   EXPECT_EQ(l.a + l.b, l.n);

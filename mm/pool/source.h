@@ -7,10 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mm/base/zero.h"
+
 namespace kmem::pool {
 
-// Whether newly handed-out memory is cleared (9front mallocz's clr).
-enum class Zero { kNo, kYes };
+// Whether newly handed-out memory is cleared (9front mallocz's clr): mm/base/zero.h.
+using kmem::Zero;
 
 // A supplier of backing memory in large spans (pool arenas, slabs).
 struct MemSource {

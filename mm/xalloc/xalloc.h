@@ -15,11 +15,11 @@
 #include "mm/base/addr.h"
 #include "mm/base/direct_map.h"
 #include "mm/base/ram_range.h"
+#include "mm/base/zero.h"
 #include "mm/xalloc/range_table.h"
 
 namespace kmem {
 
-enum class Zero { kNo, kYes };
 
 enum class XholeStatus {
   kOk,
