@@ -53,5 +53,36 @@ usable_kib=$(sed -n 's/^memmap: usable RAM \([0-9]*\) KiB .*/\1/p' <<<"$clean")
 [ -n "$usable_kib" ] || fail "no typed memory map total"
 (( usable_kib <= kernel_kib && usable_kib >= kernel_kib - 2048 )) ||
   fail "usable RAM $usable_kib KiB is not within 2 MiB below the firmware's $kernel_kib KiB"
+
+# Every usable page ends up in exactly one place: the boot page tables (taken from the map before
+# confinit), xalloc (the kernel share) or the page allocator (the user share).
+num() { sed -n "$1" <<<"$clean" | head -n 1; }
+pt_pages=$(num 's/^mmu: kernel tables live at 0x[0-9a-f]*: \([0-9]*\) page-table pages.*/\1/p')
+donated_kib=$(num 's/^xalloc: .* \([0-9]*\) KiB donated$/\1/p')
+read -r palloc_backend palloc_pages palloc_free < <(num 's/^palloc: \([a-z]*\) backend, .*: \([0-9]*\) pages, \([0-9]*\) free, .*/\1 \2 \3/p')
+[ -n "$pt_pages" ] && [ -n "$donated_kib" ] && [ -n "$palloc_pages" ] || fail "missing mmu, xalloc or palloc summary"
+(( usable_kib == pt_pages * 4 + donated_kib + palloc_pages * 4 )) ||
+  fail "usable $usable_kib KiB != page tables $((pt_pages * 4)) + xalloc $donated_kib + palloc $((palloc_pages * 4)) KiB"
+[ "$palloc_backend" = "$backend_wanted" ] || fail "palloc runs the $palloc_backend backend"
+(( palloc_free == palloc_pages )) || fail "palloc starts with $palloc_free of $palloc_pages pages free"
+
+# confinit's line: N = A + B; N is the banks plus the kernel image, B the page allocator's share.
+read -r n_mib a_mib b_mib < <(num 's/^\([0-9]*\)M memory: \([0-9]*\)M kernel data, \([0-9]*\)M user, [0-9]*M swap$/\1 \2 \3/p')
+[ -n "$n_mib" ] || fail "no confinit memory line"
+(( a_mib + b_mib == n_mib )) || fail "confinit: $a_mib M kernel + $b_mib M user != $n_mib M"
+read -r img_lo img_hi < <(num 's/^meminit: reserving kernel image \[\(0x[0-9a-f]*\), \(0x[0-9a-f]*\))$/\1 \2/p')
+want_n=$(( (donated_kib + palloc_pages * 4 + (img_hi - img_lo) / 1024 + 512) / 1024 ))
+(( n_mib >= want_n - 1 && n_mib <= want_n + 1 )) || fail "confinit says ${n_mib}M, the banks and image make ${want_n}M"
+want_b=$(( (palloc_pages * 4 + 512) / 1024 ))
+(( b_mib >= want_b - 1 && b_mib <= want_b + 1 )) || fail "confinit gives users ${b_mib}M, palloc has ${want_b}M"
+
+# The self-tests ran, over every user page, and passed.
+grep -q '^mmu: W+X check passed' <<<"$clean" || fail "no W+X check"
+grep -q "^palloc: self-test allocated and freed $palloc_pages pages, none twice$" <<<"$clean" ||
+  fail "the palloc self-test did not cover all $palloc_pages pages"
+grep -q '^mmu: self-test ok' <<<"$clean" || fail "no MMU self-test"
+grep -q '^pool selftest: passed$' <<<"$clean" || fail "no pool self-test"
+grep -q '^selftest: every layer passed$' <<<"$clean" || fail "self-tests incomplete"
 grep -q '^kmem: boot ok' "$log" || fail "no 'boot ok'"
-echo "PASS: $mem boot, backend $backend, $entries map entries, $((ram >> 20)) MiB RAM, $((usable_kib >> 10)) MiB usable"
+echo "PASS: $mem boot, backend $backend, $entries map entries, $((ram >> 20)) MiB RAM, $((usable_kib >> 10)) MiB usable" \
+  "= $pt_pages page-table pages + $((donated_kib >> 10)) MiB xalloc + $palloc_pages pages palloc; ${n_mib}M = ${a_mib}M + ${b_mib}M"

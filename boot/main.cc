@@ -8,7 +8,9 @@
 #include "boot/meminit.h"
 #include "boot/mmu_setup.h"
 #include "boot/multiboot.h"
+#include "boot/poolinit.h"
 #include "boot/qemu_exit.h"
+#include "boot/selftest.h"
 #include "boot/serial.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
@@ -56,8 +58,10 @@ bool HasWord(const char* text, const char* word) {
   SetUpMmu(ram.range, ram.n, xalloc, HasWord(cmdline, "kmem.mmuwait") ? MmuWait::kYes : MmuWait::kNo);
   const Conf& conf = ConfInit(map);
   XInit(conf);
+  PoolsEarly(conf, xalloc);
   KernelPalloc& palloc = PageInit(conf);
-  palloc.SelfTest();
+  PoolsLate(conf, palloc);
+  SelfTests(palloc, KernelMmu());
   // Exercises the failure path end to end: boot/BUILD.bazel has a test that boots with this word.
   if (HasWord(cmdline, "kmem.panic")) Panic("kmem.panic on the command line");
   Print("kmem: boot ok\n");

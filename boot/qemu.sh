@@ -7,7 +7,7 @@
 # QEMU ARGS pass through (-m 4G, -smp 2, -append 'words'); the default memory is 1G. --gdb starts QEMU's
 # gdb stub on :1234 with the CPU stopped: gdb bazel-bin/boot/kernel.elf -ex 'target remote :1234'.
 # KMEM_KERNEL=FILE boots another flat image (the boot tests pick a backend so).
-# KMEM_ACCEL=tcg forces software emulation; by default KVM is used when it works and TCG otherwise.
+# KMEM_ACCEL=tcg|kvm forces an accelerator; by default KVM is used when it works and TCG otherwise.
 # -cpu max gives NX and 1 GiB pages under both; arch-capabilities is dropped because nested KVM refuses
 # to set that MSR and QEMU aborts.
 # KMEM_SERIAL=CHARDEV puts the serial line elsewhere than this terminal (default stdio; e.g. pipe:DIR/serial);
@@ -33,10 +33,13 @@ for arg in "$@"; do
   esac
 done
 
+# KVM needs /dev/kvm and hardware virtualization (vmx/svm in /proc/cpuinfo); a /dev/kvm without them
+# (some sandboxes emulate it) runs the kernel's page-table-heavy boot far slower than TCG does.
+kvm_works() { [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; }
 case "${KMEM_ACCEL:-auto}" in
   tcg) accel=(-accel tcg) ;;
-  # QEMU tries the accelerators in order: KVM where /dev/kvm works, TCG otherwise.
-  *) accel=(-accel kvm -accel tcg) ;;
+  kvm) accel=(-accel kvm) ;;
+  *) if kvm_works; then accel=(-accel kvm -accel tcg); else accel=(-accel tcg); fi ;;
 esac
 
 monitor=()

@@ -1,0 +1,19 @@
+// The kernel pools at boot (9front's order): mainmem, imagmem and secrmem grow from xalloc as soon as xinit
+// has run, and from the page allocator once pageinit has; the slab caches and Kmalloc take pages from the
+// start. Limits come from confinit.
+#pragma once
+
+#include "mm/conf/conf.h"
+#include "mm/palloc/kernel_palloc.h"
+#include "mm/xalloc/xalloc.h"
+
+namespace kmem::boot {
+
+// After xinit: the three pools over xalloc, with confinit's limits.
+void PoolsEarly(const Conf& conf, HoleAllocator& xalloc);
+
+// After pageinit: the pools switch to whole blocks of pages (reached through the direct map), and the slab
+// caches start over the same source.
+void PoolsLate(const Conf& conf, KernelPalloc& palloc);
+
+}  // namespace kmem::boot

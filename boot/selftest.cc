@@ -1,0 +1,106 @@
+#include "boot/selftest.h"
+
+#include <stdint.h>
+
+#include "arch/x86_64/layout.h"
+#include "mm/base/format.h"
+#include "mm/base/panic.h"
+#include "mm/pool/selftest.h"
+
+namespace kmem::boot {
+namespace {
+
+using x86::Attr;
+using x86::MmuStatus;
+using x86::PageSize;
+
+constexpr unsigned kBlockOrder = 9;  // one 2 MiB block: large enough for a 2 MiB mapping
+constexpr uint64_t kBlockBytes = kPageSize << kBlockOrder;
+constexpr uint64_t kPattern = 0x6b6d656d5f6d6d75;  // "kmem_mmu"
+constexpr VirtAddr kUserVa(0x40000000);           // 1 GiB: 2 MiB-aligned, far from page 0
+
+uint64_t PatternOf(PhysAddr page) { return page.value() ^ kPattern; }
+
+uint64_t* DirectWord(PhysAddr pa) { return reinterpret_cast<uint64_t*>(x86::DirectMapAddressOf(pa).value()); }
+
+void Expect(bool ok, const char* what, uint64_t got, uint64_t want) {
+  if (!ok) Panic("mmu self-test: %s: got 0x%lx, want 0x%lx", what, got, want);
+}
+
+void ExpectOk(MmuStatus s, const char* what) {
+  if (s != MmuStatus::kOk) Panic("mmu self-test: %s: %s", what, x86::MmuStatusName(s));
+}
+
+// Every page of the block seen through `va` holds its own pattern.
+void ExpectPatterns(VirtAddr va, PhysAddr pa, const char* through) {
+  for (uint64_t off = 0; off < kBlockBytes; off += kPageSize) {
+    uint64_t got = *reinterpret_cast<volatile uint64_t*>((va + off).value());
+    Expect(got == PatternOf(pa + off), through, got, PatternOf(pa + off));
+  }
+}
+
+void MmuSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
+  const PhysAddr kernel = mmu.kernel_table();
+  const uint64_t tables_before = mmu.table_pages();
+  PageResult block = palloc.TryAllocContig(kBlockOrder);
+  if (block.status != PallocStatus::kOk) Panic("mmu self-test: no 2 MiB block free");
+  const PhysAddr pa = palloc.Pa(block.page);
+  for (uint64_t off = 0; off < kBlockBytes; off += kPageSize) *DirectWord(pa + off) = PatternOf(pa + off);
+
+  // vmap: the block in the VMAP window, uncached, then gone again.
+  VirtAddr va;
+  ExpectOk(mmu.Vmap(pa, kBlockBytes, &va), "vmap");
+  x86::Translation t = mmu.Translate(kernel, va + kPageSize);
+  Expect(t.status == MmuStatus::kOk && t.pa == pa + kPageSize, "vmap translation", t.pa.value(),
+         (pa + kPageSize).value());
+  ExpectPatterns(va, pa, "read through vmap");
+  ExpectOk(mmu.Vunmap(va, kBlockBytes), "vunmap");
+  t = mmu.Translate(kernel, va);
+  Expect(t.status == MmuStatus::kNotMapped, "vunmapped address still translates", t.pa.value(), 0);
+
+  // A user address space: one 2 MiB page, loaded, written through, split by a protection change, released.
+  PhysAddr space;
+  ExpectOk(mmu.NewAddressSpace(&space), "new address space");
+  ExpectOk(mmu.Pmap(space, pa, kUserVa, kBlockBytes, Attr::kWrite | Attr::kUser), "user pmap");
+  t = mmu.Translate(space, kUserVa);
+  Expect(t.size == PageSize::k2M, "user mapping page size", static_cast<uint64_t>(t.size),
+         static_cast<uint64_t>(PageSize::k2M));
+  mmu.MmuSwitch(space);
+  ExpectPatterns(kUserVa, pa, "read through the user mapping");
+  *reinterpret_cast<volatile uint64_t*>(kUserVa.value()) = ~kPattern;
+  Expect(*DirectWord(pa) == ~kPattern, "user write seen in the direct map", *DirectWord(pa), ~kPattern);
+  *DirectWord(pa) = PatternOf(pa);
+  ExpectOk(mmu.Protect(space, kUserVa + kPageSize, kPageSize, Attr::kUser), "protect one page read-only");
+  t = mmu.Translate(space, kUserVa + kPageSize);
+  Expect(t.size == PageSize::k4K && !x86::Has(t.attrs, Attr::kWrite), "protected page", t.pa.value(),
+         (pa + kPageSize).value());
+  t = mmu.Translate(space, kUserVa + 2 * kPageSize);
+  Expect(x86::Has(t.attrs, Attr::kWrite), "neighbour of the protected page stays writable", 0, 1);
+  ExpectPatterns(kUserVa, pa, "read after the 2 MiB page was split");
+  mmu.MmuSwitch(kernel);
+  mmu.MmuRelease(space);
+  Expect(mmu.table_pages() == tables_before, "page-table pages after release", mmu.table_pages(), tables_before);
+
+  // kmap: one page through the direct map (all RAM is in it) and back.
+  VirtAddr k = mmu.Kmap(pa + 3 * kPageSize);
+  uint64_t got = *reinterpret_cast<volatile uint64_t*>(k.value());
+  Expect(got == PatternOf(pa + 3 * kPageSize), "read through kmap", got, PatternOf(pa + 3 * kPageSize));
+  mmu.Kunmap(k);
+
+  palloc.FreeContig(pa, kBlockOrder);
+  Print("mmu: self-test ok: vmap/vunmap of 2 MiB, a user space with a 2M page split by protect, switch and "
+        "release (%lu page-table pages before and after), kmap\n",
+        tables_before);
+}
+
+}  // namespace
+
+void SelfTests(KernelPalloc& palloc, x86::Mmu& mmu) {
+  palloc.SelfTest();
+  MmuSelfTest(palloc, mmu);
+  if (pool::PoolSelfTest() != pool::SelfTestStatus::kPassed) Panic("pool self-test failed");
+  palloc.Validate();
+  Print("selftest: every layer passed\n");
+}
+
+}  // namespace kmem::boot
