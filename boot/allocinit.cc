@@ -19,7 +19,7 @@ constexpr DirectMap kKzeroMap(PhysAddr(0), x86::kKzeroWindow, x86::kKzero);
 
 constinit HoleAllocator xalloc(kKzeroMap);
 constinit KernelPalloc palloc;
-Conf conf;  // 2.5 KiB of banks: static, not on the 16 KiB boot stack
+constinit Conf conf;  // 2.5 KiB of banks: static, not on the 16 KiB boot stack
 
 // rampage before xinit: one page of RAM out of the memory map, marked allocated there for good.
 bool TakeMapPage(void* ctx, PhysAddr* out) {

@@ -2,6 +2,7 @@
 
 #include "arch/x86_64/layout.h"
 #include "mm/base/format.h"
+#include "mm/base/panic.h"
 #include "mm/pool/pool.h"
 #include "mm/pool/slab.h"
 
@@ -23,9 +24,13 @@ unsigned OrderFor(size_t bytes, size_t align) {
   return order;
 }
 
+// Pools take arenas aligned to at most their size and slabs aligned to exactly theirs, so the order of a
+// span follows from its size alone when it comes back (GivePages).
 void* TakePages(void* ctx, size_t bytes, size_t align) {
   auto* palloc = static_cast<KernelPalloc*>(ctx);
   unsigned order = OrderFor(bytes, align);
+  KASSERT(order == OrderFor(bytes, kPageSize), "a %zu-byte span aligned to %zu could not be given back", bytes,
+          align);
   if (order > kMaxOrder) return nullptr;
   PageResult r = palloc->TryAllocContig(order);
   if (r.status != PallocStatus::kOk) return nullptr;
