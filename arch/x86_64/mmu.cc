@@ -164,12 +164,12 @@ void Mmu::BatchPage(TlbBatch& b, VirtAddr va) {
     b.full_ = true;
     return;
   }
-  b.pages_[b.count_++] = va;
+  b.pages_[b.count_++] = va.value();
 }
 
 void Mmu::BatchFree(TlbBatch& b, PhysAddr page) {
   if (b.freed_count_ == TlbBatch::kMaxFreed) Flush(b);
-  b.freed_[b.freed_count_++] = page;
+  b.freed_[b.freed_count_++] = page.value();
 }
 
 void Mmu::Flush(TlbBatch& b) {
@@ -180,10 +180,10 @@ void Mmu::Flush(TlbBatch& b) {
       cpu_.LoadCr3(current_);
     }
   } else {
-    for (unsigned i = 0; i < b.count_; ++i) cpu_.Invlpg(b.pages_[i]);
+    for (unsigned i = 0; i < b.count_; ++i) cpu_.Invlpg(VirtAddr(b.pages_[i]));
   }
   // Only now may the CPU no longer walk through the freed tables.
-  for (unsigned i = 0; i < b.freed_count_; ++i) FreeTable(b.freed_[i]);
+  for (unsigned i = 0; i < b.freed_count_; ++i) FreeTable(PhysAddr(b.freed_[i]));
   b.full_ = false;
   b.count_ = 0;
   b.freed_count_ = 0;
