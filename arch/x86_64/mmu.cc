@@ -214,7 +214,10 @@ MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Att
   while (done < size) {
     const unsigned level = LeafLevel(va + done, pa + done, size - done);
     WalkPath path;
-    uint64_t* e = Walk(table, va + done, level, Create::kYes, path);
+    // 4 KiB leaves, the common case, get the walk specialised for a constant level (unrolled, no level
+    // compares); larger leaves are rare enough for the generic one.
+    uint64_t* e = level == 0 ? Walk(table, va + done, 0, Create::kYes, path)
+                             : Walk(table, va + done, level, Create::kYes, path);
     if (e == nullptr || (*e & pte::kPresent) != 0) {
       status = e != nullptr || (*path.entry[path.level] & pte::kPresent) != 0 ? MmuStatus::kAlreadyMapped
                                                                                 : MmuStatus::kNoMemory;
@@ -266,7 +269,9 @@ bool Mmu::Split(uint64_t* leaf, unsigned level, VirtAddr va) {
   return true;
 }
 
-MmuStatus Mmu::ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp op, Attr attrs) {
+// Inlined into Punmap and Protect, so that each gets the loop specialised for its operation.
+[[gnu::always_inline]] inline MmuStatus Mmu::ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp op,
+                                                         Attr attrs) {
   MmuStatus status = CheckRange(va, size);
   if (status == MmuStatus::kOk && op == RangeOp::kProtect) status = CheckAttrs(va, attrs);
   if (status != MmuStatus::kOk) return status;
