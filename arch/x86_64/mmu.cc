@@ -164,12 +164,12 @@ void Mmu::BatchPage(TlbBatch& b, VirtAddr va) {
     b.full_ = true;
     return;
   }
-  b.pages_[b.count_++] = va;
+  b.pages_[b.count_++] = va.value();
 }
 
 void Mmu::BatchFree(TlbBatch& b, PhysAddr page) {
   if (b.freed_count_ == TlbBatch::kMaxFreed) Flush(b);
-  b.freed_[b.freed_count_++] = page;
+  b.freed_[b.freed_count_++] = page.value();
 }
 
 void Mmu::Flush(TlbBatch& b) {
@@ -180,10 +180,10 @@ void Mmu::Flush(TlbBatch& b) {
       cpu_.LoadCr3(current_);
     }
   } else {
-    for (unsigned i = 0; i < b.count_; ++i) cpu_.Invlpg(b.pages_[i]);
+    for (unsigned i = 0; i < b.count_; ++i) cpu_.Invlpg(VirtAddr(b.pages_[i]));
   }
   // Only now may the CPU no longer walk through the freed tables.
-  for (unsigned i = 0; i < b.freed_count_; ++i) FreeTable(b.freed_[i]);
+  for (unsigned i = 0; i < b.freed_count_; ++i) FreeTable(PhysAddr(b.freed_[i]));
   b.full_ = false;
   b.count_ = 0;
   b.freed_count_ = 0;
@@ -214,7 +214,10 @@ MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Att
   while (done < size) {
     const unsigned level = LeafLevel(va + done, pa + done, size - done);
     WalkPath path;
-    uint64_t* e = Walk(table, va + done, level, Create::kYes, path);
+    // 4 KiB leaves, the common case, get the walk specialised for a constant level (unrolled, no level
+    // compares); larger leaves are rare enough for the generic one.
+    uint64_t* e = level == 0 ? Walk(table, va + done, 0, Create::kYes, path)
+                             : Walk(table, va + done, level, Create::kYes, path);
     if (e == nullptr || (*e & pte::kPresent) != 0) {
       status = e != nullptr || (*path.entry[path.level] & pte::kPresent) != 0 ? MmuStatus::kAlreadyMapped
                                                                                 : MmuStatus::kNoMemory;
@@ -266,7 +269,9 @@ bool Mmu::Split(uint64_t* leaf, unsigned level, VirtAddr va) {
   return true;
 }
 
-MmuStatus Mmu::ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp op, Attr attrs) {
+// Inlined into Punmap and Protect, so that each gets the loop specialised for its operation.
+[[gnu::always_inline]] inline MmuStatus Mmu::ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp op,
+                                                         Attr attrs) {
   MmuStatus status = CheckRange(va, size);
   if (status == MmuStatus::kOk && op == RangeOp::kProtect) status = CheckAttrs(va, attrs);
   if (status != MmuStatus::kOk) return status;

@@ -102,8 +102,11 @@ class TlbBatch {
   bool full_ = false;
   unsigned count_ = 0;
   unsigned freed_count_ = 0;
-  VirtAddr pages_[kMaxPages];
-  PhysAddr freed_[kMaxFreed];
+  // Raw words, not VirtAddr/PhysAddr: those zero-initialise, and a batch is set up on every Punmap and
+  // Protect, where clearing 256 bytes would cost more than the single-page change itself. Only the first
+  // count_ / freed_count_ are ever read.
+  uint64_t pages_[kMaxPages];
+  uint64_t freed_[kMaxFreed];
 };
 
 // Visits each leaf mapping of a table in address order; `level` says its page size.
