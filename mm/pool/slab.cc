@@ -73,8 +73,9 @@ void PoisonWindow(void* p, uint32_t window) {
 }
 
 // Which poison window a fast path was specialised for: every cache of objects of 64 bytes or more has the
-// full window, whose check is seven constant-offset loads; the short one goes through the switch.
-enum class Window { kFull, kShort };
+// full window, whose check is seven constant-offset loads; Kmalloc's 16- and 32-byte classes have their
+// own (one and three loads); any other short window goes through the switch.
+enum class Window { kFull, k16, k32, kShort };
 
 // Checks words [1, window / 8) of a free object for poison. The two windows are separate instantiations:
 // written as one function, the compiler merged the straight-line check with the switch into one block of
@@ -83,8 +84,9 @@ template <Window kWindow>
 [[gnu::always_inline]] inline bool WindowPoisoned(const void* p, uint32_t window) {
   const auto* w = static_cast<const uint64_t*>(p);
   uint64_t diff = 0;
-  if constexpr (kWindow == Window::kFull) {
-    for (int i = 1; i < 8; ++i) diff |= w[i] ^ kPoisonWord;
+  if constexpr (kWindow == Window::kFull || kWindow == Window::k16 || kWindow == Window::k32) {
+    constexpr int kWords = kWindow == Window::kFull ? 8 : kWindow == Window::k32 ? 4 : 2;
+    for (int i = 1; i < kWords; ++i) diff |= w[i] ^ kPoisonWord;
     return diff == 0;
   }
   switch (window / 8) {
@@ -341,7 +343,12 @@ void KmemCacheFree(KmemCache* c, void* p) { FreeChecked(CheckedObject(c, p, "fre
 
 void* Kmalloc(size_t size, Zero zero) {
   if (size > kKmallocMax) return nullptr;
-  return AllocFrom(&kmalloc_caches[ClassOf(size)], zero);
+  // The class fixes the window (16 << class bytes, KmemInit), so no load of c->window decides the check.
+  const size_t k = ClassOf(size);
+  KmemCache* c = &kmalloc_caches[k];
+  if (k == 0) return AllocWindowed<Window::k16>(c, zero);
+  if (k == 1) return AllocWindowed<Window::k32>(c, zero);
+  return AllocWindowed<Window::kFull>(c, zero);
 }
 
 void Kfree(void* p) {
