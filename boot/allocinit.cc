@@ -1,14 +1,10 @@
 #include "boot/allocinit.h"
 
 #include "arch/x86_64/cache_colours.h"
+#include "arch/x86_64/kernel_image.h"
 #include "arch/x86_64/layout.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
-
-extern "C" {
-extern const char _kernel_start[];  // boot/kernel.ld
-extern const char _end[];
-}
 
 namespace kmem::boot {
 namespace {
@@ -46,7 +42,7 @@ const Conf& ConfInit(const Memmap& map) {
     if (n == Conf::kMaxBanks) Panic("confinit: more than %zu RAM ranges in the memory map", Conf::kMaxBanks);
     ram[n++] = RamRange{r.base, r.size};
   }
-  ConfParams params{kKzeroMap, static_cast<uint64_t>(_end - _kernel_start)};
+  ConfParams params{kKzeroMap, x86::ImageBytes()};
   ConfStatus s = Confinit(ram, n, params, &conf);
   if (s != ConfStatus::kOk) Panic("confinit: %s", ConfStatusName(s));
   return conf;

@@ -1,16 +1,12 @@
 #include "boot/meminit.h"
 
+#include "arch/x86_64/kernel_image.h"
 #include "arch/x86_64/layout.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 #include "mm/memmap/e820.h"
 #include "mm/memmap/parse.h"
 #include "mm/memmap/probe.h"
-
-extern "C" {
-extern const char _kernel_start[];  // boot/kernel.ld
-extern const char _end[];
-}
 
 namespace kmem::boot {
 namespace {
@@ -20,8 +16,6 @@ Memmap memmap;
 InstalledRam installed;
 E820Map firmware;
 E820Map sanitised;
-
-PhysAddr PaddrOfImage(const char* symbol) { return PhysAddr(reinterpret_cast<uint64_t>(symbol) - x86::kKzero); }
 
 void Check(MemmapStatus s, const char* what) {
   if (s != MemmapStatus::kOk) Panic("meminit: %s: %s", what, MemmapStatusName(s));
@@ -79,7 +73,7 @@ void MemoryTest(const MultibootInfo& mbi) {
     Check(MemmapAddPcRam(&memmap, 0, uint64_t{mbi.mem_lower_kib} << 10), "adding low RAM");
   }
   uint64_t from;
-  AlignUp(PaddrOfImage(_end).value(), kMemTestChunk, &from);
+  AlignUp(x86::ImagePhysAddr(_end).value(), kMemTestChunk, &from);
   KzeroMemory mem;
   PhysAddr end = MemTest(mem, PhysAddr(from), PhysAddr(x86::kKzeroWindow));
   Print("meminit: memory test found RAM up to 0x%lx\n", end.value());
@@ -114,7 +108,7 @@ Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source) {
   // Page 0 holds the real-mode interrupt vectors and BIOS data; firmware calls it RAM, and keeping it
   // out of the allocators also keeps physical address 0 from ever being handed out.
   Reserve("page 0", PhysAddr(0), kPageSize);
-  Reserve("kernel image", PaddrOfImage(_kernel_start), PaddrOfImage(_end) - PaddrOfImage(_kernel_start));
+  Reserve("kernel image", x86::ImagePhysAddr(_kernel_start), x86::ImageBytes());
   Reserve("multiboot info", info_pa, sizeof(MultibootInfo));
   if ((mbi.flags & MultibootInfo::kMemMap) != 0 && mbi.mmap_length != 0) {
     Reserve("multiboot memory map", PhysAddr(mbi.mmap_addr), mbi.mmap_length);

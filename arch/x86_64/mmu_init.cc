@@ -3,20 +3,18 @@
 #include <stdint.h>
 
 #include "arch/x86_64/kernel_cpu.h"
+#include "arch/x86_64/kernel_image.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/ptdump.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 
 extern "C" {
-extern char _kernel_start[], _etext[], _erodata[], _end[];
 extern char boot_stack_guard[], boot_stack_bottom[];
 }
 
 namespace kmem::x86 {
 namespace {
-
-PhysAddr Paddr(const char* symbol) { return PhysAddrOfKzero(VirtAddr(reinterpret_cast<uintptr_t>(symbol))); }
 
 void Map(Mmu& mmu, const char* what, PhysAddr pa, VirtAddr va, PhysAddr end, Attr attrs) {
   if (end <= pa) return;
@@ -39,7 +37,7 @@ void MmuInit(Mmu& mmu, const RamRange* ram, size_t n) {
 
   // Firmware ranges need not be page-aligned; only whole pages inside them are RAM we may map cached.
   PhysAddr direct_end;
-  const PhysAddr image = Paddr(_kernel_start), image_end = Paddr(_end);
+  const PhysAddr image = ImagePhysAddr(_kernel_start), image_end = ImagePhysAddr(_end);
   for (size_t i = 0; i < n; ++i) {
     KASSERT(ram[i].base.IsAlignedTo(kPageSize) && IsAligned(ram[i].size, kPageSize),
             "RAM range [0x%lx, +0x%lx) is not page-aligned", ram[i].base.value(), ram[i].size);
@@ -53,11 +51,11 @@ void MmuInit(Mmu& mmu, const RamRange* ram, size_t n) {
     const PhysAddr above = Max(base, image_end);
     Map(mmu, "low RAM at KZERO", above, KzeroAddressOf(above), low_end, Attr::kWrite | Attr::kGlobal);
   }
-  Map(mmu, "kernel text", image, KzeroAddressOf(image), Paddr(_etext), Attr::kExec | Attr::kGlobal);
-  Map(mmu, "kernel rodata", Paddr(_etext), KzeroAddressOf(Paddr(_etext)), Paddr(_erodata), Attr::kGlobal);
-  Map(mmu, "kernel data", Paddr(_erodata), KzeroAddressOf(Paddr(_erodata)), Paddr(boot_stack_guard),
+  Map(mmu, "kernel text", image, KzeroAddressOf(image), ImagePhysAddr(_etext), Attr::kExec | Attr::kGlobal);
+  Map(mmu, "kernel rodata", ImagePhysAddr(_etext), KzeroAddressOf(ImagePhysAddr(_etext)), ImagePhysAddr(_erodata), Attr::kGlobal);
+  Map(mmu, "kernel data", ImagePhysAddr(_erodata), KzeroAddressOf(ImagePhysAddr(_erodata)), ImagePhysAddr(boot_stack_guard),
       Attr::kWrite | Attr::kGlobal);
-  Map(mmu, "kernel bss", Paddr(boot_stack_bottom), KzeroAddressOf(Paddr(boot_stack_bottom)), image_end,
+  Map(mmu, "kernel bss", ImagePhysAddr(boot_stack_bottom), KzeroAddressOf(ImagePhysAddr(boot_stack_bottom)), image_end,
       Attr::kWrite | Attr::kGlobal);
 
   mmu.MmuSwitch(mmu.kernel_table());

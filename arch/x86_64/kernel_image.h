@@ -1,0 +1,23 @@
+// The kernel image as boot/kernel.ld lays it out: the section boundaries it defines and their physical
+// addresses. The image is linked at KZERO + pa, so each boundary's physical address is a subtraction.
+#pragma once
+
+#include "arch/x86_64/layout.h"
+#include "mm/base/addr.h"
+
+extern "C" {
+// Start of the image (Multiboot header, text), end of text, end of rodata, end of bss (page-aligned).
+extern char _kernel_start[], _etext[], _erodata[], _end[];
+}
+
+namespace kmem::x86 {
+
+// The physical address of a boundary symbol of the image.
+inline PhysAddr ImagePhysAddr(const char* symbol) {
+  return PhysAddrOfKzero(VirtAddr(reinterpret_cast<uintptr_t>(symbol)));
+}
+
+// Bytes from the start of the image to the end of its bss.
+inline uint64_t ImageBytes() { return ImagePhysAddr(_end) - ImagePhysAddr(_kernel_start); }
+
+}  // namespace kmem::x86
