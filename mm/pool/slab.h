@@ -3,9 +3,9 @@
 //
 // A cache takes slabs (power-of-two spans aligned to their size) from its MemSource and cuts each into
 // equal slots: [object header 16][object][tail canary 8][slack to the alignment]. The header names the
-// cache and carries a magic tied to its address that also says whether the object is live, so a free
-// finds its cache in O(1), and a double free, a pointer from another cache or a smashed header panics
-// naming the address, the cache and the reason.
+// slab (which names the cache) and carries a magic tied to its address that also says whether the object
+// is live, so a free finds its cache in O(1), and a double free, a pointer from another cache or a smashed
+// header panics naming the address, the cache and the reason.
 //
 // A freed object is poisoned in its leading window (kSlabPoisonWindow bytes, the whole object when it is
 // smaller), checked when it is handed out again. The window is where a write through a stale pointer to a
@@ -41,7 +41,7 @@ struct alignas(64) KmemCache {
   Slab* partial = nullptr;  // slabs with at least one free object; the head serves allocations
   Slab* full = nullptr;
   uint64_t slabs = 0;
-  uint64_t empty_slabs = 0;
+  Slab* spare = nullptr;  // the one empty slab kept back from the source, when there is one
   KmemCache* next = nullptr;  // every live cache, for KmemDump
   // Statistics in the fewest stores a pair can make: live objects are allocs - frees.
   uint64_t allocs = 0;

@@ -195,6 +195,38 @@ TEST_F(SlabDeathTest, WriteAfterFreePanicsWhenHandedOutAgain) {
   EXPECT_DEATH(Kmalloc(64), "cache kmalloc-64: object 0x[0-9a-f]+ was written after free: byte at \\+10 is 0x01, expected 0x6b");
 }
 
+TEST_F(SlabDeathTest, WriteToTheFirstWordAfterFreePanicsWhenHandedOutAgain) {
+  auto* p = static_cast<uint64_t*>(Kmalloc(128));
+  Kfree(p);
+  p[0] = 0x1234;  // a stale pointer's first field
+  EXPECT_DEATH(Kmalloc(128), "cache kmalloc-128: object 0x[0-9a-f]+ was written after free: byte at \\+0 is 0x34");
+}
+
+TEST_F(SlabDeathTest, SmashedFreeListLinkPanicsWhenHandedOutAgain) {
+  auto* p = static_cast<uint64_t*>(Kmalloc(128));
+  Kfree(p);
+  p[-1] = 0x1234;  // the header's free-list link
+  EXPECT_DEATH(Kmalloc(128), "cache kmalloc-128: free object 0x[0-9a-f]+ has a smashed header: its free-list link "
+                             "0x1234 leaves slab 0x[0-9a-f]+");
+}
+
+TEST_F(SlabDeathTest, SmashedMagicOfAFreeObjectPanicsWhenHandedOutAgain) {
+  auto* p = static_cast<uint64_t*>(Kmalloc(128));
+  Kfree(p);
+  p[-2] ^= 1;
+  EXPECT_DEATH(Kmalloc(128), "cache kmalloc-128: free object 0x[0-9a-f]+ has a smashed header \\(magic");
+}
+
+TEST_F(SlabDeathTest, SmashedSlabPointerOfALiveObjectPanicsOnFree) {
+  KmemCache* c = KmemCacheCreate("obj", 48, 8);
+  auto* p = static_cast<uint64_t*>(KmemCacheAlloc(c));
+  p[-1] += kPageSize;  // the header's slab pointer
+  EXPECT_DEATH(KmemCacheFree(c, p), "cache obj: free of 0x[0-9a-f]+: foreign pointer or smashed header canary");
+  auto* q = static_cast<uint64_t*>(Kmalloc(48));
+  q[-1] += kPageSize;
+  EXPECT_DEATH(Kfree(q), "cache kmalloc: kfree of 0x[0-9a-f]+: foreign pointer or smashed header canary");
+}
+
 TEST_F(SlabDeathTest, WriteAfterFreeIsFoundByTheCheck) {
   KmemCache* c = KmemCacheCreate("obj", 64, 8);
   auto* p = static_cast<uint8_t*>(KmemCacheAlloc(c));
