@@ -33,7 +33,7 @@ struct Sizes {
   uint64_t warmup_pairs = 10'000;
 };
 
-// The colour count the benchmarks use: what x86::CacheColours() gives on the project machine, its 32 MiB,
+// The colour count the benchmarks use: what x86::CpuInfo::colours gives on the project machine, its 32 MiB,
 // 16-way L3 over 4 KiB pages.
 inline constexpr unsigned kBenchColours = 512;
 

@@ -1,6 +1,5 @@
 #include "boot/allocinit.h"
 
-#include "arch/x86_64/cache_colours.h"
 #include "arch/x86_64/kernel_image.h"
 #include "arch/x86_64/layout.h"
 #include "mm/base/format.h"
@@ -56,7 +55,7 @@ void XInit(const Conf& c) {
   xalloc.Xsummary();
 }
 
-KernelPalloc& PageInit(const Conf& c) {
+KernelPalloc& PageInit(const Conf& c, unsigned colours) {
   RamRange u[Conf::kMaxBanks];
   size_t n = c.UserRanges(u, Conf::kMaxBanks);
   if (n == 0) Panic("pageinit: confinit left no user memory");
@@ -74,7 +73,7 @@ KernelPalloc& PageInit(const Conf& c) {
     meta += bytes;
   }
   Print("preallocpages: %lu KiB of page descriptors and bitmaps for %zu banks\n", meta >> 10, n);
-  palloc.PageInit(banks, n, x86::CacheColours());
+  palloc.PageInit(banks, n, colours);
   palloc.PrintFreeTable();
   return palloc;
 }

@@ -20,7 +20,7 @@ const Conf& ConfInit(const Memmap& map);
 void XInit(const Conf& conf);
 
 // preallocpages + pageinit: descriptor arrays for the user share from xalloc, then the page allocator
-// over it; prints the free-block table.
-KernelPalloc& PageInit(const Conf& conf);
+// over it with `colours` page colours (archinit's); prints the free-block table.
+KernelPalloc& PageInit(const Conf& conf, unsigned colours);
 
 }  // namespace kmem::boot

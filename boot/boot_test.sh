@@ -1,12 +1,15 @@
 #!/bin/bash
-# boot_test.sh BACKEND MEM: boots the kernel built with page allocator BACKEND under TCG with MEM of RAM
-# (32M, 1G, 6G) and checks the serial log: the banner naming BACKEND, a memory map whose RAM adds up to
-# what QEMU was given, a sanitised E820 table equal line for line to what //tools:memmap prints for the
-# firmware map the kernel logged, a typed map with the kernel reserved, and a clean exit. A hang fails
-# after the timeout instead of blocking the run.
+# boot_test.sh BACKEND MEM [CPU]: boots the kernel built with page allocator BACKEND under TCG with MEM of
+# RAM (32M, 1G, 6G), on QEMU's CPU model CPU (default: qemu.sh's), and checks the serial log: the banner
+# naming BACKEND, a CPU identification that archinit and mmuinit act on consistently, a memory map whose
+# RAM adds up to what QEMU was given, a sanitised E820 table equal line for line to what //tools:memmap
+# prints for the firmware map the kernel logged, a typed map with the kernel reserved, and a clean exit.
+# A hang fails after the timeout instead of blocking the run.
 set -u
 backend_wanted=$1
 mem=$2
+cpu_args=()
+if [ $# -ge 3 ]; then cpu_args=(-cpu "$3"); fi
 case $mem in
   *M) mib=${mem%M} ;;
   *G) mib=$(( ${mem%G} * 1024 )) ;;
@@ -14,7 +17,7 @@ case $mem in
 esac
 log=${TEST_UNDECLARED_OUTPUTS_DIR:-${TMPDIR:-/tmp}}/boot-$mem.log
 
-KMEM_ACCEL=tcg KMEM_KERNEL=boot/kernel_$backend_wanted.bin timeout 120 boot/qemu -m "$mem" >"$log" 2>&1
+KMEM_ACCEL=tcg KMEM_KERNEL=boot/kernel_$backend_wanted.bin timeout 120 boot/qemu -m "$mem" "${cpu_args[@]}" >"$log" 2>&1
 status=$?
 cat "$log"
 fail() { echo "FAIL (boot at $mem): $*"; exit 1; }
@@ -54,9 +57,34 @@ usable_kib=$(sed -n 's/^memmap: usable RAM \([0-9]*\) KiB .*/\1/p' <<<"$clean")
 (( usable_kib <= kernel_kib && usable_kib >= kernel_kib - 2048 )) ||
   fail "usable RAM $usable_kib KiB is not within 2 MiB below the firmware's $kernel_kib KiB"
 
+# mach0init identified the CPU; archinit and mmuinit act on what it found: the physical address width
+# bounds the map, 1 GiB pages are used exactly when the CPU has them.
+num() { sed -n "$1" <<<"$clean" | head -n 1; }
+grep -q '^mach0init: cpu0, boot stack \[0x[0-9a-f]*, 0x[0-9a-f]*) above a guard page$' <<<"$clean" ||
+  fail "no mach0init line"
+phys_bits=$(num 's/^cpu0: \([0-9]*\)-bit physical, [0-9]*-bit virtual addresses; paging features:.*/\1/p')
+features=$(num 's/^cpu0: .*paging features:\(.*\)$/\1 /p')
+[ -n "$phys_bits" ] || fail "no cpu0 address widths"
+[[ "$features" == *" nx "* ]] || fail "the CPU shows no nx, yet the kernel booted"
+limit=$(num 's/^archinit: no-execute on, .*, physical addresses below \(0x[0-9a-f]*\)$/\1/p')
+[ -n "$limit" ] || fail "no archinit line"
+(( limit == 1 << phys_bits )) || fail "archinit's limit $limit is not 2^$phys_bits"
+if (( phys_bits < 52 )); then
+  grep -q "^meminit: reserving what the CPU cannot address \[$limit, 0x10000000000000)$" <<<"$clean" ||
+    fail "the map does not reserve [$limit, 2^52)"
+fi
+giant="2M and 4K"; archgiant="off (not offered)"
+if [[ "$features" == *" 1g-pages "* ]]; then giant="1G, 2M and 4K"; archgiant="on"; fi
+grep -q "^archinit: no-execute on, 1G pages $archgiant," <<<"$clean" || fail "archinit does not say 1G pages $archgiant"
+grep -q "^mmu: kernel tables live at 0x[0-9a-f]*: [0-9]* page-table pages, $giant pages, " <<<"$clean" ||
+  fail "mmuinit does not use $giant pages"
+cpu_colours=$(num 's/^cpu0: caches:.*; \([0-9]*\) page colours*$/\1/p')
+arch_colours=$(num 's/^archinit: .*, \([0-9]*\) page colours*, .*/\1/p')
+[ -n "$cpu_colours" ] && [ "$cpu_colours" = "$arch_colours" ] ||
+  fail "archinit's colours '$arch_colours' != the CPU's '$cpu_colours'"
+
 # Every usable page ends up in exactly one place: the boot page tables (taken from the map before
 # confinit), xalloc (the kernel share) or the page allocator (the user share).
-num() { sed -n "$1" <<<"$clean" | head -n 1; }
 pt_pages=$(num 's/^mmu: kernel tables live at 0x[0-9a-f]*: \([0-9]*\) page-table pages.*/\1/p')
 donated_kib=$(num 's/^xalloc: .* \([0-9]*\) KiB donated$/\1/p')
 read -r palloc_backend palloc_pages palloc_free < <(num 's/^palloc: \([a-z]*\) backend, .*: \([0-9]*\) pages, \([0-9]*\) free, .*/\1 \2 \3/p')
@@ -84,5 +112,5 @@ grep -q '^mmu: self-test ok' <<<"$clean" || fail "no MMU self-test"
 grep -q '^pool selftest: passed$' <<<"$clean" || fail "no pool self-test"
 grep -q '^selftest: every layer passed$' <<<"$clean" || fail "self-tests incomplete"
 grep -q '^kmem: boot ok' "$log" || fail "no 'boot ok'"
-echo "PASS: $mem boot, backend $backend, $entries map entries, $((ram >> 20)) MiB RAM, $((usable_kib >> 10)) MiB usable" \
+echo "PASS: $mem boot, backend $backend, ${phys_bits}-bit physical addresses, $giant pages, $entries map entries, $((ram >> 20)) MiB RAM, $((usable_kib >> 10)) MiB usable" \
   "= $pt_pages page-table pages + $((donated_kib >> 10)) MiB xalloc + $palloc_pages pages palloc; ${n_mib}M = ${a_mib}M + ${b_mib}M"

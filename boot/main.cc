@@ -5,6 +5,8 @@
 
 #include "arch/x86_64/layout.h"
 #include "boot/allocinit.h"
+#include "boot/archinit.h"
+#include "boot/mach.h"
 #include "boot/meminit.h"
 #include "boot/mmu_setup.h"
 #include "boot/multiboot.h"
@@ -51,15 +53,18 @@ bool HasWord(const char* text, const char* word) {
                             ? x86::KzeroPointer<const char>(PhysAddr(mbi.cmdline))
                             : "";
   Print("kmem: command line '%s'\n", cmdline);
+  const Mach& mach = Mach0Init(HasWord(cmdline, "kmem.cpuid") ? CpuidDump::kYes : CpuidDump::kNo);
   Memmap& map = MemInit(mbi, PhysAddr(info_pa),
-                        HasWord(cmdline, "kmem.memtest") ? MemSource::kMemoryTest : MemSource::kFirmwareMap);
+                        HasWord(cmdline, "kmem.memtest") ? MemSource::kMemoryTest : MemSource::kFirmwareMap,
+                        mach.cpu.PhysLimit());
+  const ArchConfig arch = ArchInit(mach.cpu);
   HoleAllocator& xalloc = KernelXalloc(map);
   const InstalledRam& ram = MemInstalledRam();
-  SetUpMmu(ram.range, ram.n, xalloc, HasWord(cmdline, "kmem.mmuwait") ? MmuWait::kYes : MmuWait::kNo);
+  SetUpMmu(ram.range, ram.n, xalloc, arch, HasWord(cmdline, "kmem.mmuwait") ? MmuWait::kYes : MmuWait::kNo);
   const Conf& conf = ConfInit(map);
   XInit(conf);
   PoolsEarly(conf, xalloc);
-  KernelPalloc& palloc = PageInit(conf);
+  KernelPalloc& palloc = PageInit(conf, arch.colours);
   PoolsLate(conf, palloc);
   SelfTests(palloc, KernelMmu());
   // Exercises the failure path end to end: boot/BUILD.bazel has a test that boots with this word.

@@ -101,8 +101,12 @@ void RecordInstalledRam() {
 
 const InstalledRam& MemInstalledRam() { return installed; }
 
-Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source) {
+Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source, PhysAddr phys_limit) {
   if (source != MemSource::kFirmwareMap || !FirmwareMap(mbi)) MemoryTest(mbi);
+  // Before the RAM is recorded: RAM a map claims beyond the CPU's reach is not RAM the kernel can map.
+  if (phys_limit.value() < kPhysLimit) {
+    Reserve("what the CPU cannot address", phys_limit, kPhysLimit - phys_limit.value());
+  }
   RecordInstalledRam();
 
   // Page 0 holds the real-mode interrupt vectors and BIOS data; firmware calls it RAM, and keeping it

@@ -17,8 +17,10 @@ enum class MemSource : uint8_t { kFirmwareMap, kMemoryTest };
 // Fills the kernel's memory map and returns it: firmware RAM minus the legacy hole below 1 MiB, with the
 // kernel image, page 0 and the Multiboot structures reserved and option ROMs found in the ISA window.
 // `source` kMemoryTest ignores the loader's map (the kernel's `kmem.memtest` command-line word), as when
-// none is given. Panics only when the map overflows, which no real machine's map can make it do.
-Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source);
+// none is given. Physical addresses from `phys_limit` (the CPU's, from mach0init) up are reserved: nothing
+// there exists, RAM a map claims there included. Panics only when the map overflows, which no real
+// machine's map can make it do.
+Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source, PhysAddr phys_limit);
 
 // The machine's RAM as MemInit found it, page-aligned, before anything was reserved out of it: what the
 // direct map covers. Valid after MemInit.

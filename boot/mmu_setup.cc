@@ -50,9 +50,9 @@ constinit x86::Mmu mmu(DirectMap(PhysAddr(0), x86::kKzeroWindow, x86::kKzero), p
 
 x86::Mmu& KernelMmu() { return mmu; }
 
-void SetUpMmu(const RamRange* ram, size_t n, HoleAllocator& xalloc, MmuWait wait) {
+void SetUpMmu(const RamRange* ram, size_t n, HoleAllocator& xalloc, const ArchConfig& arch, MmuWait wait) {
   pt_pages.Init(&xalloc);
-  x86::MmuInit(mmu, ram, n);
+  x86::MmuInit(mmu, ram, n, arch.giant, arch.global);
   if (wait == MmuWait::kYes) {
     Print("kmem: mmu tables live, waiting\n");
     SerialRead();

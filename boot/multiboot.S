@@ -87,9 +87,22 @@ _start32:
   movl %eax, %cr4
   movl $PADDR(boot_pml4), %eax
   movl %eax, %cr3
+  // EFER.NXE only where CPUID says the no-execute bit exists (0x80000001 EDX bit 20): setting it on a
+  // CPU without one faults here, before any console; archinit then refuses such a CPU with a message.
+  movl $EFER_LME, %edi
+  movl $0x80000000, %eax
+  cpuid
+  cmpl $0x80000001, %eax
+  jb 2f
+  movl $0x80000001, %eax
+  cpuid
+  testl $(1 << 20), %edx
+  jz 2f
+  orl $EFER_NXE, %edi
+2:
   movl $MSR_EFER, %ecx
   rdmsr
-  orl $(EFER_LME | EFER_NXE), %eax
+  orl %edi, %eax
   wrmsr
   movl %cr0, %eax
   orl $(CR0_PG | CR0_WP | CR0_PE), %eax

@@ -22,16 +22,23 @@ void KernelCpuOps::LoadCr3(PhysAddr top) { asm volatile("mov %0, %%cr3" : : "r"(
 void KernelCpuOps::Invlpg(VirtAddr va) { asm volatile("invlpg (%0)" : : "r"(va.value()) : "memory"); }
 
 // Clearing CR4.PGE drops every TLB entry, global ones included; setting it again restores global pages.
+// Without global pages (a CPU without PGE) a CR3 reload drops everything.
 void KernelCpuOps::FlushGlobal() {
   const uint64_t cr4 = ReadCr4();
+  if ((cr4 & kCr4Pge) == 0) {
+    uint64_t cr3;
+    asm volatile("mov %%cr3, %0" : "=r"(cr3));
+    asm volatile("mov %0, %%cr3" : : "r"(cr3) : "memory");
+    return;
+  }
   WriteCr4(cr4 & ~kCr4Pge);
   WriteCr4(cr4);
 }
 
-Mmu::GiantPages CpuGiantPages() {
-  uint32_t eax = 0x80000001, ebx, ecx = 0, edx;
-  asm volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
-  return (edx & (1u << 26)) != 0 ? Mmu::GiantPages::kYes : Mmu::GiantPages::kNo;
+CpuidRegs KernelCpuid::Query(uint32_t leaf, uint32_t subleaf) {
+  CpuidRegs r;
+  asm volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(subleaf));
+  return r;
 }
 
 void EnableGlobalPages() { WriteCr4(ReadCr4() | kCr4Pge); }

@@ -2,6 +2,7 @@
 // page tables depend on. Kernel-only.
 #pragma once
 
+#include "arch/x86_64/cpu.h"
 #include "arch/x86_64/mmu.h"
 
 namespace kmem::x86 {
@@ -15,9 +16,13 @@ class KernelCpuOps final : public CpuOps {
   unsigned CpuId() override { return 0; }
 };
 
-// CPUID 0x80000001 EDX bit 26.
-Mmu::GiantPages CpuGiantPages();
-// Sets CR4.PGE so that Global entries survive CR3 loads.
+// CPUID itself.
+class KernelCpuid final : public CpuidSource {
+ public:
+  CpuidRegs Query(uint32_t leaf, uint32_t subleaf) override;
+};
+
+// Sets CR4.PGE so that Global entries survive CR3 loads. Only on a CPU with CpuFeature::kGlobalPages.
 void EnableGlobalPages();
 
 }  // namespace kmem::x86

@@ -29,10 +29,9 @@ PhysAddr Max(PhysAddr a, PhysAddr b) { return a < b ? b : a; }
 
 }  // namespace
 
-void MmuInit(Mmu& mmu, const RamRange* ram, size_t n) {
+void MmuInit(Mmu& mmu, const RamRange* ram, size_t n, Mmu::GiantPages giant, GlobalPages global) {
   const PhysAddr window(kKzeroWindow);
-  EnableGlobalPages();
-  const Mmu::GiantPages giant = CpuGiantPages();
+  if (global == GlobalPages::kYes) EnableGlobalPages();
   if (MmuStatus s = mmu.Init(giant); s != MmuStatus::kOk) Panic("mmu: no page for the kernel's tables: %s", MmuStatusName(s));
 
   // Firmware ranges need not be page-aligned; only whole pages inside them are RAM we may map cached.
@@ -61,8 +60,9 @@ void MmuInit(Mmu& mmu, const RamRange* ram, size_t n) {
   mmu.MmuSwitch(mmu.kernel_table());
   mmu.SetTableWindow(DirectMap(PhysAddr(0), direct_end.value(), kDirectMap));
   mmu.SetDirectMapEnd(direct_end);
-  Print("mmu: kernel tables live at 0x%lx: %lu page-table pages, %s pages\n", mmu.kernel_table().value(),
-        mmu.table_pages(), giant == Mmu::GiantPages::kYes ? "1G, 2M and 4K" : "2M and 4K");
+  Print("mmu: kernel tables live at 0x%lx: %lu page-table pages, %s pages, %s\n", mmu.kernel_table().value(),
+        mmu.table_pages(), giant == Mmu::GiantPages::kYes ? "1G, 2M and 4K" : "2M and 4K",
+        global == GlobalPages::kYes ? "global kernel entries" : "no global pages");
   Print("mmu: guard page at 0x%lx under the boot stack\n", reinterpret_cast<uintptr_t>(boot_stack_guard));
   const uint64_t wx = WritableExecutableBytes(mmu, mmu.kernel_table());
   if (wx != 0) Panic("mmu: W+X check failed: %lu bytes writable and executable", wx);

@@ -13,11 +13,15 @@
 
 namespace kmem::x86 {
 
+// Whether CR4.PGE is set so that the kernel's Global entries survive address-space switches.
+enum class GlobalPages { kNo, kYes };
+
 // Builds the tables in `mmu` (constructed over the KZERO window of the boot tables, with the kernel's
 // page-table page source), loads them, runs the W+X check and prints the dump. `ram` lists the machine's
-// RAM, page-aligned, in any order. Prints "mmu: " lines: the tables' location and page count, the W+X
-// result, the dump. Panics when a mapping fails or W^X does not hold: the kernel cannot go on without its
+// RAM, page-aligned, in any order; `giant` and `global` say what the CPU offers (archinit decides).
+// Prints "mmu: " lines: the tables' location, page count, page sizes and global pages, the W+X result,
+// the dump. Panics when a mapping fails or W^X does not hold: the kernel cannot go on without its
 // tables.
-void MmuInit(Mmu& mmu, const RamRange* ram, size_t n);
+void MmuInit(Mmu& mmu, const RamRange* ram, size_t n, Mmu::GiantPages giant, GlobalPages global);
 
 }  // namespace kmem::x86

@@ -65,7 +65,7 @@ class Palloc {
 
   // pageinit: takes over `banks` (any order, page-aligned, not overlapping, each with BankBytes of meta
   // 64-byte aligned), with every frame free. `colours` is a power of two <= kMaxColours (the kernel's
-  // comes from x86::CacheColours()). O(total pages): it writes every descriptor.
+  // comes from the CPU's caches, x86::CpuInfo::colours). O(total pages): it writes every descriptor.
   void PageInit(const PallocBank* banks, size_t nbanks, unsigned colours, PallocHooks hooks = {}) {
     KASSERT(nbanks_ == 0, "PageInit called twice");
     KASSERT(nbanks > 0 && nbanks <= kMaxBanks, "%zu banks, 1 to %u allowed", nbanks, kMaxBanks);

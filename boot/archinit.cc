@@ -1,0 +1,24 @@
+#include "boot/archinit.h"
+
+#include "mm/base/format.h"
+#include "mm/base/panic.h"
+
+namespace kmem::boot {
+
+ArchConfig ArchInit(const x86::CpuInfo& cpu) {
+  if (!cpu.Has(x86::CpuFeature::kNx)) {
+    Panic("archinit: the CPU has no no-execute page bit (CPUID 0x80000001 EDX bit 20); the kernel keeps its "
+          "data and the direct map no-execute and cannot run without it");
+  }
+  ArchConfig a;
+  a.giant = cpu.Has(x86::CpuFeature::kGiantPages) ? x86::Mmu::GiantPages::kYes : x86::Mmu::GiantPages::kNo;
+  a.global = cpu.Has(x86::CpuFeature::kGlobalPages) ? x86::GlobalPages::kYes : x86::GlobalPages::kNo;
+  a.colours = cpu.colours;
+  const char* const kOff = "off (not offered)";
+  Print("archinit: no-execute on, 1G pages %s, global pages %s, %u page colour%s, physical addresses below 0x%lx\n",
+        a.giant == x86::Mmu::GiantPages::kYes ? "on" : kOff, a.global == x86::GlobalPages::kYes ? "on" : kOff,
+        a.colours, a.colours == 1 ? "" : "s", cpu.PhysLimit().value());
+  return a;
+}
+
+}  // namespace kmem::boot

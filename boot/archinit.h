@@ -1,0 +1,22 @@
+// archinit: what the machine's CPU lets the memory manager use, decided once from Mach 0's identification
+// and handed to the steps that depend on it (mmuinit, pageinit).
+#pragma once
+
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/mmu.h"
+#include "arch/x86_64/mmu_init.h"
+
+namespace kmem::boot {
+
+struct ArchConfig {
+  x86::Mmu::GiantPages giant = x86::Mmu::GiantPages::kNo;  // 1 GiB pages in the direct map
+  x86::GlobalPages global = x86::GlobalPages::kNo;         // CR4.PGE for the kernel's entries
+  unsigned colours = 1;                                     // page colours for the page allocator
+};
+
+// Prints one "archinit: " line with the choices. Panics on a CPU without the no-execute bit: the kernel's
+// layout (W^X, a no-execute direct map) depends on it, and boot/multiboot.S leaves EFER.NXE clear there
+// rather than fault before the console exists.
+ArchConfig ArchInit(const x86::CpuInfo& cpu);
+
+}  // namespace kmem::boot

@@ -1,0 +1,32 @@
+#include "boot/mach.h"
+
+#include <stdint.h>
+
+#include "arch/x86_64/kernel_cpu.h"
+#include "mm/base/format.h"
+
+extern "C" {
+extern char boot_stack_bottom[], boot_stack_top[];
+}
+
+namespace kmem::boot {
+namespace {
+
+constinit Mach mach0;
+
+}  // namespace
+
+Mach& Mach0Init(CpuidDump dump) {
+  mach0.machno = 0;
+  mach0.stack_base = VirtAddr(reinterpret_cast<uintptr_t>(boot_stack_bottom));
+  mach0.stack_top = VirtAddr(reinterpret_cast<uintptr_t>(boot_stack_top));
+  x86::KernelCpuid cpuid;
+  mach0.cpu = x86::CpuIdentify(cpuid);
+  Print("mach0init: cpu%u, boot stack [0x%lx, 0x%lx) above a guard page\n", mach0.machno,
+        mach0.stack_base.value(), mach0.stack_top.value());
+  x86::CpuPrint(mach0.cpu, mach0.machno);
+  if (dump == CpuidDump::kYes) x86::CpuidDump(cpuid);
+  return mach0;
+}
+
+}  // namespace kmem::boot
