@@ -99,8 +99,8 @@ void PoisonWindow(void* p, uint32_t window) {
 // classes among them) have their own (two and four loads); any other short window goes through the switch.
 enum class Window { kFull, k16, k32, kShort };
 
-// Checks words [0, window / 8) of a free object for poison. The two windows are separate instantiations:
-// written as one function, the compiler merged the straight-line check with the switch into one block of
+// Checks words [0, window / 8) of a free object for poison. Each window is its own instantiation: written
+// as one function, the compiler merged the straight-line check with the switch into one block of
 // register-held offsets, which spilled and cost Kmalloc about a nanosecond per pair.
 template <Window kWindow>
 [[gnu::always_inline]] inline bool WindowPoisoned(const void* p, uint32_t window) {
