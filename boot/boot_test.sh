@@ -80,8 +80,9 @@ grep -q "^mmu: kernel tables live at 0x[0-9a-f]*: [0-9]* page-table pages, $gian
   fail "mmuinit does not use $giant pages"
 cpu_colours=$(num 's/^cpu0: caches:.*; \([0-9]*\) page colours*$/\1/p')
 arch_colours=$(num 's/^archinit: .*, \([0-9]*\) page colours*, .*/\1/p')
-[ -n "$cpu_colours" ] && [ "$cpu_colours" = "$arch_colours" ] ||
-  fail "archinit's colours '$arch_colours' != the CPU's '$cpu_colours'"
+palloc_colours=$(num 's/^palloc: [a-z]* backend, .* user, \([0-9]*\) colours*$/\1/p')
+[ -n "$cpu_colours" ] && [ "$cpu_colours" = "$arch_colours" ] && [ "$arch_colours" = "$palloc_colours" ] ||
+  fail "page colours: the CPU's '$cpu_colours', archinit's '$arch_colours', palloc's '$palloc_colours' differ"
 
 # Every usable page ends up in exactly one place: the boot page tables (taken from the map before
 # confinit), xalloc (the kernel share) or the page allocator (the user share).

@@ -234,9 +234,9 @@ class Palloc {
   // The memory line and the free-block table (per order, then per colour), like Linux's buddyinfo.
   void PrintFreeTable() {
     Stats(&stats_);
-    Print("palloc: %s backend, %u banks, %lu MiB: %lu pages, %lu free, %lu user, %u colours\n", kBackendName,
+    Print("palloc: %s backend, %u banks, %lu MiB: %lu pages, %lu free, %lu user, %u colour%s\n", kBackendName,
           nbanks_, total_pages_ >> (20 - kPageShift), total_pages_, stats_.free_pages, stats_.user_pages,
-          colours_);
+          colours_, colours_ == 1 ? "" : "s");
     Print("palloc: free blocks per order:");
     for (unsigned k = 0; k < kOrders; ++k) Print(" %u:%lu", k, stats_.free_blocks[k]);
     Print("\npalloc: free pages per colour:");
