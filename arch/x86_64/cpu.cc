@@ -8,6 +8,7 @@ namespace {
 
 uint32_t Bits(uint32_t v, int lo, int hi) { return (v >> lo) & ((uint32_t{2} << (hi - lo)) - 1); }
 bool Bit(uint32_t v, int bit) { return ((v >> bit) & 1) != 0; }
+uint32_t Clamp(uint32_t v, uint32_t lo, uint32_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 void CopyRegs(char* out, const uint32_t* words, size_t n) {
   for (size_t i = 0; i < n; ++i) {
@@ -32,20 +33,25 @@ void DecodeBrand(CpuidSource& cpuid, CpuInfo* info) {
   while (n > 0 && info->brand[n - 1] == ' ') info->brand[--n] = '\0';
 }
 
-// Leaf 4 and 0x8000001d share a layout: subleaf i describes one cache until the type reads 0.
+// Leaf 4 and 0x8000001d share a layout: subleaf i describes one cache until the type reads 0. A
+// description whose size does not fit in 64 bits is nonsense (no real CPU comes near) and ends the list.
 void DecodeCaches(CpuidSource& cpuid, uint32_t leaf, CpuInfo* info) {
   uint64_t largest = 0, colours = 1;
   for (uint32_t i = 0; i < CpuInfo::kMaxCaches; ++i) {
     CpuidRegs r = cpuid.Query(leaf, i);
     const uint32_t type = Bits(r.eax, 0, 4);
     if (type == 0 || type > 3) break;
+    const uint64_t ways = Bits(r.ebx, 22, 31) + 1, partitions = Bits(r.ebx, 12, 21) + 1;
+    const uint64_t line = Bits(r.ebx, 0, 11) + 1, sets = uint64_t{r.ecx} + 1;
+    uint64_t bytes;
+    if (__builtin_mul_overflow(ways * partitions * line, sets, &bytes)) break;
     CpuCache& c = info->cache[info->ncaches++];
     c.level = static_cast<uint8_t>(Bits(r.eax, 5, 7));
     c.type = static_cast<CacheType>(type);
-    c.ways = Bits(r.ebx, 22, 31) + 1;
-    c.line_bytes = Bits(r.ebx, 0, 11) + 1;
-    c.sets = uint64_t{r.ecx} + 1;
-    c.bytes = c.ways * (uint64_t{Bits(r.ebx, 12, 21)} + 1) * c.line_bytes * c.sets;
+    c.ways = static_cast<uint32_t>(ways);
+    c.line_bytes = static_cast<uint32_t>(line);
+    c.sets = sets;
+    c.bytes = bytes;
     if (c.type != CacheType::kInstruction && c.bytes > largest) {
       largest = c.bytes;
       colours = c.bytes / (c.ways * kPageSize);
@@ -113,13 +119,14 @@ CpuInfo CpuIdentify(CpuidSource& cpuid) {
     if (Bit(e1.edx, 26)) info.features |= static_cast<uint32_t>(CpuFeature::kGiantPages);
   }
   if (has_ext(0x80000004)) DecodeBrand(cpuid, &info);
+  info.phys_bits = pae ? 36 : 32;
+  info.virt_bits = 48;
   if (has_ext(0x80000008)) {
+    // Within what the architecture allows: a hypervisor's nonsense must not become a shift past 63 bits
+    // or a map that ends below the first 4 GiB.
     const CpuidRegs e8 = cpuid.Query(0x80000008, 0);
-    info.phys_bits = Bits(e8.eax, 0, 7);
-    info.virt_bits = Bits(e8.eax, 8, 15);
-  } else {
-    info.phys_bits = pae ? 36 : 32;
-    info.virt_bits = 48;
+    info.phys_bits = Clamp(Bits(e8.eax, 0, 7), 32, kMaxPhysBits);
+    info.virt_bits = Clamp(Bits(e8.eax, 8, 15), 48, kMaxVirtBits);
   }
   // Intel describes its caches in leaf 4; AMD in 0x8000001d, leaf 4 reading as zeros there.
   if (max_leaf >= 4 && Bits(cpuid.Query(4, 0).eax, 0, 4) != 0) {

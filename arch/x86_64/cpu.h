@@ -50,6 +50,10 @@ struct CpuCache {
   uint64_t bytes = 0;  // ways x partitions x line x sets
 };
 
+// The architecture's widest addresses: MAXPHYADDR is at most 52; 5-level paging has 57-bit addresses.
+inline constexpr uint32_t kMaxPhysBits = 52;
+inline constexpr uint32_t kMaxVirtBits = 57;
+
 struct CpuInfo {
   static constexpr size_t kMaxCaches = 8;
 
@@ -73,7 +77,8 @@ struct CpuInfo {
 
 // Decodes leaves 0, 1, 4, 7 and 0x80000000-0x80000008, 0x8000001d as far as the CPU's maximum leaves
 // reach. Caches come from leaf 4 (Intel) or 0x8000001d (AMD, same layout). Without leaf 0x80000008 the
-// address widths are the architectural defaults: 36 physical bits with PAE (32 without), 48 virtual.
+// address widths are the architectural defaults: 36 physical bits with PAE (32 without), 48 virtual;
+// with it they are clamped to [32, kMaxPhysBits] and [48, kMaxVirtBits].
 CpuInfo CpuIdentify(CpuidSource& cpuid);
 
 // Three lines for CPU `machno`: "cpuN: VENDOR BRAND family F model M stepping S", the address widths with

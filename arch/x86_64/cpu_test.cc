@@ -196,6 +196,31 @@ TEST(CpuIdentify, KeepsAtMostMaxCaches) {
   EXPECT_EQ(cpu.colours, 16u);  // 512K / (8 ways x 4K)
 }
 
+// 1024 ways x 1024 partitions x 4096-byte lines x 2^32 sets is 2^64 bytes: no CPU, and no 64-bit size.
+TEST(CpuIdentify, ACacheTooBigForSixtyFourBitsEndsTheList) {
+  TableCpuid t = Minimal(0x000006f1, 0);
+  t.Set(0, 0, {4, 0x756e6547, 0x6c65746e, 0x49656e69});
+  t.Set(4, 0, {0x21, 0x01c0003f, 0x3f, 0});  // L1d 32K 8-way
+  t.Set(4, 1, {0x43, 0xffffffff, 0xffffffff, 0});
+  CpuInfo cpu = CpuIdentify(t);
+  EXPECT_EQ(cpu.ncaches, 1u);
+  EXPECT_EQ(cpu.cache[0].bytes, 32u << 10);
+}
+
+TEST(CpuIdentify, AddressWidthsStayWithinTheArchitecture) {
+  TableCpuid t = Minimal(0x000006f1, 0);
+  t.Set(0x80000000, 0, {0x80000008, 0, 0, 0});
+  for (uint32_t leaf = 0x80000001; leaf < 0x80000008; ++leaf) t.Set(leaf, 0, {});
+  t.Set(0x80000008, 0, {0x0000ffff, 0, 0, 0});
+  CpuInfo wide = CpuIdentify(t);
+  EXPECT_EQ(wide.phys_bits, kMaxPhysBits);
+  EXPECT_EQ(wide.virt_bits, kMaxVirtBits);
+  t.Set(0x80000008, 0, {0x00000000, 0, 0, 0});
+  CpuInfo narrow = CpuIdentify(t);
+  EXPECT_EQ(narrow.phys_bits, 32u);
+  EXPECT_EQ(narrow.virt_bits, 48u);
+}
+
 TEST(CpuIdentify, ColoursClampToThePageAllocatorsMaximum) {
   TableCpuid t = Minimal(0x000006f1, 0);
   t.Set(0, 0, {4, 0x756e6547, 0x6c65746e, 0x49656e69});
