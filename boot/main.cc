@@ -4,8 +4,11 @@
 #include <stdint.h>
 
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/trap.h"
 #include "boot/allocinit.h"
 #include "boot/archinit.h"
+#include "boot/cmdline.h"
+#include "boot/faulttest.h"
 #include "boot/mach.h"
 #include "boot/meminit.h"
 #include "boot/mmu_setup.h"
@@ -31,16 +34,6 @@ void RunConstructors() {
   for (const Constructor* c = __init_array_start; c != __init_array_end; ++c) (*c)();
 }
 
-bool HasWord(const char* text, const char* word) {
-  for (const char* p = text; *p != '\0'; ++p) {
-    if (p != text && p[-1] != ' ') continue;
-    size_t i = 0;
-    while (word[i] != '\0' && p[i] == word[i]) ++i;
-    if (word[i] == '\0' && (p[i] == '\0' || p[i] == ' ')) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 [[noreturn]] void Main(uint32_t magic, uint32_t info_pa) {
@@ -53,14 +46,15 @@ bool HasWord(const char* text, const char* word) {
                             ? x86::KzeroPointer<const char>(PhysAddr(mbi.cmdline))
                             : "";
   Print("kmem: command line '%s'\n", cmdline);
-  const Mach& mach = Mach0Init(HasWord(cmdline, "kmem.cpuid") ? CpuidDump::kYes : CpuidDump::kNo);
+  const Mach& mach = Mach0Init(CmdlineHas(cmdline, "kmem.cpuid") ? CpuidDump::kYes : CpuidDump::kNo);
+  x86::TrapInit();
   Memmap& map = MemInit(mbi, PhysAddr(info_pa),
-                        HasWord(cmdline, "kmem.memtest") ? MemSource::kMemoryTest : MemSource::kFirmwareMap,
+                        CmdlineHas(cmdline, "kmem.memtest") ? MemSource::kMemoryTest : MemSource::kFirmwareMap,
                         mach.cpu.PhysLimit());
   const ArchConfig arch = ArchInit(mach.cpu);
   HoleAllocator& xalloc = KernelXalloc(map);
   const InstalledRam& ram = MemInstalledRam();
-  SetUpMmu(ram.range, ram.n, xalloc, arch, HasWord(cmdline, "kmem.mmuwait") ? MmuWait::kYes : MmuWait::kNo);
+  SetUpMmu(ram.range, ram.n, xalloc, arch, CmdlineHas(cmdline, "kmem.mmuwait") ? MmuWait::kYes : MmuWait::kNo);
   const Conf& conf = ConfInit(map);
   XInit(conf);
   PoolsEarly(conf, xalloc);
@@ -68,7 +62,8 @@ bool HasWord(const char* text, const char* word) {
   PoolsLate(conf, palloc);
   SelfTests(palloc, KernelMmu());
   // Exercises the failure path end to end: boot/BUILD.bazel has a test that boots with this word.
-  if (HasWord(cmdline, "kmem.panic")) Panic("kmem.panic on the command line");
+  if (CmdlineHas(cmdline, "kmem.panic")) Panic("kmem.panic on the command line");
+  FaultTest(cmdline);
   Print("kmem: boot ok\n");
   QemuExit(ExitStatus::kSuccess);
 }

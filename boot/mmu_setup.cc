@@ -1,11 +1,17 @@
 #include "boot/mmu_setup.h"
 
+#include "arch/x86_64/fault.h"
 #include "arch/x86_64/kernel_cpu.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/mmu_init.h"
+#include "arch/x86_64/trap.h"
 #include "boot/serial.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
+
+extern "C" {
+extern char boot_stack_guard[];
+}
 
 namespace kmem::boot {
 namespace {
@@ -46,6 +52,16 @@ constinit RampagePtPages pt_pages;
 // Until the new tables are live, page-table pages are reached through the boot tables' KZERO window.
 constinit x86::Mmu mmu(DirectMap(PhysAddr(0), x86::kKzeroWindow, x86::kKzero), pt_pages, cpu_ops);
 
+// For the trap handler's panic: the guard page by name, anything else by what the loaded tables map there.
+void ExplainFault(uint64_t address, char* buf, size_t cap) {
+  const uint64_t guard = reinterpret_cast<uintptr_t>(boot_stack_guard);
+  if (address - guard < kPageSize) {
+    FormatTo(buf, cap, "the boot stack's guard page: the kernel stack overflowed");
+    return;
+  }
+  x86::DescribeTranslation(mmu.Translate(mmu.current(), VirtAddr(address)), buf, cap);
+}
+
 }  // namespace
 
 x86::Mmu& KernelMmu() { return mmu; }
@@ -53,6 +69,7 @@ x86::Mmu& KernelMmu() { return mmu; }
 void SetUpMmu(const RamRange* ram, size_t n, HoleAllocator& xalloc, const ArchConfig& arch, MmuWait wait) {
   pt_pages.Init(&xalloc);
   x86::MmuInit(mmu, ram, n, arch.giant, arch.global);
+  x86::SetFaultExplainer(ExplainFault);
   if (wait == MmuWait::kYes) {
     Print("kmem: mmu tables live, waiting\n");
     SerialRead();

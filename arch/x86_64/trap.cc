@@ -1,0 +1,129 @@
+#include "arch/x86_64/trap.h"
+
+#include "arch/x86_64/fault.h"
+#include "mm/base/format.h"
+#include "mm/base/panic.h"
+
+extern "C" {
+extern const uint64_t trap_entries[kmem::x86::kExceptionVectors];
+[[noreturn]] void TrapDispatch(kmem::x86::TrapFrame* frame);
+}
+
+namespace kmem::x86 {
+namespace {
+
+constexpr uint16_t kKernelCode = 0x08;  // the boot GDT's selectors (boot/multiboot.S), kept
+constexpr uint16_t kTssSelector = 0x18;
+
+// The 64-bit TSS: only the interrupt stack table is used (no ring 3 yet, so no rsp0).
+struct [[gnu::packed]] Tss {
+  uint32_t reserved0;
+  uint64_t rsp[3];
+  uint64_t reserved1;
+  uint64_t ist[7];
+  uint64_t reserved2;
+  uint16_t reserved3;
+  uint16_t iomap_base;
+};
+static_assert(sizeof(Tss) == 104, "the architecture's 64-bit TSS");
+
+struct IdtGate {
+  uint16_t offset_low;
+  uint16_t selector;
+  uint8_t ist;
+  uint8_t type;  // present, DPL 0, 64-bit interrupt gate
+  uint16_t offset_mid;
+  uint32_t offset_high;
+  uint32_t reserved;
+};
+static_assert(sizeof(IdtGate) == 16, "the architecture's 64-bit gate");
+
+struct [[gnu::packed]] TablePointer {
+  uint16_t limit;
+  uint64_t base;
+};
+
+constexpr uint8_t kInterruptGate = 0x8e;
+constexpr uint8_t kDoubleFaultIst = 1;
+constexpr size_t kDoubleFaultStack = 16384;
+
+alignas(16) uint8_t double_fault_stack[kDoubleFaultStack];
+Tss tss;
+// Null, kernel code, kernel data (as the boot GDT), then the TSS's 16-byte descriptor.
+alignas(8) uint64_t gdt[5] = {0, 0x00209a0000000000, 0x0000920000000000, 0, 0};
+IdtGate idt[kExceptionVectors];
+constinit FaultExplainer explainer = nullptr;
+
+uint64_t ReadCr2() {
+  uint64_t v;
+  asm volatile("mov %%cr2, %0" : "=r"(v));
+  return v;
+}
+
+void Explain(uint64_t address, char* buf, size_t cap) {
+  if (explainer == nullptr) {
+    FormatTo(buf, cap, "before the kernel's own page tables");
+    return;
+  }
+  explainer(address, buf, cap);
+}
+
+void PrintFrame(const TrapFrame& f) {
+  Print("trap: %s (vector %lu", ExceptionName(static_cast<unsigned>(f.vector)), f.vector);
+  if (ExceptionHasErrorCode(static_cast<unsigned>(f.vector))) Print(", error 0x%lx", f.error);
+  Print(") at rip 0x%lx, rsp 0x%lx, rflags 0x%lx\n", f.rip, f.rsp, f.rflags);
+  Print("trap: rax %016lx rbx %016lx rcx %016lx rdx %016lx\n", f.rax, f.rbx, f.rcx, f.rdx);
+  Print("trap: rsi %016lx rdi %016lx rbp %016lx r8  %016lx\n", f.rsi, f.rdi, f.rbp, f.r8);
+  Print("trap: r9  %016lx r10 %016lx r11 %016lx r12 %016lx\n", f.r9, f.r10, f.r11, f.r12);
+  Print("trap: r13 %016lx r14 %016lx r15 %016lx cr2 %016lx\n", f.r13, f.r14, f.r15, ReadCr2());
+}
+
+}  // namespace
+
+void TrapInit() {
+  tss.iomap_base = sizeof(Tss);  // no I/O permission bitmap
+  tss.ist[kDoubleFaultIst - 1] = reinterpret_cast<uint64_t>(double_fault_stack + kDoubleFaultStack);
+  const uint64_t base = reinterpret_cast<uint64_t>(&tss), limit = sizeof(Tss) - 1;
+  gdt[kTssSelector / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (uint64_t{0x89} << 40) |
+                          (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+  gdt[kTssSelector / 8 + 1] = base >> 32;
+  for (unsigned v = 0; v < kExceptionVectors; ++v) {
+    const uint64_t entry = trap_entries[v];
+    idt[v] = IdtGate{static_cast<uint16_t>(entry), kKernelCode,
+                     static_cast<uint8_t>(v == kDoubleFault ? kDoubleFaultIst : 0), kInterruptGate,
+                     static_cast<uint16_t>(entry >> 16), static_cast<uint32_t>(entry >> 32), 0};
+  }
+  const TablePointer gdtr{sizeof(gdt) - 1, reinterpret_cast<uint64_t>(gdt)};
+  const TablePointer idtr{sizeof(idt) - 1, reinterpret_cast<uint64_t>(idt)};
+  asm volatile("lgdt %0" : : "m"(gdtr) : "memory");
+  asm volatile("ltr %w0" : : "r"(kTssSelector) : "memory");
+  asm volatile("lidt %0" : : "m"(idtr) : "memory");
+  Print("trapinit: %u exception vectors, double faults on their own %lu KiB stack\n", kExceptionVectors,
+        kDoubleFaultStack >> 10);
+}
+
+void SetFaultExplainer(FaultExplainer explain) { explainer = explain; }
+
+}  // namespace kmem::x86
+
+void TrapDispatch(kmem::x86::TrapFrame* frame) {
+  using namespace kmem::x86;
+  const TrapFrame& f = *frame;
+  PrintFrame(f);
+  char why[160];
+  if (f.vector == kPageFault) {
+    const uint64_t address = ReadCr2();
+    char what[96];
+    DescribePageFaultError(f.error, what, sizeof what);
+    Explain(address, why, sizeof why);
+    kmem::Panic("page fault at 0x%lx: %s; %s (rip 0x%lx)", address, what, why, f.rip);
+  }
+  if (f.vector == kDoubleFault) {
+    // Raised while delivering another exception; cr2 still holds a page fault's address if that was it.
+    const uint64_t address = ReadCr2();
+    Explain(address, why, sizeof why);
+    kmem::Panic("double fault: an exception while delivering another, rsp 0x%lx, cr2 0x%lx: %s", f.rsp, address,
+                why);
+  }
+  kmem::Panic("%s (vector %lu) at rip 0x%lx", ExceptionName(static_cast<unsigned>(f.vector)), f.vector, f.rip);
+}

@@ -1,0 +1,32 @@
+// Traps (kernel-only): a GDT with a TSS, the IDT for the 32 exception vectors and their entry stubs
+// (trap_entry.S), so that a fault in the kernel panics saying what happened instead of triple-faulting.
+// Every exception is fatal today (no user mode, no demand paging). A double fault, which is what a kernel
+// stack overflow into its guard page becomes (the CPU cannot push the page fault's frame), runs on a stack
+// of its own (IST 1).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace kmem::x86 {
+
+// What trap_entry.S saves, lowest address first: the general registers, the vector and error code (0
+// where the CPU pushes none), then the CPU's own frame.
+struct TrapFrame {
+  uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+  uint64_t vector, error;
+  uint64_t rip, cs, rflags, rsp, ss;
+};
+static_assert(sizeof(TrapFrame) == 22 * 8, "trap_entry.S pushes 17 words, the CPU 5");
+
+// Says in words what the kernel knows of a faulting address (what its tables map there, whether it is a
+// guard page). Boot installs one once the kernel's own tables are live.
+using FaultExplainer = void (*)(uint64_t address, char* buf, size_t cap);
+
+// trapinit0: loads the GDT (the boot GDT's selectors plus the TSS) and the IDT; prints one "trapinit:"
+// line. Call once, early: until then a fault resets the machine.
+void TrapInit();
+
+void SetFaultExplainer(FaultExplainer explain);
+
+}  // namespace kmem::x86

@@ -1,0 +1,78 @@
+// Entry stubs for the 32 exception vectors (arch/x86_64/trap.h): each makes the stack look the same (an
+// error code, 0 where the CPU pushes none, then the vector) and joins trap_common, which saves the general
+// registers as a TrapFrame and hands it to TrapDispatch. No exception returns today, so there is no exit
+// path: TrapDispatch panics.
+
+.macro TRAP_ENTRY vector, has_error
+  .balign 16
+trap_entry_\vector:
+  .if \has_error == 0
+  pushq $0
+  .endif
+  pushq $\vector
+  jmp trap_common
+.endm
+
+  .text
+TRAP_ENTRY 0, 0
+TRAP_ENTRY 1, 0
+TRAP_ENTRY 2, 0
+TRAP_ENTRY 3, 0
+TRAP_ENTRY 4, 0
+TRAP_ENTRY 5, 0
+TRAP_ENTRY 6, 0
+TRAP_ENTRY 7, 0
+TRAP_ENTRY 8, 1
+TRAP_ENTRY 9, 0
+TRAP_ENTRY 10, 1
+TRAP_ENTRY 11, 1
+TRAP_ENTRY 12, 1
+TRAP_ENTRY 13, 1
+TRAP_ENTRY 14, 1
+TRAP_ENTRY 15, 0
+TRAP_ENTRY 16, 0
+TRAP_ENTRY 17, 1
+TRAP_ENTRY 18, 0
+TRAP_ENTRY 19, 0
+TRAP_ENTRY 20, 0
+TRAP_ENTRY 21, 1
+TRAP_ENTRY 22, 0
+TRAP_ENTRY 23, 0
+TRAP_ENTRY 24, 0
+TRAP_ENTRY 25, 0
+TRAP_ENTRY 26, 0
+TRAP_ENTRY 27, 0
+TRAP_ENTRY 28, 0
+TRAP_ENTRY 29, 1
+TRAP_ENTRY 30, 1
+TRAP_ENTRY 31, 0
+
+trap_common:
+  pushq %rax
+  pushq %rbx
+  pushq %rcx
+  pushq %rdx
+  pushq %rsi
+  pushq %rdi
+  pushq %rbp
+  pushq %r8
+  pushq %r9
+  pushq %r10
+  pushq %r11
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, %rdi   // TrapDispatch(TrapFrame*)
+  cld
+  andq $-16, %rsp   // the ABI's call alignment, whatever the interrupted code had
+  call TrapDispatch
+  ud2
+
+  .section .rodata
+  .balign 8
+  .globl trap_entries
+trap_entries:
+  .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+  .quad trap_entry_\v
+  .endr
