@@ -1,5 +1,6 @@
 #include "boot/archinit.h"
 
+#include "arch/x86_64/kernel_cpu.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 
@@ -14,10 +15,15 @@ ArchConfig ArchInit(const x86::CpuInfo& cpu) {
   a.giant = cpu.Has(x86::CpuFeature::kGiantPages) ? x86::Mmu::GiantPages::kYes : x86::Mmu::GiantPages::kNo;
   a.global = cpu.Has(x86::CpuFeature::kGlobalPages) ? x86::GlobalPages::kYes : x86::GlobalPages::kNo;
   a.colours = cpu.colours;
+  // The kernel never runs code from a user page; with SMEP, a jump there faults instead of running it.
+  const bool smep = cpu.Has(x86::CpuFeature::kSmep);
+  if (smep) x86::EnableSmep();
   const char* const kOff = "off (not offered)";
-  Print("archinit: no-execute on, 1G pages %s, global pages %s, %u page colour%s, physical addresses below 0x%lx\n",
-        a.giant == x86::Mmu::GiantPages::kYes ? "on" : kOff, a.global == x86::GlobalPages::kYes ? "on" : kOff,
-        a.colours, a.colours == 1 ? "" : "s", cpu.PhysLimit().value());
+  Print("archinit: no-execute on, smep %s, 1G pages %s, global pages %s, %u page colour%s, physical addresses "
+        "below 0x%lx\n",
+        smep ? "on" : kOff, a.giant == x86::Mmu::GiantPages::kYes ? "on" : kOff,
+        a.global == x86::GlobalPages::kYes ? "on" : kOff, a.colours, a.colours == 1 ? "" : "s",
+        cpu.PhysLimit().value());
   return a;
 }
 

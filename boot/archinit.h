@@ -14,7 +14,7 @@ struct ArchConfig {
   unsigned colours = 1;                                     // page colours for the page allocator
 };
 
-// Prints one "archinit: " line with the choices. Panics on a CPU without the no-execute bit: the kernel's
+// Turns on SMEP when the CPU has it, and prints one "archinit: " line with the choices. Panics on a CPU without the no-execute bit: the kernel's
 // layout (W^X, a no-execute direct map) depends on it, and boot/multiboot.S leaves EFER.NXE clear there
 // rather than fault before the console exists.
 ArchConfig ArchInit(const x86::CpuInfo& cpu);

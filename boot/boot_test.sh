@@ -75,7 +75,10 @@ if (( phys_bits < 52 )); then
 fi
 giant="2M and 4K"; archgiant="off (not offered)"
 if [[ "$features" == *" 1g-pages "* ]]; then giant="1G, 2M and 4K"; archgiant="on"; fi
-grep -q "^archinit: no-execute on, 1G pages $archgiant," <<<"$clean" || fail "archinit does not say 1G pages $archgiant"
+archsmep="off (not offered)"
+if [[ "$features" == *" smep "* ]]; then archsmep="on"; fi
+grep -q "^archinit: no-execute on, smep $archsmep, 1G pages $archgiant," <<<"$clean" ||
+  fail "archinit does not say smep $archsmep, 1G pages $archgiant"
 grep -q "^mmu: kernel tables live at 0x[0-9a-f]*: [0-9]* page-table pages, $giant pages, " <<<"$clean" ||
   fail "mmuinit does not use $giant pages"
 cpu_colours=$(num 's/^cpu0: caches:.*; \([0-9]*\) page colours*$/\1/p')

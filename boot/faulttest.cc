@@ -2,8 +2,11 @@
 
 #include <stdint.h>
 
+#include "arch/x86_64/layout.h"
 #include "boot/cmdline.h"
+#include "boot/mmu_setup.h"
 #include "mm/base/format.h"
+#include "mm/base/panic.h"
 
 namespace kmem::boot {
 namespace {
@@ -20,6 +23,22 @@ void ReadNull() {
 void WriteRodata() { asm volatile("movq $0, (%0)" : : "r"(&read_only_word) : "memory"); }
 
 void CallData() { asm volatile("call *%0" : : "r"(data_code) : "memory"); }
+
+// A page of `ret`s mapped user-executable at 4 MiB in a fresh address space, then called from the kernel.
+alignas(4096) uint8_t user_code[4096] = {0xc3};
+
+void CallUserPage() {
+  x86::Mmu& mmu = KernelMmu();
+  PhysAddr space;
+  const VirtAddr at(4 << 20);
+  const PhysAddr page = x86::PhysAddrOfKzero(VirtAddr(reinterpret_cast<uintptr_t>(user_code)));
+  if (mmu.NewAddressSpace(&space) != x86::MmuStatus::kOk ||
+      mmu.Pmap(space, page, at, kPageSize, x86::Attr::kUser | x86::Attr::kExec) != x86::MmuStatus::kOk) {
+    Panic("faulttest: no page tables for the user page");
+  }
+  mmu.MmuSwitch(space);
+  asm volatile("call *%0" : : "r"(at.value()) : "memory");
+}
 
 // Each frame holds 512 bytes the compiler must keep, and the call is not in tail position.
 [[gnu::noinline]] uint64_t Recurse(uint64_t depth) {
@@ -38,6 +57,7 @@ void FaultTest(const char* cmdline) {
   } kFaults[] = {{"kmem.fault=null", ReadNull},
                  {"kmem.fault=rodata", WriteRodata},
                  {"kmem.fault=nx", CallData},
+                 {"kmem.fault=smep", CallUserPage},
                  {"kmem.fault=stack", [] { Recurse(0); }}};
   for (const auto& f : kFaults) {
     if (!CmdlineHas(cmdline, f.word)) continue;

@@ -3,6 +3,7 @@
 //   null    read address 0 (nothing is mapped there once the kernel's own tables are live)
 //   rodata  write to the kernel's read-only data
 //   nx      call into the kernel's data, which is no-execute
+//   smep    call into a user page (faults where the CPU has SMEP, which archinit turns on)
 //   stack   recurse until the boot stack runs into its guard page (a double fault)
 #pragma once
 

@@ -6,6 +6,7 @@ namespace kmem::x86 {
 namespace {
 
 constexpr uint64_t kCr4Pge = uint64_t{1} << 7;
+constexpr uint64_t kCr4Smep = uint64_t{1} << 20;
 
 uint64_t ReadCr4() {
   uint64_t v;
@@ -42,5 +43,7 @@ CpuidRegs KernelCpuid::Query(uint32_t leaf, uint32_t subleaf) {
 }
 
 void EnableGlobalPages() { WriteCr4(ReadCr4() | kCr4Pge); }
+
+void EnableSmep() { WriteCr4(ReadCr4() | kCr4Smep); }
 
 }  // namespace kmem::x86

@@ -24,5 +24,7 @@ class KernelCpuid final : public CpuidSource {
 
 // Sets CR4.PGE so that Global entries survive CR3 loads. Only on a CPU with CpuFeature::kGlobalPages.
 void EnableGlobalPages();
+// Sets CR4.SMEP: the kernel faults instead of executing a user page. Only on a CPU with CpuFeature::kSmep.
+void EnableSmep();
 
 }  // namespace kmem::x86
