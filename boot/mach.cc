@@ -3,11 +3,8 @@
 #include <stdint.h>
 
 #include "arch/x86_64/kernel_cpu.h"
+#include "arch/x86_64/kernel_image.h"
 #include "mm/base/format.h"
-
-extern "C" {
-extern char boot_stack_bottom[], boot_stack_top[];
-}
 
 namespace kmem::boot {
 namespace {

@@ -2,16 +2,13 @@
 
 #include "arch/x86_64/fault.h"
 #include "arch/x86_64/kernel_cpu.h"
+#include "arch/x86_64/kernel_image.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/mmu_init.h"
 #include "arch/x86_64/trap.h"
 #include "boot/serial.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
-
-extern "C" {
-extern char boot_stack_guard[];
-}
 
 namespace kmem::boot {
 namespace {
@@ -55,7 +52,7 @@ constinit x86::Mmu mmu(DirectMap(PhysAddr(0), x86::kKzeroWindow, x86::kKzero), p
 // For the trap handler's panic: the guard page by name, anything else by what the loaded tables map there.
 void ExplainFault(uint64_t address, char* buf, size_t cap) {
   const uint64_t guard = reinterpret_cast<uintptr_t>(boot_stack_guard);
-  if (address - guard < kPageSize) {
+  if (address >= guard && address < reinterpret_cast<uintptr_t>(boot_stack_bottom)) {
     FormatTo(buf, cap, "the boot stack's guard page: the kernel stack overflowed");
     return;
   }

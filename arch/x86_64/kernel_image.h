@@ -8,6 +8,9 @@
 extern "C" {
 // Start of the image (Multiboot header, text), end of text, end of rodata, end of bss (page-aligned).
 extern char _kernel_start[], _etext[], _erodata[], _end[];
+// The boot stack in the bss (boot/multiboot.S): a guard page, which the kernel's tables leave unmapped,
+// then the stack from its lowest address (bottom) to its top.
+extern char boot_stack_guard[], boot_stack_bottom[], boot_stack_top[];
 }
 
 namespace kmem::x86 {

@@ -9,10 +9,6 @@
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 
-extern "C" {
-extern char boot_stack_guard[], boot_stack_bottom[];
-}
-
 namespace kmem::x86 {
 namespace {
 
