@@ -62,13 +62,6 @@ void DecodeCaches(CpuidSource& cpuid, uint32_t leaf, CpuInfo* info) {
   info->colours = pow2;
 }
 
-// "32K", "1M", "1536K": the largest binary unit that divides the size.
-void PrintSize(uint64_t bytes) {
-  if (bytes != 0 && bytes % (1 << 20) == 0) return Print("%luM", bytes >> 20);
-  if (bytes % 1024 == 0) return Print("%luK", bytes >> 10);
-  Print("%luB", bytes);
-}
-
 void DumpLeaf(CpuidSource& cpuid, uint32_t leaf, uint32_t subleaf) {
   const CpuidRegs r = cpuid.Query(leaf, subleaf);
   Print("cpuid: 0x%08x 0x%x 0x%08x 0x%08x 0x%08x 0x%08x\n", leaf, subleaf, r.eax, r.ebx, r.ecx, r.edx);
@@ -158,9 +151,10 @@ void CpuPrint(const CpuInfo& cpu, unsigned machno) {
   for (size_t i = 0; i < cpu.ncaches; ++i) {
     const CpuCache& c = cpu.cache[i];
     static constexpr const char* kSuffix[] = {"", "d", "i", ""};
-    Print("%s L%u%s ", i == 0 ? "" : ",", c.level, kSuffix[static_cast<int>(c.type)]);
-    PrintSize(c.bytes);
-    Print(" %u-way %u-byte lines", c.ways, c.line_bytes);
+    char size[24];
+    FormatSize(size, sizeof size, c.bytes);
+    Print("%s L%u%s %s %u-way %u-byte lines", i == 0 ? "" : ",", c.level, kSuffix[static_cast<int>(c.type)], size,
+          c.ways, c.line_bytes);
   }
   Print("; %u page colour%s\n", cpu.colours, cpu.colours == 1 ? "" : "s");
 }

@@ -21,16 +21,6 @@ struct DumpState {
   unsigned lines;
 };
 
-void FormatSize(char* buf, size_t cap, uint64_t bytes) {
-  if (IsAligned(bytes, k1G)) {
-    FormatTo(buf, cap, "%luG", bytes >> 30);
-  } else if (IsAligned(bytes, k2M / 2)) {
-    FormatTo(buf, cap, "%luM", bytes >> 20);
-  } else {
-    FormatTo(buf, cap, "%luK", bytes >> 10);
-  }
-}
-
 void PrintRun(DumpState& s) {
   if (!s.open) return;
   const Run& r = s.run;

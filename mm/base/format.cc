@@ -237,4 +237,17 @@ size_t FormatTo(char* buf, size_t cap, const char* fmt, ...) {
   return n;
 }
 
+size_t FormatSize(char* buf, size_t cap, uint64_t bytes) {
+  static constexpr struct {
+    unsigned shift;
+    char unit;
+  } kUnits[] = {{30, 'G'}, {20, 'M'}, {10, 'K'}};
+  for (const auto& u : kUnits) {
+    if (bytes != 0 && bytes % (uint64_t{1} << u.shift) == 0) {
+      return FormatTo(buf, cap, "%lu%c", bytes >> u.shift, u.unit);
+    }
+  }
+  return FormatTo(buf, cap, "%luB", bytes);
+}
+
 }  // namespace kmem

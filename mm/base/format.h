@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 namespace kmem {
 
@@ -20,6 +21,10 @@ size_t VFormat(FormatSink sink, void* ctx, const char* fmt, va_list ap);
 // length the whole output would have had.
 size_t FormatTo(char* buf, size_t cap, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 size_t VFormatTo(char* buf, size_t cap, const char* fmt, va_list ap);
+
+// A byte count in the largest binary unit that divides it: "1G", "2M", "48K", "100B" (0 is "0B"). The
+// dumps' size columns (page tables, caches). Returns what FormatTo returns.
+size_t FormatSize(char* buf, size_t cap, uint64_t bytes);
 
 // The console of the environment that links mm/: the serial line in the kernel, stdout on the host.
 void Print(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

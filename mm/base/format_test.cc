@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 
 #include "testing/console_capture.h"
 
@@ -35,6 +37,17 @@ TEST(Format, Conversions) {
   EXPECT_EQ(Fmt("%zu", size_t{12}), "12");
   EXPECT_EQ(Fmt("%*d|%-*d", 4, 1, 3, 2), "   1|2  ");
   EXPECT_EQ(Fmt("%s", static_cast<const char*>(nullptr)), "<nil>");
+}
+
+TEST(Format, SizesInTheLargestUnitThatDividesThem) {
+  char buf[24];
+  const std::pair<uint64_t, const char*> cases[] = {
+      {uint64_t{1} << 30, "1G"}, {uint64_t{3} << 30, "3G"}, {uint64_t{1536} << 20, "1536M"}, {2 << 20, "2M"},
+      {48 << 10, "48K"},         {4096, "4K"},              {100, "100B"},                  {0, "0B"}};
+  for (const auto& [bytes, want] : cases) {
+    EXPECT_EQ(FormatSize(buf, sizeof buf, bytes), std::strlen(want)) << want;
+    EXPECT_STREQ(buf, want);
+  }
 }
 
 TEST(Format, TruncatesLikeSnprintf) {
