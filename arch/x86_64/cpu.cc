@@ -33,13 +33,16 @@ void DecodeBrand(CpuidSource& cpuid, CpuInfo* info) {
   while (n > 0 && info->brand[n - 1] == ' ') info->brand[--n] = '\0';
 }
 
-// Leaf 4 and 0x8000001d share a layout: subleaf i describes one cache until the type reads 0. A
+// Leaf 4 and 0x8000001d share a layout: EAX bits 0-4 give a subleaf's cache type, 0 when no cache is left.
+uint32_t CacheTypeBits(const CpuidRegs& r) { return Bits(r.eax, 0, 4); }
+
+// Subleaf i describes one cache until the type reads 0. A
 // description whose size does not fit in 64 bits is nonsense (no real CPU comes near) and ends the list.
 void DecodeCaches(CpuidSource& cpuid, uint32_t leaf, CpuInfo* info) {
   uint64_t largest = 0, colours = 1;
   for (uint32_t i = 0; i < CpuInfo::kMaxCaches; ++i) {
     CpuidRegs r = cpuid.Query(leaf, i);
-    const uint32_t type = Bits(r.eax, 0, 4);
+    const uint32_t type = CacheTypeBits(r);
     if (type == 0 || type > 3) break;
     const uint64_t ways = Bits(r.ebx, 22, 31) + 1, partitions = Bits(r.ebx, 12, 21) + 1;
     const uint64_t line = Bits(r.ebx, 0, 11) + 1, sets = uint64_t{r.ecx} + 1;
@@ -62,15 +65,15 @@ void DecodeCaches(CpuidSource& cpuid, uint32_t leaf, CpuInfo* info) {
   info->colours = pow2;
 }
 
-void DumpLeaf(CpuidSource& cpuid, uint32_t leaf, uint32_t subleaf) {
+CpuidRegs DumpLeaf(CpuidSource& cpuid, uint32_t leaf, uint32_t subleaf) {
   const CpuidRegs r = cpuid.Query(leaf, subleaf);
   Print("cpuid: 0x%08x 0x%x 0x%08x 0x%08x 0x%08x 0x%08x\n", leaf, subleaf, r.eax, r.ebx, r.ecx, r.edx);
+  return r;
 }
 
 void DumpCacheLeaf(CpuidSource& cpuid, uint32_t leaf) {
   for (uint32_t i = 0; i < CpuInfo::kMaxCaches; ++i) {
-    DumpLeaf(cpuid, leaf, i);
-    if (Bits(cpuid.Query(leaf, i).eax, 0, 4) == 0) break;
+    if (CacheTypeBits(DumpLeaf(cpuid, leaf, i)) == 0) break;
   }
 }
 
@@ -122,7 +125,7 @@ CpuInfo CpuIdentify(CpuidSource& cpuid) {
     info.virt_bits = Clamp(Bits(e8.eax, 8, 15), 48, kMaxVirtBits);
   }
   // Intel describes its caches in leaf 4; AMD in 0x8000001d, leaf 4 reading as zeros there.
-  if (max_leaf >= 4 && Bits(cpuid.Query(4, 0).eax, 0, 4) != 0) {
+  if (max_leaf >= 4 && CacheTypeBits(cpuid.Query(4, 0)) != 0) {
     DecodeCaches(cpuid, 4, &info);
   } else if (has_ext(0x8000001d)) {
     DecodeCaches(cpuid, 0x8000001d, &info);
