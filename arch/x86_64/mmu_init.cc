@@ -20,9 +20,6 @@ void Map(Mmu& mmu, const char* what, PhysAddr pa, VirtAddr va, PhysAddr end, Att
   }
 }
 
-PhysAddr Min(PhysAddr a, PhysAddr b) { return a < b ? a : b; }
-PhysAddr Max(PhysAddr a, PhysAddr b) { return a < b ? b : a; }
-
 }  // namespace
 
 void MmuInit(Mmu& mmu, const RamRange* ram, size_t n, Mmu::GiantPages giant, GlobalPages global) {

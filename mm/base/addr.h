@@ -1,5 +1,5 @@
 // Address vocabulary shared by every mm/ component and the architecture code: strong types for physical
-// and virtual addresses and page-frame numbers, and the power-of-two alignment helpers.
+// and virtual addresses and page-frame numbers, the power-of-two alignment helpers, Min and Max.
 //
 // A PhysAddr and a VirtAddr are different types so that one can never be passed where the other is meant;
 // conversions between them are named functions owned by the architecture (or the host fake), never casts.
@@ -14,6 +14,16 @@ inline constexpr unsigned kPageShift = 12;
 inline constexpr uint64_t kPageSize = uint64_t{1} << kPageShift;
 
 constexpr bool IsPowerOfTwo(uint64_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+// The smaller and the larger of two byte counts, or of two addresses in one space.
+template <typename T>
+constexpr T Min(T a, T b) {
+  return b < a ? b : a;
+}
+template <typename T>
+constexpr T Max(T a, T b) {
+  return a < b ? b : a;
+}
 
 // `align` must be a power of two for all three helpers.
 constexpr uint64_t AlignDown(uint64_t x, uint64_t align) { return x & ~(align - 1); }

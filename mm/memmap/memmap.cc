@@ -5,9 +5,6 @@
 namespace kmem {
 namespace {
 
-uint64_t Min(uint64_t a, uint64_t b) { return a < b ? a : b; }
-uint64_t Max(uint64_t a, uint64_t b) { return a > b ? a : b; }
-
 // Appends [base, end) to out[*n], merging with the previous piece when they touch and agree. Returns false
 // when out is full.
 bool Emit(MemRange* out, size_t* n, uint64_t base, uint64_t end, MemType type, MemUse use) {
