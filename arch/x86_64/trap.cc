@@ -68,14 +68,14 @@ void Explain(uint64_t address, char* buf, size_t cap) {
   explainer(address, buf, cap);
 }
 
-void PrintFrame(const TrapFrame& f) {
+void PrintFrame(const TrapFrame& f, uint64_t cr2) {
   Print("trap: %s (vector %lu", ExceptionName(static_cast<unsigned>(f.vector)), f.vector);
   if (ExceptionHasErrorCode(static_cast<unsigned>(f.vector))) Print(", error 0x%lx", f.error);
   Print(") at rip 0x%lx, rsp 0x%lx, rflags 0x%lx\n", f.rip, f.rsp, f.rflags);
   Print("trap: rax %016lx rbx %016lx rcx %016lx rdx %016lx\n", f.rax, f.rbx, f.rcx, f.rdx);
   Print("trap: rsi %016lx rdi %016lx rbp %016lx r8  %016lx\n", f.rsi, f.rdi, f.rbp, f.r8);
   Print("trap: r9  %016lx r10 %016lx r11 %016lx r12 %016lx\n", f.r9, f.r10, f.r11, f.r12);
-  Print("trap: r13 %016lx r14 %016lx r15 %016lx cr2 %016lx\n", f.r13, f.r14, f.r15, ReadCr2());
+  Print("trap: r13 %016lx r14 %016lx r15 %016lx cr2 %016lx\n", f.r13, f.r14, f.r15, cr2);
 }
 
 }  // namespace
@@ -109,18 +109,17 @@ void SetFaultExplainer(FaultExplainer explain) { explainer = explain; }
 void TrapDispatch(kmem::x86::TrapFrame* frame) {
   using namespace kmem::x86;
   const TrapFrame& f = *frame;
-  PrintFrame(f);
+  // A page fault's address; after a double fault, the address of the page fault that caused it, if one did.
+  const uint64_t address = ReadCr2();
+  PrintFrame(f, address);
   char why[160];
   if (f.vector == kPageFault) {
-    const uint64_t address = ReadCr2();
     char what[96];
     DescribePageFaultError(f.error, what, sizeof what);
     Explain(address, why, sizeof why);
     kmem::Panic("page fault at 0x%lx: %s; %s (rip 0x%lx)", address, what, why, f.rip);
   }
   if (f.vector == kDoubleFault) {
-    // Raised while delivering another exception; cr2 still holds a page fault's address if that was it.
-    const uint64_t address = ReadCr2();
     Explain(address, why, sizeof why);
     kmem::Panic("double fault: an exception while delivering another, rsp 0x%lx, cr2 0x%lx: %s", f.rsp, address,
                 why);
