@@ -25,7 +25,7 @@ uint32_t E820ColourAt(const E820Map& raw, PhysEnd x) {
     const E820Entry& e = raw.entry[i];
     PhysEnd end = e.end > kPhysEndTop ? kPhysEndTop : e.end;
     if (e.base <= x && x < end) {
-      uint32_t t = e.type == 0 || e.type > kE820MaxKnownType ? kE820Reserved : e.type;
+      uint32_t t = E820KnownType(e.type) ? e.type : kE820Reserved;
       if (t > colour) colour = t;
     }
   }
@@ -52,7 +52,7 @@ std::string E820Check(const E820Map& raw, const E820Map& out, const std::vector<
         "entry " + std::to_string(i) + " [" + Hex(e.base) + ", " + Hex(e.end) + ") type " + std::to_string(e.type);
     if (e.end <= e.base) return at + " is empty";
     if (e.end > kPhysEndTop) return at + " ends beyond 2^64";
-    if (e.type == 0 || e.type > kE820MaxKnownType) return at + " has an unknown type";
+    if (!E820KnownType(e.type)) return at + " has an unknown type";
     if (i > 0) {
       const E820Entry& prev = out.entry[i - 1];
       if (prev.end > e.base) return at + " overlaps or precedes the entry before it";

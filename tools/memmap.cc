@@ -4,15 +4,19 @@
 //   bazel run //tools:memmap -- [--format=text|9front] FILE|-
 //
 // Prints the sanitised E820 map (`0x%016x 0x%016x %u`: base, exclusive end, type), a blank line and the
-// typed memory map with sizes and the usable total. A malformed line is reported on stderr with its line
-// number, the exit status is 1, and nothing goes to stdout.
+// typed memory map with sizes and the usable total; what the sanitiser repaired and RAM beyond the physical
+// limit are noted on stderr. A malformed or empty map, or a FILE that cannot be read, is reported on stderr,
+// the exit status is 1, and nothing goes to stdout. A relative FILE names a file in the directory
+// `bazel run` was started from (BUILD_WORKING_DIRECTORY), not in the runfiles tree the tool runs in.
 #include "mm/memmap/memmap.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iostream>
-#include <iterator>
 #include <string>
 
 #include "mm/base/format.h"
@@ -24,6 +28,43 @@ namespace {
 int Usage() {
   std::fprintf(stderr, "usage: memmap [--format=text|9front] FILE|-\n");
   return 2;
+}
+
+// Where `file` is for the person who typed it: under `bazel run`, relative to their directory.
+std::string Resolve(const char* file) {
+  const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (file[0] == '/' || cwd == nullptr || cwd[0] == '\0') return file;
+  return std::string(cwd) + "/" + file;
+}
+
+// All of `fd` into *text; on failure the reason, from errno.
+const char* ReadAll(int fd, std::string* text) {
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n == 0) return nullptr;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::strerror(errno);
+    }
+    text->append(buf, static_cast<size_t>(n));
+  }
+}
+
+// Reads `file` ("-" for standard input) into *text; on failure prints why and returns false.
+bool ReadInput(const char* file, std::string* text) {
+  int fd = STDIN_FILENO;
+  if (std::strcmp(file, "-") != 0) {
+    fd = open(Resolve(file).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      std::fprintf(stderr, "memmap: cannot read %s: %s\n", file, std::strerror(errno));
+      return false;
+    }
+  }
+  const char* why = ReadAll(fd, text);
+  if (fd != STDIN_FILENO) close(fd);
+  if (why != nullptr) std::fprintf(stderr, "memmap: cannot read %s: %s\n", file, why);
+  return why == nullptr;
 }
 
 kmem::E820Map firmware, sanitised;
@@ -48,16 +89,7 @@ int main(int argc, char** argv) {
   if (file == nullptr) return Usage();
 
   std::string text;
-  if (std::strcmp(file, "-") == 0) {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  } else {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "memmap: cannot read %s\n", file);
-      return 1;
-    }
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  if (!ReadInput(file, &text)) return 1;
 
   kmem::ParseResult r = parse(text.data(), text.size(), &firmware);
   if (r.status != kmem::ParseStatus::kOk) {
@@ -80,6 +112,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "memmap: note: %zu entries wrapping past 2^64 clipped there\n", report.clipped);
   if (report.unknown_types != 0) {
     std::fprintf(stderr, "memmap: note: %zu entries of unknown type counted as reserved\n", report.unknown_types);
+  }
+  if (uint64_t above = kmem::E820RamAbove(sanitised, kmem::kPhysLimit); above != 0) {
+    std::fprintf(stderr, "memmap: note: %lu KiB of RAM at or above the 2^52 physical limit left out of the typed map\n",
+                 above >> 10);
   }
   kmem::E820Print(sanitised, "");
   kmem::Print("\n");

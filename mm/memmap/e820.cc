@@ -11,7 +11,7 @@ constexpr uint64_t kIsaBase = 0xC0000;   // option ROMs and upper memory blocks
 constexpr uint64_t kBiosBase = 0xF0000;  // system BIOS
 constexpr uint64_t kLegacyEnd = 0x100000;
 
-uint32_t SanitisedType(uint32_t type) { return type == 0 || type > kE820MaxKnownType ? kE820Reserved : type; }
+uint32_t SanitisedType(uint32_t type) { return E820KnownType(type) ? type : kE820Reserved; }
 
 // The part of entry e the sanitiser considers: its end clipped at 2^64; empty when it covers nothing.
 PhysEnd ClippedEnd(const E820Entry& e) { return e.end > kPhysEndTop ? kPhysEndTop : e.end; }
@@ -126,6 +126,16 @@ MemmapStatus MemmapAddLegacyPc(Memmap* map) {
     if (s != MemmapStatus::kOk) return s;
   }
   return MemmapStatus::kOk;
+}
+
+uint64_t E820RamAbove(const E820Map& sanitised, uint64_t limit) {
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < sanitised.count; ++i) {
+    const E820Entry& e = sanitised.entry[i];
+    if (e.type != kE820Ram || e.end <= limit) continue;
+    bytes += static_cast<uint64_t>(ClippedEnd(e) - (e.base > limit ? e.base : limit));
+  }
+  return bytes;
 }
 
 MemmapStatus MemmapAddE820(const E820Map& sanitised, Memmap* map) {

@@ -14,9 +14,14 @@ inline constexpr uint32_t kE820Ram = 1;
 inline constexpr uint32_t kE820Reserved = 2;
 inline constexpr uint32_t kE820Acpi = 3;  // ACPI tables, reclaimable once parsed
 inline constexpr uint32_t kE820Nvs = 4;   // ACPI non-volatile storage
-// Types up to 7 (5 unusable, 6 disabled, 7 persistent memory) are the ones the ACPI specification defines;
-// the sanitiser counts any other number (type 12, type 20 of some firmware) as reserved.
-inline constexpr uint32_t kE820MaxKnownType = 7;
+inline constexpr uint32_t kE820Unusable = 5;
+inline constexpr uint32_t kE820Pmem = 7;   // persistent memory (ACPI 6)
+inline constexpr uint32_t kE820Pram = 12;  // persistent memory as older firmware reported it
+// Linux's list of the types it knows (the five above, 7 and 12); the sanitiser counts any other number as
+// reserved, 6 ("disabled" in ACPI 3, never used by Linux) and 20 of some firmware among them.
+constexpr bool E820KnownType(uint32_t type) {
+  return (type >= kE820Ram && type <= kE820Unusable) || type == kE820Pmem || type == kE820Pram;
+}
 
 // An end address needs 65 bits: a range may end exactly at 2^64, and firmware input may claim to end beyond
 // it (base + length wrapped), which the sanitiser clips.
@@ -67,6 +72,10 @@ MemType E820MemType(uint32_t type);
 // something more restrictive covers it, and every address below kPhysLimit that nothing else claims is UPA.
 // Ranges above kPhysLimit are clipped (no CPU can address them). Fails only when the map is full.
 MemmapStatus MemmapAddE820(const E820Map& sanitised, Memmap* map);
+
+// The bytes of RAM in a sanitised map at or above `limit`, which MemmapAddE820 leaves out of the typed map
+// when `limit` is kPhysLimit: callers say so rather than lose RAM without a word.
+uint64_t E820RamAbove(const E820Map& sanitised, uint64_t limit);
 
 // The legacy PC rules alone, for a map built without firmware help (the memory test): VGA buffer and BIOS
 // reserved, the ISA window UMB, the rest UPA.

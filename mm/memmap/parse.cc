@@ -7,6 +7,13 @@ constexpr ParseResult kParsed{ParseStatus::kOk, 0, nullptr};
 
 ParseResult Malformed(size_t line, const char* reason) { return ParseResult{ParseStatus::kMalformed, line, reason}; }
 
+// Input that parses but holds no entry leaves the kernel and the tool nothing to stand on: an error at
+// the input's last line (its first, when it is empty).
+ParseResult RequireEntries(ParseResult r, const E820Map& out, size_t before, size_t last_line) {
+  if (r.status != ParseStatus::kOk || out.count != before) return r;
+  return Malformed(last_line == 0 ? 1 : last_line, "no entries");
+}
+
 ParseResult Append(E820Map* out, size_t line, uint64_t base, PhysEnd end, uint32_t type) {
   if (E820Append(out, base, end, type) == E820Status::kOk) return kParsed;
   return ParseResult{ParseStatus::kFull, line, "more entries than the map holds"};
@@ -90,6 +97,7 @@ constexpr PhysEnd kEndMax = ~PhysEnd{0};
 }  // namespace
 
 ParseResult ParseMultibootMmap(const uint8_t* bytes, size_t len, E820Map* out) {
+  const size_t before = out->count;
   size_t number = 0;
   for (size_t off = 0; off < len;) {
     ++number;
@@ -103,11 +111,14 @@ ParseResult ParseMultibootMmap(const uint8_t* bytes, size_t len, E820Map* out) {
     if (r.status != ParseStatus::kOk) return r;
     off += sizeof e.size + e.size;
   }
-  return kParsed;
+  return RequireEntries(kParsed, *out, before, number);
 }
 
 ParseResult ParseE820Text(const char* text, size_t len, E820Map* out) {
-  return ForEachLine(text, len, [out](size_t number, Line line) {
+  const size_t before = out->count;
+  size_t last = 0;
+  ParseResult r = ForEachLine(text, len, [out, &last](size_t number, Line line) {
+    last = number;
     if (line.AtEnd()) return kParsed;
     PhysEnd base, end, type;
     const char* why = line.Number(16, true, kU64Max, &base);
@@ -118,13 +129,17 @@ ParseResult ParseE820Text(const char* text, size_t len, E820Map* out) {
     if (why != nullptr) return Malformed(number, why);
     return Append(out, number, static_cast<uint64_t>(base), end, static_cast<uint32_t>(type));
   });
+  return RequireEntries(r, *out, before, last);
 }
 
 ParseResult ParseE820Plan9(const char* text, size_t len, E820Map* out) {
+  const size_t before = out->count;
   size_t found = 0;
-  ParseResult r = ForEachLine(text, len, [out, &found](size_t number, Line line) {
+  size_t at = 0;
+  ParseResult r = ForEachLine(text, len, [out, &found, &at](size_t number, Line line) {
     if (!line.Skip("*e820=")) return kParsed;  // other plan9.ini settings
     if (++found > 1) return Malformed(number, "second *e820= line");
+    at = number;
     while (!line.AtEnd()) {
       PhysEnd type, base, end;
       const char* why = line.Number(16, false, kU32Max, &type);
@@ -138,7 +153,7 @@ ParseResult ParseE820Plan9(const char* text, size_t len, E820Map* out) {
     return kParsed;
   });
   if (r.status == ParseStatus::kOk && found == 0) return Malformed(1, "no *e820= line");
-  return r;
+  return RequireEntries(r, *out, before, at);
 }
 
 }  // namespace kmem

@@ -6,6 +6,7 @@
 //     be 2^64, written 0x10000000000000000, or beyond, which is a wrap the sanitiser clips), TYPE decimal,
 //     `#` starting a comment, blank lines ignored.
 // Each takes bytes and a length (no NUL needed) and stops at the first malformed item, saying where and why.
+// Input that holds no entry at all (empty, only comments, an empty `*e820=`) is malformed too: "no entries".
 #pragma once
 
 #include <stddef.h>

@@ -65,6 +65,8 @@ TEST(ParseE820Text, MalformedLinesSayWhereAndWhy) {
       {"0x2000 0x1000 1\n", 1, "end below base"},
       {"0x 0x1000 1\n", 1, "missing digits"},
       {"0x0 0x1000 -1\n", 1, "bad digit"},
+      {"", 1, "no entries"},
+      {"# only comments\n\n# and blanks\n", 3, "no entries"},
   };
   for (const BadLine& c : cases) {
     ParseResult r = ParseString(ParseE820Text, c.text, &map);
@@ -99,6 +101,7 @@ TEST(ParseE820Plan9, MalformedSaysWhereAndWhy) {
       {"*e820=1 0x2000 0x1000\n", 1, "end below start"},
       {"*e820=1 0x0 0x1000\n*e820=1 0x0 0x1000\n", 2, "second *e820= line"},
       {"*e820=1 0x0 0xfoo\n", 1, "bad digit"},
+      {"a=b\n*e820=\nc=d\n", 2, "no entries"},
   };
   for (const BadLine& c : cases) {
     ParseResult r = ParseString(ParseE820Plan9, c.text, &map);
@@ -143,6 +146,14 @@ TEST(ParseMultibootMmap, TruncatedOrShortEntriesAreErrors) {
   bytes[24] = 200;
   r = ParseMultibootMmap(bytes.data(), bytes.size(), &map);
   EXPECT_STREQ(r.reason, "entry runs past the end of the map");
+}
+
+TEST(ParseMultibootMmap, AnEmptyMapIsAnError) {
+  map.count = 0;
+  ParseResult r = ParseMultibootMmap(nullptr, 0, &map);
+  EXPECT_EQ(r.status, ParseStatus::kMalformed);
+  EXPECT_EQ(r.line, 1u);
+  EXPECT_STREQ(r.reason, "no entries");
 }
 
 }  // namespace
