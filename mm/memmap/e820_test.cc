@@ -73,6 +73,29 @@ TEST(E820Sanitise, ReportsWhatItRepaired) {
             "0xfffffffffffff000 0x10000000000000000 1\n");
 }
 
+// Linux's list of known types, 1-5, 7 and 12, pass through; every other number, 6 included, is reserved.
+TEST(E820Sanitise, KeepsLinuxKnownTypesAndCountsTheRestReserved) {
+  static E820Map raw, out;
+  const uint32_t known[] = {1, 2, 3, 4, 5, 7, 12};
+  const uint32_t unknown[] = {0, 6, 8, 11, 13, 20, 0xffffffff};
+  for (uint32_t t : known) {
+    raw.count = 0;
+    E820Append(&raw, 0x1000, 0x2000, t);
+    E820Report report;
+    ASSERT_EQ(E820Sanitise(raw, &out, &report), E820Status::kOk);
+    EXPECT_EQ(report.unknown_types, 0u) << "type " << t;
+    EXPECT_EQ(out.entry[0].type, t);
+  }
+  for (uint32_t t : unknown) {
+    raw.count = 0;
+    E820Append(&raw, 0x1000, 0x2000, t);
+    E820Report report;
+    ASSERT_EQ(E820Sanitise(raw, &out, &report), E820Status::kOk);
+    EXPECT_EQ(report.unknown_types, 1u) << "type " << t;
+    EXPECT_EQ(out.entry[0].type, kE820Reserved) << "type " << t;
+  }
+}
+
 //   RAM       |---------------------------------------------|
 //   reserved     |-|   |-|   |-|   ...   |-|   |-|   |-|            k islands: 2k + 1 output ranges
 TEST(E820Sanitise, OutputBeyondCapacityIsAnError) {
@@ -195,6 +218,19 @@ TEST(MemmapAddE820, AboveThePhysicalLimitIsClipped) {
   EXPECT_EQ(last.base, PhysAddr(kPhysLimit - 0x2000));
   EXPECT_EQ(last.end(), PhysAddr(kPhysLimit));
   EXPECT_EQ(last.type, MemType::kRam);
+  EXPECT_EQ(E820RamAbove(raw, kPhysLimit), uint64_t{0} - kPhysLimit);
+}
+
+TEST(E820RamAbove, CountsOnlyRamAtOrAboveTheLimit) {
+  static E820Map raw;
+  raw.count = 0;
+  E820Append(&raw, 0, 0x9f000, kE820Ram);
+  E820Append(&raw, 0x100000, 0x300000, kE820Ram);       // straddles a limit of 2 MiB
+  E820Append(&raw, 0x300000, 0x400000, kE820Reserved);  // not RAM
+  E820Append(&raw, 0x400000, 0x500000, kE820Ram);       // wholly above
+  EXPECT_EQ(E820RamAbove(raw, 0x200000), 0x100000u + 0x100000u);
+  EXPECT_EQ(E820RamAbove(raw, 0x500000), 0u);
+  EXPECT_EQ(E820RamAbove(raw, 0), 0x9f000u + 0x200000u + 0x100000u);
 }
 
 }  // namespace
