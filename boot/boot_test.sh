@@ -25,6 +25,7 @@ fail() { echo "FAIL (boot at $mem): $*"; exit 1; }
 
 banner=$(grep -m1 '^kmem: x86_64 kernel, palloc backend ' "$log" | tr -d '\r') || fail "no banner"
 backend=${banner##* }
+grep -qxF "kmem: command line ''" <(tr -d '\r' <"$log") || fail "the command line is not shown as the (empty) words the user gave"
 [ "$backend" = "$backend_wanted" ] || fail "banner names backend '$backend', the kernel was built with $backend_wanted"
 
 # Sum the RAM (type 1) entries of the printed map ourselves and hold the kernel's total to it.

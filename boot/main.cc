@@ -43,7 +43,7 @@ void RunConstructors() {
   if (magic != kMultibootLoaderMagic) Panic("not started by a Multiboot loader: magic 0x%x", magic);
   const auto& mbi = *x86::KzeroPointer<const MultibootInfo>(PhysAddr(info_pa));
   const char* cmdline = (mbi.flags & MultibootInfo::kCmdline) != 0
-                            ? x86::KzeroPointer<const char>(PhysAddr(mbi.cmdline))
+                            ? CmdlineWords(x86::KzeroPointer<const char>(PhysAddr(mbi.cmdline)))
                             : "";
   Print("kmem: command line '%s'\n", cmdline);
   const Mach& mach = Mach0Init(CmdlineHas(cmdline, "kmem.cpuid") ? CpuidDump::kYes : CpuidDump::kNo);

@@ -10,6 +10,11 @@ KMEM_ACCEL=tcg timeout 120 boot/qemu -m 32M "$@" >"$log" 2>&1
 status=$?
 cat "$log"
 [ $status -eq 1 ] || { echo "FAIL: expected status 1 from a panic, got $status"; exit 1; }
+# The banner's command line shows the -append words, not the loader's path of the kernel image.
+words=""
+args=("$@")
+for ((i = 0; i + 1 < ${#args[@]}; ++i)); do [ "${args[i]}" = -append ] && words=${args[i + 1]}; done
+grep -qxF "kmem: command line '$words'" <(tr -d '\r' <"$log") || { echo "FAIL: no line \"kmem: command line '$words'\""; exit 1; }
 grep -qE "^panic: $message" "$log" || { echo "FAIL: no line matching 'panic: $message'"; exit 1; }
 if grep -q '^kmem: boot ok' "$log"; then echo "FAIL: boot went on after the panic"; exit 1; fi
 echo PASS
