@@ -15,7 +15,8 @@ def kmem_fuzz_test(name, srcs, deps = [], corpus = [], random_inputs = 20000, **
         name = name,
         srcs = srcs,
         copts = _FUZZ_FLAGS,
-        linkopts = _FUZZ_FLAGS + ["-fsanitize-link-c++-runtime"],
+        # lld: gold warns once per sanitizer symbol ("Cannot export local symbol"), hundreds of lines a build.
+        linkopts = _FUZZ_FLAGS + ["-fsanitize-link-c++-runtime", "-fuse-ld=lld"],
         deps = deps + ["//testing:host_env"],
         testonly = True,
         tags = ["fuzz"],
