@@ -7,6 +7,8 @@ gdb and symbol checks) and a flat binary that QEMU's Multiboot loader boots thro
 fields (QEMU refuses 64-bit ELF files).
 """
 
+load("//mm/palloc:backends.bzl", "PALLOC_BACKEND_NAMES")
+
 _BACKEND = "//mm/palloc:backend"
 
 def _kernel_transition_impl(settings, attr):
@@ -48,7 +50,7 @@ kernel_image = rule(
     attrs = {
         "elf": attr.label(cfg = _kernel_transition, mandatory = True),
         # Pins the page allocator backend; empty follows --//mm/palloc:backend.
-        "backend": attr.string(values = ["", "buddy", "colour"]),
+        "backend": attr.string(values = [""] + PALLOC_BACKEND_NAMES),
         "objcopy": attr.string(default = "/usr/bin/llvm-objcopy"),
         "_allowlist_function_transition": attr.label(
             default = "@bazel_tools//tools/allowlists/function_transition_allowlist",

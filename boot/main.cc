@@ -19,6 +19,7 @@
 #include "boot/serial.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
+#include "mm/palloc/kernel_palloc.h"
 
 extern "C" {
 using Constructor = void (*)();
@@ -39,7 +40,7 @@ void RunConstructors() {
 [[noreturn]] void Main(uint32_t magic, uint32_t info_pa) {
   SerialInit();
   RunConstructors();
-  Print("\nkmem: x86_64 kernel, palloc backend %s\n", KMEM_PALLOC_BACKEND);
+  Print("\nkmem: x86_64 kernel, palloc backend %s\n", KernelPalloc::kBackendName);
   if (magic != kMultibootLoaderMagic) Panic("not started by a Multiboot loader: magic 0x%x", magic);
   const auto& mbi = *x86::KzeroPointer<const MultibootInfo>(PhysAddr(info_pa));
   const char* cmdline = (mbi.flags & MultibootInfo::kCmdline) != 0

@@ -1,18 +1,15 @@
-// The kernel's page-frame allocator: Palloc over the backend that --//mm/palloc:backend chose (BUILD.bazel
-// selects the backend library and defines KMEM_PALLOC_COLOUR for the colour backend), so the kernel calls
-// the backend directly, with no virtual dispatch.
+// The kernel's page-frame allocator: Palloc over the backend that --//mm/palloc:backend chose. BUILD.bazel's
+// select (from backends.bzl) links that backend's library and names its header and class here, so the
+// kernel calls the backend directly, with no virtual dispatch; a build without a backend cannot get here.
 #pragma once
 
 #include "mm/palloc/palloc.h"
 
-#if defined(KMEM_PALLOC_COLOUR)
-#include "mm/palloc/colour.h"
-namespace kmem {
-using KernelPalloc = Palloc<ColourBackend>;
-}  // namespace kmem
-#else
-#include "mm/palloc/buddy.h"
-namespace kmem {
-using KernelPalloc = Palloc<BuddyBackend>;
-}  // namespace kmem
+#if !defined(KMEM_PALLOC_BACKEND_HEADER) || !defined(KMEM_PALLOC_BACKEND_CLASS)
+#error "KMEM_PALLOC_BACKEND_HEADER and KMEM_PALLOC_BACKEND_CLASS come from //mm/palloc:palloc's select"
 #endif
+#include KMEM_PALLOC_BACKEND_HEADER
+
+namespace kmem {
+using KernelPalloc = Palloc<KMEM_PALLOC_BACKEND_CLASS>;
+}  // namespace kmem

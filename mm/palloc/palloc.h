@@ -42,7 +42,26 @@ struct PallocStats {
   uint64_t free_by_colour[kMaxColours];
 };
 
-template <typename BackendT>
+// What Palloc needs of a backend (the LLFree/ArceOS-style interface; backends.bzl lists the backends):
+// its metadata size per bank, init, banks handed over with every frame free, allocation of a free block
+// of 2^order pages with a colour hint (nullptr when none), free of such a block, the free-page count, a
+// walk of the free blocks, and a check of its own invariants that panics on a broken one.
+// (Compiler builtins stand in for <concepts>, which the freestanding kernel build does not have.)
+template <typename B>
+concept PallocBackend = requires(B b, const B cb, Page* page, Pfn pfn, uint64_t n, void* meta, unsigned u,
+                                 void (*visit)(const Page*, unsigned)) {
+  requires __is_convertible_to(decltype(B::kName), const char*);
+  requires __is_same(decltype(B::MetaBytes(pfn, n)), uint64_t);
+  b.Init(u);
+  b.AddBank(page, pfn, n, meta);
+  requires __is_same(decltype(b.Alloc(u, u)), Page*);
+  b.Free(page, u);
+  requires __is_same(decltype(cb.free_pages()), uint64_t);
+  cb.ForEachFree(visit);
+  cb.Validate();
+};
+
+template <PallocBackend BackendT>
 class Palloc {
  public:
   using Backend = BackendT;

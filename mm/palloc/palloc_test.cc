@@ -46,6 +46,23 @@ uint64_t PagesIn(const std::vector<BankRange>& banks) {
 constinit Palloc<BuddyBackend> constinit_buddy;
 constinit Palloc<ColourBackend> constinit_colour;
 
+// The backend interface is a concept: both backends meet it, and a type missing any part of it does not.
+static_assert(PallocBackend<BuddyBackend> && PallocBackend<ColourBackend>);
+struct NoValidate {
+  static constexpr const char* kName = "no-validate";
+  static uint64_t MetaBytes(Pfn, uint64_t) { return 0; }
+  void Init(unsigned) {}
+  void AddBank(Page*, Pfn, uint64_t, void*) {}
+  Page* Alloc(unsigned, unsigned) { return nullptr; }
+  void Free(Page*, unsigned) {}
+  uint64_t free_pages() const { return 0; }
+  void ForEachFree(void (*)(const Page*, unsigned)) const {}
+};
+struct Complete : NoValidate {
+  void Validate() const {}
+};
+static_assert(PallocBackend<Complete> && !PallocBackend<NoValidate> && !PallocBackend<int>);
+
 template <typename Backend>
 class PallocTest : public ::testing::Test {};
 
