@@ -1,0 +1,68 @@
+#include "arch/x86_64/aspace.h"
+
+#include "mm/base/panic.h"
+
+namespace kmem::x86 {
+
+VmStatus VmStatusOf(MmuStatus status) {
+  switch (status) {
+    case MmuStatus::kOk: return VmStatus::kOk;
+    case MmuStatus::kMisaligned: return VmStatus::kMisaligned;
+    case MmuStatus::kNonCanonical:
+    case MmuStatus::kWrongHalf:
+    case MmuStatus::kNoSpace: return VmStatus::kOutOfRange;
+    case MmuStatus::kAlreadyMapped: return VmStatus::kAlreadyMapped;
+    case MmuStatus::kNotMapped: return VmStatus::kNotMapped;
+    case MmuStatus::kNoMemory: return VmStatus::kNoMemory;
+  }
+  Panic("mmu status %d has no portable name", static_cast<int>(status));
+}
+
+VmStatus X86Aspace::User(Mmu& mmu, X86Aspace* out) {
+  PhysAddr root;
+  MmuStatus s = mmu.NewAddressSpace(&root);
+  if (s == MmuStatus::kOk) *out = X86Aspace(mmu, root, AddressSpace::Kind::kUser);
+  return VmStatusOf(s);
+}
+
+Attr X86Aspace::AttrsOf(Prot prot, CacheMode cache) const {
+  Attr a = kind_ == AddressSpace::Kind::kUser ? Attr::kUser : Attr::kGlobal;
+  if (Has(prot, Prot::kWrite)) a = a | Attr::kWrite;
+  if (Has(prot, Prot::kExec)) a = a | Attr::kExec;
+  if (cache == CacheMode::kUncached) a = a | Attr::kUncached;
+  return a;
+}
+
+VmStatus X86Aspace::Map(VirtAddr va, PhysAddr pa, uint64_t size, Prot prot, CacheMode cache) {
+  return VmStatusOf(mmu_->Pmap(root_, pa, va, size, AttrsOf(prot, cache)));
+}
+
+VmStatus X86Aspace::Unmap(VirtAddr va, uint64_t size) { return VmStatusOf(mmu_->Punmap(root_, va, size)); }
+
+// Protect keeps a mapping's cache mode: the Mmu rewrites every attribute bit, so it is read back first
+// from the range's first page (a range of mixed cache modes is not something Protect is asked to keep).
+VmStatus X86Aspace::Protect(VirtAddr va, uint64_t size, Prot prot) {
+  const Translation t = mmu_->Translate(root_, va);
+  const CacheMode cache = t.status == MmuStatus::kOk && Has(t.attrs, Attr::kUncached) ? CacheMode::kUncached
+                                                                                        : CacheMode::kCached;
+  return VmStatusOf(mmu_->Protect(root_, va, size, AttrsOf(prot, cache)));
+}
+
+VmStatus X86Aspace::Query(VirtAddr va, VmMapping* out) {
+  const Translation t = mmu_->Translate(root_, va);
+  if (t.status != MmuStatus::kOk) return VmStatusOf(t.status);
+  Prot prot = Prot::kRead;
+  if (Has(t.attrs, Attr::kWrite)) prot = prot | Prot::kWrite;
+  if (Has(t.attrs, Attr::kExec)) prot = prot | Prot::kExec;
+  *out = VmMapping{t.pa, Bytes(t.size), prot, Has(t.attrs, Attr::kUncached) ? CacheMode::kUncached : CacheMode::kCached};
+  return VmStatus::kOk;
+}
+
+void X86Aspace::Activate() { mmu_->MmuSwitch(root_); }
+
+void X86Aspace::Release() {
+  KASSERT(kind_ == AddressSpace::Kind::kUser, "releasing the kernel's tables 0x%lx", root_.value());
+  mmu_->MmuRelease(root_);
+}
+
+}  // namespace kmem::x86
