@@ -1,7 +1,9 @@
-// An ArchAspace for host tests of the portable address-space layer: records each call in order and answers
-// with a status the test sets, so tests check what AddressSpace forwards, and when.
+// An ArchAspace for host tests of the portable address-space layer: a model of page-granular mappings that
+// records each call in order. A test can force every call's answer (`answer`) or make Map run out of table
+// memory after a number of calls (`maps_left`), to reach the callers' error paths.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -11,20 +13,56 @@ namespace kmem::testing {
 
 class FakeArchAspace final : public ArchAspace {
  public:
-  VmStatus Map(VirtAddr va, PhysAddr, uint64_t size, Prot, CacheMode) override { return Call("map", va, size); }
-  VmStatus Unmap(VirtAddr va, uint64_t size) override { return Call("unmap", va, size); }
-  VmStatus Protect(VirtAddr va, uint64_t size, Prot) override { return Call("protect", va, size); }
-  VmStatus Query(VirtAddr va, VmMapping*) override { return Call("query", va, 0); }
+  VmStatus Map(VirtAddr va, PhysAddr pa, uint64_t size, Prot prot, CacheMode cache) override {
+    Log("map", va, size);
+    if (answer != VmStatus::kOk) return answer;
+    if (!va.IsAlignedTo(kPageSize) || !IsAligned(size, kPageSize) || size == 0) return VmStatus::kMisaligned;
+    if (maps_left == 0) return VmStatus::kNoMemory;
+    if (maps_left > 0) --maps_left;
+    for (uint64_t off = 0; off < size; off += kPageSize) {
+      if (pages.count(va.value() + off) != 0) return VmStatus::kAlreadyMapped;
+    }
+    for (uint64_t off = 0; off < size; off += kPageSize) pages[va.value() + off] = {pa + off, prot, cache};
+    return VmStatus::kOk;
+  }
+  VmStatus Unmap(VirtAddr va, uint64_t size) override {
+    Log("unmap", va, size);
+    if (answer != VmStatus::kOk) return answer;
+    for (uint64_t off = 0; off < size; off += kPageSize) pages.erase(va.value() + off);
+    return VmStatus::kOk;
+  }
+  VmStatus Protect(VirtAddr va, uint64_t size, Prot prot) override {
+    Log("protect", va, size);
+    if (answer != VmStatus::kOk) return answer;
+    for (uint64_t off = 0; off < size; off += kPageSize) {
+      if (auto it = pages.find(va.value() + off); it != pages.end()) it->second.prot = prot;
+    }
+    return VmStatus::kOk;
+  }
+  VmStatus Query(VirtAddr va, VmMapping* out) override {
+    Log("query", va, 0);
+    if (answer != VmStatus::kOk) return answer;
+    auto it = pages.find(va.AlignedDown(kPageSize).value());
+    if (it == pages.end()) return VmStatus::kNotMapped;
+    *out = VmMapping{it->second.pa + (va.value() & (kPageSize - 1)), kPageSize, it->second.prot, it->second.cache};
+    return VmStatus::kOk;
+  }
   void Activate() override { calls.push_back("activate"); }
   void Release() override { calls.push_back("release"); }
 
+  struct Page {
+    PhysAddr pa;
+    Prot prot;
+    CacheMode cache;
+  };
+  std::map<uint64_t, Page> pages;  // page-aligned va -> its mapping
   std::vector<std::string> calls;
   VmStatus answer = VmStatus::kOk;
+  long maps_left = -1;  // Map calls that may still succeed; -1: no limit
 
  private:
-  VmStatus Call(const char* op, VirtAddr va, uint64_t size) {
+  void Log(const char* op, VirtAddr va, uint64_t size) {
     calls.push_back(std::string(op) + " " + std::to_string(va.value()) + " " + std::to_string(size));
-    return answer;
   }
 };
 
