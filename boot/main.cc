@@ -50,7 +50,7 @@ void RunConstructors() {
   x86::TrapInit();
   Memmap& map = MemInit(mbi, PhysAddr(info_pa),
                         CmdlineHas(cmdline, "kmem.memtest") ? MemSource::kMemoryTest : MemSource::kFirmwareMap,
-                        mach.cpu.PhysLimit());
+                        mach.cpu);
   const ArchConfig arch = ArchInit(mach.cpu);
   HoleAllocator& xalloc = KernelXalloc(map);
   const InstalledRam& ram = MemInstalledRam();

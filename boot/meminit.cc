@@ -1,5 +1,6 @@
 #include "boot/meminit.h"
 
+#include "arch/x86_64/kernel_cpu.h"
 #include "arch/x86_64/kernel_image.h"
 #include "arch/x86_64/layout.h"
 #include "mm/base/format.h"
@@ -14,6 +15,7 @@ namespace {
 // Static: the tables are 12 KiB each, too big for the 16 KiB boot stack.
 Memmap memmap;
 InstalledRam installed;
+x86::Mtrrs mtrrs;
 E820Map firmware;
 E820Map sanitised;
 
@@ -100,8 +102,13 @@ void RecordInstalledRam() {
 }  // namespace
 
 const InstalledRam& MemInstalledRam() { return installed; }
+const x86::Mtrrs& MemMtrrs() { return mtrrs; }
 
-Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source, PhysAddr phys_limit) {
+Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source, const x86::CpuInfo& cpu) {
+  x86::KernelMsrs msrs;
+  mtrrs = x86::Mtrrs::Read(msrs, cpu);
+  mtrrs.Dump();
+  const PhysAddr phys_limit = cpu.PhysLimit();
   if (source != MemSource::kFirmwareMap || !FirmwareMap(mbi)) MemoryTest(mbi);
   // Before the RAM is recorded: RAM a map claims beyond the CPU's reach is not RAM the kernel can map.
   if (phys_limit.value() < kPhysLimit) {
