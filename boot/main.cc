@@ -54,7 +54,8 @@ void RunConstructors() {
   const ArchConfig arch = ArchInit(mach.cpu);
   HoleAllocator& xalloc = KernelXalloc(map);
   const InstalledRam& ram = MemInstalledRam();
-  SetUpMmu(ram.range, ram.n, xalloc, arch, CmdlineHas(cmdline, "kmem.mmuwait") ? MmuWait::kYes : MmuWait::kNo);
+  SetUpMmu(ram.range, ram.n, MemMtrrs(), xalloc, arch,
+           CmdlineHas(cmdline, "kmem.mmuwait") ? MmuWait::kYes : MmuWait::kNo);
   const Conf& conf = ConfInit(map);
   XInit(conf);
   PoolsEarly(conf, xalloc);

@@ -162,7 +162,8 @@ RangeType Mtrrs::TypeOf(PhysAddr base, uint64_t size) const {
   const uint64_t end = size > UINT64_MAX - base.value() ? UINT64_MAX : base.value() + size;
   uint64_t pa = base.value();
   const uint8_t first = TypeAt(pa);
-  RangeType r = {static_cast<MemoryType>(first == kUntrusted ? kUc : first), first == kUntrusted ? Uniform::kNo : Uniform::kYes};
+  const bool trusted = first != kUntrusted;
+  RangeType r = {static_cast<MemoryType>(trusted ? first : kUc), trusted ? Uniform::kYes : Uniform::kNo};
   while (r.uniform == Uniform::kYes) {
     pa = NextBoundary(pa);
     if (pa >= end) break;
@@ -189,7 +190,8 @@ void Mtrrs::Dump() const {
       const unsigned first = FixedSegment(pa, &start, &end);
       uint64_t to = end;
       while (to < kFixedEnd && fixed_types_[FixedSegment(to, &start, &end)] == fixed_types_[first]) to = end;
-      Print("%s [0x%lx, 0x%lx) %s", pa == 0 ? "" : ",", pa, to, MemoryTypeName(static_cast<MemoryType>(fixed_types_[first])));
+      Print("%s [0x%lx, 0x%lx) %s", pa == 0 ? "" : ",", pa, to,
+            MemoryTypeName(static_cast<MemoryType>(fixed_types_[first])));
       pa = to;
     }
     Print("\n");

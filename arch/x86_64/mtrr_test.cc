@@ -2,76 +2,20 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <map>
-#include <sstream>
 #include <string>
 
 #include "testing/console_capture.h"
+#include "testing/table_msrs.h"
 
 namespace kmem::x86 {
 namespace {
+
+using testing::TableMsrs;
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
 constexpr uint64_t kGiB = uint64_t{1} << 30;
 constexpr uint8_t kUC = 0, kWC = 1, kWT = 4, kWP = 5, kWB = 6;
 constexpr uint64_t kEnable = 1 << 11, kFixedEnable = 1 << 10, kValid = 1 << 11;
-
-// Recorded MSRs (testing/mtrr/NAME.txt) or values a test sets. Reading one that is not there fails the
-// test: the decoder must stay within the ranges the CPU says it has.
-class TableMsrs final : public MsrSource {
- public:
-  static TableMsrs FromFile(const std::string& name) {
-    TableMsrs t;
-    std::ifstream in("testing/mtrr/" + name + ".txt");
-    EXPECT_TRUE(in.good()) << name;
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty() || line[0] == '#') continue;
-      std::istringstream f(line);
-      uint32_t msr;
-      uint64_t value;
-      f >> std::hex >> msr >> value;
-      EXPECT_FALSE(f.fail()) << name << ": " << line;
-      t.msrs_[msr] = value;
-    }
-    return t;
-  }
-
-  // IA32_MTRRCAP with `vcnt` variable ranges and fixed ranges, all cleared; default type `def`, enabled.
-  static TableMsrs Synthetic(unsigned vcnt, uint64_t def) {
-    TableMsrs t;
-    t.msrs_[msr::kMtrrCap] = 0x500 | vcnt;
-    t.msrs_[msr::kMtrrDefType] = def;
-    for (uint32_t m : {0x250u, 0x258u, 0x259u, 0x268u, 0x269u, 0x26au, 0x26bu, 0x26cu, 0x26du, 0x26eu, 0x26fu}) {
-      t.msrs_[m] = 0;
-    }
-    for (unsigned n = 0; n < 2 * vcnt; ++n) t.msrs_[msr::kMtrrPhysBase0 + n] = 0;
-    return t;
-  }
-
-  // Variable range n: [base, base + size) of `type` on a 40-bit machine.
-  void SetRange(unsigned n, uint64_t base, uint64_t size, uint8_t type) {
-    SetRaw(n, base | type, (((uint64_t{1} << 40) - 1) & ~(size - 1)) | kValid);
-  }
-  void SetRaw(unsigned n, uint64_t base_msr, uint64_t mask_msr) {
-    msrs_[msr::kMtrrPhysBase0 + 2 * n] = base_msr;
-    msrs_[msr::kMtrrPhysBase0 + 2 * n + 1] = mask_msr;
-  }
-  void Set(uint32_t msr, uint64_t value) { msrs_[msr] = value; }
-
-  uint64_t Read(uint32_t msr) override {
-    auto it = msrs_.find(msr);
-    if (it == msrs_.end()) {
-      ADD_FAILURE() << "MSR 0x" << std::hex << msr << " is not recorded";
-      return 0;
-    }
-    return it->second;
-  }
-
- private:
-  std::map<uint32_t, uint64_t> msrs_;
-};
 
 CpuInfo Cpu(uint32_t features = static_cast<uint32_t>(CpuFeature::kMtrr)) {
   CpuInfo cpu;
