@@ -54,8 +54,8 @@ struct RangeType {
 };
 
 // The MTRRs as decoded once at boot. A variable range the decoder cannot trust (a mask that is not
-// contiguous, a reserved type, an overlap whose type the SDM leaves undefined) is reported by Dump
-// and makes every range query that touches the addresses it may cover non-uniform.
+// contiguous, a reserved type) is reported by Dump and makes every range query that touches the block it
+// may cover non-uniform; so does an overlap of ranges whose type the SDM leaves undefined (WB with WC, say).
 class Mtrrs {
  public:
   static constexpr unsigned kMaxVariable = 32;
