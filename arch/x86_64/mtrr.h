@@ -58,7 +58,7 @@ struct RangeType {
 // may cover non-uniform; so does an overlap of ranges whose type the SDM leaves undefined (WB with WC, say).
 class Mtrrs {
  public:
-  static constexpr unsigned kMaxVariable = 32;
+  static constexpr unsigned kMaxVariable = 32;  // CPUs have 8 to 10 pairs; IA32_MTRRCAP.VCNT could claim 255
   static constexpr unsigned kFixedSegments = 88;  // 8 x 64 KiB, 16 x 16 KiB, 64 x 4 KiB below 1 MiB
 
   enum class State : uint8_t {
