@@ -11,6 +11,11 @@ ArchConfig ArchInit(const x86::CpuInfo& cpu) {
     Panic("archinit: the CPU has no no-execute page bit (CPUID 0x80000001 EDX bit 20); the kernel keeps its "
           "data and the direct map no-execute and cannot run without it");
   }
+  // Every x86_64 CPU has it; a hypervisor that hides it leaves vmap no write-combining and no way to tell.
+  if (!cpu.Has(x86::CpuFeature::kPat)) {
+    Panic("archinit: the CPU has no page attribute table (CPUID 1 EDX bit 16); vmap picks memory types with it");
+  }
+  x86::LoadPat();
   ArchConfig a;
   a.giant = cpu.Has(x86::CpuFeature::kGiantPages) ? x86::Mmu::GiantPages::kYes : x86::Mmu::GiantPages::kNo;
   a.global = cpu.Has(x86::CpuFeature::kGlobalPages) ? x86::GlobalPages::kYes : x86::GlobalPages::kNo;
@@ -24,6 +29,7 @@ ArchConfig ArchInit(const x86::CpuInfo& cpu) {
         smep ? "on" : kOff, a.giant == x86::Mmu::GiantPages::kYes ? "on" : kOff,
         a.global == x86::GlobalPages::kYes ? "on" : kOff, a.colours, a.colours == 1 ? "" : "s",
         cpu.PhysLimit().value());
+  Print("archinit: PAT 0x%016lx: PCD and PWT select WB, WC (PWT), UC- (PCD), UC (both)\n", x86::kKernelPat);
   return a;
 }
 

@@ -14,9 +14,10 @@ struct ArchConfig {
   unsigned colours = 1;                                     // page colours for the page allocator
 };
 
-// Turns on SMEP when the CPU has it, and prints one "archinit: " line with the choices. Panics on a CPU without the no-execute bit: the kernel's
-// layout (W^X, a no-execute direct map) depends on it, and boot/multiboot.S leaves EFER.NXE clear there
-// rather than fault before the console exists.
+// Turns on SMEP when the CPU has it, loads the kernel's PAT (mtrr.h), and prints "archinit: " lines with
+// the choices and the PAT. Panics on a CPU without the no-execute bit: the kernel's layout (W^X, a
+// no-execute direct map) depends on it, and boot/multiboot.S leaves EFER.NXE clear there rather than fault
+// before the console exists; and on one without a PAT.
 ArchConfig ArchInit(const x86::CpuInfo& cpu);
 
 }  // namespace kmem::boot

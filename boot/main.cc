@@ -51,11 +51,12 @@ void RunConstructors() {
   x86::TrapInit();
   Memmap& map = MemInit(mbi, PhysAddr(info_pa),
                         CmdlineHas(cmdline, "kmem.memtest") ? MemSource::kMemoryTest : MemSource::kFirmwareMap,
-                        mach.cpu.PhysLimit());
+                        mach.cpu);
   const ArchConfig arch = ArchInit(mach.cpu);
   HoleAllocator& xalloc = KernelXalloc(map);
   const InstalledRam& ram = MemInstalledRam();
-  SetUpMmu(ram.range, ram.n, xalloc, arch, CmdlineHas(cmdline, "kmem.mmuwait") ? MmuWait::kYes : MmuWait::kNo);
+  SetUpMmu(ram.range, ram.n, MemMtrrs(), xalloc, arch,
+           CmdlineHas(cmdline, "kmem.mmuwait") ? MmuWait::kYes : MmuWait::kNo);
   const Conf& conf = ConfInit(map);
   XInit(conf);
   PoolsEarly(conf, xalloc);

@@ -1,5 +1,6 @@
 #include "boot/meminit.h"
 
+#include "arch/x86_64/kernel_cpu.h"
 #include "arch/x86_64/kernel_image.h"
 #include "arch/x86_64/layout.h"
 #include "mm/base/format.h"
@@ -14,6 +15,7 @@ namespace {
 // Static: the tables are 12 KiB each, too big for the 16 KiB boot stack.
 Memmap memmap;
 InstalledRam installed;
+x86::Mtrrs mtrrs;
 E820Map firmware;
 E820Map sanitised;
 
@@ -26,10 +28,50 @@ void Reserve(const char* what, PhysAddr base, uint64_t size) {
   Check(memmap.Add(base, size, MemType::kReserved), what);
 }
 
-// The memory test's view of physical memory: the boot page tables map [0, 2 GiB) at KZERO.
-struct KzeroMemory {
-  uint32_t Read(PhysAddr pa) { return *x86::KzeroPointer<volatile uint32_t>(pa); }
-  void Write(PhysAddr pa, uint32_t v) { *x86::KzeroPointer<volatile uint32_t>(pa) = v; }
+// The memory test's view of physical memory: [0, 2 GiB) through the boot tables' KZERO window, anything
+// else through a 4 MiB probe window of two 2 MiB pages in a page directory of its own, hung from the boot
+// PDPT's free entry 2 (at 0xffffff8080000000 through PML4 entry 511) and remapped chunk by chunk. Which
+// chunks are write-back, and so may be probed at all, the MTRRs say.
+class ProbeMemory {
+ public:
+  explicit ProbeMemory(const x86::Mtrrs& types) : types_(types) {
+    boot_pdpt[kSlot] = x86::PhysAddrOfKzero(VirtAddr(reinterpret_cast<uintptr_t>(pd_))).value() | kPresentWritable;
+  }
+  ~ProbeMemory() {
+    boot_pdpt[kSlot] = 0;
+    Invalidate();
+  }
+
+  bool WriteBack(PhysAddr chunk, uint64_t size) const {
+    const x86::RangeType t = types_.TypeOf(chunk, size);
+    return t.uniform == x86::Uniform::kYes && t.type == x86::MemoryType::kWriteBack;
+  }
+  uint32_t Read(PhysAddr pa) { return *Word(pa); }
+  void Write(PhysAddr pa, uint32_t v) { *Word(pa) = v; }
+
+ private:
+  static constexpr unsigned kSlot = 2;
+  static constexpr uint64_t kWindow = 0xffffff8000000000 + kSlot * x86::k1G;
+  static constexpr uint64_t kPresentWritable = x86::pte::kPresent | x86::pte::kWrite;
+
+  volatile uint32_t* Word(PhysAddr pa) {
+    if (pa.value() < x86::kKzeroWindow) return x86::KzeroPointer<volatile uint32_t>(pa);
+    const PhysAddr chunk = pa.AlignedDown(kMemTestChunk);
+    if (chunk != mapped_) {
+      for (unsigned i = 0; i < 2; ++i) pd_[i] = (chunk + i * x86::k2M).value() | kPresentWritable | x86::pte::kLarge;
+      Invalidate();
+      mapped_ = chunk;
+    }
+    return reinterpret_cast<volatile uint32_t*>(kWindow + (pa - chunk));
+  }
+  void Invalidate() {
+    for (unsigned i = 0; i < 2; ++i) cpu_.Invlpg(VirtAddr(kWindow + i * x86::k2M));
+  }
+
+  const x86::Mtrrs& types_;
+  x86::KernelCpuOps cpu_;
+  PhysAddr mapped_;
+  alignas(4096) static inline uint64_t pd_[512];
 };
 
 // Reads, prints and sanitises the loader's map; false when there is none or it is malformed.
@@ -67,18 +109,25 @@ bool FirmwareMap(const MultibootInfo& mbi) {
 }
 
 // No usable map: the legacy lower memory size if the loader gave one, then 4 MiB chunks from the first
-// chunk past the kernel up to the end of the boot window.
-void MemoryTest(const MultibootInfo& mbi) {
+// chunk past the kernel up to what the CPU and the direct map reach.
+void MemoryTest(const MultibootInfo& mbi, PhysAddr phys_limit) {
   if ((mbi.flags & MultibootInfo::kMemSizes) != 0) {
     Check(MemmapAddPcRam(&memmap, 0, uint64_t{mbi.mem_lower_kib} << 10), "adding low RAM");
   }
   uint64_t from;
   AlignUp(x86::ImagePhysAddr(_end).value(), kMemTestChunk, &from);
-  KzeroMemory mem;
-  PhysAddr end = MemTest(mem, PhysAddr(from), PhysAddr(x86::kKzeroWindow));
-  Print("meminit: memory test found RAM up to 0x%lx\n", end.value());
   // The kernel runs from [1 MiB, from), so that much is RAM without testing.
-  Check(MemmapAddPcRam(&memmap, 0x100000, end.value()), "adding tested RAM");
+  Check(MemmapAddPcRam(&memmap, 0x100000, from), "adding the kernel's RAM");
+  MemTestResult r;
+  {
+    ProbeMemory mem(mtrrs);
+    r = MemTest(mem, PhysAddr(from), Min(phys_limit, PhysAddr(x86::kDirectMapMax)), &memmap);
+  }
+  Check(r.status, "adding tested RAM");
+  Print("meminit: memory test found RAM up to 0x%lx\n", r.end.value());
+  Print("meminit: memory test: %lu MiB RAM in 4 MiB chunks from 0x%lx, %lu MiB skipped (not write-back), %lu MiB "
+        "of holes below 32 MiB\n",
+        r.ram >> 20, from, r.skipped >> 20, r.holes >> 20);
   Check(MemmapAddLegacyPc(&memmap), "adding the legacy PC rules");
 }
 
@@ -100,9 +149,14 @@ void RecordInstalledRam() {
 }  // namespace
 
 const InstalledRam& MemInstalledRam() { return installed; }
+const x86::Mtrrs& MemMtrrs() { return mtrrs; }
 
-Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source, PhysAddr phys_limit) {
-  if (source != MemSource::kFirmwareMap || !FirmwareMap(mbi)) MemoryTest(mbi);
+Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source, const x86::CpuInfo& cpu) {
+  x86::KernelMsrs msrs;
+  mtrrs = x86::Mtrrs::Read(msrs, cpu);
+  mtrrs.Dump();
+  const PhysAddr phys_limit = cpu.PhysLimit();
+  if (source != MemSource::kFirmwareMap || !FirmwareMap(mbi)) MemoryTest(mbi, phys_limit);
   // Before the RAM is recorded: RAM a map claims beyond the CPU's reach is not RAM the kernel can map.
   if (phys_limit.value() < kPhysLimit) {
     Reserve("what the CPU cannot address", phys_limit, kPhysLimit - phys_limit.value());

@@ -63,9 +63,11 @@ void ExplainFault(uint64_t address, char* buf, size_t cap) {
 
 x86::Mmu& KernelMmu() { return mmu; }
 
-void SetUpMmu(const RamRange* ram, size_t n, HoleAllocator& xalloc, const ArchConfig& arch, MmuWait wait) {
+void SetUpMmu(const RamRange* ram, size_t n, const x86::Mtrrs& mtrrs, HoleAllocator& xalloc, const ArchConfig& arch,
+              MmuWait wait) {
   pt_pages.Init(&xalloc);
   x86::MmuInit(mmu, ram, n, arch.giant, arch.global);
+  mmu.SetPhysicalMemory(ram, n, mtrrs);
   x86::SetFaultExplainer(ExplainFault);
   if (wait == MmuWait::kYes) {
     Print("kmem: mmu tables live, waiting\n");

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "arch/x86_64/mmu.h"
+#include "arch/x86_64/mtrr.h"
 #include "boot/archinit.h"
 #include "mm/base/ram_range.h"
 #include "mm/xalloc/xalloc.h"
@@ -17,8 +18,10 @@ enum class MmuWait { kNo, kYes };
 // Builds and loads the kernel's page tables over `ram` (all of the machine's RAM, page-aligned), taking
 // page-table pages from xalloc.Rampage() (the memory map before xinit, xalloc after). With MmuWait::kYes,
 // prints "kmem: mmu tables live, waiting" and waits for a byte on the serial line before returning.
-// `arch` says which page sizes and global pages the CPU offers.
-void SetUpMmu(const RamRange* ram, size_t n, HoleAllocator& xalloc, const ArchConfig& arch, MmuWait wait);
+// `arch` says which page sizes and global pages the CPU offers. Vmap learns the RAM and `mtrrs` (both must
+// stay valid): it refuses RAM and keeps its cache types within what the MTRRs allow.
+void SetUpMmu(const RamRange* ram, size_t n, const x86::Mtrrs& mtrrs, HoleAllocator& xalloc, const ArchConfig& arch,
+              MmuWait wait);
 
 // The kernel's MMU, valid after SetUpMmu.
 x86::Mmu& KernelMmu();

@@ -2,7 +2,9 @@
 
 #include <stdint.h>
 
+#include "arch/x86_64/kernel_cpu.h"
 #include "arch/x86_64/layout.h"
+#include "boot/meminit.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 #include "mm/pool/selftest.h"
@@ -39,6 +41,56 @@ void ExpectPatterns(VirtAddr va, PhysAddr pa, const char* through) {
   }
 }
 
+constexpr uint32_t kApicBaseMsr = 0x1b;
+constexpr uint64_t kApicEnabled = uint64_t{1} << 11;
+constexpr uint64_t kApicX2 = uint64_t{1} << 10;
+constexpr uint64_t kApicVersion = 0x30;  // the version register: version in bits 0-7, last LVT entry in 16-23
+
+// vmap maps device space, never RAM: the local APIC uncached, read through the mapping (its version register
+// answers 0x10-0x1f for an integrated APIC); unbacked space above RAM write-combining; a RAM block and the
+// APIC write-back refused. Returns the APIC's version register.
+uint32_t VmapSelfTest(x86::Mmu& mmu, PhysAddr ram) {
+  const PhysAddr kernel = mmu.kernel_table();
+  x86::KernelMsrs msrs;
+  const uint64_t apic_msr = msrs.Read(kApicBaseMsr);
+  if ((apic_msr & kApicEnabled) == 0 || (apic_msr & kApicX2) != 0) {
+    Panic("mmu self-test: no xAPIC to vmap (IA32_APIC_BASE 0x%lx)", apic_msr);
+  }
+  const PhysAddr apic = PhysAddr(apic_msr & 0x000ffffffffff000);
+  VirtAddr va;
+  ExpectOk(mmu.Vmap(apic + kApicVersion, sizeof(uint32_t), &va), "vmap of the local APIC");
+  x86::Translation t = mmu.Translate(kernel, va);
+  Expect(t.status == MmuStatus::kOk && t.pa == apic + kApicVersion, "vmap translation", t.pa.value(),
+         (apic + kApicVersion).value());
+  Expect(x86::CacheFlag(t.attrs) == 'C' && !x86::Has(t.attrs, Attr::kExec), "vmap flags uncached, no-execute",
+         static_cast<uint64_t>(t.attrs), static_cast<uint64_t>(Attr::kWrite | Attr::kGlobal | Attr::kUncached));
+  const uint32_t version = *reinterpret_cast<volatile uint32_t*>(va.value());
+  Expect((version & 0xf0) == 0x10 && (version >> 16 & 0xff) >= 2, "local APIC version register read through vmap",
+         version, 0x10);
+  ExpectOk(mmu.Vunmap(va, sizeof(uint32_t)), "vunmap");
+  t = mmu.Translate(kernel, va);
+  Expect(t.status == MmuStatus::kNotMapped, "vunmapped address still translates", t.pa.value(), 0);
+
+  const InstalledRam& installed = MemInstalledRam();
+  uint64_t top = 0;
+  for (size_t i = 0; i < installed.n; ++i) top = Max(top, installed.range[i].end().value());
+  uint64_t unbacked;
+  AlignUp(top, kBlockBytes, &unbacked);
+  ExpectOk(mmu.Vmap(PhysAddr(unbacked), kBlockBytes, &va, x86::Cache::kWriteCombining), "vmap above RAM");
+  t = mmu.Translate(kernel, va);
+  Expect(t.size == PageSize::k2M && x86::CacheFlag(t.attrs) == 'c', "vmap write-combining 2M page",
+         static_cast<uint64_t>(t.attrs), static_cast<uint64_t>(Attr::kWrite | Attr::kGlobal | Attr::kWriteCombining));
+  ExpectOk(mmu.Vunmap(va, kBlockBytes), "vunmap above RAM");
+
+  MmuStatus s = mmu.Vmap(ram, kBlockBytes, &va);
+  Expect(s == MmuStatus::kIsRam, "vmap of RAM refused", static_cast<uint64_t>(s),
+         static_cast<uint64_t>(MmuStatus::kIsRam));
+  s = mmu.Vmap(apic, kPageSize, &va, x86::Cache::kWriteBack);
+  Expect(s == MmuStatus::kMemoryTypeConflict, "vmap of the APIC write-back refused", static_cast<uint64_t>(s),
+         static_cast<uint64_t>(MmuStatus::kMemoryTypeConflict));
+  return version;
+}
+
 void MmuSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
   const PhysAddr kernel = mmu.kernel_table();
   const uint64_t tables_before = mmu.table_pages();
@@ -47,22 +99,13 @@ void MmuSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
   const PhysAddr pa = palloc.Pa(block.page);
   for (uint64_t off = 0; off < kBlockBytes; off += kPageSize) *DirectWord(pa + off) = PatternOf(pa + off);
 
-  // vmap: the block in the VMAP window, uncached, then gone again.
-  VirtAddr va;
-  ExpectOk(mmu.Vmap(pa, kBlockBytes, &va), "vmap");
-  x86::Translation t = mmu.Translate(kernel, va + kPageSize);
-  Expect(t.status == MmuStatus::kOk && t.pa == pa + kPageSize, "vmap translation", t.pa.value(),
-         (pa + kPageSize).value());
-  ExpectPatterns(va, pa, "read through vmap");
-  ExpectOk(mmu.Vunmap(va, kBlockBytes), "vunmap");
-  t = mmu.Translate(kernel, va);
-  Expect(t.status == MmuStatus::kNotMapped, "vunmapped address still translates", t.pa.value(), 0);
+  const uint32_t apic_version = VmapSelfTest(mmu, pa);
 
   // A user address space: one 2 MiB page, loaded, written through, split by a protection change, released.
   PhysAddr space;
   ExpectOk(mmu.NewAddressSpace(&space), "new address space");
   ExpectOk(mmu.Pmap(space, pa, kUserVa, kBlockBytes, Attr::kWrite | Attr::kUser), "user pmap");
-  t = mmu.Translate(space, kUserVa);
+  x86::Translation t = mmu.Translate(space, kUserVa);
   Expect(t.size == PageSize::k2M, "user mapping page size", static_cast<uint64_t>(t.size),
          static_cast<uint64_t>(PageSize::k2M));
   mmu.MmuSwitch(space);
@@ -88,9 +131,10 @@ void MmuSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
   mmu.Kunmap(k);
 
   palloc.FreeContig(pa, kBlockOrder);
-  Print("mmu: self-test ok: vmap/vunmap of 2 MiB, a user space with a 2M page split by protect, switch and "
-        "release (%lu page-table pages before and after), kmap\n",
-        tables_before);
+  Print("mmu: self-test ok: vmap of the local APIC (version 0x%x) uncached and of space above RAM "
+        "write-combining, RAM refused; a user space with a 2M page split by protect, switch and release (%lu "
+        "page-table pages before and after), kmap\n",
+        apic_version, tables_before);
 }
 
 }  // namespace

@@ -99,7 +99,9 @@ CpuInfo CpuIdentify(CpuidSource& cpuid) {
     info.model = base_family == 0x6 || base_family == 0xf ? (Bits(l1.eax, 16, 19) << 4) | base_model : base_model;
     info.stepping = Bits(l1.eax, 0, 3);
     pae = Bit(l1.edx, 6);
+    if (Bit(l1.edx, 12)) info.features |= static_cast<uint32_t>(CpuFeature::kMtrr);
     if (Bit(l1.edx, 13)) info.features |= static_cast<uint32_t>(CpuFeature::kGlobalPages);
+    if (Bit(l1.edx, 16)) info.features |= static_cast<uint32_t>(CpuFeature::kPat);
     if (Bit(l1.ecx, 17)) info.features |= static_cast<uint32_t>(CpuFeature::kPcid);
   }
   if (max_leaf >= 7) {
@@ -142,7 +144,8 @@ void CpuPrint(const CpuInfo& cpu, unsigned machno) {
   } kNames[] = {{CpuFeature::kNx, "nx"},       {CpuFeature::kGiantPages, "1g-pages"},
                 {CpuFeature::kGlobalPages, "pge"}, {CpuFeature::kPcid, "pcid"},
                 {CpuFeature::kInvpcid, "invpcid"}, {CpuFeature::kSmep, "smep"},
-                {CpuFeature::kSmap, "smap"},     {CpuFeature::kLa57, "la57"}};
+                {CpuFeature::kSmap, "smap"},     {CpuFeature::kLa57, "la57"},
+                {CpuFeature::kPat, "pat"},       {CpuFeature::kMtrr, "mtrr"}};
   Print("cpu%u: %u-bit physical, %u-bit virtual addresses; paging features:", machno, cpu.phys_bits,
         cpu.virt_bits);
   for (const auto& n : kNames) {

@@ -37,6 +37,8 @@ enum class CpuFeature : uint32_t {
   kSmep = 1u << 5,        // supervisor-mode execution prevention (7.0 EBX 7)
   kSmap = 1u << 6,        // supervisor-mode access prevention (7.0 EBX 20)
   kLa57 = 1u << 7,        // 5-level paging (7.0 ECX 16)
+  kMtrr = 1u << 8,        // memory-type range registers (1 EDX 12)
+  kPat = 1u << 9,         // the page attribute table (1 EDX 16)
 };
 
 enum class CacheType : uint8_t { kData = 1, kInstruction = 2, kUnified = 3 };

@@ -78,27 +78,28 @@ struct Known {
 constexpr uint32_t kNx = Bit(CpuFeature::kNx), kGiant = Bit(CpuFeature::kGiantPages),
                    kPge = Bit(CpuFeature::kGlobalPages), kPcid = Bit(CpuFeature::kPcid),
                    kInvpcid = Bit(CpuFeature::kInvpcid), kSmep = Bit(CpuFeature::kSmep),
-                   kSmap = Bit(CpuFeature::kSmap), kLa57 = Bit(CpuFeature::kLa57);
+                   kSmap = Bit(CpuFeature::kSmap), kLa57 = Bit(CpuFeature::kLa57),
+                   kTypes = Bit(CpuFeature::kPat) | Bit(CpuFeature::kMtrr);
 
 // Expected values read off the vendors' CPUID definitions by hand for each recorded CPU.
 const Known kKnown[] = {
     {"amd_epyc_vm", "AuthenticAMD", "AMD EPYC", 0x1a, 0x2, 1, 48, 48,
-     kNx | kGiant | kPge | kPcid | kInvpcid | kSmep | kSmap,
+     kNx | kGiant | kPge | kPcid | kInvpcid | kSmep | kSmap | kTypes,
      " L1d 48K 12-way 64-byte lines, L1i 32K 8-way 64-byte lines, L2 1M 16-way 64-byte lines, L3 32M 16-way "
      "64-byte lines; 512 page colours",
      512},  // 32M / (16 ways x 4K)
     {"qemu_max", "AuthenticAMD", "QEMU TCG CPU version 2.5+", 0xf, 0x6b, 1, 40, 57,
-     kNx | kGiant | kPge | kSmep | kSmap | kLa57, " none described; 1 page colour", 1},
-    {"qemu64", "AuthenticAMD", "QEMU Virtual CPU version 2.5+", 0xf, 0x6b, 1, 40, 48, kNx | kPge,
+     kNx | kGiant | kPge | kSmep | kSmap | kLa57 | kTypes, " none described; 1 page colour", 1},
+    {"qemu64", "AuthenticAMD", "QEMU Virtual CPU version 2.5+", 0xf, 0x6b, 1, 40, 48, kNx | kPge | kTypes,
      " none described; 1 page colour", 1},
-    {"qemu64_no_nx", "AuthenticAMD", "QEMU Virtual CPU version 2.5+", 0xf, 0x6b, 1, 40, 48, kPge,
+    {"qemu64_no_nx", "AuthenticAMD", "QEMU Virtual CPU version 2.5+", 0xf, 0x6b, 1, 40, 48, kPge | kTypes,
      " none described; 1 page colour", 1},
     {"qemu_skylake", "GenuineIntel", "Intel Core Processor (Skylake)", 0x6, 0x5e, 3, 40, 48,
-     kNx | kPge | kSmep | kSmap,
+     kNx | kPge | kSmep | kSmap | kTypes,
      " L1d 32K 8-way 64-byte lines, L1i 32K 8-way 64-byte lines, L2 4M 16-way 64-byte lines, L3 16M 16-way "
      "64-byte lines; 256 page colours",
      256},
-    {"qemu_epyc", "AuthenticAMD", "AMD EPYC Processor", 0x17, 0x1, 2, 40, 48, kNx | kGiant | kPge | kSmep | kSmap,
+    {"qemu_epyc", "AuthenticAMD", "AMD EPYC Processor", 0x17, 0x1, 2, 40, 48, kNx | kGiant | kPge | kSmep | kSmap | kTypes,
      " L1d 32K 8-way 64-byte lines, L1i 64K 4-way 64-byte lines, L2 512K 8-way 64-byte lines, L3 8M 16-way "
      "64-byte lines; 128 page colours",
      128},  // 8M / (16 ways x 4K)

@@ -40,7 +40,7 @@ void DescribeTranslation(const Translation& t, char* buf, size_t cap) {
   FormatTo(buf, cap, "mapped by a %s page to 0x%lx, flags %c%c%c%c%c", kSizes[static_cast<unsigned>(t.size)],
            t.pa.value(), Has(t.attrs, Attr::kUser) ? 'U' : '-', Has(t.attrs, Attr::kWrite) ? 'W' : '-',
            Has(t.attrs, Attr::kExec) ? 'X' : '-', Has(t.attrs, Attr::kGlobal) ? 'G' : '-',
-           Has(t.attrs, Attr::kUncached) ? 'C' : '-');
+           CacheFlag(t.attrs));
 }
 
 }  // namespace kmem::x86

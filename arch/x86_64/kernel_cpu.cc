@@ -42,6 +42,19 @@ CpuidRegs KernelCpuid::Query(uint32_t leaf, uint32_t subleaf) {
   return r;
 }
 
+uint64_t KernelMsrs::Read(uint32_t msr) {
+  uint32_t lo, hi;
+  asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+  return (uint64_t{hi} << 32) | lo;
+}
+
+// Only entries no mapping uses change (mtrr.h), so no cache or TLB flush is needed around the write.
+void LoadPat() {
+  asm volatile("wrmsr" : : "c"(msr::kPat), "a"(static_cast<uint32_t>(kKernelPat)),
+               "d"(static_cast<uint32_t>(kKernelPat >> 32))
+               : "memory");
+}
+
 void EnableGlobalPages() { WriteCr4(ReadCr4() | kCr4Pge); }
 
 void EnableSmep() { WriteCr4(ReadCr4() | kCr4Smep); }

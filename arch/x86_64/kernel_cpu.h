@@ -4,6 +4,7 @@
 
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/mmu.h"
+#include "arch/x86_64/mtrr.h"
 
 namespace kmem::x86 {
 
@@ -22,6 +23,15 @@ class KernelCpuid final : public CpuidSource {
   CpuidRegs Query(uint32_t leaf, uint32_t subleaf) override;
 };
 
+// RDMSR itself.
+class KernelMsrs final : public MsrSource {
+ public:
+  uint64_t Read(uint32_t msr) override;
+};
+
+// Loads kKernelPat (mtrr.h) into this CPU's IA32_PAT, so that PWT alone selects write-combining. Every CPU
+// calls it before it uses a mapping with PWT; on a CPU with CpuFeature::kPat only.
+void LoadPat();
 // Sets CR4.PGE so that Global entries survive CR3 loads. Only on a CPU with CpuFeature::kGlobalPages.
 void EnableGlobalPages();
 // Sets CR4.SMEP: the kernel faults instead of executing a user page. Only on a CPU with CpuFeature::kSmep.

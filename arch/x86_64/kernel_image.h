@@ -11,6 +11,9 @@ extern char _kernel_start[], _etext[], _erodata[], _end[];
 // The boot stack in the bss (boot/multiboot.S): a guard page, which the kernel's tables leave unmapped,
 // then the stack from its lowest address (bottom) to its top.
 extern char boot_stack_guard[], boot_stack_bottom[], boot_stack_top[];
+// The boot tables' page-directory-pointer table, reached through both PML4 entry 0 (identity) and 511
+// (KZERO); live until the kernel's own tables are loaded.
+extern uint64_t boot_pdpt[512];
 }
 
 namespace kmem::x86 {

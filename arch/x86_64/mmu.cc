@@ -37,6 +37,9 @@ const char* MmuStatusName(MmuStatus status) {
     case MmuStatus::kNotMapped: return "not mapped";
     case MmuStatus::kNoMemory: return "no memory for page tables";
     case MmuStatus::kNoSpace: return "no VMAP space";
+    case MmuStatus::kIsRam: return "RAM (the direct map has it write-back)";
+    case MmuStatus::kMixedMemoryType: return "the MTRRs give the range more than one memory type";
+    case MmuStatus::kMemoryTypeConflict: return "the range's MTRR type overrides the cache type asked for";
   }
   return "?";
 }
@@ -47,7 +50,11 @@ uint64_t PteBits(Attr attrs) {
   if (!Has(attrs, Attr::kExec)) bits |= pte::kNoExecute;
   if (Has(attrs, Attr::kUser)) bits |= pte::kUser;
   if (Has(attrs, Attr::kGlobal)) bits |= pte::kGlobal;
-  if (Has(attrs, Attr::kUncached)) bits |= pte::kCacheDisable | pte::kWriteThrough;
+  if (Has(attrs, Attr::kUncached)) {
+    bits |= pte::kCacheDisable | pte::kWriteThrough;
+  } else if (Has(attrs, Attr::kWriteCombining)) {
+    bits |= pte::kWriteThrough;
+  }
   return bits;
 }
 
@@ -57,8 +64,17 @@ Attr PteAttrs(uint64_t e) {
   if ((e & pte::kNoExecute) == 0) a = a | Attr::kExec;
   if ((e & pte::kUser) != 0) a = a | Attr::kUser;
   if ((e & pte::kGlobal) != 0) a = a | Attr::kGlobal;
-  if ((e & pte::kCacheDisable) != 0) a = a | Attr::kUncached;
+  if ((e & pte::kCacheDisable) != 0) {
+    a = a | Attr::kUncached;
+  } else if ((e & pte::kWriteThrough) != 0) {
+    a = a | Attr::kWriteCombining;
+  }
   return a;
+}
+
+char CacheFlag(Attr attrs) {
+  if (Has(attrs, Attr::kUncached)) return 'C';
+  return Has(attrs, Attr::kWriteCombining) ? 'c' : '-';
 }
 
 bool Mmu::AllocTable(PhysAddr* page) {
@@ -345,13 +361,28 @@ Translation Mmu::Translate(PhysAddr table, VirtAddr va) {
   return t;
 }
 
-MmuStatus Mmu::Vmap(PhysAddr pa, uint64_t size, VirtAddr* va) {
+// RAM is refused outright; otherwise the PAT type asked for, combined with the MTRR type (SDM table 11-7),
+// must give that same type.
+MmuStatus Mmu::CheckMemoryType(PhysAddr base, uint64_t size, Cache cache) const {
+  KASSERT(mtrrs_ != nullptr, "vmap of 0x%lx before SetPhysicalMemory", base.value());
+  for (size_t i = 0; i < ram_count_; ++i) {
+    if (base < ram_[i].end() && ram_[i].base < base + size) return MmuStatus::kIsRam;
+  }
+  const RangeType mtrr = mtrrs_->TypeOf(base, size);
+  if (mtrr.uniform == Uniform::kNo) return MmuStatus::kMixedMemoryType;
+  static constexpr MemoryType kWanted[] = {MemoryType::kUncached, MemoryType::kWriteCombining, MemoryType::kWriteBack};
+  const MemoryType wanted = kWanted[static_cast<unsigned>(cache)];
+  return EffectiveType(mtrr.type, wanted) == wanted ? MmuStatus::kOk : MmuStatus::kMemoryTypeConflict;
+}
+
+MmuStatus Mmu::Vmap(PhysAddr pa, uint64_t size, VirtAddr* va, Cache cache) {
   const PhysAddr base = pa.AlignedDown(kPageSize);
   uint64_t end;
   if (size == 0 || size > UINT64_MAX - pa.value() || !AlignUp(pa.value() + size, kPageSize, &end)) {
     return MmuStatus::kMisaligned;
   }
   const uint64_t len = end - base.value();
+  if (MmuStatus s = CheckMemoryType(base, len, cache); s != MmuStatus::kOk) return s;
   if (vmap_count_ == kMaxVmaps) return MmuStatus::kNoSpace;
   // First fit in address order; 2 MiB alignment when the size allows large pages.
   const uint64_t align = len >= k2M ? k2M : kPageSize;
@@ -362,7 +393,9 @@ MmuStatus Mmu::Vmap(PhysAddr pa, uint64_t size, VirtAddr* va) {
     AlignUp(vmaps_[at].va + vmaps_[at].size, align, &cand);
   }
   if (cand + len > kVmap + kVmapSize) return MmuStatus::kNoSpace;
-  MmuStatus status = Pmap(kernel_table_, base, VirtAddr(cand), len, Attr::kWrite | Attr::kGlobal | Attr::kUncached);
+  static constexpr Attr kTypeAttr[] = {Attr::kUncached, Attr::kWriteCombining, Attr::kRead};
+  const Attr attrs = Attr::kWrite | Attr::kGlobal | kTypeAttr[static_cast<unsigned>(cache)];
+  MmuStatus status = Pmap(kernel_table_, base, VirtAddr(cand), len, attrs);
   if (status != MmuStatus::kOk) return status;
   for (unsigned i = vmap_count_; i > at; --i) vmaps_[i] = vmaps_[i - 1];
   vmaps_[at] = {cand, len};

@@ -13,8 +13,10 @@
 #include <stdint.h>
 
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/mtrr.h"
 #include "mm/base/addr.h"
 #include "mm/base/direct_map.h"
+#include "mm/base/ram_range.h"
 
 namespace kmem::x86 {
 
@@ -45,7 +47,9 @@ class CpuOps {
   ~CpuOps() = default;
 };
 
-// Mapping attributes. Every mapping is readable; kExec absent means NX.
+// Mapping attributes. Every mapping is readable; kExec absent means NX. The memory type is write-back
+// unless kUncached (PAT UC: PCD and PWT) or kWriteCombining (PAT WC: PWT alone, with the kernel's PAT,
+// mtrr.h) says otherwise; kUncached wins when both are given.
 enum class Attr : uint32_t {
   kRead = 0,
   kWrite = 1 << 0,
@@ -53,6 +57,7 @@ enum class Attr : uint32_t {
   kUser = 1 << 2,
   kGlobal = 1 << 3,
   kUncached = 1 << 4,
+  kWriteCombining = 1 << 5,
 };
 constexpr Attr operator|(Attr a, Attr b) { return Attr(static_cast<uint32_t>(a) | static_cast<uint32_t>(b)); }
 constexpr bool Has(Attr set, Attr a) { return (static_cast<uint32_t>(set) & static_cast<uint32_t>(a)) != 0; }
@@ -67,10 +72,17 @@ enum class MmuStatus {
   kNotMapped,      // Vunmap of something Vmap did not return; Translate of a hole
   kNoMemory,       // the page-table page allocator is empty; nothing was changed
   kNoSpace,        // the VMAP window is full
+  kIsRam,          // Vmap of RAM: the direct map has it write-back, and a second type would alias it
+  kMixedMemoryType,     // Vmap of a range the MTRRs give more than one type (or one they do not trust)
+  kMemoryTypeConflict,  // Vmap with a cache type the range's MTRR type overrides (WB where they say UC)
 };
 const char* MmuStatusName(MmuStatus status);
 
 enum class Create { kNo, kYes };
+
+// The memory type Vmap gives a mapping: uncached for device registers, write-combining for frame buffers,
+// write-back for firmware tables the MTRRs make write-back.
+enum class Cache { kUncached, kWriteCombining, kWriteBack };
 
 struct Translation {
   MmuStatus status;  // kOk or kNotMapped
@@ -132,6 +144,13 @@ class Mmu {
   void SetTableWindow(DirectMap tables) { tables_ = tables; }
   // The RAM the direct map covers, [0, end): Kmap uses the direct map for pages below it.
   void SetDirectMapEnd(PhysAddr end) { direct_end_ = end; }
+  // What Vmap must know of physical memory: the machine's RAM (n ranges), which it refuses, and the
+  // MTRRs, which its cache types must agree with. Both must outlive the Mmu. Call before the first Vmap.
+  void SetPhysicalMemory(const RamRange* ram, size_t n, const Mtrrs& mtrrs) {
+    ram_ = ram;
+    ram_count_ = n;
+    mtrrs_ = &mtrrs;
+  }
 
   // The one walk: va's entry at `level` of `table` (level 0 = 4 KiB entries), creating missing tables
   // on the way when `create` says so. Returns nullptr at a hole (without create), when a large leaf
@@ -152,9 +171,12 @@ class Mmu {
   // O(levels); no allocation.
   Translation Translate(PhysAddr table, VirtAddr va);
 
-  // Maps device memory [pa, pa + size) (any alignment) uncached, NX, global, in the VMAP window; *va gets
-  // the address of pa. Vunmap takes the address and size Vmap was given.
-  MmuStatus Vmap(PhysAddr pa, uint64_t size, VirtAddr* va);
+  // Maps device memory [pa, pa + size) (any alignment) writable, NX, global, in the VMAP window, with the
+  // memory type `cache`; *va gets the address of pa. Refuses RAM (kIsRam), as Linux's ioremap does, and
+  // any cache type whose effective type, combined with the range's MTRR type, would not be the one asked
+  // for (kMixedMemoryType, kMemoryTypeConflict): a mapping never gets a type its caller did not expect.
+  // Vunmap takes the address and size Vmap was given. O(RAM ranges + MTRRs + pages).
+  MmuStatus Vmap(PhysAddr pa, uint64_t size, VirtAddr* va, Cache cache = Cache::kUncached);
   MmuStatus Vunmap(VirtAddr va, uint64_t size);
 
   // A kernel address for one page: the direct map when it covers the page, otherwise the next of the
@@ -197,6 +219,7 @@ class Mmu {
   void FreeTable(PhysAddr page);
   MmuStatus CheckRange(VirtAddr va, uint64_t size) const;
   MmuStatus CheckAttrs(VirtAddr va, Attr attrs) const;
+  MmuStatus CheckMemoryType(PhysAddr base, uint64_t size, Cache cache) const;
   TlbBatch BeginBatch(PhysAddr table, VirtAddr va);
   void BatchPage(TlbBatch& batch, VirtAddr va);
   void BatchFree(TlbBatch& batch, PhysAddr page);
@@ -215,6 +238,9 @@ class Mmu {
   PhysAddr kernel_table_;
   PhysAddr current_;
   PhysAddr direct_end_;
+  const RamRange* ram_ = nullptr;
+  size_t ram_count_ = 0;
+  const Mtrrs* mtrrs_ = nullptr;
   uint64_t table_pages_ = 0;
   Pool pools_[kMaxCpus] = {};
   VmapRange vmaps_[kMaxVmaps] = {};
@@ -225,7 +251,9 @@ class Mmu {
 
 // The PTE bits of `attrs` (no Present, no Large).
 uint64_t PteBits(Attr attrs);
-// The attributes a leaf entry carries.
+// The attributes a leaf entry carries: kUncached for PCD (PAT UC or UC-), kWriteCombining for PWT alone.
 Attr PteAttrs(uint64_t pte);
+// The memory-type letter of the dumps: 'C' uncached, 'c' write-combining, '-' write-back.
+char CacheFlag(Attr attrs);
 
 }  // namespace kmem::x86

@@ -81,7 +81,11 @@ class Harness {
     Attr a = user_ ? Attr::kUser : Attr::kGlobal;
     if (b & 1) a = a | Attr::kWrite;
     if (b & 2) a = a | Attr::kExec;
-    if (!user_ && (b & 4)) a = a | Attr::kUncached;
+    if (!user_ && (b & 4)) {
+      a = a | Attr::kUncached;
+    } else if (!user_ && (b & 8)) {
+      a = a | Attr::kWriteCombining;
+    }
     return a;
   }
 

@@ -9,7 +9,7 @@ and requires both to agree exactly with the monitor's output.
 import re
 import sys
 
-DUMP = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16}) +\S+ +(\d+) x (4K|2M|1G) ([U-])([W-])([X-])([G-])([C-]) -> ([0-9a-f]{16})$")
+DUMP = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16}) +\S+ +(\d+) x (4K|2M|1G) ([U-])([W-])([X-])([G-])([Cc-]) -> ([0-9a-f]{16})$")
 MEM = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16}) ([0-9a-f]{16}) ([u-])r([w-])$")
 TLB = re.compile(r"^([0-9a-f]{16}): ([0-9a-f]{16}) ([X-])([G-])([P-])([D-])([A-])([C-])([T-])([U-])([W-])$")
 PAGE = {"4K": 1 << 12, "2M": 1 << 21, "1G": 1 << 30}
@@ -33,7 +33,8 @@ def main():
         start, pa, count, size = int(start, 16), int(pa, 16), int(count), PAGE[page]
         end = (start + count * size) & MASK
         for i in range(count):
-            want_tlb.add((start + i * size, pa + i * size, x == "-", g == "G", page != "4K", c == "C", c == "C",
+            # C is PCD with PWT (PAT UC), c PWT alone (PAT WC with the kernel's PAT).
+            want_tlb.add((start + i * size, pa + i * size, x == "-", g == "G", page != "4K", c == "C", c != "-",
                           u == "U", w == "W"))
         prot = (u == "U", w == "W")
         if want_mem and want_mem[-1][1] == start and want_mem[-1][2] == prot:

@@ -9,6 +9,7 @@
 #include "testing/fake_cpu.h"
 #include "testing/phys_arena.h"
 #include "testing/pt_pages.h"
+#include "testing/table_msrs.h"
 
 namespace kmem::x86 {
 namespace {
@@ -27,10 +28,23 @@ struct Leaf {
   friend bool operator==(const Leaf& a, const Leaf& b) { return a.va == b.va && a.level == b.level && a.pa == b.pa; }
 };
 
+// QEMU's pc machine at -m 1G as Vmap sees it: RAM below 640 KiB and in [1 MiB, 1 GiB); the MTRRs of
+// SeaBIOS there (testing/mtrr/qemu_1G.txt) without the fixed ranges: WB by default, [2G, 4G) UC.
+Mtrrs QemuMtrrs() {
+  testing::TableMsrs msrs = testing::TableMsrs::Synthetic(1, 0x806);
+  msrs.SetRange(0, 0x80000000, 0x80000000, 0);
+  CpuInfo cpu;
+  cpu.phys_bits = 40;
+  cpu.features = static_cast<uint32_t>(CpuFeature::kMtrr);
+  return Mtrrs::Read(msrs, cpu);
+}
+constexpr RamRange kQemuRam[] = {{PhysAddr(0x1000), 0x9e000}, {PhysAddr(0x100000), 0x3ff00000}};
+
 class MmuTest : public ::testing::Test {
  protected:
   MmuTest() : arena_(PhysAddr(0x40000000), 64 << 20), pages_(arena_), mmu_(arena_.direct_map(), pages_, cpu_) {
     EXPECT_EQ(mmu_.Init(Mmu::GiantPages::kYes), MmuStatus::kOk);
+    mmu_.SetPhysicalMemory(kQemuRam, 2, mtrrs_);
     kernel_ = mmu_.kernel_table();
     baseline_ = mmu_.table_pages();
   }
@@ -58,6 +72,7 @@ class MmuTest : public ::testing::Test {
     EXPECT_EQ(mmu_.Translate(table, VirtAddr(va)).status, MmuStatus::kNotMapped) << std::hex << va;
   }
 
+  const Mtrrs mtrrs_ = QemuMtrrs();
   testing::PhysArena arena_;
   testing::ArenaPtPages pages_;
   FakeCpu cpu_;
@@ -409,6 +424,54 @@ TEST_F(MmuTest, VmapRejectsEmptyAndWrappingRangesAndRunsOutOfSlots) {
   EXPECT_EQ(got.size(), 32u);
   for (VirtAddr v : got) EXPECT_EQ(mmu_.Vunmap(v, kPageSize), MmuStatus::kOk);
   EXPECT_EQ(mmu_.table_pages(), baseline_);
+}
+
+// The direct map has RAM write-back; an uncached alias of it is what the CPU manuals forbid.
+TEST_F(MmuTest, VmapRefusesRam) {
+  VirtAddr va;
+  EXPECT_EQ(mmu_.Vmap(PhysAddr(0x200000), k2M, &va), MmuStatus::kIsRam);
+  EXPECT_EQ(mmu_.Vmap(PhysAddr(0x9f000 - 8), 16, &va), MmuStatus::kIsRam) << "the last bytes of low RAM";
+  EXPECT_EQ(mmu_.Vmap(PhysAddr(0x3ffff000), 0x2000, &va), MmuStatus::kIsRam) << "straddling the end of RAM";
+  EXPECT_EQ(mmu_.Vmap(PhysAddr(0x200000), k2M, &va, Cache::kWriteBack), MmuStatus::kIsRam);
+  EXPECT_EQ(mmu_.table_pages(), baseline_);
+  ASSERT_EQ(mmu_.Vmap(PhysAddr(0x9f000), 0x1000, &va), MmuStatus::kOk) << "the EBDA page above low RAM";
+  EXPECT_EQ(mmu_.Vunmap(va, 0x1000), MmuStatus::kOk);
+}
+
+//   1G        2G                    4G
+//   |--WB-----|--UC (variable 0)----|--WB--
+TEST_F(MmuTest, VmapCacheTypesAgreeWithTheMtrrs) {
+  VirtAddr wc, wb, uc;
+  ASSERT_EQ(mmu_.Vmap(PhysAddr(0xfd000000), 4 * k2M, &wc, Cache::kWriteCombining), MmuStatus::kOk);
+  ExpectMapped(kernel_, wc.value(), 0xfd000000, PageSize::k2M, Attr::kWrite | Attr::kGlobal | Attr::kWriteCombining);
+  EXPECT_EQ(mmu_.Translate(kernel_, wc).size, PageSize::k2M);
+  EXPECT_EQ(*mmu_.MmuWalk(kernel_, wc, 1, Create::kNo) & (pte::kWriteThrough | pte::kCacheDisable), pte::kWriteThrough)
+      << "PWT alone: PAT entry 1, WC";
+  EXPECT_EQ(mmu_.Vmap(PhysAddr(0xfee00000), kPageSize, &wb, Cache::kWriteBack), MmuStatus::kMemoryTypeConflict)
+      << "WB where the MTRRs say UC would be UC";
+  ASSERT_EQ(mmu_.Vmap(PhysAddr(0x40000000), kPageSize, &wb, Cache::kWriteBack), MmuStatus::kOk);
+  ExpectMapped(kernel_, wb.value(), 0x40000000, PageSize::k4K, Attr::kWrite | Attr::kGlobal);
+  EXPECT_EQ(mmu_.Vmap(PhysAddr(0x80000000 - kPageSize), 2 * kPageSize, &uc), MmuStatus::kMixedMemoryType);
+  ASSERT_EQ(mmu_.Vmap(PhysAddr(0x40001000), kPageSize, &uc), MmuStatus::kOk) << "UC is always what it says";
+  testing::ConsoleCapture out;
+  MmuDump(mmu_, kernel_);
+  EXPECT_NE(out.text().find(" x 2M -W-Gc -> 00000000fd000000\n"), std::string::npos) << out.text();
+  EXPECT_NE(out.text().find(" x 4K -W-G- -> 0000000040000000\n"), std::string::npos) << out.text();
+  EXPECT_NE(out.text().find(" x 4K -W-GC -> 0000000040001000\n"), std::string::npos) << out.text();
+  for (auto [v, size] : {std::pair{wc, 4 * k2M}, {wb, kPageSize}, {uc, kPageSize}}) {
+    EXPECT_EQ(mmu_.Vunmap(v, size), MmuStatus::kOk);
+  }
+  EXPECT_EQ(mmu_.table_pages(), baseline_);
+}
+
+TEST(MmuDeathTest, VmapNeedsToKnowPhysicalMemory) {
+  testing::PhysArena arena(PhysAddr(0x40000000), 1 << 20);
+  testing::ArenaPtPages pages(arena);
+  FakeCpu cpu;
+  Mmu mmu(arena.direct_map(), pages, cpu);
+  ASSERT_EQ(mmu.Init(Mmu::GiantPages::kNo), MmuStatus::kOk);
+  VirtAddr va;
+  EXPECT_DEATH(mmu.Vmap(PhysAddr(0xfee00000), kPageSize, &va), "vmap of 0xfee00000 before SetPhysicalMemory");
 }
 
 TEST_F(MmuTest, KmapUsesDirectMapThenRotatingSlots) {

@@ -5,7 +5,8 @@
 namespace kmem::x86 {
 namespace {
 
-constexpr uint64_t kAttrBits = pte::kWrite | pte::kUser | pte::kGlobal | pte::kCacheDisable | pte::kNoExecute;
+constexpr uint64_t kAttrBits =
+    pte::kWrite | pte::kUser | pte::kGlobal | pte::kCacheDisable | pte::kWriteThrough | pte::kNoExecute;
 
 struct Run {
   uint64_t va;
@@ -31,7 +32,7 @@ void PrintRun(DumpState& s) {
   Print("%016lx-%016lx %6s %5lu x %-2s %c%c%c%c%c -> %016lx\n", r.va, r.va + bytes, size, r.count, page,
         (r.attrs & pte::kUser) != 0 ? 'U' : '-', (r.attrs & pte::kWrite) != 0 ? 'W' : '-',
         (r.attrs & pte::kNoExecute) == 0 ? 'X' : '-', (r.attrs & pte::kGlobal) != 0 ? 'G' : '-',
-        (r.attrs & pte::kCacheDisable) != 0 ? 'C' : '-', r.pa);
+        CacheFlag(PteAttrs(r.attrs)), r.pa);
   ++s.lines;
 }
 

@@ -4,7 +4,7 @@
 // and attributes:
 //   VA-start-VA-end (exclusive)  size  count x page-size  flags -> PA-start
 //   ffff800000000000-ffff800040000000     1G     1 x 1G  -W-G- -> 0000000000000000
-// flags: U user, W writable, X executable, G global, C uncached; '-' where absent.
+// flags: U user, W writable, X executable, G global, C uncached or c write-combining; '-' where absent.
 #pragma once
 
 #include <stdint.h>
