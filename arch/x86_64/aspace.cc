@@ -14,6 +14,9 @@ VmStatus VmStatusOf(MmuStatus status) {
     case MmuStatus::kAlreadyMapped: return VmStatus::kAlreadyMapped;
     case MmuStatus::kNotMapped: return VmStatus::kNotMapped;
     case MmuStatus::kNoMemory: return VmStatus::kNoMemory;
+    case MmuStatus::kIsRam:
+    case MmuStatus::kMixedMemoryType:
+    case MmuStatus::kMemoryTypeConflict: return VmStatus::kWrongMemoryType;
   }
   Panic("mmu status %d has no portable name", static_cast<int>(status));
 }

@@ -18,6 +18,7 @@ const char* VmStatusName(VmStatus status) {
     case VmStatus::kAlreadyMapped: return "already mapped";
     case VmStatus::kNotMapped: return "not mapped";
     case VmStatus::kNoMemory: return "no memory for page tables";
+    case VmStatus::kWrongMemoryType: return "wrong memory type";
   }
   return "?";
 }

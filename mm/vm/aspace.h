@@ -26,11 +26,12 @@ enum class CacheMode : uint8_t { kCached, kUncached };
 
 enum class VmStatus : uint8_t {
   kOk,
-  kMisaligned,     // address or size not whole pages, or size 0
-  kOutOfRange,     // not in this space's half of the address space, or not an address the CPU has
-  kAlreadyMapped,  // Map over a present mapping; nothing changed
-  kNotMapped,      // Query of a hole
-  kNoMemory,       // no page for a translation table; nothing changed
+  kMisaligned,        // address or size not whole pages, or size 0
+  kOutOfRange,        // not in this space's half of the address space, or not an address the CPU has
+  kAlreadyMapped,     // Map over a present mapping; nothing changed
+  kNotMapped,         // Query of a hole
+  kNoMemory,          // no page for a translation table; nothing changed
+  kWrongMemoryType,   // device mapping of RAM, or a cache mode the platform's memory types contradict
 };
 const char* VmStatusName(VmStatus status);
 
