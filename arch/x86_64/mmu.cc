@@ -104,6 +104,10 @@ MmuStatus Mmu::Init(GiantPages giant) {
 
 uint64_t* Mmu::MmuWalk(PhysAddr table, VirtAddr va, unsigned level, Create create, WalkPath* path) {
   KASSERT(level <= kTopLevel, "walk to level %u", level);
+  // The rule CheckRange enforces for Pmap: tables for the kernel half are made in the kernel's table.
+  KASSERT(create == Create::kNo || IsUserAddress(va) || (table == kernel_table_ && IsSharedSlot(PteIndex(va, kTopLevel))),
+          "walk creating tables for 0x%lx in table 0x%lx: kernel tables only in the kernel's shared slots", va.value(),
+          table.value());
   WalkPath local;
   return Walk(table, va, level, create, path != nullptr ? *path : local);
 }
@@ -131,12 +135,15 @@ uint64_t* Mmu::MmuWalk(PhysAddr table, VirtAddr va, unsigned level, Create creat
   }
 }
 
-MmuStatus Mmu::CheckRange(VirtAddr va, uint64_t size) const {
+// The kernel half is changed only through the kernel's table: its top-level entries hold the counts of
+// the shared tables, which the copies in other spaces do not follow.
+MmuStatus Mmu::CheckRange(PhysAddr table, VirtAddr va, uint64_t size) const {
   if (size == 0 || !va.IsAlignedTo(kPageSize) || !IsAligned(size, kPageSize)) return MmuStatus::kMisaligned;
   VirtAddr last = va + (size - 1);
   if (last < va || !IsCanonical(va) || !IsCanonical(last)) return MmuStatus::kNonCanonical;
   if (IsUserAddress(va) != IsUserAddress(last)) return MmuStatus::kWrongHalf;
   if (IsUserAddress(va)) return MmuStatus::kOk;
+  if (table != kernel_table_) return MmuStatus::kWrongHalf;
   for (unsigned s = PteIndex(va, kTopLevel); s <= PteIndex(last, kTopLevel); ++s) {
     if (!IsSharedSlot(s)) return MmuStatus::kWrongHalf;
   }
@@ -206,7 +213,7 @@ bool Mmu::ReleaseEmpty(TlbBatch& b, VirtAddr va, const WalkPath& path, unsigned 
 
 MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Attr attrs) {
   if (!pa.IsAlignedTo(kPageSize)) return MmuStatus::kMisaligned;
-  MmuStatus status = CheckRange(va, size);
+  MmuStatus status = CheckRange(table, va, size);
   if (status == MmuStatus::kOk) status = CheckAttrs(va, attrs);
   if (status != MmuStatus::kOk) return status;
   const uint64_t bits = PteBits(attrs) | pte::kPresent;
@@ -272,7 +279,7 @@ bool Mmu::Split(uint64_t* leaf, unsigned level, VirtAddr va) {
 // Inlined into Punmap and Protect, so that each gets the loop specialised for its operation.
 [[gnu::always_inline]] inline MmuStatus Mmu::ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp op,
                                                          Attr attrs) {
-  MmuStatus status = CheckRange(va, size);
+  MmuStatus status = CheckRange(table, va, size);
   if (status == MmuStatus::kOk && op == RangeOp::kProtect) status = CheckAttrs(va, attrs);
   if (status != MmuStatus::kOk) return status;
   const uint64_t bits = PteBits(attrs);

@@ -6,7 +6,8 @@
 // Invariants: below the top level there is no empty page-table page (an unmap frees a table the moment its
 // last entry goes), and every entry that points at a table carries that table's count of present entries
 // in its ignored bits (layout.h). The kernel half of every top-level table points at the same third-level
-// tables, made once by Init, so kernel mappings are shared without copying.
+// tables, made once by Init, so kernel mappings are shared without copying; the kernel half changes only
+// through the kernel's own table, whose top-level entries keep the shared tables' counts.
 #pragma once
 
 #include <stddef.h>
@@ -61,8 +62,9 @@ enum class MmuStatus {
   kOk,
   kMisaligned,     // va, pa or size not a multiple of 4 KiB, or size 0
   kNonCanonical,   // part of the range lies in the hole between the halves or wraps past 2^64
-  kWrongHalf,      // the range straddles the halves, User/Global attributes in the wrong half, or a
-                   // kernel range outside the layout's shared slots
+  kWrongHalf,      // the range straddles the halves, User/Global attributes in the wrong half, a
+                   // kernel range outside the layout's shared slots, or a kernel range through a table
+                   // other than the kernel's
   kAlreadyMapped,  // Pmap over a present mapping; nothing was changed
   kNotMapped,      // Vunmap of something Vmap did not return; Translate of a hole
   kNoMemory,       // the page-table page allocator is empty; nothing was changed
@@ -139,6 +141,9 @@ class Mmu {
   // O(levels).
   uint64_t* MmuWalk(PhysAddr table, VirtAddr va, unsigned level, Create create, WalkPath* path = nullptr);
 
+  // Kernel addresses change only through kernel_table(): through any other table Pmap, Punmap and
+  // Protect return kWrongHalf, and MmuWalk panics rather than create tables there.
+
   // Maps [va, va + size) to [pa, pa + size) with the largest pages that alignment and size allow.
   // All-or-nothing: on any error the table is as before (undoing a partial map flushes what it had
   // mapped). Success needs no flush: nothing that was present changes.
@@ -195,7 +200,7 @@ class Mmu {
   uint64_t* Walk(PhysAddr table, VirtAddr va, unsigned level, Create create, WalkPath& path);
   bool AllocTable(PhysAddr* page);
   void FreeTable(PhysAddr page);
-  MmuStatus CheckRange(VirtAddr va, uint64_t size) const;
+  MmuStatus CheckRange(PhysAddr table, VirtAddr va, uint64_t size) const;
   MmuStatus CheckAttrs(VirtAddr va, Attr attrs) const;
   TlbBatch BeginBatch(PhysAddr table, VirtAddr va);
   void BatchPage(TlbBatch& batch, VirtAddr va);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <string>
 #include <vector>
 
 #include "arch/x86_64/ptdump.h"
@@ -19,6 +21,12 @@ constexpr uint64_t kDm = kDirectMap;
 constexpr Attr kRW = Attr::kWrite | Attr::kGlobal;
 constexpr Attr kUserRW = Attr::kUser | Attr::kWrite;
 constexpr uint64_t kUserVa = 0x0000001000000000;
+
+std::string Hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%lx", v);
+  return buf;
+}
 
 struct Leaf {
   uint64_t va;
@@ -134,6 +142,29 @@ TEST_F(MmuTest, WrongHalfIsRejected) {
   EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(0xffff900000000000), kPageSize, kRW), MmuStatus::kWrongHalf);
   EXPECT_EQ(mmu_.Protect(kernel_, VirtAddr(kDm), kPageSize, kUserRW), MmuStatus::kWrongHalf);
   EXPECT_EQ(mmu_.table_pages(), baseline_);
+}
+
+// The kernel half's top-level entries in a user space are copies whose counts nobody keeps: a kernel
+// mapping made or removed through one would corrupt the shared tables' counts (the issue's
+// "table count underflow at level 2"). Kernel addresses change only through the kernel's table.
+TEST_F(MmuTest, KernelHalfThroughUserSpaceIsWrongHalf) {
+  PhysAddr as;
+  ASSERT_EQ(mmu_.NewAddressSpace(&as), MmuStatus::kOk);
+  const uint64_t pages = mmu_.table_pages();
+  EXPECT_EQ(mmu_.Pmap(as, PhysAddr(0x1000), VirtAddr(kDm + k1G), kPageSize, kRW), MmuStatus::kWrongHalf);
+  ExpectUnmapped(kernel_, kDm + k1G);
+  EXPECT_EQ(mmu_.table_pages(), pages);
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0x1000), VirtAddr(kDm + k1G), kPageSize, kRW), MmuStatus::kOk);
+  EXPECT_EQ(mmu_.Punmap(as, VirtAddr(kDm + k1G), kPageSize), MmuStatus::kWrongHalf);
+  EXPECT_EQ(mmu_.Protect(as, VirtAddr(kDm + k1G), kPageSize, Attr::kGlobal), MmuStatus::kWrongHalf);
+  ExpectMapped(as, kDm + k1G, 0x1000, PageSize::k4K, kRW);
+  EXPECT_TRUE(cpu_.events.empty());
+  ASSERT_EQ(mmu_.Punmap(kernel_, VirtAddr(kDm + k1G), kPageSize), MmuStatus::kOk);
+  ExpectUnmapped(as, kDm + k1G);
+  EXPECT_EQ(mmu_.table_pages(), pages);
+  EXPECT_DEATH(mmu_.MmuWalk(as, VirtAddr(kDm), 0, Create::kYes),
+               "walk creating tables for 0xffff800000000000 in table " + Hex(as.value()) +
+                   ": kernel tables only in the kernel's shared slots");
 }
 
 //   before: [ a ][ b ]        mapped 4K pages at X-8K .. X (a) and nothing else
