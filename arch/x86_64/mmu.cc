@@ -37,6 +37,7 @@ const char* MmuStatusName(MmuStatus status) {
     case MmuStatus::kNotMapped: return "not mapped";
     case MmuStatus::kNoMemory: return "no memory for page tables";
     case MmuStatus::kNoSpace: return "no VMAP space";
+    case MmuStatus::kBadPhysAddr: return "physical range beyond the CPU's physical addresses";
   }
   return "?";
 }
@@ -89,8 +90,11 @@ void Mmu::FreeTable(PhysAddr page) {
   ++pool.count;
 }
 
-MmuStatus Mmu::Init(GiantPages giant) {
+MmuStatus Mmu::Init(GiantPages giant, PhysAddr phys_limit) {
+  KASSERT(phys_limit.IsAlignedTo(kPageSize) && phys_limit > PhysAddr() && phys_limit <= kArchPhysLimit,
+          "physical limit 0x%lx", phys_limit.value());
   giant_ = giant;
+  phys_limit_ = phys_limit;
   if (!AllocTable(&kernel_table_)) return MmuStatus::kNoMemory;
   uint64_t* top = Table(kernel_table_);
   for (unsigned slot = kFirstSharedSlot; slot < kEntriesPerTable; ++slot) {
@@ -148,6 +152,12 @@ MmuStatus Mmu::CheckRange(PhysAddr table, VirtAddr va, uint64_t size) const {
     if (!IsSharedSlot(s)) return MmuStatus::kWrongHalf;
   }
   return MmuStatus::kOk;
+}
+
+// Past the CPU's physical width a frame address would lose its top bits or spill into the entry's
+// attribute bits.
+MmuStatus Mmu::CheckPhys(PhysAddr pa, uint64_t size) const {
+  return pa >= phys_limit_ || size > phys_limit_ - pa ? MmuStatus::kBadPhysAddr : MmuStatus::kOk;
 }
 
 // User pages belong in the user half and nowhere else; global entries only in the shared kernel half.
@@ -214,6 +224,7 @@ bool Mmu::ReleaseEmpty(TlbBatch& b, VirtAddr va, const WalkPath& path, unsigned 
 MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Attr attrs) {
   if (!pa.IsAlignedTo(kPageSize)) return MmuStatus::kMisaligned;
   MmuStatus status = CheckRange(table, va, size);
+  if (status == MmuStatus::kOk) status = CheckPhys(pa, size);
   if (status == MmuStatus::kOk) status = CheckAttrs(va, attrs);
   if (status != MmuStatus::kOk) return status;
   const uint64_t bits = PteBits(attrs) | pte::kPresent;

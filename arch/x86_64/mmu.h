@@ -69,6 +69,7 @@ enum class MmuStatus {
   kNotMapped,      // Vunmap of something Vmap did not return; Translate of a hole
   kNoMemory,       // the page-table page allocator is empty; nothing was changed
   kNoSpace,        // the VMAP window is full
+  kBadPhysAddr,    // the physical range ends past the CPU's physical limit (Init) or wraps past 2^64
 };
 const char* MmuStatusName(MmuStatus status);
 
@@ -118,6 +119,8 @@ class Mmu {
  public:
   // Whether the CPU has 1 GiB pages (CPUID 0x80000001 EDX.Page1GB).
   enum class GiantPages { kNo, kYes };
+  // MAXPHYADDR is at most 52 bits: the width of an entry's address field.
+  static constexpr PhysAddr kArchPhysLimit = PhysAddr(pte::kAddrMask + kPageSize);
   static constexpr unsigned kMaxCpus = 8;
   // Surplus above this many pages in a CPU's pool goes back to the allocator.
   static constexpr unsigned kPoolLimit = 64;
@@ -128,7 +131,9 @@ class Mmu {
       : tables_(tables), allocator_(allocator), cpu_(cpu) {}
 
   // Makes the kernel's top-level table with the shared kernel half. Call once before anything else.
-  MmuStatus Init(GiantPages giant);
+  // Pmap refuses physical addresses at or above `phys_limit` (the CPU's, from CPUID; by default the
+  // architecture's, which is also what a page-table entry can hold).
+  MmuStatus Init(GiantPages giant, PhysAddr phys_limit = kArchPhysLimit);
   PhysAddr kernel_table() const { return kernel_table_; }
   // Changes how page-table pages are reached (the kernel moves from its boot window to the direct map).
   void SetTableWindow(DirectMap tables) { tables_ = tables; }
@@ -201,6 +206,7 @@ class Mmu {
   bool AllocTable(PhysAddr* page);
   void FreeTable(PhysAddr page);
   MmuStatus CheckRange(PhysAddr table, VirtAddr va, uint64_t size) const;
+  MmuStatus CheckPhys(PhysAddr pa, uint64_t size) const;
   MmuStatus CheckAttrs(VirtAddr va, Attr attrs) const;
   TlbBatch BeginBatch(PhysAddr table, VirtAddr va);
   void BatchPage(TlbBatch& batch, VirtAddr va);
@@ -217,6 +223,7 @@ class Mmu {
   PtPageAllocator& allocator_;
   CpuOps& cpu_;
   GiantPages giant_ = GiantPages::kNo;
+  PhysAddr phys_limit_ = kArchPhysLimit;
   PhysAddr kernel_table_;
   PhysAddr current_;
   PhysAddr direct_end_;

@@ -144,6 +144,32 @@ TEST_F(MmuTest, WrongHalfIsRejected) {
   EXPECT_EQ(mmu_.table_pages(), baseline_);
 }
 
+// Past the CPU's physical width (52 bits by default) a frame address would lose bits or set attribute
+// bits: bit 63 is the no-execute bit, 2^52 would map page 0, a range at the top of 2^64 wraps to 0.
+TEST_F(MmuTest, PhysicalRangeBeyondTheLimitIsRejected) {
+  const uint64_t limit = uint64_t{1} << 52;
+  for (uint64_t pa : {uint64_t{0x8000000000001000}, limit, uint64_t{0xfffffffffffff000}}) {
+    EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(pa), VirtAddr(kDm), kPageSize, kRW), MmuStatus::kBadPhysAddr) << std::hex << pa;
+  }
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0xfffffffffffff000), VirtAddr(kDm), 2 * kPageSize, kRW), MmuStatus::kBadPhysAddr);
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(limit - kPageSize), VirtAddr(kDm), 2 * kPageSize, kRW), MmuStatus::kBadPhysAddr);
+  EXPECT_EQ(mmu_.table_pages(), baseline_);
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(limit - kPageSize), VirtAddr(kDm), kPageSize, kRW), MmuStatus::kOk);
+  ExpectMapped(kernel_, kDm, limit - kPageSize, PageSize::k4K, kRW);
+  EXPECT_EQ(mmu_.Translate(kernel_, VirtAddr(kDm)).pa.value(), limit - kPageSize);
+}
+
+TEST_F(MmuTest, PhysicalLimitComesFromInit) {
+  const uint64_t limit = uint64_t{1} << 36;
+  Mmu mmu(arena_.direct_map(), pages_, cpu_);
+  ASSERT_EQ(mmu.Init(Mmu::GiantPages::kYes, PhysAddr(limit)), MmuStatus::kOk);
+  const PhysAddr k = mmu.kernel_table();
+  EXPECT_EQ(mmu.Pmap(k, PhysAddr(limit), VirtAddr(kDm), kPageSize, kRW), MmuStatus::kBadPhysAddr);
+  EXPECT_EQ(mmu.Pmap(k, PhysAddr(limit - k2M), VirtAddr(kDm), 2 * k2M, kRW), MmuStatus::kBadPhysAddr);
+  EXPECT_EQ(mmu.Pmap(k, PhysAddr(limit - k1G), VirtAddr(kDm), k1G, kRW), MmuStatus::kOk);
+  EXPECT_EQ(mmu.Translate(k, VirtAddr(kDm + k1G - 1)).pa.value(), limit - 1);
+}
+
 // The kernel half's top-level entries in a user space are copies whose counts nobody keeps: a kernel
 // mapping made or removed through one would corrupt the shared tables' counts (the issue's
 // "table count underflow at level 2"). Kernel addresses change only through the kernel's table.
