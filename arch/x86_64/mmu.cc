@@ -17,6 +17,8 @@ constexpr bool IsSharedSlot(unsigned slot) {
 
 constexpr uint64_t kLeafKeep = pte::kAddrMask | pte::kLarge | pte::kAccessed | pte::kDirty;
 
+static_assert(kKmapSlots % 64 == 0, "kmap_used_ holds whole words of slots");
+
 unsigned Count(uint64_t e) { return static_cast<unsigned>((e & pte::kCountMask) >> pte::kCountShift); }
 void SetCount(uint64_t* e, unsigned n) { *e = (*e & ~pte::kCountMask) | (uint64_t{n} << pte::kCountShift); }
 bool IsLeaf(uint64_t e, unsigned level) { return level == 0 || (e & pte::kLarge) != 0; }
@@ -36,7 +38,7 @@ const char* MmuStatusName(MmuStatus status) {
     case MmuStatus::kAlreadyMapped: return "already mapped";
     case MmuStatus::kNotMapped: return "not mapped";
     case MmuStatus::kNoMemory: return "no memory for page tables";
-    case MmuStatus::kNoSpace: return "no VMAP space";
+    case MmuStatus::kNoSpace: return "no VMAP space or KMAP slot";
     case MmuStatus::kBadPhysAddr: return "physical range beyond the CPU's physical addresses";
   }
   return "?";
@@ -405,25 +407,30 @@ MmuStatus Mmu::Vunmap(VirtAddr va, uint64_t size) {
   return MmuStatus::kNotMapped;
 }
 
-VirtAddr Mmu::Kmap(PhysAddr page) {
+MmuStatus Mmu::Kmap(PhysAddr page, VirtAddr* va) {
   KASSERT(page.IsAlignedTo(kPageSize), "kmap of unaligned 0x%lx", page.value());
-  if (page.value() < direct_end_.value()) return DirectMapAddressOf(page);
-  const unsigned slot = kmap_next_;
-  kmap_next_ = (kmap_next_ + 1) % kKmapSlots;
-  const VirtAddr va(kKmap + slot * kPageSize);
-  if (kmap_used_[slot]) Punmap(kernel_table_, va, kPageSize);
-  MmuStatus status = Pmap(kernel_table_, page, va, kPageSize, Attr::kWrite | Attr::kGlobal);
-  KASSERT(status == MmuStatus::kOk, "kmap of 0x%lx at 0x%lx: %s", page.value(), va.value(), MmuStatusName(status));
-  kmap_used_[slot] = true;
-  return va;
+  if (page.value() < direct_end_.value()) {
+    *va = DirectMapAddressOf(page);
+    return MmuStatus::kOk;
+  }
+  unsigned word = 0;
+  while (word < kKmapSlots / 64 && kmap_used_[word] == ~uint64_t{0}) ++word;
+  if (word == kKmapSlots / 64) return MmuStatus::kNoSpace;
+  const unsigned slot = word * 64 + static_cast<unsigned>(__builtin_ctzll(~kmap_used_[word]));
+  const VirtAddr at(kKmap + slot * kPageSize);
+  if (MmuStatus s = Pmap(kernel_table_, page, at, kPageSize, Attr::kWrite | Attr::kGlobal); s != MmuStatus::kOk) return s;
+  kmap_used_[word] |= uint64_t{1} << (slot % 64);
+  *va = at;
+  return MmuStatus::kOk;
 }
 
 void Mmu::Kunmap(VirtAddr va) {
   if (va.value() < kKmap || va.value() - kKmap >= kKmapSize) return;
   const unsigned slot = static_cast<unsigned>((va.value() - kKmap) / kPageSize);
-  if (!kmap_used_[slot]) return;
+  const uint64_t bit = uint64_t{1} << (slot % 64);
+  if ((kmap_used_[slot / 64] & bit) == 0) return;
   Punmap(kernel_table_, va.AlignedDown(kPageSize), kPageSize);
-  kmap_used_[slot] = false;
+  kmap_used_[slot / 64] &= ~bit;
 }
 
 MmuStatus Mmu::NewAddressSpace(PhysAddr* table) {

@@ -68,7 +68,7 @@ enum class MmuStatus {
   kAlreadyMapped,  // Pmap over a present mapping; nothing was changed
   kNotMapped,      // Vunmap of something Vmap did not return; Translate of a hole
   kNoMemory,       // the page-table page allocator is empty; nothing was changed
-  kNoSpace,        // the VMAP window is full
+  kNoSpace,        // the VMAP window is full, or every KMAP slot is in use
   kBadPhysAddr,    // the physical range ends past the CPU's physical limit (Init) or wraps past 2^64
 };
 const char* MmuStatusName(MmuStatus status);
@@ -167,10 +167,11 @@ class Mmu {
   MmuStatus Vmap(PhysAddr pa, uint64_t size, VirtAddr* va);
   MmuStatus Vunmap(VirtAddr va, uint64_t size);
 
-  // A kernel address for one page: the direct map when it covers the page, otherwise the next of the
-  // rotating KMAP slots (the slot's previous page is unmapped). Kunmap releases a KMAP slot and is a
-  // no-op for direct-map addresses.
-  VirtAddr Kmap(PhysAddr page);
+  // *va gets a kernel address for one page: the direct map when it covers the page, otherwise the lowest
+  // free KMAP slot, which stays the caller's until Kunmap. kNoSpace when all kKmapSlots are in use (a
+  // slot is never taken from its holder); O(kKmapSlots / 64). Kunmap releases a KMAP slot and is a no-op
+  // for direct-map addresses.
+  MmuStatus Kmap(PhysAddr page, VirtAddr* va);
   void Kunmap(VirtAddr va);
 
   // A new address space: an empty user half, the shared kernel half.
@@ -231,8 +232,8 @@ class Mmu {
   Pool pools_[kMaxCpus] = {};
   VmapRange vmaps_[kMaxVmaps] = {};
   unsigned vmap_count_ = 0;
-  bool kmap_used_[kKmapSlots] = {};
-  unsigned kmap_next_ = 0;
+  // Bit s of word s / 64 is set while KMAP slot s is mapped.
+  uint64_t kmap_used_[kKmapSlots / 64] = {};
 };
 
 // The PTE bits of `attrs` (no Present, no Large).

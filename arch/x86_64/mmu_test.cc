@@ -468,29 +468,60 @@ TEST_F(MmuTest, VmapRejectsEmptyAndWrappingRangesAndRunsOutOfSlots) {
   EXPECT_EQ(mmu_.table_pages(), baseline_);
 }
 
-TEST_F(MmuTest, KmapUsesDirectMapThenRotatingSlots) {
+TEST_F(MmuTest, KmapUsesDirectMapThenFreeSlots) {
   mmu_.SetDirectMapEnd(PhysAddr(k1G));
-  EXPECT_EQ(mmu_.Kmap(PhysAddr(0x5000)), DirectMapAddressOf(PhysAddr(0x5000)));
-  mmu_.Kunmap(DirectMapAddressOf(PhysAddr(0x5000)));
+  VirtAddr direct;
+  ASSERT_EQ(mmu_.Kmap(PhysAddr(0x5000), &direct), MmuStatus::kOk);
+  EXPECT_EQ(direct, DirectMapAddressOf(PhysAddr(0x5000)));
+  mmu_.Kunmap(direct);
   EXPECT_TRUE(cpu_.events.empty());
-  VirtAddr a = mmu_.Kmap(PhysAddr(5 * k1G));
-  VirtAddr b = mmu_.Kmap(PhysAddr(6 * k1G));
+  VirtAddr a, b;
+  ASSERT_EQ(mmu_.Kmap(PhysAddr(5 * k1G), &a), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Kmap(PhysAddr(6 * k1G), &b), MmuStatus::kOk);
   EXPECT_EQ(a.value(), kKmap);
   EXPECT_EQ(b.value(), kKmap + kPageSize);
   ExpectMapped(kernel_, a.value(), 5 * k1G, PageSize::k4K, kRW);
   mmu_.Kunmap(a);
   ExpectUnmapped(kernel_, a.value());
   EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::Invlpg(kKmap)});
-  // After a full turn the slots come round and the old page there is unmapped first.
-  for (unsigned i = 2; i < kKmapSlots; ++i) mmu_.Kmap(PhysAddr(7 * k1G));
-  cpu_.Take();
-  VirtAddr c = mmu_.Kmap(PhysAddr(8 * k1G));
+  // The freed slot is the lowest free one again; b keeps its page.
+  VirtAddr c;
+  ASSERT_EQ(mmu_.Kmap(PhysAddr(8 * k1G), &c), MmuStatus::kOk);
   EXPECT_EQ(c, a);
-  EXPECT_TRUE(cpu_.events.empty());  // slot 0 was released
-  VirtAddr d = mmu_.Kmap(PhysAddr(9 * k1G));
-  EXPECT_EQ(d, b);
-  EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::Invlpg(b.value())});
-  ExpectMapped(kernel_, d.value(), 9 * k1G, PageSize::k4K, kRW);
+  EXPECT_TRUE(cpu_.events.empty());
+  ExpectMapped(kernel_, c.value(), 8 * k1G, PageSize::k4K, kRW);
+  ExpectMapped(kernel_, b.value(), 6 * k1G, PageSize::k4K, kRW);
+}
+
+// With every slot held, Kmap says so and takes no slot from its holder; a Kunmap frees one for the next.
+TEST_F(MmuTest, KmapExhaustionIsNoSpaceUntilKunmap) {
+  std::vector<VirtAddr> held(kKmapSlots);
+  for (unsigned i = 0; i < kKmapSlots; ++i) {
+    ASSERT_EQ(mmu_.Kmap(PhysAddr(4 * k1G + i * kPageSize), &held[i]), MmuStatus::kOk) << i;
+  }
+  VirtAddr va(0x1234);
+  EXPECT_EQ(mmu_.Kmap(PhysAddr(9 * k1G), &va), MmuStatus::kNoSpace);
+  EXPECT_EQ(va.value(), 0x1234u);
+  EXPECT_TRUE(cpu_.events.empty());
+  for (unsigned i = 0; i < kKmapSlots; ++i) {
+    ExpectMapped(kernel_, held[i].value(), 4 * k1G + i * kPageSize, PageSize::k4K, kRW);
+  }
+  mmu_.Kunmap(held[100]);
+  ASSERT_EQ(mmu_.Kmap(PhysAddr(9 * k1G), &va), MmuStatus::kOk);
+  EXPECT_EQ(va, held[100]);
+  ExpectMapped(kernel_, va.value(), 9 * k1G, PageSize::k4K, kRW);
+  EXPECT_EQ(mmu_.Kmap(PhysAddr(10 * k1G), &va), MmuStatus::kNoSpace);
+}
+
+// A Kmap that cannot map its slot (no page-table page, a frame past the physical limit) leaves it free.
+TEST_F(MmuTest, KmapFailureKeepsTheSlotFree) {
+  VirtAddr va;
+  pages_.set_budget(0);
+  EXPECT_EQ(mmu_.Kmap(PhysAddr(5 * k1G), &va), MmuStatus::kNoMemory);
+  pages_.set_budget(-1);
+  EXPECT_EQ(mmu_.Kmap(PhysAddr(uint64_t{1} << 52), &va), MmuStatus::kBadPhysAddr);
+  ASSERT_EQ(mmu_.Kmap(PhysAddr(5 * k1G), &va), MmuStatus::kOk);
+  EXPECT_EQ(va.value(), kKmap);
 }
 
 TEST_F(MmuTest, DumpCoalescesRuns) {
