@@ -17,7 +17,22 @@ constexpr bool IsSharedSlot(unsigned slot) {
 
 constexpr uint64_t kLeafKeep = pte::kAddrMask | pte::kLarge | pte::kAccessed | pte::kDirty;
 
+// Every live top-level table holds kLiveSpace in the kMarkSlot entry; MmuRelease overwrites it with
+// kReleasedSpace before the page goes to the pool. The entry is not present, so the CPU ignores its other
+// bits; the slot is in the kernel half but not shared, so no map or walk ever fills it; NewAddressSpace
+// copies it with the rest of the kernel half. A pool page reused as a lower-level table is zeroed there,
+// and reused as a new space it is live again, which is what it then is.
+constexpr unsigned kMarkSlot = kKzeroSlot - 1;
+constexpr uint64_t kLiveSpace = 0x4c49564553504100;      // "LIVESPA" in ASCII
+constexpr uint64_t kReleasedSpace = 0x4445414453504100;  // "DEADSPA"
+static_assert(!IsSharedSlot(kMarkSlot) && kMarkSlot >= kEntriesPerTable / 2, "the marker needs a kernel slot no map reaches");
+static_assert((kLiveSpace & pte::kPresent) == 0 && (kReleasedSpace & pte::kPresent) == 0, "markers are not-present entries");
 static_assert(kKmapSlots % 64 == 0, "kmap_used_ holds whole words of slots");
+
+[[noreturn, gnu::noinline, gnu::cold]] void BadSpace(PhysAddr table, const char* op, uint64_t mark) {
+  if (mark == kReleasedSpace) Panic("mmu: %s on address space 0x%lx: the space was released", op, table.value());
+  Panic("mmu: %s on 0x%lx: not an address space (its marker entry is 0x%lx)", op, table.value(), mark);
+}
 
 unsigned Count(uint64_t e) { return static_cast<unsigned>((e & pte::kCountMask) >> pte::kCountShift); }
 void SetCount(uint64_t* e, unsigned n) { *e = (*e & ~pte::kCountMask) | (uint64_t{n} << pte::kCountShift); }
@@ -99,6 +114,7 @@ MmuStatus Mmu::Init(GiantPages giant, PhysAddr phys_limit) {
   phys_limit_ = phys_limit;
   if (!AllocTable(&kernel_table_)) return MmuStatus::kNoMemory;
   uint64_t* top = Table(kernel_table_);
+  top[kMarkSlot] = kLiveSpace;
   for (unsigned slot = kFirstSharedSlot; slot < kEntriesPerTable; ++slot) {
     if (!IsSharedSlot(slot)) continue;
     PhysAddr t;
@@ -110,21 +126,23 @@ MmuStatus Mmu::Init(GiantPages giant, PhysAddr phys_limit) {
 
 uint64_t* Mmu::MmuWalk(PhysAddr table, VirtAddr va, unsigned level, Create create, WalkPath* path) {
   KASSERT(level <= kTopLevel, "walk to level %u", level);
+  uint64_t* const top = LiveTop(table, "walk");
   // The rule CheckRange enforces for Pmap: tables for the kernel half are made in the kernel's table.
   KASSERT(create == Create::kNo || IsUserAddress(va) || (table == kernel_table_ && IsSharedSlot(PteIndex(va, kTopLevel))),
           "walk creating tables for 0x%lx in table 0x%lx: kernel tables only in the kernel's shared slots", va.value(),
           table.value());
   WalkPath local;
-  return Walk(table, va, level, create, path != nullptr ? *path : local);
+  return Walk(top, va, level, create, path != nullptr ? *path : local);
 }
 
-// MmuWalk's body, inlined into the MMU's own callers so that each gets it specialised for its constant
-// level and create mode (Translate's hot path is then a bare four-load walk).
-[[gnu::always_inline]] inline uint64_t* Mmu::Walk(PhysAddr table, VirtAddr va, unsigned level, Create create,
+// MmuWalk's body from the top-level table LiveTop returned, inlined into the MMU's own callers so that
+// each gets it specialised for its constant level and create mode (Translate's hot path is then a bare
+// four-load walk).
+[[gnu::always_inline]] inline uint64_t* Mmu::Walk(uint64_t* top, VirtAddr va, unsigned level, Create create,
                                                   WalkPath& p) {
   // A local copy: the compiler cannot know that stores into `path` leave the window alone.
   const DirectMap tables = tables_;
-  uint64_t* e = &tables.Kaddr<uint64_t>(table)[PteIndex(va, kTopLevel)];
+  uint64_t* e = &top[PteIndex(va, kTopLevel)];
   for (unsigned l = kTopLevel;; --l) {
     p.entry[l] = e;
     p.level = l;
@@ -139,6 +157,14 @@ uint64_t* Mmu::MmuWalk(PhysAddr table, VirtAddr va, unsigned level, Create creat
     }
     e = &tables.Kaddr<uint64_t>(EntryAddr(*e))[PteIndex(va, l - 1)];
   }
+}
+
+// The top-level table `table` through the window, once per operation; panics unless it is a live
+// space. O(1): a load and a compare.
+[[gnu::always_inline]] inline uint64_t* Mmu::LiveTop(PhysAddr table, const char* op) {
+  uint64_t* const top = Table(table);
+  if (__builtin_expect(top[kMarkSlot] != kLiveSpace, 0)) BadSpace(table, op, top[kMarkSlot]);
+  return top;
 }
 
 // The kernel half is changed only through the kernel's table: its top-level entries hold the counts of
@@ -224,6 +250,7 @@ bool Mmu::ReleaseEmpty(TlbBatch& b, VirtAddr va, const WalkPath& path, unsigned 
 }
 
 MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Attr attrs) {
+  uint64_t* const top = LiveTop(table, "pmap");
   if (!pa.IsAlignedTo(kPageSize)) return MmuStatus::kMisaligned;
   MmuStatus status = CheckRange(table, va, size);
   if (status == MmuStatus::kOk) status = CheckPhys(pa, size);
@@ -236,8 +263,8 @@ MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Att
     WalkPath path;
     // 4 KiB leaves, the common case, get the walk specialised for a constant level (unrolled, no level
     // compares); larger leaves are rare enough for the generic one.
-    uint64_t* e = level == 0 ? Walk(table, va + done, 0, Create::kYes, path)
-                             : Walk(table, va + done, level, Create::kYes, path);
+    uint64_t* e = level == 0 ? Walk(top, va + done, 0, Create::kYes, path)
+                             : Walk(top, va + done, level, Create::kYes, path);
     if (e == nullptr || (*e & pte::kPresent) != 0) {
       status = e != nullptr || (*path.entry[path.level] & pte::kPresent) != 0 ? MmuStatus::kAlreadyMapped
                                                                                 : MmuStatus::kNoMemory;
@@ -292,6 +319,7 @@ bool Mmu::Split(uint64_t* leaf, unsigned level, VirtAddr va) {
 // Inlined into Punmap and Protect, so that each gets the loop specialised for its operation.
 [[gnu::always_inline]] inline MmuStatus Mmu::ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp op,
                                                          Attr attrs) {
+  uint64_t* const top = LiveTop(table, op == RangeOp::kUnmap ? "punmap" : "protect");
   MmuStatus status = CheckRange(table, va, size);
   if (status == MmuStatus::kOk && op == RangeOp::kProtect) status = CheckAttrs(va, attrs);
   if (status != MmuStatus::kOk) return status;
@@ -301,7 +329,7 @@ bool Mmu::Split(uint64_t* leaf, unsigned level, VirtAddr va) {
   VirtAddr cur = va;
   while (left > 0) {
     WalkPath path;
-    uint64_t* e = Walk(table, cur, 0, Create::kNo, path);
+    uint64_t* e = Walk(top, cur, 0, Create::kNo, path);
     const unsigned l = path.level;
     uint64_t* entry = path.entry[l];
     const uint64_t offset = cur.value() & (LevelSize(l) - 1);
@@ -350,10 +378,11 @@ MmuStatus Mmu::Protect(PhysAddr table, VirtAddr va, uint64_t size, Attr attrs) {
 }
 
 Translation Mmu::Translate(PhysAddr table, VirtAddr va) {
+  uint64_t* const top = LiveTop(table, "translate");
   Translation t = {MmuStatus::kNotMapped, PhysAddr(), PageSize::k4K, Attr::kRead};
   if (!IsCanonical(va)) return t;
   WalkPath path;
-  Walk(table, va, 0, Create::kNo, path);
+  Walk(top, va, 0, Create::kNo, path);
   const unsigned l = path.level;
   const uint64_t e = *path.entry[l];
   if ((e & pte::kPresent) == 0 || !IsLeaf(e, l)) return t;
@@ -437,11 +466,13 @@ MmuStatus Mmu::NewAddressSpace(PhysAddr* table) {
   if (!AllocTable(table)) return MmuStatus::kNoMemory;
   const uint64_t* k = Table(kernel_table_);
   uint64_t* t = Table(*table);
+  // The kernel's marker comes along: the new table is live.
   for (unsigned i = kEntriesPerTable / 2; i < kEntriesPerTable; ++i) t[i] = k[i];
   return MmuStatus::kOk;
 }
 
 void Mmu::MmuSwitch(PhysAddr table) {
+  LiveTop(table, "switch");
   if (table == current_) return;
   current_ = table;
   cpu_.LoadCr3(table);
@@ -458,12 +489,13 @@ void Mmu::FreeSubtree(PhysAddr table, unsigned level) {
 }
 
 void Mmu::MmuRelease(PhysAddr table) {
+  uint64_t* const top = LiveTop(table, "release");
   KASSERT(table != kernel_table_, "releasing the kernel's table 0x%lx", table.value());
   if (table == current_) MmuSwitch(kernel_table_);
-  uint64_t* top = Table(table);
   for (unsigned i = 0; i < kEntriesPerTable / 2; ++i) {
     if ((top[i] & pte::kPresent) != 0) FreeSubtree(EntryAddr(top[i]), kTopLevel - 1);
   }
+  top[kMarkSlot] = kReleasedSpace;
   FreeTable(table);
 }
 
@@ -481,6 +513,9 @@ void Mmu::VisitTable(PhysAddr table, unsigned level, uint64_t base, LeafVisitor 
   }
 }
 
-void Mmu::VisitLeaves(PhysAddr table, LeafVisitor visit, void* ctx) { VisitTable(table, kTopLevel, 0, visit, ctx); }
+void Mmu::VisitLeaves(PhysAddr table, LeafVisitor visit, void* ctx) {
+  LiveTop(table, "visit");
+  VisitTable(table, kTopLevel, 0, visit, ctx);
+}
 
 }  // namespace kmem::x86

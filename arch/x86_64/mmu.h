@@ -7,7 +7,9 @@
 // last entry goes), and every entry that points at a table carries that table's count of present entries
 // in its ignored bits (layout.h). The kernel half of every top-level table points at the same third-level
 // tables, made once by Init, so kernel mappings are shared without copying; the kernel half changes only
-// through the kernel's own table, whose top-level entries keep the shared tables' counts.
+// through the kernel's own table, whose top-level entries keep the shared tables' counts. Every live
+// top-level table carries a marker word (mmu.cc), so an operation on a released space panics instead of
+// writing into a page that is free or belongs to someone else.
 #pragma once
 
 #include <stddef.h>
@@ -146,8 +148,10 @@ class Mmu {
   // O(levels).
   uint64_t* MmuWalk(PhysAddr table, VirtAddr va, unsigned level, Create create, WalkPath* path = nullptr);
 
-  // Kernel addresses change only through kernel_table(): through any other table Pmap, Punmap and
-  // Protect return kWrongHalf, and MmuWalk panics rather than create tables there.
+  // MmuWalk, Pmap, Punmap, Protect, Translate, MmuSwitch, MmuRelease and VisitLeaves take a top-level
+  // table from Init or NewAddressSpace that has not been released; anything else panics (O(1): one
+  // marker word). Kernel addresses change only through kernel_table(): through any other table Pmap,
+  // Punmap and Protect return kWrongHalf, and MmuWalk panics rather than create tables there.
 
   // Maps [va, va + size) to [pa, pa + size) with the largest pages that alignment and size allow.
   // All-or-nothing: on any error the table is as before (undoing a partial map flushes what it had
@@ -180,7 +184,8 @@ class Mmu {
   // becomes per-CPU and a TlbBatch goes to every CPU that has the space loaded.
   void MmuSwitch(PhysAddr table);
   // Frees every user page-table page of `table` and `table` itself into this CPU's pool (surplus to the
-  // allocator); switches to the kernel table first if `table` is loaded. O(tables of the space).
+  // allocator); switches to the kernel table first if `table` is loaded. O(tables of the space). The
+  // table is marked released: using it again panics, until NewAddressSpace hands the page out anew.
   void MmuRelease(PhysAddr table);
   PhysAddr current() const { return current_; }
 
@@ -203,9 +208,10 @@ class Mmu {
   enum class RangeOp { kUnmap, kProtect };
 
   uint64_t* Table(PhysAddr pa) { return tables_.Kaddr<uint64_t>(pa); }
-  uint64_t* Walk(PhysAddr table, VirtAddr va, unsigned level, Create create, WalkPath& path);
+  uint64_t* Walk(uint64_t* top, VirtAddr va, unsigned level, Create create, WalkPath& path);
   bool AllocTable(PhysAddr* page);
   void FreeTable(PhysAddr page);
+  uint64_t* LiveTop(PhysAddr table, const char* op);
   MmuStatus CheckRange(PhysAddr table, VirtAddr va, uint64_t size) const;
   MmuStatus CheckPhys(PhysAddr pa, uint64_t size) const;
   MmuStatus CheckAttrs(VirtAddr va, Attr attrs) const;

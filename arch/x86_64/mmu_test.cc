@@ -193,6 +193,45 @@ TEST_F(MmuTest, KernelHalfThroughUserSpaceIsWrongHalf) {
                    ": kernel tables only in the kernel's shared slots");
 }
 
+// A released space is dead: using it again would write into a page in the pool (or handed out since), and
+// releasing it again would put its table into the pool twice, to be handed out twice.
+TEST_F(MmuTest, ReleasedSpaceIsDead) {
+  PhysAddr as;
+  ASSERT_EQ(mmu_.NewAddressSpace(&as), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Pmap(as, PhysAddr(0x1000), VirtAddr(kUserVa), kPageSize, kUserRW), MmuStatus::kOk);
+  mmu_.MmuRelease(as);
+  auto msg = [&](const char* op) {
+    return std::string("mmu: ") + op + " on address space " + Hex(as.value()) + ": the space was released";
+  };
+  EXPECT_DEATH(mmu_.MmuRelease(as), msg("release"));
+  EXPECT_DEATH(mmu_.Pmap(as, PhysAddr(0x1000), VirtAddr(kUserVa), kPageSize, kUserRW), msg("pmap"));
+  EXPECT_DEATH(mmu_.Punmap(as, VirtAddr(kUserVa), kPageSize), msg("punmap"));
+  EXPECT_DEATH(mmu_.Protect(as, VirtAddr(kUserVa), kPageSize, kUserRW), msg("protect"));
+  EXPECT_DEATH(mmu_.MmuSwitch(as), msg("switch"));
+  EXPECT_DEATH(mmu_.Translate(as, VirtAddr(kUserVa)), msg("translate"));
+}
+
+// The pool hands a released top-level table out again: as a new space it is live; as a lower-level table
+// its old address is no address space at all.
+TEST_F(MmuTest, ReusedTopLevelTableIsLiveOnlyAsASpace) {
+  PhysAddr a, b, other;
+  ASSERT_EQ(mmu_.NewAddressSpace(&a), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.NewAddressSpace(&other), MmuStatus::kOk);
+  mmu_.MmuRelease(a);
+  ASSERT_EQ(mmu_.NewAddressSpace(&b), MmuStatus::kOk);
+  ASSERT_EQ(b, a);
+  ASSERT_EQ(mmu_.Pmap(b, PhysAddr(0x1000), VirtAddr(kUserVa), kPageSize, kUserRW), MmuStatus::kOk);
+  mmu_.MmuSwitch(b);
+  ExpectMapped(b, kUserVa, 0x1000, PageSize::k4K, kUserRW);
+  mmu_.MmuRelease(b);
+  // b went into the pool last, so the next table made, other's PDPT, is b's page.
+  ASSERT_EQ(mmu_.Pmap(other, PhysAddr(0x1000), VirtAddr(kUserVa), kPageSize, kUserRW), MmuStatus::kOk);
+  const PhysAddr pdpt(*mmu_.MmuWalk(other, VirtAddr(kUserVa), kTopLevel, Create::kNo) & pte::kAddrMask);
+  ASSERT_EQ(pdpt, b);
+  EXPECT_DEATH(mmu_.Pmap(b, PhysAddr(0x1000), VirtAddr(kUserVa), kPageSize, kUserRW),
+               "mmu: pmap on " + Hex(b.value()) + ": not an address space \\(its marker entry is 0x0\\)");
+}
+
 //   before: [ a ][ b ]        mapped 4K pages at X-8K .. X (a) and nothing else
 //   Pmap [X-16K, X+8K) collides with a: nothing changes, nothing leaks.
 TEST_F(MmuTest, MapOverMappedPageChangesNothing) {
