@@ -20,6 +20,7 @@ ArchConfig ArchInit(const x86::CpuInfo& cpu) {
   a.giant = cpu.Has(x86::CpuFeature::kGiantPages) ? x86::Mmu::GiantPages::kYes : x86::Mmu::GiantPages::kNo;
   a.global = cpu.Has(x86::CpuFeature::kGlobalPages) ? x86::GlobalPages::kYes : x86::GlobalPages::kNo;
   a.colours = cpu.colours;
+  a.phys_limit = cpu.PhysLimit();
   // The kernel never runs code from a user page; with SMEP, a jump there faults instead of running it.
   const bool smep = cpu.Has(x86::CpuFeature::kSmep);
   if (smep) x86::EnableSmep();

@@ -12,6 +12,7 @@ struct ArchConfig {
   x86::Mmu::GiantPages giant = x86::Mmu::GiantPages::kNo;  // 1 GiB pages in the direct map
   x86::GlobalPages global = x86::GlobalPages::kNo;         // CR4.PGE for the kernel's entries
   unsigned colours = 1;                                     // page colours for the page allocator
+  PhysAddr phys_limit = x86::Mmu::kArchPhysLimit;           // Pmap refuses physical addresses from here up
 };
 
 // Turns on SMEP when the CPU has it, loads the kernel's PAT (mtrr.h), and prints "archinit: " lines with

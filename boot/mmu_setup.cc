@@ -66,7 +66,7 @@ x86::Mmu& KernelMmu() { return mmu; }
 void SetUpMmu(const RamRange* ram, size_t n, const x86::Mtrrs& mtrrs, HoleAllocator& xalloc, const ArchConfig& arch,
               MmuWait wait) {
   pt_pages.Init(&xalloc);
-  x86::MmuInit(mmu, ram, n, arch.giant, arch.global);
+  x86::MmuInit(mmu, ram, n, arch.giant, arch.global, arch.phys_limit);
   mmu.SetPhysicalMemory(ram, n, mtrrs);
   x86::SetFaultExplainer(ExplainFault);
   if (wait == MmuWait::kYes) {

@@ -125,7 +125,8 @@ void MmuSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
   Expect(mmu.table_pages() == tables_before, "page-table pages after release", mmu.table_pages(), tables_before);
 
   // kmap: one page through the direct map (all RAM is in it) and back.
-  VirtAddr k = mmu.Kmap(pa + 3 * kPageSize);
+  VirtAddr k;
+  ExpectOk(mmu.Kmap(pa + 3 * kPageSize, &k), "kmap");
   uint64_t got = *reinterpret_cast<volatile uint64_t*>(k.value());
   Expect(got == PatternOf(pa + 3 * kPageSize), "read through kmap", got, PatternOf(pa + 3 * kPageSize));
   mmu.Kunmap(k);

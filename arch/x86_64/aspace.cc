@@ -10,7 +10,8 @@ VmStatus VmStatusOf(MmuStatus status) {
     case MmuStatus::kMisaligned: return VmStatus::kMisaligned;
     case MmuStatus::kNonCanonical:
     case MmuStatus::kWrongHalf:
-    case MmuStatus::kNoSpace: return VmStatus::kOutOfRange;
+    case MmuStatus::kNoSpace:
+    case MmuStatus::kBadPhysAddr: return VmStatus::kOutOfRange;
     case MmuStatus::kAlreadyMapped: return VmStatus::kAlreadyMapped;
     case MmuStatus::kNotMapped: return VmStatus::kNotMapped;
     case MmuStatus::kNoMemory: return VmStatus::kNoMemory;

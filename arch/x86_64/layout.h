@@ -5,7 +5,7 @@
 //   0x0000000000000000 - 0x00007fffffffffff  user (PML4 slots 0-255, per address space)
 //   0xffff800000000000 - 0xffff81ffffffffff  direct map of all RAM, pa at kDirectMap + pa (slots 256-259)
 //   0xffff820000000000 - 0xffff827fffffffff  VMAP: device memory, uncached or write-combining (slot 260)
-//   0xffff828000000000 - 0xffff8280001fffff  KMAP: rotating slots for pages outside the direct map (261)
+//   0xffff828000000000 - 0xffff8280001fffff  KMAP: one-page slots for pages outside the direct map (261)
 //   0xffffffff80000000 - 0xffffffffffffffff  KZERO: the kernel image at KTZERO, low RAM around it (511)
 //
 // The kernel half uses only the PML4 slots above; their third-level tables are made once at start-up and

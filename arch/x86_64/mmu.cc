@@ -17,6 +17,23 @@ constexpr bool IsSharedSlot(unsigned slot) {
 
 constexpr uint64_t kLeafKeep = pte::kAddrMask | pte::kLarge | pte::kAccessed | pte::kDirty;
 
+// Every live top-level table holds kLiveSpace in the kMarkSlot entry; MmuRelease overwrites it with
+// kReleasedSpace before the page goes to the pool. The entry is not present, so the CPU ignores its other
+// bits; the slot is in the kernel half but not shared, so no map or walk ever fills it; NewAddressSpace
+// copies it with the rest of the kernel half. A pool page reused as a lower-level table is zeroed there,
+// and reused as a new space it is live again, which is what it then is.
+constexpr unsigned kMarkSlot = kKzeroSlot - 1;
+constexpr uint64_t kLiveSpace = 0x4c49564553504100;      // "LIVESPA" in ASCII
+constexpr uint64_t kReleasedSpace = 0x4445414453504100;  // "DEADSPA"
+static_assert(!IsSharedSlot(kMarkSlot) && kMarkSlot >= kEntriesPerTable / 2, "the marker needs a kernel slot no map reaches");
+static_assert((kLiveSpace & pte::kPresent) == 0 && (kReleasedSpace & pte::kPresent) == 0, "markers are not-present entries");
+static_assert(kKmapSlots % 64 == 0, "kmap_used_ holds whole words of slots");
+
+[[noreturn, gnu::noinline, gnu::cold]] void BadSpace(PhysAddr table, const char* op, uint64_t mark) {
+  if (mark == kReleasedSpace) Panic("mmu: %s on address space 0x%lx: the space was released", op, table.value());
+  Panic("mmu: %s on 0x%lx: not an address space (its marker entry is 0x%lx)", op, table.value(), mark);
+}
+
 unsigned Count(uint64_t e) { return static_cast<unsigned>((e & pte::kCountMask) >> pte::kCountShift); }
 void SetCount(uint64_t* e, unsigned n) { *e = (*e & ~pte::kCountMask) | (uint64_t{n} << pte::kCountShift); }
 bool IsLeaf(uint64_t e, unsigned level) { return level == 0 || (e & pte::kLarge) != 0; }
@@ -36,7 +53,8 @@ const char* MmuStatusName(MmuStatus status) {
     case MmuStatus::kAlreadyMapped: return "already mapped";
     case MmuStatus::kNotMapped: return "not mapped";
     case MmuStatus::kNoMemory: return "no memory for page tables";
-    case MmuStatus::kNoSpace: return "no VMAP space";
+    case MmuStatus::kNoSpace: return "no VMAP space or KMAP slot";
+    case MmuStatus::kBadPhysAddr: return "physical range beyond the CPU's physical addresses";
     case MmuStatus::kIsRam: return "RAM (the direct map has it write-back)";
     case MmuStatus::kMixedMemoryType: return "the MTRRs give the range more than one memory type";
     case MmuStatus::kMemoryTypeConflict: return "the range's MTRR type overrides the cache type asked for";
@@ -105,10 +123,14 @@ void Mmu::FreeTable(PhysAddr page) {
   ++pool.count;
 }
 
-MmuStatus Mmu::Init(GiantPages giant) {
+MmuStatus Mmu::Init(GiantPages giant, PhysAddr phys_limit) {
+  KASSERT(phys_limit.IsAlignedTo(kPageSize) && phys_limit > PhysAddr() && phys_limit <= kArchPhysLimit,
+          "physical limit 0x%lx", phys_limit.value());
   giant_ = giant;
+  phys_limit_ = phys_limit;
   if (!AllocTable(&kernel_table_)) return MmuStatus::kNoMemory;
   uint64_t* top = Table(kernel_table_);
+  top[kMarkSlot] = kLiveSpace;
   for (unsigned slot = kFirstSharedSlot; slot < kEntriesPerTable; ++slot) {
     if (!IsSharedSlot(slot)) continue;
     PhysAddr t;
@@ -120,17 +142,23 @@ MmuStatus Mmu::Init(GiantPages giant) {
 
 uint64_t* Mmu::MmuWalk(PhysAddr table, VirtAddr va, unsigned level, Create create, WalkPath* path) {
   KASSERT(level <= kTopLevel, "walk to level %u", level);
+  uint64_t* const top = LiveTop(table, "walk");
+  // The rule CheckRange enforces for Pmap: tables for the kernel half are made in the kernel's table.
+  KASSERT(create == Create::kNo || IsUserAddress(va) || (table == kernel_table_ && IsSharedSlot(PteIndex(va, kTopLevel))),
+          "walk creating tables for 0x%lx in table 0x%lx: kernel tables only in the kernel's shared slots", va.value(),
+          table.value());
   WalkPath local;
-  return Walk(table, va, level, create, path != nullptr ? *path : local);
+  return Walk(top, va, level, create, path != nullptr ? *path : local);
 }
 
-// MmuWalk's body, inlined into the MMU's own callers so that each gets it specialised for its constant
-// level and create mode (Translate's hot path is then a bare four-load walk).
-[[gnu::always_inline]] inline uint64_t* Mmu::Walk(PhysAddr table, VirtAddr va, unsigned level, Create create,
+// MmuWalk's body from the top-level table LiveTop returned, inlined into the MMU's own callers so that
+// each gets it specialised for its constant level and create mode (Translate's hot path is then a bare
+// four-load walk).
+[[gnu::always_inline]] inline uint64_t* Mmu::Walk(uint64_t* top, VirtAddr va, unsigned level, Create create,
                                                   WalkPath& p) {
   // A local copy: the compiler cannot know that stores into `path` leave the window alone.
   const DirectMap tables = tables_;
-  uint64_t* e = &tables.Kaddr<uint64_t>(table)[PteIndex(va, kTopLevel)];
+  uint64_t* e = &top[PteIndex(va, kTopLevel)];
   for (unsigned l = kTopLevel;; --l) {
     p.entry[l] = e;
     p.level = l;
@@ -147,16 +175,33 @@ uint64_t* Mmu::MmuWalk(PhysAddr table, VirtAddr va, unsigned level, Create creat
   }
 }
 
-MmuStatus Mmu::CheckRange(VirtAddr va, uint64_t size) const {
+// The top-level table `table` through the window, once per operation; panics unless it is a live
+// space. O(1): a load and a compare.
+[[gnu::always_inline]] inline uint64_t* Mmu::LiveTop(PhysAddr table, const char* op) {
+  uint64_t* const top = Table(table);
+  if (__builtin_expect(top[kMarkSlot] != kLiveSpace, 0)) BadSpace(table, op, top[kMarkSlot]);
+  return top;
+}
+
+// The kernel half is changed only through the kernel's table: its top-level entries hold the counts of
+// the shared tables, which the copies in other spaces do not follow.
+MmuStatus Mmu::CheckRange(PhysAddr table, VirtAddr va, uint64_t size) const {
   if (size == 0 || !va.IsAlignedTo(kPageSize) || !IsAligned(size, kPageSize)) return MmuStatus::kMisaligned;
   VirtAddr last = va + (size - 1);
   if (last < va || !IsCanonical(va) || !IsCanonical(last)) return MmuStatus::kNonCanonical;
   if (IsUserAddress(va) != IsUserAddress(last)) return MmuStatus::kWrongHalf;
   if (IsUserAddress(va)) return MmuStatus::kOk;
+  if (table != kernel_table_) return MmuStatus::kWrongHalf;
   for (unsigned s = PteIndex(va, kTopLevel); s <= PteIndex(last, kTopLevel); ++s) {
     if (!IsSharedSlot(s)) return MmuStatus::kWrongHalf;
   }
   return MmuStatus::kOk;
+}
+
+// Past the CPU's physical width a frame address would lose its top bits or spill into the entry's
+// attribute bits.
+MmuStatus Mmu::CheckPhys(PhysAddr pa, uint64_t size) const {
+  return pa >= phys_limit_ || size > phys_limit_ - pa ? MmuStatus::kBadPhysAddr : MmuStatus::kOk;
 }
 
 // User pages belong in the user half and nowhere else; global entries only in the shared kernel half.
@@ -221,8 +266,10 @@ bool Mmu::ReleaseEmpty(TlbBatch& b, VirtAddr va, const WalkPath& path, unsigned 
 }
 
 MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Attr attrs) {
+  uint64_t* const top = LiveTop(table, "pmap");
   if (!pa.IsAlignedTo(kPageSize)) return MmuStatus::kMisaligned;
-  MmuStatus status = CheckRange(va, size);
+  MmuStatus status = CheckRange(table, va, size);
+  if (status == MmuStatus::kOk) status = CheckPhys(pa, size);
   if (status == MmuStatus::kOk) status = CheckAttrs(va, attrs);
   if (status != MmuStatus::kOk) return status;
   const uint64_t bits = PteBits(attrs) | pte::kPresent;
@@ -232,8 +279,8 @@ MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Att
     WalkPath path;
     // 4 KiB leaves, the common case, get the walk specialised for a constant level (unrolled, no level
     // compares); larger leaves are rare enough for the generic one.
-    uint64_t* e = level == 0 ? Walk(table, va + done, 0, Create::kYes, path)
-                             : Walk(table, va + done, level, Create::kYes, path);
+    uint64_t* e = level == 0 ? Walk(top, va + done, 0, Create::kYes, path)
+                             : Walk(top, va + done, level, Create::kYes, path);
     if (e == nullptr || (*e & pte::kPresent) != 0) {
       status = e != nullptr || (*path.entry[path.level] & pte::kPresent) != 0 ? MmuStatus::kAlreadyMapped
                                                                                 : MmuStatus::kNoMemory;
@@ -288,7 +335,8 @@ bool Mmu::Split(uint64_t* leaf, unsigned level, VirtAddr va) {
 // Inlined into Punmap and Protect, so that each gets the loop specialised for its operation.
 [[gnu::always_inline]] inline MmuStatus Mmu::ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp op,
                                                          Attr attrs) {
-  MmuStatus status = CheckRange(va, size);
+  uint64_t* const top = LiveTop(table, op == RangeOp::kUnmap ? "punmap" : "protect");
+  MmuStatus status = CheckRange(table, va, size);
   if (status == MmuStatus::kOk && op == RangeOp::kProtect) status = CheckAttrs(va, attrs);
   if (status != MmuStatus::kOk) return status;
   const uint64_t bits = PteBits(attrs);
@@ -297,7 +345,7 @@ bool Mmu::Split(uint64_t* leaf, unsigned level, VirtAddr va) {
   VirtAddr cur = va;
   while (left > 0) {
     WalkPath path;
-    uint64_t* e = Walk(table, cur, 0, Create::kNo, path);
+    uint64_t* e = Walk(top, cur, 0, Create::kNo, path);
     const unsigned l = path.level;
     uint64_t* entry = path.entry[l];
     const uint64_t offset = cur.value() & (LevelSize(l) - 1);
@@ -346,10 +394,11 @@ MmuStatus Mmu::Protect(PhysAddr table, VirtAddr va, uint64_t size, Attr attrs) {
 }
 
 Translation Mmu::Translate(PhysAddr table, VirtAddr va) {
+  uint64_t* const top = LiveTop(table, "translate");
   Translation t = {MmuStatus::kNotMapped, PhysAddr(), PageSize::k4K, Attr::kRead};
   if (!IsCanonical(va)) return t;
   WalkPath path;
-  Walk(table, va, 0, Create::kNo, path);
+  Walk(top, va, 0, Create::kNo, path);
   const unsigned l = path.level;
   const uint64_t e = *path.entry[l];
   if ((e & pte::kPresent) == 0 || !IsLeaf(e, l)) return t;
@@ -420,36 +469,43 @@ MmuStatus Mmu::Vunmap(VirtAddr va, uint64_t size) {
   return MmuStatus::kNotMapped;
 }
 
-VirtAddr Mmu::Kmap(PhysAddr page) {
+MmuStatus Mmu::Kmap(PhysAddr page, VirtAddr* va) {
   KASSERT(page.IsAlignedTo(kPageSize), "kmap of unaligned 0x%lx", page.value());
-  if (page.value() < direct_end_.value()) return DirectMapAddressOf(page);
-  const unsigned slot = kmap_next_;
-  kmap_next_ = (kmap_next_ + 1) % kKmapSlots;
-  const VirtAddr va(kKmap + slot * kPageSize);
-  if (kmap_used_[slot]) Punmap(kernel_table_, va, kPageSize);
-  MmuStatus status = Pmap(kernel_table_, page, va, kPageSize, Attr::kWrite | Attr::kGlobal);
-  KASSERT(status == MmuStatus::kOk, "kmap of 0x%lx at 0x%lx: %s", page.value(), va.value(), MmuStatusName(status));
-  kmap_used_[slot] = true;
-  return va;
+  if (page.value() < direct_end_.value()) {
+    *va = DirectMapAddressOf(page);
+    return MmuStatus::kOk;
+  }
+  unsigned word = 0;
+  while (word < kKmapSlots / 64 && kmap_used_[word] == ~uint64_t{0}) ++word;
+  if (word == kKmapSlots / 64) return MmuStatus::kNoSpace;
+  const unsigned slot = word * 64 + static_cast<unsigned>(__builtin_ctzll(~kmap_used_[word]));
+  const VirtAddr at(kKmap + slot * kPageSize);
+  if (MmuStatus s = Pmap(kernel_table_, page, at, kPageSize, Attr::kWrite | Attr::kGlobal); s != MmuStatus::kOk) return s;
+  kmap_used_[word] |= uint64_t{1} << (slot % 64);
+  *va = at;
+  return MmuStatus::kOk;
 }
 
 void Mmu::Kunmap(VirtAddr va) {
   if (va.value() < kKmap || va.value() - kKmap >= kKmapSize) return;
   const unsigned slot = static_cast<unsigned>((va.value() - kKmap) / kPageSize);
-  if (!kmap_used_[slot]) return;
+  const uint64_t bit = uint64_t{1} << (slot % 64);
+  if ((kmap_used_[slot / 64] & bit) == 0) return;
   Punmap(kernel_table_, va.AlignedDown(kPageSize), kPageSize);
-  kmap_used_[slot] = false;
+  kmap_used_[slot / 64] &= ~bit;
 }
 
 MmuStatus Mmu::NewAddressSpace(PhysAddr* table) {
   if (!AllocTable(table)) return MmuStatus::kNoMemory;
   const uint64_t* k = Table(kernel_table_);
   uint64_t* t = Table(*table);
+  // The kernel's marker comes along: the new table is live.
   for (unsigned i = kEntriesPerTable / 2; i < kEntriesPerTable; ++i) t[i] = k[i];
   return MmuStatus::kOk;
 }
 
 void Mmu::MmuSwitch(PhysAddr table) {
+  LiveTop(table, "switch");
   if (table == current_) return;
   current_ = table;
   cpu_.LoadCr3(table);
@@ -466,12 +522,13 @@ void Mmu::FreeSubtree(PhysAddr table, unsigned level) {
 }
 
 void Mmu::MmuRelease(PhysAddr table) {
+  uint64_t* const top = LiveTop(table, "release");
   KASSERT(table != kernel_table_, "releasing the kernel's table 0x%lx", table.value());
   if (table == current_) MmuSwitch(kernel_table_);
-  uint64_t* top = Table(table);
   for (unsigned i = 0; i < kEntriesPerTable / 2; ++i) {
     if ((top[i] & pte::kPresent) != 0) FreeSubtree(EntryAddr(top[i]), kTopLevel - 1);
   }
+  top[kMarkSlot] = kReleasedSpace;
   FreeTable(table);
 }
 
@@ -489,6 +546,9 @@ void Mmu::VisitTable(PhysAddr table, unsigned level, uint64_t base, LeafVisitor 
   }
 }
 
-void Mmu::VisitLeaves(PhysAddr table, LeafVisitor visit, void* ctx) { VisitTable(table, kTopLevel, 0, visit, ctx); }
+void Mmu::VisitLeaves(PhysAddr table, LeafVisitor visit, void* ctx) {
+  LiveTop(table, "visit");
+  VisitTable(table, kTopLevel, 0, visit, ctx);
+}
 
 }  // namespace kmem::x86

@@ -6,7 +6,10 @@
 // Invariants: below the top level there is no empty page-table page (an unmap frees a table the moment its
 // last entry goes), and every entry that points at a table carries that table's count of present entries
 // in its ignored bits (layout.h). The kernel half of every top-level table points at the same third-level
-// tables, made once by Init, so kernel mappings are shared without copying.
+// tables, made once by Init, so kernel mappings are shared without copying; the kernel half changes only
+// through the kernel's own table, whose top-level entries keep the shared tables' counts. Every live
+// top-level table carries a marker word (mmu.cc), so an operation on a released space panics instead of
+// writing into a page that is free or belongs to someone else.
 #pragma once
 
 #include <stddef.h>
@@ -66,12 +69,14 @@ enum class MmuStatus {
   kOk,
   kMisaligned,     // va, pa or size not a multiple of 4 KiB, or size 0
   kNonCanonical,   // part of the range lies in the hole between the halves or wraps past 2^64
-  kWrongHalf,      // the range straddles the halves, User/Global attributes in the wrong half, or a
-                   // kernel range outside the layout's shared slots
+  kWrongHalf,      // the range straddles the halves, User/Global attributes in the wrong half, a
+                   // kernel range outside the layout's shared slots, or a kernel range through a table
+                   // other than the kernel's
   kAlreadyMapped,  // Pmap over a present mapping; nothing was changed
   kNotMapped,      // Vunmap of something Vmap did not return; Translate of a hole
   kNoMemory,       // the page-table page allocator is empty; nothing was changed
-  kNoSpace,        // the VMAP window is full
+  kNoSpace,        // the VMAP window is full, or every KMAP slot is in use
+  kBadPhysAddr,    // the physical range ends past the CPU's physical limit (Init) or wraps past 2^64
   kIsRam,          // Vmap of RAM: the direct map has it write-back, and a second type would alias it
   kMixedMemoryType,     // Vmap of a range the MTRRs give more than one type (or one they do not trust)
   kMemoryTypeConflict,  // Vmap with a cache type the range's MTRR type overrides (WB where they say UC)
@@ -128,6 +133,8 @@ class Mmu {
  public:
   // Whether the CPU has 1 GiB pages (CPUID 0x80000001 EDX.Page1GB).
   enum class GiantPages { kNo, kYes };
+  // MAXPHYADDR is at most 52 bits: the width of an entry's address field.
+  static constexpr PhysAddr kArchPhysLimit = PhysAddr(pte::kAddrMask + kPageSize);
   static constexpr unsigned kMaxCpus = 8;
   // Surplus above this many pages in a CPU's pool goes back to the allocator.
   static constexpr unsigned kPoolLimit = 64;
@@ -138,7 +145,9 @@ class Mmu {
       : tables_(tables), allocator_(allocator), cpu_(cpu) {}
 
   // Makes the kernel's top-level table with the shared kernel half. Call once before anything else.
-  MmuStatus Init(GiantPages giant);
+  // Pmap refuses physical addresses at or above `phys_limit` (the CPU's, from CPUID; by default the
+  // architecture's, which is also what a page-table entry can hold).
+  MmuStatus Init(GiantPages giant, PhysAddr phys_limit = kArchPhysLimit);
   PhysAddr kernel_table() const { return kernel_table_; }
   // Changes how page-table pages are reached (the kernel moves from its boot window to the direct map).
   void SetTableWindow(DirectMap tables) { tables_ = tables; }
@@ -157,6 +166,11 @@ class Mmu {
   // above `level` covers va, or when no page is left for a table; `path` (optional) tells which.
   // O(levels).
   uint64_t* MmuWalk(PhysAddr table, VirtAddr va, unsigned level, Create create, WalkPath* path = nullptr);
+
+  // MmuWalk, Pmap, Punmap, Protect, Translate, MmuSwitch, MmuRelease and VisitLeaves take a top-level
+  // table from Init or NewAddressSpace that has not been released; anything else panics (O(1): one
+  // marker word). Kernel addresses change only through kernel_table(): through any other table Pmap,
+  // Punmap and Protect return kWrongHalf, and MmuWalk panics rather than create tables there.
 
   // Maps [va, va + size) to [pa, pa + size) with the largest pages that alignment and size allow.
   // All-or-nothing: on any error the table is as before (undoing a partial map flushes what it had
@@ -179,10 +193,11 @@ class Mmu {
   MmuStatus Vmap(PhysAddr pa, uint64_t size, VirtAddr* va, Cache cache = Cache::kUncached);
   MmuStatus Vunmap(VirtAddr va, uint64_t size);
 
-  // A kernel address for one page: the direct map when it covers the page, otherwise the next of the
-  // rotating KMAP slots (the slot's previous page is unmapped). Kunmap releases a KMAP slot and is a
-  // no-op for direct-map addresses.
-  VirtAddr Kmap(PhysAddr page);
+  // *va gets a kernel address for one page: the direct map when it covers the page, otherwise the lowest
+  // free KMAP slot, which stays the caller's until Kunmap. kNoSpace when all kKmapSlots are in use (a
+  // slot is never taken from its holder); O(kKmapSlots / 64). Kunmap releases a KMAP slot and is a no-op
+  // for direct-map addresses.
+  MmuStatus Kmap(PhysAddr page, VirtAddr* va);
   void Kunmap(VirtAddr va);
 
   // A new address space: an empty user half, the shared kernel half.
@@ -191,7 +206,8 @@ class Mmu {
   // becomes per-CPU and a TlbBatch goes to every CPU that has the space loaded.
   void MmuSwitch(PhysAddr table);
   // Frees every user page-table page of `table` and `table` itself into this CPU's pool (surplus to the
-  // allocator); switches to the kernel table first if `table` is loaded. O(tables of the space).
+  // allocator); switches to the kernel table first if `table` is loaded. O(tables of the space). The
+  // table is marked released: using it again panics, until NewAddressSpace hands the page out anew.
   void MmuRelease(PhysAddr table);
   PhysAddr current() const { return current_; }
 
@@ -214,10 +230,12 @@ class Mmu {
   enum class RangeOp { kUnmap, kProtect };
 
   uint64_t* Table(PhysAddr pa) { return tables_.Kaddr<uint64_t>(pa); }
-  uint64_t* Walk(PhysAddr table, VirtAddr va, unsigned level, Create create, WalkPath& path);
+  uint64_t* Walk(uint64_t* top, VirtAddr va, unsigned level, Create create, WalkPath& path);
   bool AllocTable(PhysAddr* page);
   void FreeTable(PhysAddr page);
-  MmuStatus CheckRange(VirtAddr va, uint64_t size) const;
+  uint64_t* LiveTop(PhysAddr table, const char* op);
+  MmuStatus CheckRange(PhysAddr table, VirtAddr va, uint64_t size) const;
+  MmuStatus CheckPhys(PhysAddr pa, uint64_t size) const;
   MmuStatus CheckAttrs(VirtAddr va, Attr attrs) const;
   MmuStatus CheckMemoryType(PhysAddr base, uint64_t size, Cache cache) const;
   TlbBatch BeginBatch(PhysAddr table, VirtAddr va);
@@ -235,6 +253,7 @@ class Mmu {
   PtPageAllocator& allocator_;
   CpuOps& cpu_;
   GiantPages giant_ = GiantPages::kNo;
+  PhysAddr phys_limit_ = kArchPhysLimit;
   PhysAddr kernel_table_;
   PhysAddr current_;
   PhysAddr direct_end_;
@@ -245,8 +264,8 @@ class Mmu {
   Pool pools_[kMaxCpus] = {};
   VmapRange vmaps_[kMaxVmaps] = {};
   unsigned vmap_count_ = 0;
-  bool kmap_used_[kKmapSlots] = {};
-  unsigned kmap_next_ = 0;
+  // Bit s of word s / 64 is set while KMAP slot s is mapped.
+  uint64_t kmap_used_[kKmapSlots / 64] = {};
 };
 
 // The PTE bits of `attrs` (no Present, no Large).

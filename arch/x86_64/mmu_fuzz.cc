@@ -6,6 +6,9 @@
 //     pages the model maps;
 //   - the flushes are exact: each changed page is covered by an invlpg inside the leaf that mapped it (or
 //     a full flush), no invlpg lands outside such a leaf, and a successful Pmap flushes nothing;
+//   - a Pmap whose physical range ends past the MMU's physical limit (64 GiB here) is kBadPhysAddr;
+//   - through a user space, a kernel-half change is kWrongHalf and leaves no trace;
+//   - in the kernel's table, Kmap gives each page a KMAP slot no other held page has, Kunmap frees it;
 //   - after unmapping everything, every page-table page is back (in the pool or the allocator).
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -29,6 +32,8 @@ constexpr uint64_t kWindow = 2 * k1G;
 constexpr uint64_t kPages = kWindow / kPageSize;
 constexpr uint64_t kKernelBase = kDirectMap + 4 * k1G;
 constexpr uint64_t kUserBase = 3 * k1G;
+// Pmap's physical addresses run to 1 GiB past it, Kmap's to one page past it.
+constexpr uint64_t kPhysLimit = uint64_t{1} << 36;
 // Model entry: 0 for unmapped, else pa | attrs << 1 | 1 (pa is page-aligned, attrs fit in 5 bits).
 using Entry = uint64_t;
 
@@ -51,7 +56,7 @@ class Harness {
   Harness(testing::PhysArena& arena, bool user, std::vector<Entry>& model)
       : pages_(arena), mmu_(arena.direct_map(), pages_, cpu_), user_(user), base_(user ? kUserBase : kKernelBase),
         model_(model) {
-    CHECK(mmu_.Init(Mmu::GiantPages::kYes) == MmuStatus::kOk, "init");
+    CHECK(mmu_.Init(Mmu::GiantPages::kYes, PhysAddr(kPhysLimit)) == MmuStatus::kOk, "init");
     table_ = mmu_.kernel_table();
     if (user_) {
       CHECK(mmu_.NewAddressSpace(&table_) == MmuStatus::kOk, "new space");
@@ -89,8 +94,63 @@ class Harness {
     return a;
   }
 
-  void Step(FuzzedDataProvider& in) {
+  // The kernel half's counts live in the kernel's table only, so a user space must refuse to change it.
+  void KernelHalfThroughUser(FuzzedDataProvider& in) {
+    const VirtAddr va(kKernelBase + in.ConsumeIntegralInRange<uint64_t>(0, kPages - 1) * kPageSize);
+    const Attr attrs = Attr::kWrite | Attr::kGlobal;
+    const uint64_t tables = mmu_.table_pages();
     const uint8_t op = in.ConsumeIntegralInRange<uint8_t>(0, 2);
+    const MmuStatus s = op == 0   ? mmu_.Pmap(table_, PhysAddr(0), va, kPageSize, attrs)
+                        : op == 1 ? mmu_.Punmap(table_, va, kPageSize)
+                                  : mmu_.Protect(table_, va, kPageSize, attrs);
+    CHECK(s == MmuStatus::kWrongHalf, "op %u on kernel 0x%lx through a user space: %s", op, va.value(), MmuStatusName(s));
+    CHECK(mmu_.table_pages() == tables && cpu_.events.empty(), "a refused kernel-half change left a trace");
+  }
+
+  // Kmap never hands out a slot that is held; every held slot keeps its page.
+  void KmapStep(FuzzedDataProvider& in) {
+    if (!kmaps_.empty() && in.ConsumeBool()) {
+      const size_t i = in.ConsumeIntegralInRange<size_t>(0, kmaps_.size() - 1);
+      mmu_.Kunmap(kmaps_[i].va);
+      CHECK(mmu_.Translate(table_, kmaps_[i].va).status == MmuStatus::kNotMapped, "Kunmap left 0x%lx mapped",
+            kmaps_[i].va.value());
+      kmaps_[i] = kmaps_.back();
+      kmaps_.pop_back();
+    } else {
+      const PhysAddr page(in.ConsumeIntegralInRange<uint64_t>(0, kPhysLimit / kPageSize) * kPageSize);
+      const bool starve = in.ConsumeIntegralInRange<uint8_t>(0, 7) == 0;
+      if (starve) pages_.set_budget(in.ConsumeIntegralInRange<long>(0, 1));
+      VirtAddr va;
+      const MmuStatus s = mmu_.Kmap(page, &va);
+      pages_.set_budget(-1);
+      if (page.value() >= kPhysLimit) {
+        CHECK(s == MmuStatus::kBadPhysAddr, "Kmap of 0x%lx past the limit: %s", page.value(), MmuStatusName(s));
+      } else if (s != MmuStatus::kNoMemory || !starve) {
+        CHECK(s == MmuStatus::kOk, "Kmap of 0x%lx: %s", page.value(), MmuStatusName(s));
+        CHECK(va.value() >= kKmap && va.value() - kKmap < kKmapSize, "Kmap gave 0x%lx", va.value());
+        for (const Kmapped& k : kmaps_) CHECK(k.va != va, "Kmap gave held slot 0x%lx", va.value());
+        kmaps_.push_back({va, page});
+      }
+      CHECK(cpu_.events.empty(), "Kmap flushed");
+    }
+    for (const Kmapped& k : kmaps_) {
+      Translation t = mmu_.Translate(table_, k.va);
+      CHECK(t.status == MmuStatus::kOk && t.pa == k.pa, "KMAP slot 0x%lx lost its page 0x%lx", k.va.value(),
+            k.pa.value());
+    }
+  }
+
+  void Step(FuzzedDataProvider& in) {
+    const uint8_t op = in.ConsumeIntegralInRange<uint8_t>(0, 3);
+    if (op == 3) {
+      if (user_) {
+        KernelHalfThroughUser(in);
+      } else {
+        KmapStep(in);
+      }
+      cpu_.Take();
+      return;
+    }
     // Mostly 4 KiB and 2 MiB grains; 1 GiB ones cost a quarter-million model pages each.
     static constexpr uint64_t kGrain[] = {kPageSize, kPageSize, kPageSize, kPageSize, k2M, k2M, k2M, k1G};
     const uint64_t grain = kGrain[in.ConsumeIntegralInRange<unsigned>(0, 7)];
@@ -115,8 +175,12 @@ class Harness {
     }
 
     if (op == 0) {
-      uint64_t pa = in.ConsumeIntegralInRange<uint64_t>(0, 63) * k1G;
+      uint64_t pa = in.ConsumeIntegralInRange<uint64_t>(0, kPhysLimit / k1G) * k1G;
       pa += in.ConsumeBool() ? (va.value() % k1G) : in.ConsumeIntegralInRange<uint64_t>(0, k1G / kPageSize - 1) * kPageSize;
+      // Now and then the range ends a page short of the physical limit, at it, or a page past it.
+      if (in.ConsumeIntegralInRange<uint8_t>(0, 7) == 0) {
+        pa = kPhysLimit - size - kPageSize + in.ConsumeIntegralInRange<uint64_t>(0, 2) * kPageSize;
+      }
       const Attr attrs = RandomAttrs(in);
       const bool starve = in.ConsumeIntegralInRange<uint8_t>(0, 15) == 0;
       if (starve) pages_.set_budget(in.ConsumeIntegralInRange<long>(0, 3));
@@ -125,7 +189,9 @@ class Harness {
       pages_.set_budget(-1);
       bool free = true;
       for (uint64_t i = 0; i < count && free; ++i) free = model_[first + i] == 0;
-      if (!free) {
+      if (pa + size > kPhysLimit) {
+        CHECK(s == MmuStatus::kBadPhysAddr, "Pmap of 0x%lx+0x%lx past the physical limit: %s", pa, size, MmuStatusName(s));
+      } else if (!free) {
         // Starved, it may run dry before it reaches the mapped page; either way nothing changes.
         CHECK(s == MmuStatus::kAlreadyMapped || (starve && s == MmuStatus::kNoMemory), "Pmap over mapped pages: %s",
               MmuStatusName(s));
@@ -197,6 +263,7 @@ class Harness {
   // by page with the model, and the leaves cover exactly as many pages as the model has mapped, so there
   // is no mapping the model lacks and none it has that the table lacks.
   void Finish() {
+    for (const Kmapped& k : kmaps_) mmu_.Kunmap(k.va);
     uint64_t mapped = 0;
     for (uint64_t p = touched_lo_; p < touched_hi_; ++p) mapped += model_[p] != 0;
     struct Ctx {
@@ -237,6 +304,11 @@ class Harness {
   uint64_t baseline_ = 0;
   std::vector<Entry>& model_;
   uint64_t touched_lo_ = kPages, touched_hi_ = 0;  // the model is zero outside [lo, hi)
+  struct Kmapped {
+    VirtAddr va;
+    PhysAddr pa;
+  };
+  std::vector<Kmapped> kmaps_;
 };
 
 }  // namespace

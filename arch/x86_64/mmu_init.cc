@@ -22,10 +22,10 @@ void Map(Mmu& mmu, const char* what, PhysAddr pa, VirtAddr va, PhysAddr end, Att
 
 }  // namespace
 
-void MmuInit(Mmu& mmu, const RamRange* ram, size_t n, Mmu::GiantPages giant, GlobalPages global) {
+void MmuInit(Mmu& mmu, const RamRange* ram, size_t n, Mmu::GiantPages giant, GlobalPages global, PhysAddr phys_limit) {
   const PhysAddr window(kKzeroWindow);
   if (global == GlobalPages::kYes) EnableGlobalPages();
-  if (MmuStatus s = mmu.Init(giant); s != MmuStatus::kOk) Panic("mmu: no page for the kernel's tables: %s", MmuStatusName(s));
+  if (MmuStatus s = mmu.Init(giant, phys_limit); s != MmuStatus::kOk) Panic("mmu: no page for the kernel's tables: %s", MmuStatusName(s));
 
   // Firmware ranges need not be page-aligned; only whole pages inside them are RAM we may map cached.
   PhysAddr direct_end;

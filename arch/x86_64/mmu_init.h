@@ -18,10 +18,11 @@ enum class GlobalPages { kNo, kYes };
 
 // Builds the tables in `mmu` (constructed over the KZERO window of the boot tables, with the kernel's
 // page-table page source), loads them, runs the W+X check and prints the dump. `ram` lists the machine's
-// RAM, page-aligned, in any order; `giant` and `global` say what the CPU offers (archinit decides).
+// RAM, page-aligned, in any order; `giant` and `global` say what the CPU offers and `phys_limit` where its
+// physical addresses end (archinit decides).
 // Prints "mmu: " lines: the tables' location, page count, page sizes and global pages, the W+X result,
 // the dump. Panics when a mapping fails or W^X does not hold: the kernel cannot go on without its
 // tables.
-void MmuInit(Mmu& mmu, const RamRange* ram, size_t n, Mmu::GiantPages giant, GlobalPages global);
+void MmuInit(Mmu& mmu, const RamRange* ram, size_t n, Mmu::GiantPages giant, GlobalPages global, PhysAddr phys_limit);
 
 }  // namespace kmem::x86

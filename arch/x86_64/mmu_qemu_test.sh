@@ -19,6 +19,7 @@ qemu=$!
 : >"$out/serial-$mem.log"  # exists before the first wait_for reads it
 : >"$out/monitor-$mem.log"
 cat "$dir/serial.out" >"$out/serial-$mem.log" &
+serial_reader=$!
 cat "$dir/mon.out" >"$out/monitor-$mem.log" &
 # Read-write opens of the input pipes never block, whether QEMU is there or not.
 exec 3<>"$dir/serial.in" 4<>"$dir/mon.in"
@@ -41,6 +42,8 @@ python3 "$(dirname "$0")/mmu_qemu_compare.py" "$out/serial-$mem.log" "$out/monit
 printf 'x' >&3
 wait "$qemu"
 status=$?
+# The reader drains what QEMU wrote before it closed the pipe, on a loaded machine after QEMU has exited.
+wait "$serial_reader"
 [ $status -eq 0 ] || fail "qemu.sh exited with $status: $(cat "$dir/qemu.log")"
 tr -d '\r' <"$out/serial-$mem.log" | grep -q '^kmem: boot ok' || fail "no 'boot ok' after the wait"
 echo "PASS: kernel tables at $mem agree with QEMU's info mem and info tlb"

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <string>
 #include <vector>
 
 #include "arch/x86_64/ptdump.h"
@@ -20,6 +22,12 @@ constexpr uint64_t kDm = kDirectMap;
 constexpr Attr kRW = Attr::kWrite | Attr::kGlobal;
 constexpr Attr kUserRW = Attr::kUser | Attr::kWrite;
 constexpr uint64_t kUserVa = 0x0000001000000000;
+
+std::string Hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%lx", v);
+  return buf;
+}
 
 struct Leaf {
   uint64_t va;
@@ -149,6 +157,94 @@ TEST_F(MmuTest, WrongHalfIsRejected) {
   EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(0xffff900000000000), kPageSize, kRW), MmuStatus::kWrongHalf);
   EXPECT_EQ(mmu_.Protect(kernel_, VirtAddr(kDm), kPageSize, kUserRW), MmuStatus::kWrongHalf);
   EXPECT_EQ(mmu_.table_pages(), baseline_);
+}
+
+// Past the CPU's physical width (52 bits by default) a frame address would lose bits or set attribute
+// bits: bit 63 is the no-execute bit, 2^52 would map page 0, a range at the top of 2^64 wraps to 0.
+TEST_F(MmuTest, PhysicalRangeBeyondTheLimitIsRejected) {
+  const uint64_t limit = uint64_t{1} << 52;
+  for (uint64_t pa : {uint64_t{0x8000000000001000}, limit, uint64_t{0xfffffffffffff000}}) {
+    EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(pa), VirtAddr(kDm), kPageSize, kRW), MmuStatus::kBadPhysAddr) << std::hex << pa;
+  }
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(0xfffffffffffff000), VirtAddr(kDm), 2 * kPageSize, kRW), MmuStatus::kBadPhysAddr);
+  EXPECT_EQ(mmu_.Pmap(kernel_, PhysAddr(limit - kPageSize), VirtAddr(kDm), 2 * kPageSize, kRW), MmuStatus::kBadPhysAddr);
+  EXPECT_EQ(mmu_.table_pages(), baseline_);
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(limit - kPageSize), VirtAddr(kDm), kPageSize, kRW), MmuStatus::kOk);
+  ExpectMapped(kernel_, kDm, limit - kPageSize, PageSize::k4K, kRW);
+  EXPECT_EQ(mmu_.Translate(kernel_, VirtAddr(kDm)).pa.value(), limit - kPageSize);
+}
+
+TEST_F(MmuTest, PhysicalLimitComesFromInit) {
+  const uint64_t limit = uint64_t{1} << 36;
+  Mmu mmu(arena_.direct_map(), pages_, cpu_);
+  ASSERT_EQ(mmu.Init(Mmu::GiantPages::kYes, PhysAddr(limit)), MmuStatus::kOk);
+  const PhysAddr k = mmu.kernel_table();
+  EXPECT_EQ(mmu.Pmap(k, PhysAddr(limit), VirtAddr(kDm), kPageSize, kRW), MmuStatus::kBadPhysAddr);
+  EXPECT_EQ(mmu.Pmap(k, PhysAddr(limit - k2M), VirtAddr(kDm), 2 * k2M, kRW), MmuStatus::kBadPhysAddr);
+  EXPECT_EQ(mmu.Pmap(k, PhysAddr(limit - k1G), VirtAddr(kDm), k1G, kRW), MmuStatus::kOk);
+  EXPECT_EQ(mmu.Translate(k, VirtAddr(kDm + k1G - 1)).pa.value(), limit - 1);
+}
+
+// The kernel half's top-level entries in a user space are copies whose counts nobody keeps: a kernel
+// mapping made or removed through one would corrupt the shared tables' counts (the issue's
+// "table count underflow at level 2"). Kernel addresses change only through the kernel's table.
+TEST_F(MmuTest, KernelHalfThroughUserSpaceIsWrongHalf) {
+  PhysAddr as;
+  ASSERT_EQ(mmu_.NewAddressSpace(&as), MmuStatus::kOk);
+  const uint64_t pages = mmu_.table_pages();
+  EXPECT_EQ(mmu_.Pmap(as, PhysAddr(0x1000), VirtAddr(kDm + k1G), kPageSize, kRW), MmuStatus::kWrongHalf);
+  ExpectUnmapped(kernel_, kDm + k1G);
+  EXPECT_EQ(mmu_.table_pages(), pages);
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0x1000), VirtAddr(kDm + k1G), kPageSize, kRW), MmuStatus::kOk);
+  EXPECT_EQ(mmu_.Punmap(as, VirtAddr(kDm + k1G), kPageSize), MmuStatus::kWrongHalf);
+  EXPECT_EQ(mmu_.Protect(as, VirtAddr(kDm + k1G), kPageSize, Attr::kGlobal), MmuStatus::kWrongHalf);
+  ExpectMapped(as, kDm + k1G, 0x1000, PageSize::k4K, kRW);
+  EXPECT_TRUE(cpu_.events.empty());
+  ASSERT_EQ(mmu_.Punmap(kernel_, VirtAddr(kDm + k1G), kPageSize), MmuStatus::kOk);
+  ExpectUnmapped(as, kDm + k1G);
+  EXPECT_EQ(mmu_.table_pages(), pages);
+  EXPECT_DEATH(mmu_.MmuWalk(as, VirtAddr(kDm), 0, Create::kYes),
+               "walk creating tables for 0xffff800000000000 in table " + Hex(as.value()) +
+                   ": kernel tables only in the kernel's shared slots");
+}
+
+// A released space is dead: using it again would write into a page in the pool (or handed out since), and
+// releasing it again would put its table into the pool twice, to be handed out twice.
+TEST_F(MmuTest, ReleasedSpaceIsDead) {
+  PhysAddr as;
+  ASSERT_EQ(mmu_.NewAddressSpace(&as), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Pmap(as, PhysAddr(0x1000), VirtAddr(kUserVa), kPageSize, kUserRW), MmuStatus::kOk);
+  mmu_.MmuRelease(as);
+  auto msg = [&](const char* op) {
+    return std::string("mmu: ") + op + " on address space " + Hex(as.value()) + ": the space was released";
+  };
+  EXPECT_DEATH(mmu_.MmuRelease(as), msg("release"));
+  EXPECT_DEATH(mmu_.Pmap(as, PhysAddr(0x1000), VirtAddr(kUserVa), kPageSize, kUserRW), msg("pmap"));
+  EXPECT_DEATH(mmu_.Punmap(as, VirtAddr(kUserVa), kPageSize), msg("punmap"));
+  EXPECT_DEATH(mmu_.Protect(as, VirtAddr(kUserVa), kPageSize, kUserRW), msg("protect"));
+  EXPECT_DEATH(mmu_.MmuSwitch(as), msg("switch"));
+  EXPECT_DEATH(mmu_.Translate(as, VirtAddr(kUserVa)), msg("translate"));
+}
+
+// The pool hands a released top-level table out again: as a new space it is live; as a lower-level table
+// its old address is no address space at all.
+TEST_F(MmuTest, ReusedTopLevelTableIsLiveOnlyAsASpace) {
+  PhysAddr a, b, other;
+  ASSERT_EQ(mmu_.NewAddressSpace(&a), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.NewAddressSpace(&other), MmuStatus::kOk);
+  mmu_.MmuRelease(a);
+  ASSERT_EQ(mmu_.NewAddressSpace(&b), MmuStatus::kOk);
+  ASSERT_EQ(b, a);
+  ASSERT_EQ(mmu_.Pmap(b, PhysAddr(0x1000), VirtAddr(kUserVa), kPageSize, kUserRW), MmuStatus::kOk);
+  mmu_.MmuSwitch(b);
+  ExpectMapped(b, kUserVa, 0x1000, PageSize::k4K, kUserRW);
+  mmu_.MmuRelease(b);
+  // b went into the pool last, so the next table made, other's PDPT, is b's page.
+  ASSERT_EQ(mmu_.Pmap(other, PhysAddr(0x1000), VirtAddr(kUserVa), kPageSize, kUserRW), MmuStatus::kOk);
+  const PhysAddr pdpt(*mmu_.MmuWalk(other, VirtAddr(kUserVa), kTopLevel, Create::kNo) & pte::kAddrMask);
+  ASSERT_EQ(pdpt, b);
+  EXPECT_DEATH(mmu_.Pmap(b, PhysAddr(0x1000), VirtAddr(kUserVa), kPageSize, kUserRW),
+               "mmu: pmap on " + Hex(b.value()) + ": not an address space \\(its marker entry is 0x0\\)");
 }
 
 //   before: [ a ][ b ]        mapped 4K pages at X-8K .. X (a) and nothing else
@@ -474,29 +570,60 @@ TEST(MmuDeathTest, VmapNeedsToKnowPhysicalMemory) {
   EXPECT_DEATH(mmu.Vmap(PhysAddr(0xfee00000), kPageSize, &va), "vmap of 0xfee00000 before SetPhysicalMemory");
 }
 
-TEST_F(MmuTest, KmapUsesDirectMapThenRotatingSlots) {
+TEST_F(MmuTest, KmapUsesDirectMapThenFreeSlots) {
   mmu_.SetDirectMapEnd(PhysAddr(k1G));
-  EXPECT_EQ(mmu_.Kmap(PhysAddr(0x5000)), DirectMapAddressOf(PhysAddr(0x5000)));
-  mmu_.Kunmap(DirectMapAddressOf(PhysAddr(0x5000)));
+  VirtAddr direct;
+  ASSERT_EQ(mmu_.Kmap(PhysAddr(0x5000), &direct), MmuStatus::kOk);
+  EXPECT_EQ(direct, DirectMapAddressOf(PhysAddr(0x5000)));
+  mmu_.Kunmap(direct);
   EXPECT_TRUE(cpu_.events.empty());
-  VirtAddr a = mmu_.Kmap(PhysAddr(5 * k1G));
-  VirtAddr b = mmu_.Kmap(PhysAddr(6 * k1G));
+  VirtAddr a, b;
+  ASSERT_EQ(mmu_.Kmap(PhysAddr(5 * k1G), &a), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Kmap(PhysAddr(6 * k1G), &b), MmuStatus::kOk);
   EXPECT_EQ(a.value(), kKmap);
   EXPECT_EQ(b.value(), kKmap + kPageSize);
   ExpectMapped(kernel_, a.value(), 5 * k1G, PageSize::k4K, kRW);
   mmu_.Kunmap(a);
   ExpectUnmapped(kernel_, a.value());
   EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::Invlpg(kKmap)});
-  // After a full turn the slots come round and the old page there is unmapped first.
-  for (unsigned i = 2; i < kKmapSlots; ++i) mmu_.Kmap(PhysAddr(7 * k1G));
-  cpu_.Take();
-  VirtAddr c = mmu_.Kmap(PhysAddr(8 * k1G));
+  // The freed slot is the lowest free one again; b keeps its page.
+  VirtAddr c;
+  ASSERT_EQ(mmu_.Kmap(PhysAddr(8 * k1G), &c), MmuStatus::kOk);
   EXPECT_EQ(c, a);
-  EXPECT_TRUE(cpu_.events.empty());  // slot 0 was released
-  VirtAddr d = mmu_.Kmap(PhysAddr(9 * k1G));
-  EXPECT_EQ(d, b);
-  EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::Invlpg(b.value())});
-  ExpectMapped(kernel_, d.value(), 9 * k1G, PageSize::k4K, kRW);
+  EXPECT_TRUE(cpu_.events.empty());
+  ExpectMapped(kernel_, c.value(), 8 * k1G, PageSize::k4K, kRW);
+  ExpectMapped(kernel_, b.value(), 6 * k1G, PageSize::k4K, kRW);
+}
+
+// With every slot held, Kmap says so and takes no slot from its holder; a Kunmap frees one for the next.
+TEST_F(MmuTest, KmapExhaustionIsNoSpaceUntilKunmap) {
+  std::vector<VirtAddr> held(kKmapSlots);
+  for (unsigned i = 0; i < kKmapSlots; ++i) {
+    ASSERT_EQ(mmu_.Kmap(PhysAddr(4 * k1G + i * kPageSize), &held[i]), MmuStatus::kOk) << i;
+  }
+  VirtAddr va(0x1234);
+  EXPECT_EQ(mmu_.Kmap(PhysAddr(9 * k1G), &va), MmuStatus::kNoSpace);
+  EXPECT_EQ(va.value(), 0x1234u);
+  EXPECT_TRUE(cpu_.events.empty());
+  for (unsigned i = 0; i < kKmapSlots; ++i) {
+    ExpectMapped(kernel_, held[i].value(), 4 * k1G + i * kPageSize, PageSize::k4K, kRW);
+  }
+  mmu_.Kunmap(held[100]);
+  ASSERT_EQ(mmu_.Kmap(PhysAddr(9 * k1G), &va), MmuStatus::kOk);
+  EXPECT_EQ(va, held[100]);
+  ExpectMapped(kernel_, va.value(), 9 * k1G, PageSize::k4K, kRW);
+  EXPECT_EQ(mmu_.Kmap(PhysAddr(10 * k1G), &va), MmuStatus::kNoSpace);
+}
+
+// A Kmap that cannot map its slot (no page-table page, a frame past the physical limit) leaves it free.
+TEST_F(MmuTest, KmapFailureKeepsTheSlotFree) {
+  VirtAddr va;
+  pages_.set_budget(0);
+  EXPECT_EQ(mmu_.Kmap(PhysAddr(5 * k1G), &va), MmuStatus::kNoMemory);
+  pages_.set_budget(-1);
+  EXPECT_EQ(mmu_.Kmap(PhysAddr(uint64_t{1} << 52), &va), MmuStatus::kBadPhysAddr);
+  ASSERT_EQ(mmu_.Kmap(PhysAddr(5 * k1G), &va), MmuStatus::kOk);
+  EXPECT_EQ(va.value(), kKmap);
 }
 
 TEST_F(MmuTest, DumpCoalescesRuns) {
