@@ -432,41 +432,33 @@ MmuStatus Mmu::Vmap(PhysAddr pa, uint64_t size, VirtAddr* va, Cache cache) {
   }
   const uint64_t len = end - base.value();
   if (MmuStatus s = CheckMemoryType(base, len, cache); s != MmuStatus::kOk) return s;
-  if (vmap_count_ == kMaxVmaps) return MmuStatus::kNoSpace;
-  // First fit in address order; 2 MiB alignment when the size allows large pages.
-  const uint64_t align = len >= k2M ? k2M : kPageSize;
-  uint64_t cand = kVmap;
-  unsigned at = 0;
-  for (; at < vmap_count_; ++at) {
-    if (vmaps_[at].va >= cand + len) break;
-    AlignUp(vmaps_[at].va + vmaps_[at].size, align, &cand);
+  // 2 MiB alignment when the size allows large pages.
+  VirtAddr at;
+  if (vmap_arena_.Alloc(len, len >= k2M ? k2M : kPageSize, Guard::kNone, &at) != KvaStatus::kOk) {
+    return MmuStatus::kNoSpace;
   }
-  if (cand + len > kVmap + kVmapSize) return MmuStatus::kNoSpace;
   static constexpr Attr kTypeAttr[] = {Attr::kUncached, Attr::kWriteCombining, Attr::kRead};
   const Attr attrs = Attr::kWrite | Attr::kGlobal | kTypeAttr[static_cast<unsigned>(cache)];
-  MmuStatus status = Pmap(kernel_table_, base, VirtAddr(cand), len, attrs);
-  if (status != MmuStatus::kOk) return status;
-  for (unsigned i = vmap_count_; i > at; --i) vmaps_[i] = vmaps_[i - 1];
-  vmaps_[at] = {cand, len};
-  ++vmap_count_;
-  *va = VirtAddr(cand + (pa - base));
+  MmuStatus status = Pmap(kernel_table_, base, at, len, attrs);
+  if (status != MmuStatus::kOk) {
+    vmap_arena_.Free(at, nullptr);
+    return status;
+  }
+  *va = at + (pa - base);
   return MmuStatus::kOk;
 }
 
 MmuStatus Mmu::Vunmap(VirtAddr va, uint64_t size) {
-  const uint64_t base = AlignDown(va.value(), kPageSize);
-  for (unsigned i = 0; i < vmap_count_; ++i) {
-    if (vmaps_[i].va != base) continue;
-    uint64_t end;
-    if (size > UINT64_MAX - va.value() || !AlignUp(va.value() + size, kPageSize, &end) || end - base != vmaps_[i].size) {
-      return MmuStatus::kNotMapped;
-    }
-    Punmap(kernel_table_, VirtAddr(base), vmaps_[i].size);
-    for (unsigned j = i; j + 1 < vmap_count_; ++j) vmaps_[j] = vmaps_[j + 1];
-    --vmap_count_;
-    return MmuStatus::kOk;
+  const VirtAddr base = va.AlignedDown(kPageSize);
+  const KvaLookup l = vmap_arena_.Find(base);
+  uint64_t end;
+  if (l.place != KvaPlace::kRange || l.va != base || size > UINT64_MAX - va.value() ||
+      !AlignUp(va.value() + size, kPageSize, &end) || end - base.value() != l.size) {
+    return MmuStatus::kNotMapped;
   }
-  return MmuStatus::kNotMapped;
+  Punmap(kernel_table_, base, l.size);
+  vmap_arena_.Free(base, nullptr);
+  return MmuStatus::kOk;
 }
 
 MmuStatus Mmu::Kmap(PhysAddr page, VirtAddr* va) {

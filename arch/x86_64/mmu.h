@@ -19,6 +19,7 @@
 #include "arch/x86_64/mtrr.h"
 #include "mm/base/addr.h"
 #include "mm/base/direct_map.h"
+#include "mm/vm/kva.h"
 #include "mm/base/ram_range.h"
 
 namespace kmem::x86 {
@@ -222,10 +223,6 @@ class Mmu {
     PhysAddr head;
     unsigned count;
   };
-  struct VmapRange {
-    uint64_t va;
-    uint64_t size;
-  };
   static constexpr unsigned kMaxVmaps = 32;
   enum class RangeOp { kUnmap, kProtect };
 
@@ -262,8 +259,9 @@ class Mmu {
   const Mtrrs* mtrrs_ = nullptr;
   uint64_t table_pages_ = 0;
   Pool pools_[kMaxCpus] = {};
-  VmapRange vmaps_[kMaxVmaps] = {};
-  unsigned vmap_count_ = 0;
+  // The VMAP window's ranges (mm/vm/kva.h), one record per live Vmap.
+  KvaRecord vmap_records_[kMaxVmaps] = {};
+  KvaArena vmap_arena_{"vmap", VirtAddr(kVmap), kVmapSize, vmap_records_, kMaxVmaps};
   // Bit s of word s / 64 is set while KMAP slot s is mapped.
   uint64_t kmap_used_[kKmapSlots / 64] = {};
 };

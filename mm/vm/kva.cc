@@ -28,18 +28,6 @@ const char* KvaStatusName(KvaStatus status) {
   return "?";
 }
 
-KvaArena::KvaArena(const char* name, VirtAddr base, uint64_t size, KvaRecord* records, size_t capacity)
-    : name_(name),
-      base_(base.value()),
-      end_(base.value() + size),
-      records_(records),
-      capacity_(capacity),
-      lock_(name, LockLevel::kGlobal) {
-  KASSERT(base.IsAlignedTo(kPageSize) && IsAligned(size, kPageSize) && size > 0 &&
-              (end_ > base_ || end_ == 0),
-          "kva arena '%s': window [0x%lx, +0x%lx) is not whole pages below 2^64", name, base.value(), size);
-}
-
 // The lowest reservation of `bytes` at or above `from` whose usable part (after a guard page of
 // `below` bytes) is `align`-aligned, if it fits in the window; overflow anywhere means it does not.
 bool KvaArena::Place(uint64_t from, uint64_t bytes, uint64_t below, uint64_t align, uint64_t* start) const {

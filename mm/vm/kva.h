@@ -13,6 +13,7 @@
 
 #include "mm/base/addr.h"
 #include "mm/base/lock.h"
+#include "mm/base/panic.h"
 
 namespace kmem {
 
@@ -53,7 +54,17 @@ struct KvaStats {
 class KvaArena {
  public:
   // [base, base + size) must be page-aligned and end at or below 2^64; `records` holds `capacity` records.
-  KvaArena(const char* name, VirtAddr base, uint64_t size, KvaRecord* records, size_t capacity);
+  // Constant-initialisable, so an arena can be a member of a constinit global (the kernel's Mmu).
+  constexpr KvaArena(const char* name, VirtAddr base, uint64_t size, KvaRecord* records, size_t capacity)
+      : name_(name),
+        base_(base.value()),
+        end_(base.value() + size),
+        records_(records),
+        capacity_(capacity),
+        lock_(name, LockLevel::kGlobal) {
+    KASSERT(base.IsAlignedTo(kPageSize) && IsAligned(size, kPageSize) && size > 0 && (end_ > base_ || end_ == 0),
+            "kva arena '%s': window [0x%lx, +0x%lx) is not whole pages below 2^64", name, base.value(), size);
+  }
   KvaArena(const KvaArena&) = delete;
   KvaArena& operator=(const KvaArena&) = delete;
 
