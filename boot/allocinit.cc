@@ -4,6 +4,7 @@
 #include "arch/x86_64/layout.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
+#include "mm/palloc/prealloc.h"
 
 namespace kmem::boot {
 namespace {
@@ -59,20 +60,18 @@ KernelPalloc& PageInit(const Conf& c, unsigned colours) {
   RamRange u[Conf::kMaxBanks];
   size_t n = c.UserRanges(u, Conf::kMaxBanks);
   if (n == 0) Panic("pageinit: confinit left no user memory");
+  static PreallocPlan plan;  // 2 KiB: not on the boot stack
+  PreallocStatus s = PlanPrealloc(u, n, &KernelPalloc::BankBytes, &plan);
+  if (s != PreallocStatus::kOk) Panic("preallocpages: %s (%zu user banks)", PreallocStatusName(s), n);
+  // 9front's preallocpages: the arrays come off the top of high memory, which the direct map reaches.
   PallocBank banks[Conf::kMaxBanks];
-  uint64_t meta = 0;
   for (size_t i = 0; i < n; ++i) {
-    uint64_t bytes = KernelPalloc::BankBytes(u[i].base, u[i].size / kPageSize);
-    // 9front's preallocpages: the arrays come from the kernel's share, never from the bank they describe.
-    void* p = xalloc.Xspanalloc(bytes, 64, 0);
-    if (p == nullptr) {
-      xalloc.Xsummary();
-      Panic("preallocpages: no %lu bytes in xalloc for bank %zu's descriptors", bytes, i);
-    }
-    banks[i] = PallocBank{u[i].base, u[i].size / kPageSize, p};
-    meta += bytes;
+    void* meta = reinterpret_cast<void*>(x86::DirectMapAddressOf(plan.base + plan.offset[i]).value());
+    banks[i] = PallocBank{plan.bank[i].base, plan.bank[i].size / kPageSize, meta};
   }
-  Print("preallocpages: %lu KiB of page descriptors and bitmaps for %zu banks\n", meta >> 10, n);
+  Print("preallocpages: %lu KiB of page descriptors and bitmaps for %zu banks in %lu KiB off the top of "
+        "[0x%lx, 0x%lx)\n",
+        plan.used >> 10, n, plan.bytes >> 10, u[plan.donor].base.value(), u[plan.donor].end().value());
   palloc.PageInit(banks, n, colours);
   palloc.PrintFreeTable();
   return palloc;

@@ -34,6 +34,32 @@ constexpr uint64_t kMinImage = 64;
 // device. Sizes the map only; nothing is swapped until a device is configured.
 constexpr uint64_t kSwapPagesPerProc = 64;
 
+struct Tables {
+  uint64_t nproc, nimage, nswap;
+  uint64_t mainmem_limit, imagmem_limit, secrmem_limit;
+};
+
+// The table sizes and pool limits of a split; each only grows with kpages.
+Tables SizeTables(uint64_t kpages) {
+  Tables t;
+  uint64_t nproc = kpages / 8 / kProcPages;
+  t.nproc = nproc < kMinProc ? kMinProc : nproc > kMaxProc ? kMaxProc : nproc;
+  t.nimage = t.nproc / 2 < kMinImage ? kMinImage : t.nproc / 2;
+  t.nswap = t.nproc * kSwapPagesPerProc;
+  // Pool limits, as 9front guesses them: the kernel share less its large permanent tables (one page per
+  // process; the page descriptors come out of user memory, preallocpages) is what mainmem may grow to;
+  // image caches may take 90% of that and secrets a sixteenth. They are ceilings, not reservations: the
+  // pools grow on demand and together may not reach them. A kernel share too small for the process
+  // table still leaves mainmem a quarter.
+  uint64_t tables = t.nproc * kPageSize;
+  uint64_t share = kpages * kPageSize;
+  uint64_t floor = share / 4;
+  t.mainmem_limit = share > tables + floor ? share - tables : floor;
+  t.imagmem_limit = t.mainmem_limit - t.mainmem_limit / 10;
+  t.secrmem_limit = t.mainmem_limit / 16;
+  return t;
+}
+
 uint64_t RoundMiB(uint64_t bytes) { return (bytes + kMiB / 2) / kMiB; }
 
 // Ranges trimmed inward to pages; false when nothing is left.
@@ -132,22 +158,13 @@ ConfStatus Confinit(const RamRange* ranges, size_t n, const ConfParams& params, 
   }
   conf->upages = conf->npage - conf->kpages;
 
-  uint64_t nproc = conf->kpages / 8 / kProcPages;
-  conf->nproc = nproc < kMinProc ? kMinProc : nproc > kMaxProc ? kMaxProc : nproc;
-  conf->nimage = conf->nproc / 2 < kMinImage ? kMinImage : conf->nproc / 2;
-  conf->nswap = conf->nproc * kSwapPagesPerProc;
-
-  // Pool limits, as 9front guesses them: the kernel share less its large permanent tables (the page
-  // descriptors of user memory, 32 bytes a page; one page per process) is what mainmem may grow to; image
-  // caches may take 90% of that and secrets a sixteenth. They are ceilings, not reservations: the pools grow
-  // on demand and together may not reach them.
-  uint64_t tables = conf->upages * 32 + conf->nproc * kPageSize;
-  uint64_t share = conf->kpages * kPageSize;
-  // On very large machines the descriptors alone outgrow the KZERO window's share; mainmem keeps a quarter.
-  uint64_t floor = share / 4;
-  conf->mainmem_limit = share > tables + floor ? share - tables : floor;
-  conf->imagmem_limit = conf->mainmem_limit - conf->mainmem_limit / 10;
-  conf->secrmem_limit = conf->mainmem_limit / 16;
+  Tables t = SizeTables(conf->kpages);
+  conf->nproc = t.nproc;
+  conf->nimage = t.nimage;
+  conf->nswap = t.nswap;
+  conf->mainmem_limit = t.mainmem_limit;
+  conf->imagmem_limit = t.imagmem_limit;
+  conf->secrmem_limit = t.secrmem_limit;
 
   uint64_t total = RoundMiB(conf->npage * kPageSize + conf->kernel_image_bytes);
   uint64_t user = RoundMiB(conf->upages * kPageSize);
