@@ -2,9 +2,12 @@
 
 #include "arch/x86_64/kernel_image.h"
 #include "arch/x86_64/layout.h"
+#include "boot/meminit.h"
+#include "boot/selftest.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 #include "mm/palloc/prealloc.h"
+#include "mm/pool/selftest.h"
 
 namespace kmem::boot {
 namespace {
@@ -28,6 +31,36 @@ bool TakeMapPage(void* ctx, PhysAddr* out) {
   return kKzeroMap.Covers(*out, kPageSize);
 }
 
+// What the boot takes from each share before any process runs: its self-tests' needs (the MMU self-test's
+// block is back before the pools' self-test starts, and smaller), the page allocator's arrays as
+// KernelPalloc sizes them.
+ConfNeeds BootNeeds() {
+  constexpr uint64_t kPages = uint64_t{1} << 18;  // a GiB: the arrays' cost per page, rounded up
+  ConfNeeds needs;
+  needs.kernel_bytes = kMmuSelfTestTablePages * kPageSize;
+  needs.user_bytes = pool::kSelfTestSourceBytes;
+  needs.arrays_per_page = (KernelPalloc::BankBytes(PhysAddr(0), kPages) + kPages - 1) / kPages;
+  needs.arrays_fixed = KernelPalloc::BankBytes(PhysAddr(0), 1) + kPageSize;
+  needs.mainmem_bytes = pool::kSelfTestMainmemBytes;
+  needs.secrmem_bytes = pool::kSelfTestSecrmemBytes;
+  return needs;
+}
+
+uint64_t Kib(const RamRange* ram, size_t n) {
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < n; ++i) bytes += AlignDown(ram[i].size, kPageSize);
+  return bytes >> 10;
+}
+
+// The RAM still free after the image, the boot structures and the page tables must hold a split that
+// meets the boot's needs; the machine needs that much more than what is already gone.
+void CheckMinimum(const RamRange* ram, size_t n) {
+  const InstalledRam& installed = MemInstalledRam();
+  uint64_t has = Kib(installed.range, installed.n), usable = Kib(ram, n);
+  uint64_t need = has - usable + ConfMinPages(BootNeeds()) * (kPageSize >> 10);
+  if (has < need) Panic("kmem needs at least %lu KiB of RAM, this machine has %lu KiB", need, has);
+}
+
 }  // namespace
 
 HoleAllocator& KernelXalloc(Memmap& map) {
@@ -42,6 +75,7 @@ const Conf& ConfInit(const Memmap& map) {
     if (n == Conf::kMaxBanks) Panic("confinit: more than %zu RAM ranges in the memory map", Conf::kMaxBanks);
     ram[n++] = RamRange{r.base, r.size};
   }
+  CheckMinimum(ram, n);
   ConfParams params{kKzeroMap, x86::ImageBytes()};
   ConfStatus s = Confinit(ram, n, params, &conf);
   if (s != ConfStatus::kOk) Panic("confinit: %s", ConfStatusName(s));

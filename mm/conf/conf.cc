@@ -105,6 +105,27 @@ size_t Conf::UserRanges(RamRange* out, size_t cap) const {
   return n;
 }
 
+uint64_t ConfMinPages(const ConfNeeds& needs) {
+  auto meets = [&](uint64_t npage) {
+    uint64_t k = KernelShare(npage), u = npage - k;
+    Tables t = SizeTables(k);
+    return k * kPageSize >= needs.kernel_bytes &&
+           u * (kPageSize - needs.arrays_per_page) >= needs.user_bytes + needs.arrays_fixed &&
+           t.mainmem_limit >= needs.mainmem_bytes && t.secrmem_limit >= needs.secrmem_bytes;
+  };
+  uint64_t lo = 1, hi = 1;
+  while (!meets(hi)) hi *= 2;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (meets(mid)) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lo;
+}
+
 ConfStatus Confinit(const RamRange* ranges, size_t n, const ConfParams& params, Conf* conf) {
   *conf = Conf{};
   conf->kernel_image_bytes = params.kernel_image_bytes;
