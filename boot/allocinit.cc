@@ -19,6 +19,7 @@ constexpr DirectMap kKzeroMap(PhysAddr(0), x86::kKzeroWindow, x86::kKzero);
 constinit HoleAllocator xalloc(kKzeroMap);
 constinit KernelPalloc palloc;
 constinit Conf conf;  // 2.5 KiB of banks: static, not on the 16 KiB boot stack
+constinit PreallocPlan plan;  // 2 KiB, the same
 
 // rampage before xinit: one page of RAM out of the memory map, marked allocated there for good.
 bool TakeMapPage(void* ctx, PhysAddr* out) {
@@ -94,7 +95,6 @@ KernelPalloc& PageInit(const Conf& c, unsigned colours) {
   RamRange u[Conf::kMaxBanks];
   size_t n = c.UserRanges(u, Conf::kMaxBanks);
   if (n == 0) Panic("pageinit: confinit left no user memory");
-  static PreallocPlan plan;  // 2 KiB: not on the boot stack
   PreallocStatus s = PlanPrealloc(u, n, &KernelPalloc::BankBytes, &plan);
   if (s != PreallocStatus::kOk) Panic("preallocpages: %s (%zu user banks)", PreallocStatusName(s), n);
   // 9front's preallocpages: the arrays come off the top of high memory, which the direct map reaches.

@@ -9,8 +9,8 @@
 
 namespace kmem::boot {
 
-// Page-table pages the MMU self-test takes from xalloc: a top-level table, the user mapping's third-,
-// second- and first-level tables, and the VMAP window's second- and first-level tables, which stay.
+// Page-table pages the MMU self-test takes from xalloc at most: the VMAP window's second- and first-level
+// tables, a top-level table and the user mapping's third-, second- and first-level tables.
 inline constexpr uint64_t kMmuSelfTestTablePages = 6;
 
 void SelfTests(KernelPalloc& palloc, x86::Mmu& mmu);

@@ -9,8 +9,8 @@ namespace {
 constexpr uint64_t kMiB = uint64_t{1} << 20;
 constexpr uint64_t kPagesPerMiB = kMiB / kPageSize;
 
-// The split. The kernel's own data grows with memory (the page array alone is 1/64 of RAM at 64-byte
-// entries, then page tables, the image cache, the malloc pools) but stays well below a quarter of it, so
+// The split. The kernel's own data grows with memory (page tables, the image cache, the malloc pools; the
+// page array, 1/128 of RAM, comes out of user memory: preallocpages) but stays well below a quarter, so
 // the kernel gets a quarter and user processes the rest. A small machine still needs a fixed core (the
 // process table, buffers, boot structures) that does not shrink with memory, so the kernel gets at
 // least half of RAM up to 32 MiB: 8 MiB of a 16 MiB machine, 32 MiB of anything from 64 to 128 MiB.
@@ -106,6 +106,7 @@ size_t Conf::UserRanges(RamRange* out, size_t cap) const {
 }
 
 uint64_t ConfMinPages(const ConfNeeds& needs) {
+  KASSERT(needs.arrays_per_page < kPageSize, "page arrays of %lu bytes a page leave no page", needs.arrays_per_page);
   auto meets = [&](uint64_t npage) {
     uint64_t k = KernelShare(npage), u = npage - k;
     Tables t = SizeTables(k);

@@ -265,6 +265,10 @@ TEST(ConfMinPages, EachNeedCanDecide) {
                  .secrmem_bytes = 64 << 10});
 }
 
+TEST(ConfMinPagesDeathTest, ArraysOfAWholePageEachLeaveNoPage) {
+  EXPECT_DEATH(ConfMinPages({.arrays_per_page = kPageSize}), "page arrays of 4096 bytes a page leave no page");
+}
+
 // Half of a small machine, rounded down, is the kernel's: users get 3 MiB of 6 MiB less a page.
 TEST(ConfMinPages, SmallMachinesSplitInHalves) {
   EXPECT_EQ(ConfMinPages({.user_bytes = 3 * kMiB}), 2 * 3 * kMiB / kPageSize - 1);

@@ -34,9 +34,8 @@ const char* PreallocStatusName(PreallocStatus status) {
 PreallocStatus PlanPrealloc(const RamRange* banks, size_t n, BankBytesFn bank_bytes, PreallocPlan* plan) {
   if (n > kMaxBanks) return PreallocStatus::kTooManyBanks;
   // Donors by descending base, without sorting the caller's array.
-  size_t tried = 0;
   PhysAddr below = PhysAddr(UINT64_MAX);
-  for (; tried < n; ++tried) {
+  for (size_t tried = 0; tried < n; ++tried) {
     size_t j = n;
     for (size_t i = 0; i < n; ++i) {
       if (banks[i].base < below && (j == n || banks[i].base > banks[j].base)) j = i;
