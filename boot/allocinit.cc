@@ -95,7 +95,7 @@ KernelPalloc& PageInit(const Conf& c, unsigned colours) {
   RamRange u[Conf::kMaxBanks];
   size_t n = c.UserRanges(u, Conf::kMaxBanks);
   if (n == 0) Panic("pageinit: confinit left no user memory");
-  PreallocStatus s = PlanPrealloc(u, n, &KernelPalloc::BankBytes, &plan);
+  PreallocStatus s = PlanPrealloc(u, n, PhysAddr(x86::kDirectMapMax), &KernelPalloc::BankBytes, &plan);
   if (s != PreallocStatus::kOk) Panic("preallocpages: %s (%zu user banks)", PreallocStatusName(s), n);
   // 9front's preallocpages: the arrays come off the top of high memory, which the direct map reaches.
   PallocBank banks[Conf::kMaxBanks];

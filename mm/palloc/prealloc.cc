@@ -24,14 +24,15 @@ const char* PreallocStatusName(PreallocStatus status) {
     case PreallocStatus::kOk:
       return "ok";
     case PreallocStatus::kNoRoom:
-      return "no user bank can hold the page descriptors of all";
+      return "no user bank within the direct map can hold the page descriptors of all";
     case PreallocStatus::kTooManyBanks:
       return "more banks than the page allocator takes";
   }
   return "unknown";
 }
 
-PreallocStatus PlanPrealloc(const RamRange* banks, size_t n, BankBytesFn bank_bytes, PreallocPlan* plan) {
+PreallocStatus PlanPrealloc(const RamRange* banks, size_t n, PhysAddr reach, BankBytesFn bank_bytes,
+                            PreallocPlan* plan) {
   if (n > kMaxBanks) return PreallocStatus::kTooManyBanks;
   // Donors by descending base, without sorting the caller's array.
   PhysAddr below = PhysAddr(UINT64_MAX);
@@ -42,7 +43,7 @@ PreallocStatus PlanPrealloc(const RamRange* banks, size_t n, BankBytesFn bank_by
     }
     below = banks[j].base;
     uint64_t npages = banks[j].size / kPageSize;
-    if (npages < 2) continue;
+    if (npages < 2 || banks[j].end() > reach) continue;
     // Taking more pages never makes the arrays larger, so "the taken pages hold them" is monotone in the
     // number taken: search for the fewest that do, keeping one page.
     auto holds = [&](uint64_t taken) {

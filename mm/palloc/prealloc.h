@@ -30,14 +30,16 @@ struct PreallocPlan {
 
 enum class PreallocStatus {
   kOk,
-  kNoRoom,        // no bank can hold the arrays of all and keep a page of its own
+  kNoRoom,        // no bank within reach can hold the arrays of all and keep a page of its own
   kTooManyBanks,  // more than kMaxBanks
 };
 const char* PreallocStatusName(PreallocStatus status);
 
 // Plans the arrays of `banks` (page-aligned, disjoint, non-empty, any order): the donor is the bank with
-// the highest base that can hold them and keep at least one page; it gives the fewest whole pages that
-// hold the arrays of every bank as shortened. O(n^2 log pages).
-PreallocStatus PlanPrealloc(const RamRange* banks, size_t n, BankBytesFn bank_bytes, PreallocPlan* plan);
+// the highest base that ends at or below `reach` (the end of what the kernel can address: its direct map)
+// and can hold them and keep at least one page; it gives the fewest whole pages that hold the arrays of
+// every bank as shortened. O(n^2 log pages).
+PreallocStatus PlanPrealloc(const RamRange* banks, size_t n, PhysAddr reach, BankBytesFn bank_bytes,
+                            PreallocPlan* plan);
 
 }  // namespace kmem

@@ -15,6 +15,7 @@ namespace {
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
 constexpr uint64_t kGiB = uint64_t{1} << 30;
+constexpr PhysAddr kReach(uint64_t{2} << 40);  // the kernel's direct map: 2 TiB
 
 template <typename Backend>
 class PreallocTest : public ::testing::Test {
@@ -27,7 +28,7 @@ class PreallocTest : public ::testing::Test {
   PreallocPlan Plan(std::vector<RamRange> banks, uint64_t seed) {
     std::shuffle(banks.begin(), banks.end(), std::mt19937_64(seed));
     PreallocPlan plan;
-    EXPECT_EQ(PlanPrealloc(banks.data(), banks.size(), kBankBytes, &plan), PreallocStatus::kOk);
+    EXPECT_EQ(PlanPrealloc(banks.data(), banks.size(), kReach, kBankBytes, &plan), PreallocStatus::kOk);
     EXPECT_EQ(plan.n, banks.size());
     const RamRange& donor = banks[plan.donor];
     EXPECT_EQ(plan.base + plan.bytes, donor.end());
@@ -91,19 +92,25 @@ TYPED_TEST(PreallocTest, TooSmallHighBankIsPassedOver) {
   EXPECT_EQ(plan.base + plan.bytes, PhysAddr(33 * kMiB));
 }
 
+//   [1M ...... 1G)[arrays)   [2T, 2T + 1G): beyond the direct map, so it cannot donate
+TYPED_TEST(PreallocTest, BankBeyondReachIsPassedOver) {
+  PreallocPlan plan = this->Plan({{PhysAddr(kMiB), kGiB - kMiB}, {kReach, kGiB}}, 4);
+  EXPECT_EQ(plan.base + plan.bytes, PhysAddr(kGiB));
+}
+
 // Each bank keeps a page, so single pages cannot give anything.
 TYPED_TEST(PreallocTest, SinglePagesHaveNoRoom) {
   std::vector<RamRange> banks = {{PhysAddr(0x1000), kPageSize}, {PhysAddr(0x3000), kPageSize}};
   PreallocPlan plan;
-  EXPECT_EQ(PlanPrealloc(banks.data(), banks.size(), this->kBankBytes, &plan), PreallocStatus::kNoRoom);
-  EXPECT_EQ(PlanPrealloc(banks.data(), 0, this->kBankBytes, &plan), PreallocStatus::kNoRoom);
+  EXPECT_EQ(PlanPrealloc(banks.data(), banks.size(), kReach, this->kBankBytes, &plan), PreallocStatus::kNoRoom);
+  EXPECT_EQ(PlanPrealloc(banks.data(), 0, kReach, this->kBankBytes, &plan), PreallocStatus::kNoRoom);
 }
 
 TYPED_TEST(PreallocTest, TooManyBanks) {
   std::vector<RamRange> banks;
   for (uint64_t i = 0; i <= kMaxBanks; ++i) banks.push_back({PhysAddr((2 * i + 1) * kMiB), kMiB});
   PreallocPlan plan;
-  EXPECT_EQ(PlanPrealloc(banks.data(), banks.size(), this->kBankBytes, &plan), PreallocStatus::kTooManyBanks);
+  EXPECT_EQ(PlanPrealloc(banks.data(), banks.size(), kReach, this->kBankBytes, &plan), PreallocStatus::kTooManyBanks);
 }
 
 // 256 GiB of user memory: the arrays take 2 GiB, more than the whole KZERO window that bounds xalloc's
