@@ -106,7 +106,8 @@ size_t Conf::UserRanges(RamRange* out, size_t cap) const {
 }
 
 uint64_t ConfMinPages(const ConfNeeds& needs) {
-  KASSERT(needs.arrays_per_page < kPageSize, "page arrays of %lu bytes a page leave no page", needs.arrays_per_page);
+  KASSERT(needs.arrays_per_page < kPageSize, "page arrays of %lu bytes a page leave no page",
+          needs.arrays_per_page);
   auto meets = [&](uint64_t npage) {
     uint64_t k = KernelShare(npage), u = npage - k;
     Tables t = SizeTables(k);

@@ -266,7 +266,8 @@ TEST(ConfMinPages, EachNeedCanDecide) {
 }
 
 TEST(ConfMinPagesDeathTest, ArraysOfAWholePageEachLeaveNoPage) {
-  EXPECT_DEATH(ConfMinPages({.arrays_per_page = kPageSize}), "page arrays of 4096 bytes a page leave no page");
+  EXPECT_DEATH(ConfMinPages({.arrays_per_page = kPageSize}),
+               "page arrays of 4096 bytes a page leave no page");
 }
 
 // Half of a small machine, rounded down, is the kernel's: users get 3 MiB of 6 MiB less a page.

@@ -102,7 +102,8 @@ TYPED_TEST(PreallocTest, BankBeyondReachIsPassedOver) {
 TYPED_TEST(PreallocTest, SinglePagesHaveNoRoom) {
   std::vector<RamRange> banks = {{PhysAddr(0x1000), kPageSize}, {PhysAddr(0x3000), kPageSize}};
   PreallocPlan plan;
-  EXPECT_EQ(PlanPrealloc(banks.data(), banks.size(), kReach, this->kBankBytes, &plan), PreallocStatus::kNoRoom);
+  EXPECT_EQ(PlanPrealloc(banks.data(), banks.size(), kReach, this->kBankBytes, &plan),
+            PreallocStatus::kNoRoom);
   EXPECT_EQ(PlanPrealloc(banks.data(), 0, kReach, this->kBankBytes, &plan), PreallocStatus::kNoRoom);
 }
 
@@ -110,7 +111,8 @@ TYPED_TEST(PreallocTest, TooManyBanks) {
   std::vector<RamRange> banks;
   for (uint64_t i = 0; i <= kMaxBanks; ++i) banks.push_back({PhysAddr((2 * i + 1) * kMiB), kMiB});
   PreallocPlan plan;
-  EXPECT_EQ(PlanPrealloc(banks.data(), banks.size(), kReach, this->kBankBytes, &plan), PreallocStatus::kTooManyBanks);
+  EXPECT_EQ(PlanPrealloc(banks.data(), banks.size(), kReach, this->kBankBytes, &plan),
+            PreallocStatus::kTooManyBanks);
 }
 
 // 256 GiB of user memory: the arrays take 2 GiB, more than the whole KZERO window that bounds xalloc's
