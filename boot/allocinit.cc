@@ -2,8 +2,12 @@
 
 #include "arch/x86_64/kernel_image.h"
 #include "arch/x86_64/layout.h"
+#include "boot/meminit.h"
+#include "boot/selftest.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
+#include "mm/palloc/prealloc.h"
+#include "mm/pool/selftest.h"
 
 namespace kmem::boot {
 namespace {
@@ -15,6 +19,7 @@ constexpr DirectMap kKzeroMap(PhysAddr(0), x86::kKzeroWindow, x86::kKzero);
 constinit HoleAllocator xalloc(kKzeroMap);
 constinit KernelPalloc palloc;
 constinit Conf conf;  // 2.5 KiB of banks: static, not on the 16 KiB boot stack
+constinit PreallocPlan plan;  // 2 KiB, the same
 
 // rampage before xinit: one page of RAM out of the memory map, marked allocated there for good.
 bool TakeMapPage(void* ctx, PhysAddr* out) {
@@ -25,6 +30,36 @@ bool TakeMapPage(void* ctx, PhysAddr* out) {
     return false;
   }
   return kKzeroMap.Covers(*out, kPageSize);
+}
+
+// What the boot takes from each share before any process runs: its self-tests' needs (the MMU self-test's
+// block is back before the pools' self-test starts, and smaller), the page allocator's arrays as
+// KernelPalloc sizes them.
+ConfNeeds BootNeeds() {
+  constexpr uint64_t kPages = uint64_t{1} << 18;  // a GiB: the arrays' cost per page, rounded up
+  ConfNeeds needs;
+  needs.kernel_bytes = kMmuSelfTestTablePages * kPageSize;
+  needs.user_bytes = pool::kSelfTestSourceBytes;
+  needs.arrays_per_page = (KernelPalloc::BankBytes(PhysAddr(0), kPages) + kPages - 1) / kPages;
+  needs.arrays_fixed = KernelPalloc::BankBytes(PhysAddr(0), 1) + kPageSize;
+  needs.mainmem_bytes = pool::kSelfTestMainmemBytes;
+  needs.secrmem_bytes = pool::kSelfTestSecrmemBytes;
+  return needs;
+}
+
+uint64_t Kib(const RamRange* ram, size_t n) {
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < n; ++i) bytes += AlignDown(ram[i].size, kPageSize);
+  return bytes >> 10;
+}
+
+// The RAM still free after the image, the boot structures and the page tables must hold a split that
+// meets the boot's needs; the machine needs that much more than what is already gone.
+void CheckMinimum(const RamRange* ram, size_t n) {
+  const InstalledRam& installed = MemInstalledRam();
+  uint64_t has = Kib(installed.range, installed.n), usable = Kib(ram, n);
+  uint64_t need = has - usable + ConfMinPages(BootNeeds()) * (kPageSize >> 10);
+  if (has < need) Panic("kmem needs at least %lu KiB of RAM, this machine has %lu KiB", need, has);
 }
 
 }  // namespace
@@ -41,6 +76,7 @@ const Conf& ConfInit(const Memmap& map) {
     if (n == Conf::kMaxBanks) Panic("confinit: more than %zu RAM ranges in the memory map", Conf::kMaxBanks);
     ram[n++] = RamRange{r.base, r.size};
   }
+  CheckMinimum(ram, n);
   ConfParams params{kKzeroMap, x86::ImageBytes()};
   ConfStatus s = Confinit(ram, n, params, &conf);
   if (s != ConfStatus::kOk) Panic("confinit: %s", ConfStatusName(s));
@@ -59,20 +95,17 @@ KernelPalloc& PageInit(const Conf& c, unsigned colours) {
   RamRange u[Conf::kMaxBanks];
   size_t n = c.UserRanges(u, Conf::kMaxBanks);
   if (n == 0) Panic("pageinit: confinit left no user memory");
+  PreallocStatus s = PlanPrealloc(u, n, PhysAddr(x86::kDirectMapMax), &KernelPalloc::BankBytes, &plan);
+  if (s != PreallocStatus::kOk) Panic("preallocpages: %s (%zu user banks)", PreallocStatusName(s), n);
+  // 9front's preallocpages: the arrays come off the top of high memory, which the direct map reaches.
   PallocBank banks[Conf::kMaxBanks];
-  uint64_t meta = 0;
   for (size_t i = 0; i < n; ++i) {
-    uint64_t bytes = KernelPalloc::BankBytes(u[i].base, u[i].size / kPageSize);
-    // 9front's preallocpages: the arrays come from the kernel's share, never from the bank they describe.
-    void* p = xalloc.Xspanalloc(bytes, 64, 0);
-    if (p == nullptr) {
-      xalloc.Xsummary();
-      Panic("preallocpages: no %lu bytes in xalloc for bank %zu's descriptors", bytes, i);
-    }
-    banks[i] = PallocBank{u[i].base, u[i].size / kPageSize, p};
-    meta += bytes;
+    void* meta = reinterpret_cast<void*>(x86::DirectMapAddressOf(plan.base + plan.offset[i]).value());
+    banks[i] = PallocBank{plan.bank[i].base, plan.bank[i].size / kPageSize, meta};
   }
-  Print("preallocpages: %lu KiB of page descriptors and bitmaps for %zu banks\n", meta >> 10, n);
+  Print("preallocpages: %lu KiB of page descriptors and bitmaps for %zu banks in %lu KiB off the top of "
+        "[0x%lx, 0x%lx)\n",
+        plan.used >> 10, n, plan.bytes >> 10, u[plan.donor].base.value(), u[plan.donor].end().value());
   palloc.PageInit(banks, n, colours);
   palloc.PrintFreeTable();
   return palloc;

@@ -1,6 +1,7 @@
 // The allocator layers of the boot, in 9front's order after the memory map: xalloc's early page source
 // (rampage), confinit (banks and the kernel/user split), xinit (the kernel's share to xalloc),
-// preallocpages (descriptor arrays from xalloc) and pageinit (the user share to the page allocator).
+// preallocpages (the page allocator's arrays from high user memory) and pageinit (the rest of the user
+// share to the page allocator).
 #pragma once
 
 #include "mm/conf/conf.h"
@@ -19,8 +20,9 @@ const Conf& ConfInit(const Memmap& map);
 // xinit: the kernel's share of every bank to xalloc; prints the xalloc summary.
 void XInit(const Conf& conf);
 
-// preallocpages + pageinit: descriptor arrays for the user share from xalloc, then the page allocator
-// over it with `colours` page colours (archinit's); prints the free-block table.
+// preallocpages + pageinit: the page allocator's arrays off the top of the highest user bank that holds
+// them (mm/palloc/prealloc.h), then the page allocator over the rest of the user share with `colours` page
+// colours (archinit's); prints where the arrays went and the free-block table.
 KernelPalloc& PageInit(const Conf& conf, unsigned colours);
 
 }  // namespace kmem::boot

@@ -1,10 +1,11 @@
 #!/bin/bash
 # boot_test.sh BACKEND MEM [CPU]: boots the kernel built with page allocator BACKEND under TCG with MEM of
-# RAM (32M, 1G, 6G), on QEMU's CPU model CPU (default: qemu.sh's), and checks the serial log: the banner
+# RAM (4M to 64G), on QEMU's CPU model CPU (default: qemu.sh's), and checks the serial log: the banner
 # naming BACKEND, a CPU identification that archinit and mmuinit act on consistently, a memory map whose
 # RAM adds up to what QEMU was given, a sanitised E820 table equal line for line to what //tools:memmap
 # prints for the firmware map the kernel logged, a typed map with the kernel reserved, and a clean exit.
-# A hang fails after the timeout instead of blocking the run.
+# A hang fails after the timeout instead of blocking the run. KMEM_RAM_FILE=1 backs the guest RAM with a
+# sparse file in $TEST_TMPDIR, deleted afterwards, so that large sizes take only the pages touched.
 set -u
 backend_wanted=$1
 mem=$2
@@ -17,7 +18,15 @@ case $mem in
 esac
 log=${TEST_UNDECLARED_OUTPUTS_DIR:-${TMPDIR:-/tmp}}/boot-$mem.log
 
-KMEM_ACCEL=tcg KMEM_KERNEL=boot/kernel_$backend_wanted.bin timeout 120 boot/qemu -m "$mem" "${cpu_args[@]}" >"$log" 2>&1
+ram_args=()
+if [ -n "${KMEM_RAM_FILE:-}" ]; then
+  ram_file=$(mktemp "${TEST_TMPDIR:-/tmp}/guest-ram.XXXXXX")
+  trap 'rm -f "$ram_file"' EXIT
+  truncate -s "$mem" "$ram_file"
+  ram_args=(-object "memory-backend-file,id=ram,size=$mem,mem-path=$ram_file,share=on" -machine memory-backend=ram)
+fi
+KMEM_ACCEL=tcg KMEM_KERNEL=boot/kernel_$backend_wanted.bin timeout 120 boot/qemu -m "$mem" "${cpu_args[@]}" "${ram_args[@]}" \
+  >"$log" 2>&1
 status=$?
 cat "$log"
 fail() { echo "FAIL (boot at $mem): $*"; exit 1; }
@@ -89,13 +98,18 @@ palloc_colours=$(num 's/^palloc: [a-z]* backend, .* user, \([0-9]*\) colours*$/\
   fail "page colours: the CPU's '$cpu_colours', archinit's '$arch_colours', palloc's '$palloc_colours' differ"
 
 # Every usable page ends up in exactly one place: the boot page tables (taken from the map before
-# confinit), xalloc (the kernel share) or the page allocator (the user share).
+# confinit), xalloc (the kernel share), the page allocator's arrays (preallocpages, off the top of a user
+# bank) or the page allocator (the rest of the user share).
 pt_pages=$(num 's/^mmu: kernel tables live at 0x[0-9a-f]*: \([0-9]*\) page-table pages.*/\1/p')
 donated_kib=$(num 's/^xalloc: .* \([0-9]*\) KiB donated$/\1/p')
+read -r arrays_used_kib arrays_kib < <(num 's/^preallocpages: \([0-9]*\) KiB of page descriptors and bitmaps for [0-9]* banks in \([0-9]*\) KiB off the top of \[0x[0-9a-f]*, 0x[0-9a-f]*)$/\1 \2/p')
 read -r palloc_backend palloc_pages palloc_free < <(num 's/^palloc: \([a-z]*\) backend, .*: \([0-9]*\) pages, \([0-9]*\) free, .*/\1 \2 \3/p')
-[ -n "$pt_pages" ] && [ -n "$donated_kib" ] && [ -n "$palloc_pages" ] || fail "missing mmu, xalloc or palloc summary"
-(( usable_kib == pt_pages * 4 + donated_kib + palloc_pages * 4 )) ||
-  fail "usable $usable_kib KiB != page tables $((pt_pages * 4)) + xalloc $donated_kib + palloc $((palloc_pages * 4)) KiB"
+[ -n "$pt_pages" ] && [ -n "$donated_kib" ] && [ -n "$arrays_kib" ] && [ -n "$palloc_pages" ] ||
+  fail "missing mmu, xalloc, preallocpages or palloc summary"
+(( arrays_used_kib <= arrays_kib && arrays_kib <= arrays_used_kib + 4 )) ||
+  fail "preallocpages took $arrays_kib KiB for $arrays_used_kib KiB of arrays, not the fewest pages"
+(( usable_kib == pt_pages * 4 + donated_kib + arrays_kib + palloc_pages * 4 )) ||
+  fail "usable $usable_kib KiB != page tables $((pt_pages * 4)) + xalloc $donated_kib + arrays $arrays_kib + palloc $((palloc_pages * 4)) KiB"
 [ "$palloc_backend" = "$backend_wanted" ] || fail "palloc runs the $palloc_backend backend"
 (( palloc_free == palloc_pages )) || fail "palloc starts with $palloc_free of $palloc_pages pages free"
 
@@ -104,10 +118,10 @@ read -r n_mib a_mib b_mib < <(num 's/^\([0-9]*\)M memory: \([0-9]*\)M kernel dat
 [ -n "$n_mib" ] || fail "no confinit memory line"
 (( a_mib + b_mib == n_mib )) || fail "confinit: $a_mib M kernel + $b_mib M user != $n_mib M"
 read -r img_lo img_hi < <(num 's/^meminit: reserving kernel image \[\(0x[0-9a-f]*\), \(0x[0-9a-f]*\))$/\1 \2/p')
-want_n=$(( (donated_kib + palloc_pages * 4 + (img_hi - img_lo) / 1024 + 512) / 1024 ))
+want_n=$(( (donated_kib + arrays_kib + palloc_pages * 4 + (img_hi - img_lo) / 1024 + 512) / 1024 ))
 (( n_mib >= want_n - 1 && n_mib <= want_n + 1 )) || fail "confinit says ${n_mib}M, the banks and image make ${want_n}M"
-want_b=$(( (palloc_pages * 4 + 512) / 1024 ))
-(( b_mib >= want_b - 1 && b_mib <= want_b + 1 )) || fail "confinit gives users ${b_mib}M, palloc has ${want_b}M"
+want_b=$(( (arrays_kib + palloc_pages * 4 + 512) / 1024 ))
+(( b_mib >= want_b - 1 && b_mib <= want_b + 1 )) || fail "confinit gives users ${b_mib}M, palloc and its arrays have ${want_b}M"
 
 # The self-tests ran, over every user page, and passed.
 grep -q '^mmu: W+X check passed' <<<"$clean" || fail "no W+X check"
@@ -118,4 +132,5 @@ grep -q '^pool selftest: passed$' <<<"$clean" || fail "no pool self-test"
 grep -q '^selftest: every layer passed$' <<<"$clean" || fail "self-tests incomplete"
 grep -q '^kmem: boot ok' "$log" || fail "no 'boot ok'"
 echo "PASS: $mem boot, backend $backend, ${phys_bits}-bit physical addresses, $giant pages, $entries map entries, $((ram >> 20)) MiB RAM, $((usable_kib >> 10)) MiB usable" \
-  "= $pt_pages page-table pages + $((donated_kib >> 10)) MiB xalloc + $palloc_pages pages palloc; ${n_mib}M = ${a_mib}M + ${b_mib}M"
+  "= $pt_pages page-table pages + $((donated_kib >> 10)) MiB xalloc + $arrays_kib KiB palloc arrays + $palloc_pages pages palloc;" \
+  "${n_mib}M = ${a_mib}M + ${b_mib}M"

@@ -16,8 +16,11 @@ using x86::Attr;
 using x86::MmuStatus;
 using x86::PageSize;
 
-constexpr unsigned kBlockOrder = 9;  // one 2 MiB block: large enough for a 2 MiB mapping
-constexpr uint64_t kBlockBytes = kPageSize << kBlockOrder;
+// The block the test maps: 2 MiB when one is free, so the user mapping is one 2M page that protect must
+// split; on a machine too small for that, the largest free block down to four pages (the checks touch
+// pages 0 to 3), mapped with 4K pages.
+constexpr unsigned kBlockOrder = 9;
+constexpr unsigned kMinBlockOrder = 2;
 constexpr uint64_t kPattern = 0x6b6d656d5f6d6d75;  // "kmem_mmu"
 constexpr VirtAddr kUserVa(0x40000000);           // 1 GiB: 2 MiB-aligned, far from page 0
 
@@ -33,9 +36,9 @@ void ExpectOk(MmuStatus s, const char* what) {
   if (s != MmuStatus::kOk) Panic("mmu self-test: %s: %s", what, x86::MmuStatusName(s));
 }
 
-// Every page of the block seen through `va` holds its own pattern.
-void ExpectPatterns(VirtAddr va, PhysAddr pa, const char* through) {
-  for (uint64_t off = 0; off < kBlockBytes; off += kPageSize) {
+// Every page of the block of `bytes` seen through `va` holds its own pattern.
+void ExpectPatterns(VirtAddr va, PhysAddr pa, uint64_t bytes, const char* through) {
+  for (uint64_t off = 0; off < bytes; off += kPageSize) {
     uint64_t got = *reinterpret_cast<volatile uint64_t*>((va + off).value());
     Expect(got == PatternOf(pa + off), through, got, PatternOf(pa + off));
   }
@@ -75,14 +78,14 @@ uint32_t VmapSelfTest(x86::Mmu& mmu, PhysAddr ram) {
   uint64_t top = 0;
   for (size_t i = 0; i < installed.n; ++i) top = Max(top, installed.range[i].end().value());
   uint64_t unbacked;
-  AlignUp(top, kBlockBytes, &unbacked);
-  ExpectOk(mmu.Vmap(PhysAddr(unbacked), kBlockBytes, &va, x86::Cache::kWriteCombining), "vmap above RAM");
+  AlignUp(top, x86::k2M, &unbacked);
+  ExpectOk(mmu.Vmap(PhysAddr(unbacked), x86::k2M, &va, x86::Cache::kWriteCombining), "vmap above RAM");
   t = mmu.Translate(kernel, va);
   Expect(t.size == PageSize::k2M && x86::CacheFlag(t.attrs) == 'c', "vmap write-combining 2M page",
          static_cast<uint64_t>(t.attrs), static_cast<uint64_t>(Attr::kWrite | Attr::kGlobal | Attr::kWriteCombining));
-  ExpectOk(mmu.Vunmap(va, kBlockBytes), "vunmap above RAM");
+  ExpectOk(mmu.Vunmap(va, x86::k2M), "vunmap above RAM");
 
-  MmuStatus s = mmu.Vmap(ram, kBlockBytes, &va);
+  MmuStatus s = mmu.Vmap(ram, kPageSize, &va);
   Expect(s == MmuStatus::kIsRam, "vmap of RAM refused", static_cast<uint64_t>(s),
          static_cast<uint64_t>(MmuStatus::kIsRam));
   s = mmu.Vmap(apic, kPageSize, &va, x86::Cache::kWriteBack);
@@ -91,25 +94,43 @@ uint32_t VmapSelfTest(x86::Mmu& mmu, PhysAddr ram) {
   return version;
 }
 
+// The largest free block from kBlockOrder down to kMinBlockOrder; returns its order, says so when it is not
+// 2 MiB, panics when there is none.
+unsigned TakeBlock(KernelPalloc& palloc, PhysAddr* pa) {
+  for (unsigned order = kBlockOrder; order >= kMinBlockOrder; --order) {
+    PageResult block = palloc.TryAllocContig(order);
+    if (block.status != PallocStatus::kOk) continue;
+    if (order != kBlockOrder) {
+      Print("mmu self-test: no 2 MiB block free; testing with a %lu KiB block and 4K pages\n",
+            (kPageSize << order) >> 10);
+    }
+    *pa = palloc.Pa(block.page);
+    return order;
+  }
+  Panic("mmu self-test: not even a %lu KiB block free", (kPageSize << kMinBlockOrder) >> 10);
+}
+
 void MmuSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
   const PhysAddr kernel = mmu.kernel_table();
   const uint64_t tables_before = mmu.table_pages();
-  PageResult block = palloc.TryAllocContig(kBlockOrder);
-  if (block.status != PallocStatus::kOk) Panic("mmu self-test: no 2 MiB block free");
-  const PhysAddr pa = palloc.Pa(block.page);
-  for (uint64_t off = 0; off < kBlockBytes; off += kPageSize) *DirectWord(pa + off) = PatternOf(pa + off);
+  PhysAddr pa;
+  const unsigned order = TakeBlock(palloc, &pa);
+  const uint64_t bytes = kPageSize << order;
+  const PageSize user_size = order == kBlockOrder ? PageSize::k2M : PageSize::k4K;
+  for (uint64_t off = 0; off < bytes; off += kPageSize) *DirectWord(pa + off) = PatternOf(pa + off);
 
   const uint32_t apic_version = VmapSelfTest(mmu, pa);
 
-  // A user address space: one 2 MiB page, loaded, written through, split by a protection change, released.
+  // A user address space: the block as one 2 MiB page (or 4K pages), loaded, written through, changed by a
+  // protection change (which splits the 2 MiB page), released.
   PhysAddr space;
   ExpectOk(mmu.NewAddressSpace(&space), "new address space");
-  ExpectOk(mmu.Pmap(space, pa, kUserVa, kBlockBytes, Attr::kWrite | Attr::kUser), "user pmap");
+  ExpectOk(mmu.Pmap(space, pa, kUserVa, bytes, Attr::kWrite | Attr::kUser), "user pmap");
   x86::Translation t = mmu.Translate(space, kUserVa);
-  Expect(t.size == PageSize::k2M, "user mapping page size", static_cast<uint64_t>(t.size),
-         static_cast<uint64_t>(PageSize::k2M));
+  Expect(t.size == user_size, "user mapping page size", static_cast<uint64_t>(t.size),
+         static_cast<uint64_t>(user_size));
   mmu.MmuSwitch(space);
-  ExpectPatterns(kUserVa, pa, "read through the user mapping");
+  ExpectPatterns(kUserVa, pa, bytes, "read through the user mapping");
   *reinterpret_cast<volatile uint64_t*>(kUserVa.value()) = ~kPattern;
   Expect(*DirectWord(pa) == ~kPattern, "user write seen in the direct map", *DirectWord(pa), ~kPattern);
   *DirectWord(pa) = PatternOf(pa);
@@ -119,7 +140,7 @@ void MmuSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
          (pa + kPageSize).value());
   t = mmu.Translate(space, kUserVa + 2 * kPageSize);
   Expect(x86::Has(t.attrs, Attr::kWrite), "neighbour of the protected page stays writable", 0, 1);
-  ExpectPatterns(kUserVa, pa, "read after the 2 MiB page was split");
+  ExpectPatterns(kUserVa, pa, bytes, "read after the protection change");
   mmu.MmuSwitch(kernel);
   mmu.MmuRelease(space);
   Expect(mmu.table_pages() == tables_before, "page-table pages after release", mmu.table_pages(), tables_before);
@@ -131,11 +152,12 @@ void MmuSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
   Expect(got == PatternOf(pa + 3 * kPageSize), "read through kmap", got, PatternOf(pa + 3 * kPageSize));
   mmu.Kunmap(k);
 
-  palloc.FreeContig(pa, kBlockOrder);
+  palloc.FreeContig(pa, order);
   Print("mmu: self-test ok: vmap of the local APIC (version 0x%x) uncached and of space above RAM "
-        "write-combining, RAM refused; a user space with a 2M page split by protect, switch and release (%lu "
-        "page-table pages before and after), kmap\n",
-        apic_version, tables_before);
+        "write-combining, RAM refused; a user space with %s, switch and release (%lu page-table pages before "
+        "and after), kmap\n",
+        apic_version, user_size == PageSize::k2M ? "a 2M page split by protect" : "4K pages, one protected",
+        tables_before);
 }
 
 }  // namespace

@@ -9,6 +9,10 @@
 
 namespace kmem::boot {
 
+// Page-table pages the MMU self-test takes from xalloc at most: the VMAP window's second- and first-level
+// tables, a top-level table and the user mapping's third-, second- and first-level tables.
+inline constexpr uint64_t kMmuSelfTestTablePages = 6;
+
 void SelfTests(KernelPalloc& palloc, x86::Mmu& mmu);
 
 }  // namespace kmem::boot

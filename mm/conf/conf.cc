@@ -9,8 +9,8 @@ namespace {
 constexpr uint64_t kMiB = uint64_t{1} << 20;
 constexpr uint64_t kPagesPerMiB = kMiB / kPageSize;
 
-// The split. The kernel's own data grows with memory (the page array alone is 1/64 of RAM at 64-byte
-// entries, then page tables, the image cache, the malloc pools) but stays well below a quarter of it, so
+// The split. The kernel's own data grows with memory (page tables, the image cache, the malloc pools; the
+// page array, 1/128 of RAM, comes out of user memory: preallocpages) but stays well below a quarter, so
 // the kernel gets a quarter and user processes the rest. A small machine still needs a fixed core (the
 // process table, buffers, boot structures) that does not shrink with memory, so the kernel gets at
 // least half of RAM up to 32 MiB: 8 MiB of a 16 MiB machine, 32 MiB of anything from 64 to 128 MiB.
@@ -33,6 +33,32 @@ constexpr uint64_t kMinImage = 64;
 // Swap map: room for every process to have 64 pages (256 KiB, a small program's working set) on a swap
 // device. Sizes the map only; nothing is swapped until a device is configured.
 constexpr uint64_t kSwapPagesPerProc = 64;
+
+struct Tables {
+  uint64_t nproc, nimage, nswap;
+  uint64_t mainmem_limit, imagmem_limit, secrmem_limit;
+};
+
+// The table sizes and pool limits of a split; each only grows with kpages.
+Tables SizeTables(uint64_t kpages) {
+  Tables t;
+  uint64_t nproc = kpages / 8 / kProcPages;
+  t.nproc = nproc < kMinProc ? kMinProc : nproc > kMaxProc ? kMaxProc : nproc;
+  t.nimage = t.nproc / 2 < kMinImage ? kMinImage : t.nproc / 2;
+  t.nswap = t.nproc * kSwapPagesPerProc;
+  // Pool limits, as 9front guesses them: the kernel share less its large permanent tables (one page per
+  // process; the page descriptors come out of user memory, preallocpages) is what mainmem may grow to;
+  // image caches may take 90% of that and secrets a sixteenth. They are ceilings, not reservations: the
+  // pools grow on demand and together may not reach them. A kernel share too small for the process
+  // table still leaves mainmem a quarter.
+  uint64_t tables = t.nproc * kPageSize;
+  uint64_t share = kpages * kPageSize;
+  uint64_t floor = share / 4;
+  t.mainmem_limit = share > tables + floor ? share - tables : floor;
+  t.imagmem_limit = t.mainmem_limit - t.mainmem_limit / 10;
+  t.secrmem_limit = t.mainmem_limit / 16;
+  return t;
+}
 
 uint64_t RoundMiB(uint64_t bytes) { return (bytes + kMiB / 2) / kMiB; }
 
@@ -77,6 +103,29 @@ size_t Conf::UserRanges(RamRange* out, size_t cap) const {
     ++n;
   }
   return n;
+}
+
+uint64_t ConfMinPages(const ConfNeeds& needs) {
+  KASSERT(needs.arrays_per_page < kPageSize, "page arrays of %lu bytes a page leave no page",
+          needs.arrays_per_page);
+  auto meets = [&](uint64_t npage) {
+    uint64_t k = KernelShare(npage), u = npage - k;
+    Tables t = SizeTables(k);
+    return k * kPageSize >= needs.kernel_bytes &&
+           u * (kPageSize - needs.arrays_per_page) >= needs.user_bytes + needs.arrays_fixed &&
+           t.mainmem_limit >= needs.mainmem_bytes && t.secrmem_limit >= needs.secrmem_bytes;
+  };
+  uint64_t lo = 1, hi = 1;
+  while (!meets(hi)) hi *= 2;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (meets(mid)) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lo;
 }
 
 ConfStatus Confinit(const RamRange* ranges, size_t n, const ConfParams& params, Conf* conf) {
@@ -132,22 +181,13 @@ ConfStatus Confinit(const RamRange* ranges, size_t n, const ConfParams& params, 
   }
   conf->upages = conf->npage - conf->kpages;
 
-  uint64_t nproc = conf->kpages / 8 / kProcPages;
-  conf->nproc = nproc < kMinProc ? kMinProc : nproc > kMaxProc ? kMaxProc : nproc;
-  conf->nimage = conf->nproc / 2 < kMinImage ? kMinImage : conf->nproc / 2;
-  conf->nswap = conf->nproc * kSwapPagesPerProc;
-
-  // Pool limits, as 9front guesses them: the kernel share less its large permanent tables (the page
-  // descriptors of user memory, 32 bytes a page; one page per process) is what mainmem may grow to; image
-  // caches may take 90% of that and secrets a sixteenth. They are ceilings, not reservations: the pools grow
-  // on demand and together may not reach them.
-  uint64_t tables = conf->upages * 32 + conf->nproc * kPageSize;
-  uint64_t share = conf->kpages * kPageSize;
-  // On very large machines the descriptors alone outgrow the KZERO window's share; mainmem keeps a quarter.
-  uint64_t floor = share / 4;
-  conf->mainmem_limit = share > tables + floor ? share - tables : floor;
-  conf->imagmem_limit = conf->mainmem_limit - conf->mainmem_limit / 10;
-  conf->secrmem_limit = conf->mainmem_limit / 16;
+  Tables t = SizeTables(conf->kpages);
+  conf->nproc = t.nproc;
+  conf->nimage = t.nimage;
+  conf->nswap = t.nswap;
+  conf->mainmem_limit = t.mainmem_limit;
+  conf->imagmem_limit = t.imagmem_limit;
+  conf->secrmem_limit = t.secrmem_limit;
 
   uint64_t total = RoundMiB(conf->npage * kPageSize + conf->kernel_image_bytes);
   uint64_t user = RoundMiB(conf->upages * kPageSize);

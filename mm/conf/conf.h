@@ -70,4 +70,19 @@ const char* ConfStatusName(ConfStatus status);
 // O(n log n + n * kMaxBanks).
 ConfStatus Confinit(const RamRange* ranges, size_t n, const ConfParams& params, Conf* conf);
 
+// What the boot takes from each share of the split before any process runs (its self-tests), for the
+// kernel's minimum memory.
+struct ConfNeeds {
+  uint64_t kernel_bytes = 0;        // from the kernel share (xalloc) after xinit
+  uint64_t user_bytes = 0;          // from the user share (the page allocator), besides its arrays
+  uint64_t arrays_per_page = 0;     // the page allocator's arrays per user page, in bytes, rounded up
+  uint64_t arrays_fixed = 0;        // and per bank, rounded up to the whole pages they take
+  uint64_t mainmem_bytes = 0;       // the least mainmem limit that serves the boot
+  uint64_t secrmem_bytes = 0;       // the same for secrmem
+};
+
+// The fewest pages of RAM (all of it inside the kernel window, in one bank) on which Confinit's split meets
+// `needs`. The shares and the limits only grow with memory, so it is a binary search. O(log pages).
+uint64_t ConfMinPages(const ConfNeeds& needs);
+
 }  // namespace kmem

@@ -237,5 +237,44 @@ TEST(Confinit, BanksAboveTheWindowGiveNoKernelPages) {
   EXPECT_EQ(conf.mem[1].kbase, VirtAddr(0));
 }
 
+// The minimum is the least memory whose split gives every share its need: one page fewer fails one of them.
+void ExpectMinimal(const ConfNeeds& needs) {
+  uint64_t min = ConfMinPages(needs);
+  for (uint64_t npage : {min - 1, min}) {
+    std::vector<RamRange> ram = {R(kMiB, kMiB + npage * kPageSize)};
+    Conf conf;
+    testing::ConsoleCapture console;
+    ASSERT_EQ(Confinit(ram.data(), ram.size(), KernelParams(), &conf), ConfStatus::kOk);
+    bool meets = conf.kpages * kPageSize >= needs.kernel_bytes &&
+                 conf.upages * (kPageSize - needs.arrays_per_page) >= needs.user_bytes + needs.arrays_fixed &&
+                 conf.mainmem_limit >= needs.mainmem_bytes && conf.secrmem_limit >= needs.secrmem_bytes;
+    EXPECT_EQ(meets, npage == min) << npage << " pages";
+  }
+}
+
+TEST(ConfMinPages, EachNeedCanDecide) {
+  ExpectMinimal({.kernel_bytes = 4 * kMiB});
+  ExpectMinimal({.user_bytes = 3 * kMiB, .arrays_per_page = 33, .arrays_fixed = kPageSize});
+  ExpectMinimal({.mainmem_bytes = kMiB});
+  ExpectMinimal({.secrmem_bytes = 64 << 10});
+  ExpectMinimal({.kernel_bytes = 6 * kPageSize,
+                 .user_bytes = 1280 << 10,
+                 .arrays_per_page = 33,
+                 .arrays_fixed = kPageSize,
+                 .mainmem_bytes = kMiB,
+                 .secrmem_bytes = 64 << 10});
+}
+
+TEST(ConfMinPagesDeathTest, ArraysOfAWholePageEachLeaveNoPage) {
+  EXPECT_DEATH(ConfMinPages({.arrays_per_page = kPageSize}),
+               "page arrays of 4096 bytes a page leave no page");
+}
+
+// Half of a small machine, rounded down, is the kernel's: users get 3 MiB of 6 MiB less a page.
+TEST(ConfMinPages, SmallMachinesSplitInHalves) {
+  EXPECT_EQ(ConfMinPages({.user_bytes = 3 * kMiB}), 2 * 3 * kMiB / kPageSize - 1);
+  EXPECT_EQ(ConfMinPages({}), 1u);
+}
+
 }  // namespace
 }  // namespace kmem

@@ -46,8 +46,8 @@ static_assert(sizeof(Page) == 32, "Page must stay 32 bytes: descriptor arrays ar
 
 // One RAM bank as the caller hands it to PageInit: the frames [base, base + npages * kPageSize) and
 // Palloc::BankBytes(base, npages) bytes of 64-byte-aligned memory, any contents, for its descriptors,
-// bitmaps and backend structures, which PageInit initialises (the kernel takes it from xalloc, host tests
-// from the heap).
+// bitmaps and backend structures, which PageInit initialises (the kernel takes it off the top of a user
+// bank, mm/palloc/prealloc.h; host tests from the heap).
 struct PallocBank {
   PhysAddr base;
   uint64_t npages;

@@ -10,6 +10,19 @@
 namespace kmem::pool {
 namespace {
 
+// The needs the kernel's minimum memory is computed from are enough: the source gives no more and the pools
+// may grow no further, with the kernel's 64 KiB arenas. First in the file, so that it runs on fresh pools
+// and caches as the kernel's boot does.
+TEST(SelfTestNeeds, PassesWithinThem) {
+  testing::HeapSource heap(kSelfTestSourceBytes);
+  PoolInit(mainmem, {"mainmem", kSelfTestMainmemBytes, 64 << 10, FreeFill::kPoison, heap.source(), {}});
+  PoolInit(imagmem, {"imagmem", kSelfTestMainmemBytes, 64 << 10, FreeFill::kPoison, heap.source(), {}});
+  PoolInit(secrmem, {"secrmem", kSelfTestSecrmemBytes, 64 << 10, FreeFill::kZero, heap.source(), {}});
+  KmemInit(heap.source());
+  testing::ConsoleCapture out;
+  EXPECT_EQ(PoolSelfTest(), SelfTestStatus::kPassed) << out.text();
+}
+
 class SelfTest : public ::testing::Test {
  protected:
   void SetUp() override {
