@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "arch/x86_64/layout.h"
+#include "boot/allocinit.h"
 #include "boot/cmdline.h"
 #include "boot/mmu_setup.h"
 #include "mm/base/format.h"
@@ -48,9 +49,20 @@ void CallUserPage() {
   return Recurse(depth + 1) + frame[0];
 }
 
+// One byte past the end of a one-page vmalloc buffer: its guard page.
+KernelPalloc* fault_palloc;
+
+void OverrunVmalloc() {
+  Vmalloc vmalloc(KernelMmu().vmap_arena(), KernelSpace(), PallocPages(*fault_palloc));
+  VirtAddr buffer;
+  if (vmalloc.Alloc(kPageSize, Guard::kAbove, &buffer) != VmallocStatus::kOk) Panic("faulttest: no vmalloc page");
+  asm volatile("movb $0, (%0)" : : "r"((buffer + kPageSize).value()) : "memory");
+}
+
 }  // namespace
 
-void FaultTest(const char* cmdline) {
+void FaultTest(const char* cmdline, KernelPalloc& palloc) {
+  fault_palloc = &palloc;
   static constexpr struct {
     const char* word;
     void (*fault)();
@@ -58,7 +70,8 @@ void FaultTest(const char* cmdline) {
                  {"kmem.fault=rodata", WriteRodata},
                  {"kmem.fault=nx", CallData},
                  {"kmem.fault=smep", CallUserPage},
-                 {"kmem.fault=stack", [] { Recurse(0); }}};
+                 {"kmem.fault=stack", [] { Recurse(0); }},
+                 {"kmem.fault=vmalloc", OverrunVmalloc}};
   for (const auto& f : kFaults) {
     if (!CmdlineHas(cmdline, f.word)) continue;
     Print("faulttest: %s\n", f.word);

@@ -5,11 +5,14 @@
 //   nx      call into the kernel's data, which is no-execute
 //   smep    call into a user page (faults where the CPU has SMEP, which archinit turns on)
 //   stack   recurse until the boot stack runs into its guard page (a double fault)
+//   vmalloc write one byte past a vmalloc'ed page, into its guard page
 #pragma once
+
+#include "mm/palloc/kernel_palloc.h"
 
 namespace kmem::boot {
 
 // Does nothing when the command line names no fault.
-void FaultTest(const char* cmdline);
+void FaultTest(const char* cmdline, KernelPalloc& palloc);
 
 }  // namespace kmem::boot

@@ -65,7 +65,7 @@ void RunConstructors() {
   SelfTests(palloc, KernelMmu());
   // Exercises the failure path end to end: boot/BUILD.bazel has a test that boots with this word.
   if (CmdlineHas(cmdline, "kmem.panic")) Panic("kmem.panic on the command line");
-  FaultTest(cmdline);
+  FaultTest(cmdline, palloc);
   Print("kmem: boot ok\n");
   QemuExit(ExitStatus::kSuccess);
 }

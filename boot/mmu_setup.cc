@@ -1,5 +1,6 @@
 #include "boot/mmu_setup.h"
 
+#include "arch/x86_64/aspace.h"
 #include "arch/x86_64/fault.h"
 #include "arch/x86_64/kernel_cpu.h"
 #include "arch/x86_64/kernel_image.h"
@@ -48,12 +49,20 @@ constinit x86::KernelCpuOps cpu_ops;
 constinit RampagePtPages pt_pages;
 // Until the new tables are live, page-table pages are reached through the boot tables' KZERO window.
 constinit x86::Mmu mmu(DirectMap(PhysAddr(0), x86::kKzeroWindow, x86::kKzero), pt_pages, cpu_ops);
+// The kernel's address space (mm/vm/aspace.h) over the Mmu's kernel table.
+constinit x86::X86Aspace kernel_tables = x86::X86Aspace::Kernel(mmu);
+constinit AddressSpace kernel_space("kernel", AddressSpace::Kind::kKernel, kernel_tables);
 
 // For the trap handler's panic: the guard page by name, anything else by what the loaded tables map there.
 void ExplainFault(uint64_t address, char* buf, size_t cap) {
   const uint64_t guard = reinterpret_cast<uintptr_t>(boot_stack_guard);
   if (address >= guard && address < reinterpret_cast<uintptr_t>(boot_stack_bottom)) {
     FormatTo(buf, cap, "the boot stack's guard page: the kernel stack overflowed");
+    return;
+  }
+  if (KvaLookup l = mmu.vmap_arena().Find(VirtAddr(address)); l.place == KvaPlace::kGuard) {
+    FormatTo(buf, cap, "the guard page of the VMAP range [0x%lx, 0x%lx): an overrun off its %s", l.va.value(),
+             (l.va + l.size).value(), address < l.va.value() ? "bottom" : "end");
     return;
   }
   x86::DescribeTranslation(mmu.Translate(mmu.current(), VirtAddr(address)), buf, cap);
@@ -63,11 +72,14 @@ void ExplainFault(uint64_t address, char* buf, size_t cap) {
 
 x86::Mmu& KernelMmu() { return mmu; }
 
+AddressSpace& KernelSpace() { return kernel_space; }
+
 void SetUpMmu(const RamRange* ram, size_t n, const x86::Mtrrs& mtrrs, HoleAllocator& xalloc, const ArchConfig& arch,
               MmuWait wait) {
   pt_pages.Init(&xalloc);
   x86::MmuInit(mmu, ram, n, arch.giant, arch.global, arch.phys_limit);
   mmu.SetPhysicalMemory(ram, n, mtrrs);
+  kernel_space.Activate();  // the tables MmuInit loaded: this only records the boot CPU as their user
   x86::SetFaultExplainer(ExplainFault);
   if (wait == MmuWait::kYes) {
     Print("kmem: mmu tables live, waiting\n");

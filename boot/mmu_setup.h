@@ -9,6 +9,7 @@
 #include "arch/x86_64/mtrr.h"
 #include "boot/archinit.h"
 #include "mm/base/ram_range.h"
+#include "mm/vm/aspace.h"
 #include "mm/xalloc/xalloc.h"
 
 namespace kmem::boot {
@@ -23,7 +24,8 @@ enum class MmuWait { kNo, kYes };
 void SetUpMmu(const RamRange* ram, size_t n, const x86::Mtrrs& mtrrs, HoleAllocator& xalloc, const ArchConfig& arch,
               MmuWait wait);
 
-// The kernel's MMU, valid after SetUpMmu.
+// The kernel's MMU and its address space (loaded on the boot CPU), valid after SetUpMmu.
 x86::Mmu& KernelMmu();
+AddressSpace& KernelSpace();
 
 }  // namespace kmem::boot

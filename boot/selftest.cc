@@ -4,10 +4,13 @@
 
 #include "arch/x86_64/kernel_cpu.h"
 #include "arch/x86_64/layout.h"
+#include "boot/allocinit.h"
 #include "boot/meminit.h"
+#include "boot/mmu_setup.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 #include "mm/pool/selftest.h"
+#include "mm/vm/vmalloc.h"
 
 namespace kmem::boot {
 namespace {
@@ -160,11 +163,49 @@ void MmuSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
         tables_before);
 }
 
+void ExpectUnmapped(x86::Mmu& mmu, VirtAddr va, const char* what) {
+  const x86::Translation t = mmu.Translate(mmu.kernel_table(), va);
+  Expect(t.status == MmuStatus::kNotMapped, what, t.pa.value(), 0);
+}
+
+// The kernel-VA seam end to end: a buffer and a kernel stack from Vmalloc in the kernel's address space,
+// every page written and read back through the new mapping, both guard pages unmapped, and every frame
+// back in palloc afterwards.
+void VmallocSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
+  constexpr uint64_t kBufferBytes = 3 * kPageSize + 100, kStackBytes = 4 * kPageSize;
+  const uint64_t free_before = palloc.FreeCount();
+  Vmalloc vmalloc(mmu.vmap_arena(), KernelSpace(), PallocPages(palloc));
+  VirtAddr buffer, stack;
+  VmallocStatus s = vmalloc.Alloc(kBufferBytes, Guard::kAbove, &buffer);
+  if (s == VmallocStatus::kOk) s = vmalloc.Alloc(kStackBytes, Guard::kBelow, &stack);
+  if (s != VmallocStatus::kOk) Panic("vm self-test: vmalloc: %s", VmallocStatusName(s));
+  for (VirtAddr at = buffer; at < buffer + kBufferBytes; at = at + 8) {
+    *reinterpret_cast<volatile uint64_t*>(at.value()) = at.value();
+  }
+  for (VirtAddr at = buffer; at < buffer + kBufferBytes; at = at + 8) {
+    const uint64_t got = *reinterpret_cast<volatile uint64_t*>(at.value());
+    Expect(got == at.value(), "read back through vmalloc", got, at.value());
+  }
+  ExpectUnmapped(mmu, buffer + 4 * kPageSize, "the buffer's guard page is mapped");
+  ExpectUnmapped(mmu, stack - kPageSize, "the stack's guard page is mapped");
+  *reinterpret_cast<volatile uint64_t*>((stack + kStackBytes - 8).value()) = kPattern;  // the stack's top word
+  if (vmalloc.Free(buffer) != VmallocStatus::kOk || vmalloc.Free(stack) != VmallocStatus::kOk) {
+    Panic("vm self-test: vfree refused an address vmalloc returned");
+  }
+  ExpectUnmapped(mmu, buffer, "freed buffer still mapped");
+  ExpectUnmapped(mmu, stack, "freed stack still mapped");
+  Expect(palloc.FreeCount() == free_before, "free pages after vfree", palloc.FreeCount(), free_before);
+  Print("vm: self-test ok: vmalloc of %lu bytes with its guard page above and a %lu KiB stack with its guard "
+        "below, written through, guards unmapped, every page back\n",
+        kBufferBytes, kStackBytes >> 10);
+}
+
 }  // namespace
 
 void SelfTests(KernelPalloc& palloc, x86::Mmu& mmu) {
   palloc.SelfTest();
   MmuSelfTest(palloc, mmu);
+  VmallocSelfTest(palloc, mmu);
   if (pool::PoolSelfTest() != pool::SelfTestStatus::kPassed) Panic("pool self-test failed");
   palloc.Validate();
   Print("selftest: every layer passed\n");

@@ -10,7 +10,8 @@
 namespace kmem::boot {
 
 // Page-table pages the MMU self-test takes from xalloc at most: the VMAP window's second- and first-level
-// tables, a top-level table and the user mapping's third-, second- and first-level tables.
+// tables, a top-level table and the user mapping's third-, second- and first-level tables. The vmalloc
+// self-test after it maps in the VMAP window again, with tables from the MMU's pool of freed ones.
 inline constexpr uint64_t kMmuSelfTestTablePages = 6;
 
 void SelfTests(KernelPalloc& palloc, x86::Mmu& mmu);

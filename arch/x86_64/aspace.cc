@@ -38,22 +38,22 @@ Attr X86Aspace::AttrsOf(Prot prot, CacheMode cache) const {
 }
 
 VmStatus X86Aspace::Map(VirtAddr va, PhysAddr pa, uint64_t size, Prot prot, CacheMode cache) {
-  return VmStatusOf(mmu_->Pmap(root_, pa, va, size, AttrsOf(prot, cache)));
+  return VmStatusOf(mmu_->Pmap(root(), pa, va, size, AttrsOf(prot, cache)));
 }
 
-VmStatus X86Aspace::Unmap(VirtAddr va, uint64_t size) { return VmStatusOf(mmu_->Punmap(root_, va, size)); }
+VmStatus X86Aspace::Unmap(VirtAddr va, uint64_t size) { return VmStatusOf(mmu_->Punmap(root(), va, size)); }
 
 // Protect keeps a mapping's cache mode: the Mmu rewrites every attribute bit, so it is read back first
 // from the range's first page (a range of mixed cache modes is not something Protect is asked to keep).
 VmStatus X86Aspace::Protect(VirtAddr va, uint64_t size, Prot prot) {
-  const Translation t = mmu_->Translate(root_, va);
+  const Translation t = mmu_->Translate(root(), va);
   const CacheMode cache = t.status == MmuStatus::kOk && Has(t.attrs, Attr::kUncached) ? CacheMode::kUncached
                                                                                         : CacheMode::kCached;
-  return VmStatusOf(mmu_->Protect(root_, va, size, AttrsOf(prot, cache)));
+  return VmStatusOf(mmu_->Protect(root(), va, size, AttrsOf(prot, cache)));
 }
 
 VmStatus X86Aspace::Query(VirtAddr va, VmMapping* out) {
-  const Translation t = mmu_->Translate(root_, va);
+  const Translation t = mmu_->Translate(root(), va);
   if (t.status != MmuStatus::kOk) return VmStatusOf(t.status);
   Prot prot = Prot::kRead;
   if (Has(t.attrs, Attr::kWrite)) prot = prot | Prot::kWrite;
@@ -62,7 +62,7 @@ VmStatus X86Aspace::Query(VirtAddr va, VmMapping* out) {
   return VmStatus::kOk;
 }
 
-void X86Aspace::Activate() { mmu_->MmuSwitch(root_); }
+void X86Aspace::Activate() { mmu_->MmuSwitch(root()); }
 
 void X86Aspace::Release() {
   KASSERT(kind_ == AddressSpace::Kind::kUser, "releasing the kernel's tables 0x%lx", root_.value());

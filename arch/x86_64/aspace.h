@@ -11,8 +11,9 @@ namespace kmem::x86 {
 
 class X86Aspace final : public ArchAspace {
  public:
-  // The kernel's space: the Mmu's kernel table (after Mmu::Init).
-  static X86Aspace Kernel(Mmu& mmu) { return X86Aspace(mmu, mmu.kernel_table(), AddressSpace::Kind::kKernel); }
+  // The kernel's space: the Mmu's kernel table, looked up at each use, so the object can be constant-
+  // initialised before Mmu::Init.
+  static constexpr X86Aspace Kernel(Mmu& mmu) { return X86Aspace(mmu, PhysAddr(), AddressSpace::Kind::kKernel); }
   // A new user space; kNoMemory when no table page is left.
   static VmStatus User(Mmu& mmu, X86Aspace* out);
 
@@ -23,10 +24,10 @@ class X86Aspace final : public ArchAspace {
   void Activate() override;
   void Release() override;
 
-  PhysAddr root() const { return root_; }
+  PhysAddr root() const { return kind_ == AddressSpace::Kind::kKernel ? mmu_->kernel_table() : root_; }
 
  private:
-  X86Aspace(Mmu& mmu, PhysAddr root, AddressSpace::Kind kind) : mmu_(&mmu), root_(root), kind_(kind) {}
+  constexpr X86Aspace(Mmu& mmu, PhysAddr root, AddressSpace::Kind kind) : mmu_(&mmu), root_(root), kind_(kind) {}
   Attr AttrsOf(Prot prot, CacheMode cache) const;
 
   Mmu* mmu_;

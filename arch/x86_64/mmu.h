@@ -193,6 +193,9 @@ class Mmu {
   // Vunmap takes the address and size Vmap was given. O(RAM ranges + MTRRs + pages).
   MmuStatus Vmap(PhysAddr pa, uint64_t size, VirtAddr* va, Cache cache = Cache::kUncached);
   MmuStatus Vunmap(VirtAddr va, uint64_t size);
+  // The VMAP window's ranges: Vmap's, and Vmalloc's (mm/vm/vmalloc.h), which shares the window as Linux's
+  // vmalloc and ioremap share theirs.
+  KvaArena& vmap_arena() { return vmap_arena_; }
 
   // *va gets a kernel address for one page: the direct map when it covers the page, otherwise the lowest
   // free KMAP slot, which stays the caller's until Kunmap. kNoSpace when all kKmapSlots are in use (a

@@ -68,7 +68,7 @@ class AddressSpace {
   enum class Kind : uint8_t { kKernel, kUser };
 
   // `arch` holds the space's tables, made for `kind`; the space does not own its storage.
-  AddressSpace(const char* name, Kind kind, ArchAspace& arch) : name_(name), kind_(kind), arch_(arch) {}
+  constexpr AddressSpace(const char* name, Kind kind, ArchAspace& arch) : name_(name), kind_(kind), arch_(arch) {}
   AddressSpace(const AddressSpace&) = delete;
   AddressSpace& operator=(const AddressSpace&) = delete;
 

@@ -31,7 +31,8 @@ const char* VmallocStatusName(VmallocStatus status);
 class Vmalloc {
  public:
   // Maps into `kernel` (the kernel's address space) at ranges of `arena`, with pages from `pages`.
-  Vmalloc(KvaArena& arena, AddressSpace& kernel, PageSource pages) : arena_(arena), kernel_(kernel), pages_(pages) {}
+  constexpr Vmalloc(KvaArena& arena, AddressSpace& kernel, PageSource pages)
+      : arena_(arena), kernel_(kernel), pages_(pages) {}
 
   // `size` bytes rounded up to whole pages, writable, not executable. O(pages).
   VmallocStatus Alloc(uint64_t size, Guard guard, VirtAddr* va);
