@@ -63,7 +63,7 @@ void RunConstructors() {
   KernelPalloc& palloc = PageInit(conf, arch.colours);
   PoolsLate(conf, palloc);
   SelfTests(palloc, KernelMmu());
-  if (CmdlineHas(cmdline, "kmem.monitor")) RunMonitor({palloc, KernelMmu(), map, mach, xalloc});
+  MonitorIfAsked(cmdline, {palloc, KernelMmu(), map, mach, xalloc});
   // Exercises the failure path end to end: boot/BUILD.bazel has a test that boots with this word.
   if (CmdlineHas(cmdline, "kmem.panic")) Panic("kmem.panic on the command line");
   FaultTest(cmdline);

@@ -2,6 +2,8 @@
 
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/ptdump.h"
+#include "boot/cmdline.h"
+#include "boot/memjson.h"
 #include "boot/selftest.h"
 #include "boot/serial.h"
 #include "mm/base/format.h"
@@ -14,7 +16,15 @@ namespace {
 
 using monitor::ArgKind;
 
-const MonitorTargets& Of(void* ctx) { return *static_cast<const MonitorTargets*>(ctx); }
+enum class JsonDump : uint8_t { kNo, kYes };
+
+// The handlers' context: the boot's objects, and whether stress runs end with the JSON dump.
+struct Context {
+  MonitorTargets targets;
+  JsonDump json;
+};
+
+const MonitorTargets& Of(void* ctx) { return static_cast<const Context*>(ctx)->targets; }
 
 void Mem(void* ctx, uint64_t) {
   const KernelPalloc& p = Of(ctx).palloc;
@@ -37,11 +47,14 @@ void Ptdump(void* ctx, uint64_t) { x86::MmuDump(Of(ctx).mmu, Of(ctx).mmu.kernel_
 
 void Cpus(void* ctx, uint64_t) { x86::CpuPrint(Of(ctx).mach.cpu, Of(ctx).mach.machno); }
 
+void Json(void* ctx, uint64_t) { PrintMemJson(Of(ctx).map, Of(ctx).palloc); }
+
 // One CPU runs until the SMP start-up; then every CPU should run them at once.
 void Stress(void* ctx, uint64_t n) {
   for (uint64_t i = 1; i <= n; ++i) {
     Print("stress: run %lu of %lu\n", i, n);
     SelfTests(Of(ctx).palloc, Of(ctx).mmu);
+    if (static_cast<const Context*>(ctx)->json == JsonDump::kYes) Json(ctx, 0);
   }
 }
 
@@ -52,14 +65,17 @@ constexpr monitor::Command kCommands[] = {
     {"pools", "the pools and slab caches", ArgKind::kNone, 0, 0, Pools},
     {"ptdump", "the kernel's page tables", ArgKind::kNone, 0, 0, Ptdump},
     {"cpus", "each CPU's identity, address widths and caches", ArgKind::kNone, 0, 0, Cpus},
+    {"json", "the memory dump, one JSON object a line", ArgKind::kNone, 0, 0, Json},
     {"stress", "run every self-test N times", ArgKind::kCount, 1, 1000, Stress},
 };
 
 }  // namespace
 
-void RunMonitor(const MonitorTargets& targets) {
-  MonitorTargets t = targets;  // the handlers' context
-  monitor::Monitor m(kCommands, sizeof kCommands / sizeof kCommands[0], &t);
+void MonitorIfAsked(const char* cmdline, const MonitorTargets& targets) {
+  Context ctx{targets, CmdlineHas(cmdline, "kmem.json") ? JsonDump::kYes : JsonDump::kNo};
+  if (ctx.json == JsonDump::kYes) Json(&ctx, 0);
+  if (!CmdlineHas(cmdline, "kmem.monitor")) return;
+  monitor::Monitor m(kCommands, sizeof kCommands / sizeof kCommands[0], &ctx);
   Print("monitor: kmem.monitor: commands on the serial line, 'help' lists them\n");
   m.Prompt();
   while (m.Feed(SerialRead()) != monitor::Action::kExit) {

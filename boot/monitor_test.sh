@@ -3,8 +3,9 @@
 # waits for the monitor's prompt, then types a script of commands into it and checks each answer against
 # the boot log above it: ptdump repeats the mmu dump, cpus the cpu0 lines, pools the self-test's tables,
 # mem agrees with buddyinfo; unknown commands and bad counts get one line and the prompt; stress 2 runs
-# the self-tests twice more; exit ends the boot as usual (status 0, 'kmem: boot ok'). Every wait has a
-# deadline, so a hang fails instead of blocking.
+# the self-tests twice more; json's dumps agree with buddyinfo and pools (memjson_check.py) and memviz
+# draws them; exit ends the boot as usual (status 0, 'kmem: boot ok'). Every wait has a deadline, so a
+# hang fails instead of blocking.
 set -u
 dir=$(mktemp -d "${TEST_TMPDIR:-/tmp}/monitor.XXXXXX")
 out=${TEST_UNDECLARED_OUTPUTS_DIR:-$dir}
@@ -30,7 +31,7 @@ wait_for() {  # wait_for PATTERN SECONDS
 
 # Input typed before the prompt would be lost when the UART's FIFO is reset at boot: wait for it.
 wait_for '^kmem> ' 90 || fail "no monitor prompt"
-printf 'help\nmem\nmemmap\nbuddyinfo\npools\nptdump\ncpus\nfrobnicate\nstress x\nmem 1\nstress 2\nexit\n' >&3
+printf 'help\nmem\nmemmap\nbuddyinfo\npools\njson\nptdump\ncpus\nfrobnicate\nstress x\nmem 1\nstress 2\nexit\n' >&3
 wait "$qemu"
 status=$?
 [ $status -eq 0 ] || fail "qemu.sh exited with $status after exit: $(cat "$dir/qemu.log")"
@@ -43,7 +44,7 @@ answer() { log | awk -v cmd="kmem> $1" '$0 == cmd {on = 1; next} /^kmem> / {on =
 log | grep -q '^kmem: boot ok' || fail "no 'boot ok' after exit"
 log | grep -q '^monitor: left$' || fail "the monitor did not say it left"
 
-for name in mem memmap buddyinfo pools ptdump cpus stress help 'exit, quit'; do
+for name in mem memmap buddyinfo pools ptdump cpus json stress help 'exit, quit'; do
   answer help | grep -q "^  $name " || fail "help does not list $name"
 done
 
@@ -75,4 +76,8 @@ answer mem | grep -q '^xalloc: ' || fail "mem has no xalloc summary"
 [ "$(answer 'stress 2' | grep -c '^stress: run [12] of 2$')" = 2 ] || fail "stress 2 did not run twice"
 [ "$(answer 'stress 2' | grep -c '^selftest: every layer passed$')" = 2 ] ||
   fail "stress 2: the self-tests did not pass twice"
+/usr/bin/python3 boot/memjson_check.py "$serial" || fail "json disagrees with the text tables"
+BUILD_WORKING_DIRECTORY=$dir tools/memviz "$serial" -o memory.png || fail "memviz cannot draw the json dump"
+[ -s "$dir/memory.png" ] || fail "memviz wrote no picture"
+
 echo "PASS: the monitor answers every command as the boot log says and leaves on exit"
