@@ -42,7 +42,9 @@ timeout 100 gdb -batch -nx "boot/kernel_$backend.elf" -x tools/gdb/kmem.py \
   -ex 'echo ==cpus\n' -ex 'kmem cpus' \
   -ex "hbreak *'kmem::boot::FaultTest(char const*)'" -ex continue -ex 'delete' \
   -ex 'echo ==pools\n' -ex 'kmem pools' \
-  -ex 'echo ==end\n' -ex detach >"$gdblog" 2>&1 || fail "gdb failed"
+  -ex 'echo ==end\n' -ex detach >"$gdblog" 2>&1
+# gdb's status is not the test's: the kernel may finish and QEMU close the socket before gdb has read the
+# answer to detach ("Remote communication error"). That every command ran is what ==end says.
 
 section() { sed -n "/^==$1\$/,/^==/p" "$gdblog" | sed '1d;$d'; }
 log() { tr -d '\r' <"$serial"; }
