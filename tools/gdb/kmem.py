@@ -26,10 +26,9 @@ def _const(name):
 
 def _addr(value):
     """The integer in a PhysAddr/VirtAddr (kmem::Address<Space>) or a plain integer value."""
-    try:
+    if value.type.strip_typedefs().code == gdb.TYPE_CODE_STRUCT:
         return int(value["value_"])
-    except gdb.error:
-        return int(value)
+    return int(value)
 
 
 def _words(address, count):
@@ -62,8 +61,15 @@ class PageTables:
     def level_size(self, level):
         return 1 << (self.page_shift + self.index_bits * level)
 
+    def read(self, pa, count):
+        try:
+            return _words(self.direct_map + pa, count)
+        except gdb.MemoryError:
+            raise gdb.GdbError("cannot read the page table at pa 0x%x through the direct map at 0x%x: stop the "
+                               "kernel once its own tables are live (after SetUpMmu)" % (pa, self.direct_map))
+
     def table(self, pa):
-        return _words(self.direct_map + pa, self.entries)
+        return self.read(pa, self.entries)
 
     def is_leaf(self, level, entry):
         return level == 0 or (entry & self.bit["Large"]) != 0
@@ -102,7 +108,7 @@ class PageTables:
         pa = table_pa
         for level in range(self.top, -1, -1):
             index = (va >> (self.page_shift + self.index_bits * level)) & (self.entries - 1)
-            entry = _words(self.direct_map + pa + index * 8, 1)[0]
+            entry = self.read(pa + index * 8, 1)[0]
             if not entry & self.bit["Present"]:
                 return level, None
             if self.is_leaf(level, entry):
@@ -122,6 +128,22 @@ def _parse_int(arg, what):
         raise gdb.GdbError("%s: %s" % (what, e))
 
 
+class _KmemCommand(gdb.Command):
+    """A `kmem NAME` subcommand: run(arg) does the work; a read of memory the stopped CPU cannot reach
+    (before paging is on, the kernel's addresses are not mapped) becomes one line saying where to stop."""
+
+    def __init__(self, name):
+        super().__init__("kmem " + name, gdb.COMMAND_DATA)
+        self.name = name
+
+    def invoke(self, arg, from_tty):
+        try:
+            self.run(arg)
+        except gdb.MemoryError as e:
+            raise gdb.GdbError("kmem %s: %s: the kernel's memory is not mapped where the CPU stands; stop it "
+                               "later (hbreak kmem::boot::SelfTests, continue)" % (self.name, e))
+
+
 class Kmem(gdb.Command):
     """kmem's views of the kernel's memory: ptdump, translate, buddyinfo, page, pools, cpus."""
 
@@ -129,16 +151,16 @@ class Kmem(gdb.Command):
         super().__init__("kmem", gdb.COMMAND_DATA, gdb.COMPLETE_COMMAND, prefix=True)
 
 
-class Ptdump(gdb.Command):
+class Ptdump(_KmemCommand):
     """kmem ptdump [CR3]: the page tables at CR3 (default: the kernel's) as runs of like mappings.
 
     One line per run, as the kernel's MmuDump prints it: VA range, size, count x page size, flags UWXGC
     (user, writable, executable, global, uncached), first PA."""
 
     def __init__(self):
-        super().__init__("kmem ptdump", gdb.COMMAND_DATA)
+        super().__init__("ptdump")
 
-    def invoke(self, arg, from_tty):
+    def run(self, arg):
         pt = PageTables()
         root = _parse_int(arg, "CR3") & pt.bit["AddrMask"] if arg.strip() else _kernel_table()
         run = None  # [va, pa, count, level, attrs]
@@ -163,13 +185,13 @@ class Ptdump(gdb.Command):
             va, va + nbytes, _format_size(nbytes), count, _format_size(pt.level_size(level)), pt.flags(attrs), pa))
 
 
-class Translate(gdb.Command):
+class Translate(_KmemCommand):
     """kmem translate VA [CR3]: the physical address VA maps to, the page size and the flags."""
 
     def __init__(self):
-        super().__init__("kmem translate", gdb.COMMAND_DATA)
+        super().__init__("translate")
 
-    def invoke(self, arg, from_tty):
+    def run(self, arg):
         args = gdb.string_to_argv(arg)
         if len(args) not in (1, 2):
             raise gdb.GdbError("usage: kmem translate VA [CR3]")
@@ -244,13 +266,13 @@ class Palloc:
         return None
 
 
-class Buddyinfo(gdb.Command):
+class Buddyinfo(_KmemCommand):
     """kmem buddyinfo: free blocks per order, as palloc's boot table prints them."""
 
     def __init__(self):
-        super().__init__("kmem buddyinfo", gdb.COMMAND_DATA)
+        super().__init__("buddyinfo")
 
-    def invoke(self, arg, from_tty):
+    def run(self, arg):
         pa = Palloc()
         counts = pa.free_blocks()
         page_shift = _const("kmem::kPageShift")
@@ -262,13 +284,13 @@ class Buddyinfo(gdb.Command):
         gdb.write("palloc: free blocks per order:%s\n" % "".join(" %d:%d" % (k, n) for k, n in enumerate(counts)))
 
 
-class PageCmd(gdb.Command):
+class PageCmd(_KmemCommand):
     """kmem page PA: the descriptor of the frame holding PA, in words."""
 
     def __init__(self):
-        super().__init__("kmem page", gdb.COMMAND_DATA)
+        super().__init__("page")
 
-    def invoke(self, arg, from_tty):
+    def run(self, arg):
         if not arg.strip():
             raise gdb.GdbError("usage: kmem page PA")
         page_shift = _const("kmem::kPageShift")
@@ -299,13 +321,13 @@ class PageCmd(gdb.Command):
         return "free, held by the %s backend as a single page" % pa.name
 
 
-class Pools(gdb.Command):
+class Pools(_KmemCommand):
     """kmem pools: the pools and slab caches, as the kernel's PoolDump and KmemDump print them."""
 
     def __init__(self):
-        super().__init__("kmem pools", gdb.COMMAND_DATA)
+        super().__init__("pools")
 
-    def invoke(self, arg, from_tty):
+    def run(self, arg):
         gdb.write("pool       live blocks   live bytes   peak bytes        grown        limit\n")
         for name in _POOLS:
             p = gdb.parse_and_eval(name)
@@ -324,13 +346,13 @@ class Pools(gdb.Command):
             c = c["next"]
 
 
-class Cpus(gdb.Command):
+class Cpus(_KmemCommand):
     """kmem cpus: each CPU's Mach: identity, address widths, paging features, colours, boot stack."""
 
     def __init__(self):
-        super().__init__("kmem cpus", gdb.COMMAND_DATA)
+        super().__init__("cpus")
 
-    def invoke(self, arg, from_tty):
+    def run(self, arg):
         # One Mach until the SMP start-up (arch/x86_64/kernel_percpu.cc: CpuId is 0).
         for mach in (gdb.parse_and_eval(_MACH0),):
             n = int(mach["machno"])
