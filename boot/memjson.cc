@@ -1,5 +1,6 @@
 #include "boot/memjson.h"
 
+#include "boot/poolinit.h"
 #include "mm/base/format.h"
 #include "mm/pool/pool.h"
 #include "mm/pool/slab.h"
@@ -63,10 +64,9 @@ void PrintStats(const char* name, const pool::AllocStats& s) {
 }
 
 void Pools() {
-  const pool::Pool* pools[] = {&pool::mainmem, &pool::imagmem, &pool::secrmem};
   Print("{\"kmem\":\"pools\",\"pools\":[");
-  for (const pool::Pool* p : pools) {
-    Print("%s{\"name\":\"%s\",\"grown\":%lu,\"limit\":%lu,", p == pools[0] ? "" : ",", p->config.name,
+  for (const pool::Pool* p : kKernelPools) {
+    Print("%s{\"name\":\"%s\",\"grown\":%lu,\"limit\":%lu,", p == kKernelPools[0] ? "" : ",", p->config.name,
           pool::PoolGrown(*p), p->config.limit);
     PrintStats("stats", pool::PoolStatsOf(*p));
     Print("}");

@@ -4,10 +4,10 @@
 #include "arch/x86_64/ptdump.h"
 #include "boot/cmdline.h"
 #include "boot/memjson.h"
+#include "boot/poolinit.h"
 #include "boot/selftest.h"
 #include "boot/serial.h"
 #include "mm/base/format.h"
-#include "mm/pool/pool.h"
 #include "mm/pool/slab.h"
 #include "monitor/monitor.h"
 
@@ -38,8 +38,7 @@ void Memmap(void* ctx, uint64_t) { Of(ctx).map.Dump(); }
 void Buddyinfo(void* ctx, uint64_t) { Of(ctx).palloc.PrintFreeTable(); }
 
 void Pools(void*, uint64_t) {
-  pool::Pool* pools[] = {&pool::mainmem, &pool::imagmem, &pool::secrmem};
-  pool::PoolDump(pools, 3);
+  pool::PoolDump(kKernelPools, kKernelPoolCount);
   pool::KmemDump();
 }
 
