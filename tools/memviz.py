@@ -108,9 +108,11 @@ def draw(dumps, out):
     ax.imshow(free_fractions(dumps), aspect="auto", interpolation="nearest", cmap=cmap, vmin=0, vmax=1,
               extent=(0, end, len(dumps["regions"]), 0))
     ax.set_xlim(0, end)
-    ticks = numpy.linspace(0, end, 9)
+    step = 1 << max(21, (end // 8).bit_length() - 1)  # a power of two, about 8 ticks
+    ticks = range(0, end + 1, step)
     ax.set_xticks(ticks)
-    ax.set_xticklabels(["%d MiB" % (t / (1 << 20)) for t in ticks], fontsize=8)
+    ax.set_xticklabels(["%d GiB" % (t >> 30) if step >= 1 << 30 else "%d MiB" % (t >> 20) for t in ticks],
+                       fontsize=8)
     ax.set_yticks([])
     ax.set_ylabel("dumps", fontsize=8)
     ax.set_title("free share of each %d MiB region (red: none free, green: all free, grey: no RAM)" %
