@@ -1,12 +1,13 @@
 #!/bin/bash
 # kmem_gdb_test.sh BACKEND: boots the BACKEND kernel under TCG stopped at its first instruction, with QEMU's
 # gdb stub on a socket of its own, and runs gdb in batch mode with tools/gdb/kmem.py. gdb stops the kernel
-# twice and each kmem command's output must agree with what the kernel printed on its serial line there:
+# three times, and each kmem command's output must agree with what the kernel printed on its serial line:
 #   1. at PoolsLate, just after palloc printed its free table: `kmem ptdump` and `kmem ptdump $cr3` print
 #      the `mmu:` dump's lines, `kmem buddyinfo` the `palloc:` free-blocks line, `kmem translate` the run
 #      of the dump that holds the address, `kmem page` names a free user page and a kernel-image page,
 #      `kmem cpus` the `cpu0:` identity line and address widths;
-#   2. at FaultTest, after the self-tests printed the pool tables: `kmem pools` prints those tables.
+#   2. at Mmu::Vmap in the MMU self-test: `kmem page` inside the 2 MiB block it allocated names that block;
+#   3. at FaultTest, after the self-tests printed the pool tables: `kmem pools` prints those tables.
 # Then gdb detaches and the kernel must finish its boot. Every wait has a deadline.
 set -u
 backend=$1
@@ -40,6 +41,8 @@ timeout 100 gdb -batch -nx "boot/kernel_$backend.elf" -x tools/gdb/kmem.py \
   -ex 'echo ==page-free\n' -ex 'kmem page 0x3ff00000' \
   -ex 'echo ==page-kernel\n' -ex 'kmem page 0x100000' \
   -ex 'echo ==cpus\n' -ex 'kmem cpus' \
+  -ex "hbreak 'kmem::x86::Mmu::Vmap'" -ex continue -ex 'delete' \
+  -ex 'echo ==page-block\n' -ex 'kmem page $rsi + 0x3000' -ex 'echo ==vmap-pa\n' -ex 'printf "0x%lx\n", $rsi' \
   -ex "hbreak *'kmem::boot::FaultTest(char const*)'" -ex continue -ex 'delete' \
   -ex 'echo ==pools\n' -ex 'kmem pools' \
   -ex 'echo ==end\n' -ex detach >"$gdblog" 2>&1
@@ -79,6 +82,10 @@ header=$(log | grep "^palloc: $backend backend" | sed 's/, [0-9]* colours\?$//')
 section page-free | grep -q '^pa 0x3ff00000: pfn 0x3ff00, bank 0, colour [0-9]*, free' ||
   fail "kmem page of a free user page: $(section page-free)"
 section page-kernel | grep -q '^pa 0x100000: in no palloc bank' || fail "kmem page of the kernel image: $(section page-kernel)"
+# The MMU self-test's 2 MiB block (order 9), at Vmap's entry: pa is its first argument after `this`.
+block=$(section vmap-pa)
+section page-block | grep -q ", allocated in a block of order 9 at $block;" ||
+  fail "kmem page inside the self-test's block at $block: $(section page-block)"
 
 [ "$(section cpus | head -1)" = "$(log | grep -m1 '^cpu0: .* family')" ] || fail "kmem cpus: $(section cpus | head -1)"
 widths=$(log | grep -m1 '^cpu0: .*-bit physical' | sed 's/; paging features.*//')
