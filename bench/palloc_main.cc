@@ -59,7 +59,9 @@ int main(int argc, char** argv) {
   std::string backend = args[1], workload = args[2];
   Sizes z;
   z.frames = absl::GetFlag(FLAGS_frames);
-  if (std::optional<uint64_t> steps = absl::GetFlag(FLAGS_steps)) z.repeat0_pairs = z.repeat9_pairs = z.mixed_steps = *steps;
+  if (std::optional<uint64_t> steps = absl::GetFlag(FLAGS_steps)) {
+    z.repeat0_pairs = z.repeat9_pairs = z.mixed_steps = *steps;
+  }
   std::vector<std::string> workloads;
   if (workload == "all") {
     workloads.assign(std::begin(kmem::bench::kWorkloads), std::end(kmem::bench::kWorkloads));

@@ -85,7 +85,9 @@ kmem::Memmap typed;
 
 // What the sanitiser repaired and what the typed map leaves out, on stderr.
 void PrintNotes(const kmem::E820Report& report) {
-  if (report.dropped_empty != 0) absl::FPrintF(stderr, "memmap: note: %u empty entries dropped\n", report.dropped_empty);
+  if (report.dropped_empty != 0) {
+    absl::FPrintF(stderr, "memmap: note: %u empty entries dropped\n", report.dropped_empty);
+  }
   if (report.clipped != 0) {
     absl::FPrintF(stderr, "memmap: note: %u entries wrapping past 2^64 clipped there\n", report.clipped);
   }

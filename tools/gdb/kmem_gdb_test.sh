@@ -77,11 +77,13 @@ want=$(log | grep '^palloc: free blocks per order:')
 [ "$(section buddyinfo | grep '^palloc: free blocks per order:')" = "$want" ] ||
   fail "kmem buddyinfo: $(section buddyinfo); the kernel printed: $want"
 header=$(log | grep "^palloc: $backend backend" | sed 's/, [0-9]* colours\?$//')
-[ "$(section buddyinfo | head -1)" = "$header" ] || fail "kmem buddyinfo: $(section buddyinfo | head -1); the kernel printed: $header"
+[ "$(section buddyinfo | head -1)" = "$header" ] ||
+  fail "kmem buddyinfo: $(section buddyinfo | head -1); the kernel printed: $header"
 
 section page-free | grep -q '^pa 0x3ff00000: pfn 0x3ff00, bank 0, colour [0-9]*, free' ||
   fail "kmem page of a free user page: $(section page-free)"
-section page-kernel | grep -q '^pa 0x100000: in no palloc bank' || fail "kmem page of the kernel image: $(section page-kernel)"
+section page-kernel | grep -q '^pa 0x100000: in no palloc bank' ||
+  fail "kmem page of the kernel image: $(section page-kernel)"
 # The MMU self-test's 2 MiB block (order 9), at Vmap's entry: pa is its first argument after `this`.
 block=$(section vmap-pa)
 section page-block | grep -q ", allocated in a block of order 9 at $block;" ||
