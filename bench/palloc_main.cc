@@ -1,16 +1,26 @@
 // bazel run -c opt //bench:palloc -- BACKEND WORKLOAD [--frames=N] [--steps=N]
 // BACKEND: buddy, colour or all; WORKLOAD: one of palloc_workloads.h's, or all. Prints one line per
 // figure: kmem-BACKEND<TAB>WORKLOAD<TAB>WHAT<TAB>N.N UNIT. --frames and --steps shrink the run (the smoke
-// test uses them); the defaults are the literature's 2^20 frames and 10 M steps.
+// test uses them); the defaults are the literature's 2^20 frames and 10 M steps. Flags by absl::flags
+// (--help lists them).
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "bench/palloc_workloads.h"
 #include "mm/palloc/buddy.h"
 #include "mm/palloc/colour.h"
+
+ABSL_FLAG(uint64_t, frames, kmem::bench::Sizes{}.frames, "frames the allocator manages");
+ABSL_FLAG(std::optional<uint64_t>, steps, std::nullopt,
+          "alloc/free pairs of repeat0h and repeat9h and steps of mixed (default: 10 M, 2.5 M and 10 M)");
 
 namespace {
 
@@ -30,27 +40,27 @@ bool RunOne(const std::string& workload, const Sizes& z) {
   return !figures.empty();
 }
 
+std::string UsageText() {
+  return absl::StrFormat("usage: palloc buddy|colour|all WORKLOAD|all [--frames=N] [--steps=N]\nworkloads: %s",
+                         absl::StrJoin(kmem::bench::kWorkloads, " "));
+}
+
 int Usage() {
-  std::fprintf(stderr, "usage: palloc buddy|colour|all WORKLOAD|all [--frames=N] [--steps=N]\nworkloads:");
-  for (const char* w : kmem::bench::kWorkloads) std::fprintf(stderr, " %s", w);
-  std::fprintf(stderr, "\n");
+  absl::FPrintF(stderr, "%s\n", UsageText());
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) return Usage();
-  std::string backend = argv[1], workload = argv[2];
+  absl::SetProgramUsageMessage(UsageText());
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() != 3) return Usage();
+  std::string backend = args[1], workload = args[2];
   Sizes z;
-  for (int i = 3; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--frames=", 9) == 0) {
-      z.frames = std::strtoull(argv[i] + 9, nullptr, 0);
-    } else if (std::strncmp(argv[i], "--steps=", 8) == 0) {
-      z.repeat0_pairs = z.repeat9_pairs = z.mixed_steps = std::strtoull(argv[i] + 8, nullptr, 0);
-    } else {
-      return Usage();
-    }
+  z.frames = absl::GetFlag(FLAGS_frames);
+  if (std::optional<uint64_t> steps = absl::GetFlag(FLAGS_steps)) {
+    z.repeat0_pairs = z.repeat9_pairs = z.mixed_steps = *steps;
   }
   std::vector<std::string> workloads;
   if (workload == "all") {

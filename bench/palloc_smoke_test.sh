@@ -14,6 +14,9 @@ for b in buddy colour; do
     grep -q "^kmem-$b"$'\t'"$w"$'\t' <<<"$out" || { echo "FAIL: no $b $w"; exit 1; }
   done
 done
+# A size that is not a number is refused (absl::flags), not read as 0.
+if "$1" buddy mixed --frames=16384 --steps=x >/dev/null 2>&1; then echo "FAIL: --steps=x accepted"; exit 1; fi
+if "$1" buddy mixed --frames=lots >/dev/null 2>&1; then echo "FAIL: --frames=lots accepted"; exit 1; fi
 # The Google Benchmark binary at the small size: every benchmark must report a time.
 # (Console format: the CSV reporter wants the same counters in every row, and workloads differ.)
 gb=$("$2" --small --benchmark_min_time=0.001 --benchmark_color=false 2>/dev/null)

@@ -16,6 +16,8 @@ def _kernel_transition_impl(settings, attr):
         "//command_line_option:platforms": "//platforms:x86_64_kernel",
         "//command_line_option:copt": [],
         "//command_line_option:linkopt": [],
+        # fastbuild's --strip=sometimes links with -Wl,-S; gdb (tools/gdb) reads the kernel's DWARF.
+        "//command_line_option:strip": "never",
         _BACKEND: attr.backend or settings[_BACKEND],
     }
 
@@ -26,6 +28,7 @@ _kernel_transition = transition(
         "//command_line_option:platforms",
         "//command_line_option:copt",
         "//command_line_option:linkopt",
+        "//command_line_option:strip",
         _BACKEND,
     ],
 )

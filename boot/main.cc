@@ -12,6 +12,7 @@
 #include "boot/mach.h"
 #include "boot/meminit.h"
 #include "boot/mmu_setup.h"
+#include "boot/monitor.h"
 #include "boot/multiboot.h"
 #include "boot/poolinit.h"
 #include "boot/qemu_exit.h"
@@ -63,6 +64,7 @@ void RunConstructors() {
   KernelPalloc& palloc = PageInit(conf, arch.colours);
   PoolsLate(conf, palloc);
   SelfTests(palloc, KernelMmu());
+  MonitorIfAsked(cmdline, {palloc, KernelMmu(), map, mach, xalloc});
   // Exercises the failure path end to end: boot/BUILD.bazel has a test that boots with this word.
   if (CmdlineHas(cmdline, "kmem.panic")) Panic("kmem.panic on the command line");
   FaultTest(cmdline, palloc);

@@ -5,9 +5,14 @@
 
 #include "mm/conf/conf.h"
 #include "mm/palloc/kernel_palloc.h"
+#include "mm/pool/pool.h"
 #include "mm/xalloc/xalloc.h"
 
 namespace kmem::boot {
+
+// The three pools in the order the dumps list them (the monitor's pools, the JSON dump).
+inline pool::Pool* const kKernelPools[] = {&pool::mainmem, &pool::imagmem, &pool::secrmem};
+inline constexpr size_t kKernelPoolCount = sizeof kKernelPools / sizeof kKernelPools[0];
 
 // After xinit: the three pools over xalloc, with confinit's limits.
 void PoolsEarly(const Conf& conf, HoleAllocator& xalloc);

@@ -5,7 +5,7 @@
 #
 #   bazel run //boot:qemu [-- [--gdb] [QEMU ARGS...]]
 # QEMU ARGS pass through (-m 4G, -smp 2, -append 'words'); the default memory is 1G. --gdb starts QEMU's
-# gdb stub on :1234 with the CPU stopped: gdb bazel-bin/boot/kernel.elf -ex 'target remote :1234'.
+# gdb stub on :1234 with the CPU stopped and prints the gdb command (tools/gdb/kmem.py's commands loaded).
 # KMEM_KERNEL=FILE boots another flat image (the boot tests pick a backend so).
 # KMEM_ACCEL=tcg|kvm forces an accelerator; by default KVM is used when it works and TCG otherwise.
 # -cpu max gives NX and 1 GiB pages under both; arch-capabilities is dropped because nested KVM refuses
@@ -28,7 +28,11 @@ fi
 extra=()
 for arg in "$@"; do
   case "$arg" in
-    --gdb) extra+=(-s -S); echo "qemu.sh: gdb stub on :1234, CPU stopped" >&2 ;;
+    --gdb)
+      extra+=(-s -S)
+      echo "qemu.sh: gdb stub on :1234, CPU stopped; from the repository root:" >&2
+      echo "  gdb bazel-bin/boot/kernel.elf -x tools/gdb/kmem.py -ex 'target remote :1234'" >&2
+      ;;
     *) extra+=("$arg") ;;
   esac
 done

@@ -64,6 +64,9 @@ notes=$(printf '0x0 0x9fc00 1\n0x100000 0x800000 12\n0xfffffff000000 0x100000010
   fail "RAM above the limit: notes '$notes'"
 
 "$tool" --format=bogus "$data/qemu_1G.map" >/dev/null 2>&1 && fail "an unknown flag exits 0"
+err=$("$tool" --format=bogus "$data/qemu_1G.map" 2>&1 >/dev/null)
+[[ $err == *"'bogus' is neither text nor 9front"* ]] || fail "an unknown format: stderr '$err'"
+"$tool" --help 2>&1 | grep -q -- '--format (text: ' || fail "--help does not describe --format"
 
 [ $failures -eq 0 ] || exit 1
 echo PASS

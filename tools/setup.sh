@@ -10,7 +10,8 @@ packages=(
   qemu-system-x86          # boots the kernel
   googletest libabsl-dev libbenchmark-dev  # host test, tool and benchmark libraries
   binutils python3         # readelf for the kernel checks; python3 for tools/compile_commands.sh
-  gdb                      # README's debugging line: gdb on kernel.elf against QEMU's stub
+  gdb                      # README's debugging line and tools/gdb: gdb on kernel.elf against QEMU's stub
+  python3-matplotlib       # //tools:memviz draws the memory picture
 )
 
 missing=()

@@ -250,6 +250,12 @@ class Palloc {
     });
   }
 
+  // fn(pa, order) for every free block, in the backend's order (not by address). O(free blocks).
+  template <typename Fn>
+  void ForEachFreeBlock(Fn&& fn) const {
+    backend_.ForEachFree([&](const Page* head, unsigned order) { fn(Pa(head), order); });
+  }
+
   // The memory line and the free-block table (per order, then per colour), like Linux's buddyinfo.
   void PrintFreeTable() {
     Stats(&stats_);

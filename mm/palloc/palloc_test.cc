@@ -104,6 +104,14 @@ TYPED_TEST(PallocTest, UnalignedBankStartsAsMaximalBlocks) {
   EXPECT_EQ(s.free_by_colour[0], 13u);
 }
 
+// The same unaligned bank seen through ForEachFreeBlock: each block's address and order, none else.
+TYPED_TEST(PallocTest, ForEachFreeBlockGivesAddressAndOrder) {
+  HostPalloc<TypeParam> p({{Pfn(3).addr(), 13}}, 1);
+  std::set<std::pair<uint64_t, unsigned>> blocks;
+  p->ForEachFreeBlock([&](PhysAddr pa, unsigned order) { blocks.insert({pa.value() >> kPageShift, order}); });
+  EXPECT_EQ(blocks, (std::set<std::pair<uint64_t, unsigned>>{{3, 0}, {4, 2}, {8, 3}}));
+}
+
 TYPED_TEST(PallocTest, ContigBlocksAreNaturallyAlignedAtEveryOrder) {
   // 2 GiB from 0: order 18 takes the first GiB, orders 17..0 together take less than the second.
   HostPalloc<TypeParam> p({{PhysAddr(0), (2048 * kMiB) >> 12}}, 16);

@@ -1,0 +1,85 @@
+#include "boot/monitor.h"
+
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/ptdump.h"
+#include "boot/cmdline.h"
+#include "boot/memjson.h"
+#include "boot/poolinit.h"
+#include "boot/selftest.h"
+#include "boot/serial.h"
+#include "mm/base/format.h"
+#include "mm/pool/slab.h"
+#include "monitor/monitor.h"
+
+namespace kmem::boot {
+namespace {
+
+using monitor::ArgKind;
+
+enum class JsonDump : uint8_t { kNo, kYes };
+
+// The handlers' context: the boot's objects, and whether stress runs end with the JSON dump.
+struct Context {
+  MonitorTargets targets;
+  JsonDump json;
+};
+
+const MonitorTargets& Of(void* ctx) { return static_cast<const Context*>(ctx)->targets; }
+
+void Mem(void* ctx, uint64_t) {
+  const KernelPalloc& p = Of(ctx).palloc;
+  Print("palloc: %lu pages (%lu MiB), %lu free, %lu user\n", p.TotalPages(), p.TotalPages() >> (20 - kPageShift),
+        p.FreeCount(), p.UserCount());
+  Of(ctx).xalloc.Xsummary();
+}
+
+void Memmap(void* ctx, uint64_t) { Of(ctx).map.Dump(); }
+
+void Buddyinfo(void* ctx, uint64_t) { Of(ctx).palloc.PrintFreeTable(); }
+
+void Pools(void*, uint64_t) {
+  pool::PoolDump(kKernelPools, kKernelPoolCount);
+  pool::KmemDump();
+}
+
+void Ptdump(void* ctx, uint64_t) { x86::MmuDump(Of(ctx).mmu, Of(ctx).mmu.kernel_table()); }
+
+void Cpus(void* ctx, uint64_t) { x86::CpuPrint(Of(ctx).mach.cpu, Of(ctx).mach.machno); }
+
+void Json(void* ctx, uint64_t) { PrintMemJson(Of(ctx).map, Of(ctx).palloc); }
+
+// One CPU runs until the SMP start-up; then every CPU should run them at once.
+void Stress(void* ctx, uint64_t n) {
+  for (uint64_t i = 1; i <= n; ++i) {
+    Print("stress: run %lu of %lu\n", i, n);
+    SelfTests(Of(ctx).palloc, Of(ctx).mmu);
+    if (static_cast<const Context*>(ctx)->json == JsonDump::kYes) Json(ctx, 0);
+  }
+}
+
+constexpr monitor::Command kCommands[] = {
+    {"mem", "page allocator and xalloc totals", ArgKind::kNone, 0, 0, Mem},
+    {"memmap", "the typed physical memory map", ArgKind::kNone, 0, 0, Memmap},
+    {"buddyinfo", "free blocks per order and pages per colour", ArgKind::kNone, 0, 0, Buddyinfo},
+    {"pools", "the pools and slab caches", ArgKind::kNone, 0, 0, Pools},
+    {"ptdump", "the kernel's page tables", ArgKind::kNone, 0, 0, Ptdump},
+    {"cpus", "each CPU's identity, address widths and caches", ArgKind::kNone, 0, 0, Cpus},
+    {"json", "the memory dump, one JSON object a line", ArgKind::kNone, 0, 0, Json},
+    {"stress", "run every self-test N times", ArgKind::kCount, 1, 1000, Stress},
+};
+
+}  // namespace
+
+void MonitorIfAsked(const char* cmdline, const MonitorTargets& targets) {
+  Context ctx{targets, CmdlineHas(cmdline, "kmem.json") ? JsonDump::kYes : JsonDump::kNo};
+  if (ctx.json == JsonDump::kYes) Json(&ctx, 0);
+  if (!CmdlineHas(cmdline, "kmem.monitor")) return;
+  monitor::Monitor m(kCommands, sizeof kCommands / sizeof kCommands[0], &ctx);
+  Print("monitor: kmem.monitor: commands on the serial line, 'help' lists them\n");
+  m.Prompt();
+  while (m.Feed(SerialRead()) != monitor::Action::kExit) {
+  }
+  Print("monitor: left\n");
+}
+
+}  // namespace kmem::boot

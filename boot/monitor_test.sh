@@ -1,0 +1,83 @@
+#!/bin/bash
+# monitor_test.sh: boots the kernel under TCG with `-append kmem.monitor` and its serial line on pipes,
+# waits for the monitor's prompt, then types a script of commands into it and checks each answer against
+# the boot log above it: ptdump repeats the mmu dump, cpus the cpu0 lines, pools the self-test's tables,
+# mem agrees with buddyinfo; unknown commands and bad counts get one line and the prompt; stress 2 runs
+# the self-tests twice more; json's dumps agree with buddyinfo and pools (memjson_check.py) and memviz
+# draws them; exit ends the boot as usual (status 0, 'kmem: boot ok'). Every wait has a deadline, so a
+# hang fails instead of blocking.
+set -u
+dir=$(mktemp -d "${TEST_TMPDIR:-/tmp}/monitor.XXXXXX")
+out=${TEST_UNDECLARED_OUTPUTS_DIR:-$dir}
+serial=$out/serial.log
+mkfifo "$dir/serial.in" "$dir/serial.out"
+fail() { echo "FAIL (monitor): $*"; tr -d '\r' <"$serial" | tail -60; kill "$qemu" 2>/dev/null; exit 1; }
+
+KMEM_ACCEL=tcg KMEM_KERNEL=boot/kernel_buddy.bin KMEM_SERIAL="pipe:$dir/serial" \
+  timeout 120 boot/qemu -append kmem.monitor >"$dir/qemu.log" 2>&1 &
+qemu=$!
+: >"$serial"  # exists before the first wait_for reads it
+cat "$dir/serial.out" >"$serial" &
+exec 3<>"$dir/serial.in"  # a read-write open of the input pipe never blocks
+
+wait_for() {  # wait_for PATTERN SECONDS
+  local deadline=$((SECONDS + $2))
+  until tr -d '\r' <"$serial" | grep -q "$1"; do
+    (( SECONDS < deadline )) || return 1
+    kill -0 "$qemu" 2>/dev/null || return 1
+    sleep 0.2
+  done
+}
+
+# Input typed before the prompt would be lost when the UART's FIFO is reset at boot: wait for it.
+wait_for '^kmem> ' 90 || fail "no monitor prompt"
+printf 'help\nmem\nmemmap\nbuddyinfo\npools\njson\nptdump\ncpus\nfrobnicate\nstress x\nmem 1\nstress 2\nexit\n' >&3
+wait "$qemu"
+status=$?
+[ $status -eq 0 ] || fail "qemu.sh exited with $status after exit: $(cat "$dir/qemu.log")"
+
+log() { tr -d '\r' <"$serial"; }
+boot() { log | sed '/^kmem> /,$d'; }  # what the kernel printed before the monitor
+# The answer to CMD: the lines after the prompt that echoes it, up to the next prompt.
+answer() { log | awk -v cmd="kmem> $1" '$0 == cmd {on = 1; next} /^kmem> / {on = 0} on'; }
+
+log | grep -q '^kmem: boot ok' || fail "no 'boot ok' after exit"
+log | grep -q '^monitor: left$' || fail "the monitor did not say it left"
+
+for name in mem memmap buddyinfo pools ptdump cpus json stress help 'exit, quit'; do
+  answer help | grep -q "^  $name " || fail "help does not list $name"
+done
+
+boot | sed -n '/^mmu: page tables of the kernel/,/^[^f]/p' | grep '^ffff' >"$dir/dump.boot"
+[ -s "$dir/dump.boot" ] || fail "no mmu dump in the boot log"
+answer ptdump | diff "$dir/dump.boot" - || fail "ptdump differs from the boot's mmu dump"
+
+answer cpus | diff <(boot | grep '^cpu0: ') - || fail "cpus differs from the boot's cpu0 lines"
+
+boot | sed -n '/^pool       live blocks/,/^pool selftest: passed/p' | sed '$d' >"$dir/pools.boot"
+answer pools | diff "$dir/pools.boot" - || fail "pools differs from the self-test's tables"
+
+answer memmap | head -1 | grep -q '^memmap: base ' || fail "memmap prints no table: $(answer memmap)"
+answer memmap | tail -1 | grep -q '^memmap: usable RAM ' || fail "memmap prints no total"
+
+free=$(answer buddyinfo | sed -n 's/^palloc: buddy backend, .* pages, \([0-9]*\) free, .*/\1/p')
+[ -n "$free" ] || fail "buddyinfo: $(answer buddyinfo)"
+answer buddyinfo | grep -q '^palloc: free blocks per order: 0:' || fail "buddyinfo has no free-block line"
+answer mem | grep -q "^palloc: [0-9]* pages ([0-9]* MiB), $free free, 0 user$" ||
+  fail "mem does not agree with buddyinfo's $free free pages: $(answer mem)"
+answer mem | grep -q '^xalloc: ' || fail "mem has no xalloc summary"
+
+[ "$(answer frobnicate)" = "monitor: unknown command 'frobnicate'; 'help' lists them" ] ||
+  fail "unknown command: $(answer frobnicate)"
+[ "$(answer 'stress x')" = "monitor: stress takes a count from 1 to 1000, not 'x'" ] ||
+  fail "stress x: $(answer 'stress x')"
+[ "$(answer 'mem 1')" = "monitor: mem takes no argument" ] || fail "mem 1: $(answer 'mem 1')"
+
+[ "$(answer 'stress 2' | grep -c '^stress: run [12] of 2$')" = 2 ] || fail "stress 2 did not run twice"
+[ "$(answer 'stress 2' | grep -c '^selftest: every layer passed$')" = 2 ] ||
+  fail "stress 2: the self-tests did not pass twice"
+/usr/bin/python3 boot/memjson_check.py "$serial" || fail "json disagrees with the text tables"
+BUILD_WORKING_DIRECTORY=$dir tools/memviz "$serial" -o memory.png || fail "memviz cannot draw the json dump"
+[ -s "$dir/memory.png" ] || fail "memviz wrote no picture"
+
+echo "PASS: the monitor answers every command as the boot log says and leaves on exit"
