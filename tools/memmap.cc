@@ -19,6 +19,8 @@
 #include <cstring>
 #include <string>
 
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/pc/legacy.h"
 #include "mm/base/format.h"
 #include "mm/memmap/e820.h"
 #include "mm/memmap/parse.h"
@@ -68,7 +70,7 @@ bool ReadInput(const char* file, std::string* text) {
 }
 
 kmem::E820Map firmware, sanitised;
-kmem::Memmap typed;
+kmem::Memmap typed(kmem::x86::kArchPhysLimit);
 
 }  // namespace
 
@@ -101,7 +103,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "memmap: %s: the sanitised map needs more than %zu entries\n", file, kmem::E820Map::kCapacity);
     return 1;
   }
-  kmem::MemmapStatus s = kmem::MemmapAddE820(sanitised, &typed);
+  kmem::MemmapStatus s = kmem::x86::PcAddE820(sanitised, &typed);
   if (s != kmem::MemmapStatus::kOk) {
     std::fprintf(stderr, "memmap: %s: typed map: %s\n", file, kmem::MemmapStatusName(s));
     return 1;
@@ -113,7 +115,7 @@ int main(int argc, char** argv) {
   if (report.unknown_types != 0) {
     std::fprintf(stderr, "memmap: note: %zu entries of unknown type counted as reserved\n", report.unknown_types);
   }
-  if (uint64_t above = kmem::E820RamAbove(sanitised, kmem::kPhysLimit); above != 0) {
+  if (uint64_t above = kmem::E820RamAbove(sanitised, typed.limit().value()); above != 0) {
     std::fprintf(stderr, "memmap: note: %lu KiB of RAM at or above the 2^52 physical limit left out of the typed map\n",
                  above >> 10);
   }

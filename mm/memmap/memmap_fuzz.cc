@@ -18,7 +18,12 @@ namespace kmem {
 namespace {
 
 E820Map raw, sanitised;
-Memmap typed;
+Memmap typed{PhysAddr(testing::kPhysLimit)};
+
+// The typed map's generic path; the PC's rules around it are arch/x86_64/pc/legacy_test.cc's.
+MemmapStatus AddRam(Memmap* map, uint64_t base, uint64_t end) {
+  return map->Add(PhysAddr(base), end - base, MemType::kRam);
+}
 
 void Fail(const std::string& what) {
   std::fprintf(stderr, "memmap_fuzz: %s\n", what.c_str());
@@ -63,8 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string why = testing::E820Check(raw, sanitised, probes);
   if (!why.empty()) Fail(why);
 
-  typed = Memmap();
-  MemmapStatus s = MemmapAddE820(sanitised, &typed);
+  typed = Memmap(PhysAddr(testing::kPhysLimit));
+  MemmapStatus s = MemmapAddE820(sanitised, &typed, AddRam);
   if (s != MemmapStatus::kOk && s != MemmapStatus::kFull) Fail(std::string("typed map: ") + MemmapStatusName(s));
   why = testing::MemmapCheckShape(typed);
   if (!why.empty()) Fail(why);
