@@ -2,8 +2,8 @@
 
 #include "arch/x86_64/kernel_image.h"
 #include "arch/x86_64/layout.h"
-#include "boot/meminit.h"
-#include "boot/selftest.h"
+#include "arch/x86_64/boot/meminit.h"
+#include "arch/x86_64/boot/selftest.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 #include "mm/palloc/prealloc.h"

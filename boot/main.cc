@@ -1,4 +1,4 @@
-// kmain: the kernel's C++ entry, called from boot/multiboot.S on the boot stack in the higher half with
+// kmain: the kernel's C++ entry, called from arch/x86_64/boot/multiboot.S on the boot stack in the higher half with
 // the Multiboot magic and the physical address of the boot information.
 #include <stddef.h>
 #include <stdint.h>
@@ -6,17 +6,17 @@
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/trap.h"
 #include "boot/allocinit.h"
-#include "boot/archinit.h"
+#include "arch/x86_64/boot/archinit.h"
 #include "boot/cmdline.h"
-#include "boot/faulttest.h"
-#include "boot/mach.h"
-#include "boot/meminit.h"
-#include "boot/mmu_setup.h"
-#include "boot/multiboot.h"
+#include "arch/x86_64/boot/faulttest.h"
+#include "arch/x86_64/boot/mach.h"
+#include "arch/x86_64/boot/meminit.h"
+#include "arch/x86_64/boot/mmu_setup.h"
+#include "arch/x86_64/boot/multiboot.h"
 #include "boot/poolinit.h"
-#include "boot/qemu_exit.h"
-#include "boot/selftest.h"
-#include "boot/serial.h"
+#include "arch/x86_64/boot/qemu_exit.h"
+#include "arch/x86_64/boot/selftest.h"
+#include "arch/x86_64/boot/serial.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 #include "mm/palloc/kernel_palloc.h"

@@ -6,7 +6,7 @@
 // type and use (they are merged). The map is page-granular because its consumers are: Add trims RAM inward
 // to whole pages and widens every other type outward, so a page is RAM only when all of it is.
 //
-// The kernel builds one at boot (boot/meminit.h). Later layers read it: xalloc and palloc take the free RAM
+// The kernel builds one at boot (arch/x86_64/boot/meminit.h). Later layers read it: xalloc and palloc take the free RAM
 // with `for (const MemRange& r : map.Ranges(MemType::kRam))`; before xalloc exists, page-table pages come
 // from `map.Alloc(Memmap::kAnyAddress, kPageSize, kPageSize, MemType::kRam, &pa)` (9front's rampage), which
 // takes them out of that free RAM for good.

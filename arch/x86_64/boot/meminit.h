@@ -8,7 +8,7 @@
 
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/mtrr.h"
-#include "boot/multiboot.h"
+#include "arch/x86_64/boot/multiboot.h"
 #include "mm/base/addr.h"
 #include "mm/base/ram_range.h"
 #include "mm/memmap/memmap.h"

@@ -1,12 +1,12 @@
-#include "boot/selftest.h"
+#include "arch/x86_64/boot/selftest.h"
 
 #include <stdint.h>
 
 #include "arch/x86_64/kernel_cpu.h"
 #include "arch/x86_64/layout.h"
 #include "boot/allocinit.h"
-#include "boot/meminit.h"
-#include "boot/mmu_setup.h"
+#include "arch/x86_64/boot/meminit.h"
+#include "arch/x86_64/boot/mmu_setup.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 #include "mm/pool/selftest.h"

@@ -1,11 +1,11 @@
-#include "boot/faulttest.h"
+#include "arch/x86_64/boot/faulttest.h"
 
 #include <stdint.h>
 
 #include "arch/x86_64/layout.h"
 #include "boot/allocinit.h"
 #include "boot/cmdline.h"
-#include "boot/mmu_setup.h"
+#include "arch/x86_64/boot/mmu_setup.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 

@@ -7,7 +7,7 @@
 
 #include "arch/x86_64/mmu.h"
 #include "arch/x86_64/mtrr.h"
-#include "boot/archinit.h"
+#include "arch/x86_64/boot/archinit.h"
 #include "mm/base/ram_range.h"
 #include "mm/vm/aspace.h"
 #include "mm/xalloc/xalloc.h"

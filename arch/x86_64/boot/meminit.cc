@@ -1,4 +1,4 @@
-#include "boot/meminit.h"
+#include "arch/x86_64/boot/meminit.h"
 
 #include "arch/x86_64/kernel_cpu.h"
 #include "arch/x86_64/kernel_image.h"

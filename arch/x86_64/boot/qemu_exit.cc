@@ -1,4 +1,4 @@
-#include "boot/qemu_exit.h"
+#include "arch/x86_64/boot/qemu_exit.h"
 
 #include "arch/x86_64/io.h"
 
