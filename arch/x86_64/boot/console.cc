@@ -29,7 +29,7 @@ void Panic(const char* fmt, ...) {
   VFormat(SerialSink, nullptr, fmt, ap);
   Print("\n");
   va_end(ap);
-  boot::QemuExit(boot::ExitStatus::kFailure);
+  boot::QemuExit(boot::QemuStatus::kFailure);
 }
 
 }  // namespace kmem

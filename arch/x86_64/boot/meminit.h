@@ -9,13 +9,12 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/mtrr.h"
 #include "arch/x86_64/boot/multiboot.h"
+#include "boot/arch.h"
 #include "mm/base/addr.h"
 #include "mm/base/ram_range.h"
 #include "mm/memmap/memmap.h"
 
 namespace kmem::boot {
-
-enum class MemSource : uint8_t { kFirmwareMap, kMemoryTest };
 
 // Fills the kernel's memory map and returns it: firmware RAM minus the legacy hole below 1 MiB, with the
 // kernel image, page 0 and the Multiboot structures reserved and option ROMs found in the ISA window.

@@ -4,7 +4,7 @@
 
 namespace kmem::boot {
 
-void QemuExit(ExitStatus status) {
+void QemuExit(QemuStatus status) {
   x86::Outl(0xf4, static_cast<uint32_t>(status));
   // Without the device (real hardware, or QEMU started by hand) there is nowhere to go.
   x86::HaltForever();

@@ -2,14 +2,14 @@
 
 #include <stdint.h>
 
+#include "arch/x86_64/boot/meminit.h"
+#include "arch/x86_64/boot/mmu_setup.h"
 #include "arch/x86_64/kernel_cpu.h"
 #include "arch/x86_64/layout.h"
 #include "boot/allocinit.h"
-#include "arch/x86_64/boot/meminit.h"
-#include "arch/x86_64/boot/mmu_setup.h"
+#include "boot/arch.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
-#include "mm/pool/selftest.h"
 #include "mm/vm/vmalloc.h"
 
 namespace kmem::boot {
@@ -202,13 +202,9 @@ void VmallocSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
 
 }  // namespace
 
-void SelfTests(KernelPalloc& palloc, x86::Mmu& mmu) {
-  palloc.SelfTest();
-  MmuSelfTest(palloc, mmu);
-  VmallocSelfTest(palloc, mmu);
-  if (pool::PoolSelfTest() != pool::SelfTestStatus::kPassed) Panic("pool self-test failed");
-  palloc.Validate();
-  Print("selftest: every layer passed\n");
+void ArchSelfTests(KernelPalloc& palloc) {
+  MmuSelfTest(palloc, KernelMmu());
+  VmallocSelfTest(palloc, KernelMmu());
 }
 
 }  // namespace kmem::boot

@@ -1,11 +1,9 @@
-// The in-kernel self-tests of every layer, run once the whole boot is done: the page allocator hands out
-// every user page exactly once, the MMU maps, translates, switches and unmaps real memory, and the pools
-// survive a stress run and wipe secrets. Each prints what it checked; a failure panics, so a kernel whose
-// memory manager is broken can never look like it booted.
+// The x86 self-tests (boot/arch.h's ArchSelfTests), run once the whole boot is done: the MMU maps,
+// translates, switches and unmaps real memory, vmap maps the local APIC uncached and refuses RAM, vmalloc
+// maps over the kernel's tables with guard pages. Each prints what it checked; a failure panics.
 #pragma once
 
-#include "arch/x86_64/mmu.h"
-#include "mm/palloc/kernel_palloc.h"
+#include <stdint.h>
 
 namespace kmem::boot {
 
@@ -13,7 +11,5 @@ namespace kmem::boot {
 // tables, a top-level table and the user mapping's third-, second- and first-level tables. The vmalloc
 // self-test after it maps in the VMAP window again, with tables from the MMU's pool of freed ones.
 inline constexpr uint64_t kMmuSelfTestTablePages = 6;
-
-void SelfTests(KernelPalloc& palloc, x86::Mmu& mmu);
 
 }  // namespace kmem::boot
