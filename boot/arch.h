@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "mm/base/direct_map.h"
+#include "mm/base/ram_range.h"
 #include "mm/memmap/memmap.h"
 #include "mm/palloc/kernel_palloc.h"
 #include "mm/xalloc/xalloc.h"
@@ -38,6 +40,32 @@ void ArchTrapInit();
 // the CPU cannot address are reserved in it.
 enum class MemSource : uint8_t { kFirmwareMap, kMemoryTest };
 Memmap& ArchMemInit(MemSource source);
+
+// The machine's RAM as meminit0 found it, page-aligned, before anything was reserved out of it: what the
+// direct map covers. Valid after ArchMemInit.
+struct InstalledRam {
+  static constexpr size_t kMaxRanges = 64;
+  RamRange range[kMaxRanges];
+  size_t n = 0;
+};
+const InstalledRam& ArchInstalledRam();
+
+// The bytes of the loaded kernel (text, data, bss): not in the RAM ranges, but kernel memory to confinit.
+uint64_t ArchImageBytes();
+
+// The windows mm/ reaches physical memory through (mm/base/direct_map.h): the early one, mapped from the
+// start, that xalloc's holes and the early page tables must lie in (x86_64: KZERO, the boot tables' 2 GiB),
+// and the direct map of all RAM the page allocator's arrays and pages are reached through once ArchMmuInit
+// has run.
+DirectMap ArchEarlyWindow();
+DirectMap ArchDirectMap();
+
+// The kernel's one xalloc, over ArchEarlyWindow(), with no holes yet: the architecture defines it because
+// only there is the window a constant, which keeps xalloc constant-initialised (no constructor runs).
+HoleAllocator& ArchXalloc();
+
+// What the architecture's self-tests take from xalloc at most (page-table pages), for the boot's minimum.
+uint64_t ArchSelfTestKernelBytes();
 
 // archinit: what the CPU lets the memory manager use; returns the page colours for the page allocator.
 unsigned ArchInit();

@@ -9,7 +9,9 @@
 #include "arch/x86_64/boot/mmu_setup.h"
 #include "arch/x86_64/boot/multiboot.h"
 #include "arch/x86_64/boot/qemu_exit.h"
+#include "arch/x86_64/boot/selftest.h"
 #include "arch/x86_64/boot/serial.h"
+#include "arch/x86_64/kernel_image.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/trap.h"
 #include "boot/arch.h"
@@ -19,6 +21,10 @@ extern "C" [[noreturn]] void kmain(uint32_t magic, uint32_t info_pa);
 
 namespace kmem::boot {
 namespace {
+
+// The KZERO window the boot page tables map: xalloc's.
+constexpr DirectMap kKzeroMap(PhysAddr(0), x86::kKzeroWindow, x86::kKzero);
+constinit HoleAllocator xalloc(kKzeroMap);
 
 uint32_t boot_magic;
 PhysAddr boot_info_pa;
@@ -49,6 +55,15 @@ const char* ArchBootInit() {
   return CmdlineWords(x86::KzeroPointer<const char>(PhysAddr(mbi.cmdline)));
 }
 
+uint64_t ArchImageBytes() { return x86::ImageBytes(); }
+
+DirectMap ArchEarlyWindow() { return kKzeroMap; }
+DirectMap ArchDirectMap() { return DirectMap(PhysAddr(0), x86::kDirectMapMax, x86::kDirectMap); }
+
+HoleAllocator& ArchXalloc() { return xalloc; }
+
+uint64_t ArchSelfTestKernelBytes() { return kMmuSelfTestTablePages * kPageSize; }
+
 void ArchMach0Init(CpuidDump dump) { mach = &Mach0Init(dump); }
 
 void ArchTrapInit() { x86::TrapInit(); }
@@ -61,7 +76,7 @@ unsigned ArchInit() {
 }
 
 void ArchMmuInit(HoleAllocator& xalloc, MmuWait wait) {
-  const InstalledRam& ram = MemInstalledRam();
+  const InstalledRam& ram = ArchInstalledRam();
   SetUpMmu(ram.range, ram.n, MemMtrrs(), xalloc, arch, wait);
 }
 

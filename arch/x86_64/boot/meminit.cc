@@ -150,7 +150,7 @@ void RecordInstalledRam() {
 
 }  // namespace
 
-const InstalledRam& MemInstalledRam() { return installed; }
+const InstalledRam& ArchInstalledRam() { return installed; }
 const x86::Mtrrs& MemMtrrs() { return mtrrs; }
 
 Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source, const x86::CpuInfo& cpu) {

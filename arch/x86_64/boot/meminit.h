@@ -11,7 +11,6 @@
 #include "arch/x86_64/boot/multiboot.h"
 #include "boot/arch.h"
 #include "mm/base/addr.h"
-#include "mm/base/ram_range.h"
 #include "mm/memmap/memmap.h"
 
 namespace kmem::boot {
@@ -27,14 +26,5 @@ Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source, co
 
 // The MTRRs as MemInit read them.
 const x86::Mtrrs& MemMtrrs();
-
-// The machine's RAM as MemInit found it, page-aligned, before anything was reserved out of it: what the
-// direct map covers. Valid after MemInit.
-struct InstalledRam {
-  static constexpr size_t kMaxRanges = 64;
-  RamRange range[kMaxRanges];
-  size_t n = 0;
-};
-const InstalledRam& MemInstalledRam();
 
 }  // namespace kmem::boot

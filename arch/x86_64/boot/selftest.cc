@@ -77,7 +77,7 @@ uint32_t VmapSelfTest(x86::Mmu& mmu, PhysAddr ram) {
   t = mmu.Translate(kernel, va);
   Expect(t.status == MmuStatus::kNotMapped, "vunmapped address still translates", t.pa.value(), 0);
 
-  const InstalledRam& installed = MemInstalledRam();
+  const InstalledRam& installed = ArchInstalledRam();
   uint64_t top = 0;
   for (size_t i = 0; i < installed.n; ++i) top = Max(top, installed.range[i].end().value());
   uint64_t unbacked;
