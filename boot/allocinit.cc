@@ -83,7 +83,7 @@ const Conf& ConfInit(const Memmap& map) {
     ram[n++] = RamRange{r.base, r.size};
   }
   CheckMinimum(ram, n);
-  ConfParams params{ArchEarlyWindow(), ArchImageBytes()};
+  ConfParams params{ArchEarlyWindow(), ArchImageBytes(), ArchLowMemoryEnd()};
   ConfStatus s = Confinit(ram, n, params, &conf);
   if (s != ConfStatus::kOk) Panic("confinit: %s", ConfStatusName(s));
   return conf;

@@ -50,6 +50,9 @@ struct InstalledRam {
 };
 const InstalledRam& ArchInstalledRam();
 
+// The end of the architecture's low memory, which the kernel never runs on (the PC's first MiB).
+PhysAddr ArchLowMemoryEnd();
+
 // The bytes of the loaded kernel (text, data, bss): not in the RAM ranges, but kernel memory to confinit.
 uint64_t ArchImageBytes();
 

@@ -13,6 +13,7 @@
 #include "arch/x86_64/boot/serial.h"
 #include "arch/x86_64/kernel_image.h"
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/pc/legacy.h"
 #include "arch/x86_64/trap.h"
 #include "boot/arch.h"
 #include "mm/base/panic.h"
@@ -54,6 +55,8 @@ const char* ArchBootInit() {
   if ((mbi.flags & MultibootInfo::kCmdline) == 0) return "";
   return CmdlineWords(x86::KzeroPointer<const char>(PhysAddr(mbi.cmdline)));
 }
+
+PhysAddr ArchLowMemoryEnd() { return PhysAddr(x86::kLegacyEnd); }
 
 uint64_t ArchImageBytes() { return x86::ImageBytes(); }
 

@@ -7,7 +7,6 @@ namespace {
 constexpr uint64_t kVgaBase = 0xA0000;  // VGA frame buffer
 constexpr uint64_t kIsaBase = kIsaWindowBase;
 constexpr uint64_t kBiosBase = kIsaWindowBase + kIsaWindowSize;  // system BIOS
-constexpr uint64_t kLegacyEnd = 0x100000;
 
 }  // namespace
 

@@ -13,6 +13,9 @@
 
 namespace kmem::x86 {
 
+// The legacy first MiB: real-mode vectors, BIOS data, the hole above 640 KiB. The kernel is loaded above
+// it and never runs on it (confinit's low memory).
+inline constexpr uint64_t kLegacyEnd = 0x100000;
 inline constexpr uint64_t kIsaWindowBase = 0xC0000;
 inline constexpr uint64_t kIsaWindowSize = 0x30000;  // up to the system BIOS at 0xF0000
 
