@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/pc/legacy.h"
 #include "mm/memmap/e820.h"
 #include "mm/memmap/memmap.h"
 #include "mm/memmap/parse.h"
@@ -18,12 +20,7 @@ namespace kmem {
 namespace {
 
 E820Map raw, sanitised;
-Memmap typed{PhysAddr(testing::kPhysLimit)};
-
-// The typed map's generic path; the PC's rules around it are arch/x86_64/pc/legacy_test.cc's.
-MemmapStatus AddRam(Memmap* map, uint64_t base, uint64_t end) {
-  return map->Add(PhysAddr(base), end - base, MemType::kRam);
-}
+Memmap typed(x86::kArchPhysLimit);
 
 void Fail(const std::string& what) {
   std::fprintf(stderr, "memmap_fuzz: %s\n", what.c_str());
@@ -68,8 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string why = testing::E820Check(raw, sanitised, probes);
   if (!why.empty()) Fail(why);
 
-  typed = Memmap(PhysAddr(testing::kPhysLimit));
-  MemmapStatus s = MemmapAddE820(sanitised, &typed, AddRam);
+  typed = Memmap(x86::kArchPhysLimit);
+  MemmapStatus s = x86::PcAddE820(sanitised, &typed);
   if (s != MemmapStatus::kOk && s != MemmapStatus::kFull) Fail(std::string("typed map: ") + MemmapStatusName(s));
   why = testing::MemmapCheckShape(typed);
   if (!why.empty()) Fail(why);
