@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "arch/x86_64/boot/multiboot.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/pc/legacy.h"
 #include "mm/memmap/e820.h"
@@ -41,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   switch (mode) {
     case 0: r = ParseE820Text(text, size - 1, &raw); break;
     case 1: r = ParseE820Plan9(text, size - 1, &raw); break;
-    case 2: r = ParseMultibootMmap(data + 1, size - 1, &raw); break;
+    case 2: r = boot::ParseMultibootMmap(data + 1, size - 1, &raw); break;
     case 3: {
       // Three bytes an entry: base, length, type, in a 256-byte space at 0 or ending at 2^64 + 255.
       const uint64_t offset = (data[0] & 4) != 0 ? ~uint64_t{0} - 255 : 0;
