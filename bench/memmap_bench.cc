@@ -5,13 +5,15 @@
 #include <cstdint>
 #include <random>
 
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/pc/legacy.h"
 #include "mm/memmap/e820.h"
 #include "mm/memmap/memmap.h"
 
 namespace {
 
 kmem::E820Map raw, sanitised;
-kmem::Memmap typed;
+kmem::Memmap typed(kmem::x86::kArchPhysLimit);
 
 // n overlapping entries of random types over 64 GiB, unaligned, like a firmware map gone wrong.
 void RandomMap(size_t n) {
@@ -50,8 +52,8 @@ void QemuMap() {
 void FreshTypedMap() {
   kmem::E820Report report;
   kmem::E820Sanitise(raw, &sanitised, &report);
-  typed = kmem::Memmap();
-  kmem::MemmapAddE820(sanitised, &typed);
+  typed = kmem::Memmap(kmem::x86::kArchPhysLimit);
+  kmem::x86::PcAddE820(sanitised, &typed);
 }
 
 void BM_MemmapFromQemu6G(benchmark::State& state) {

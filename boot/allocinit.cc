@@ -1,9 +1,6 @@
 #include "boot/allocinit.h"
 
-#include "arch/x86_64/kernel_image.h"
-#include "arch/x86_64/layout.h"
-#include "boot/meminit.h"
-#include "boot/selftest.h"
+#include "boot/arch.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 #include "mm/palloc/prealloc.h"
@@ -12,11 +9,6 @@
 namespace kmem::boot {
 namespace {
 
-// xalloc reaches memory through the KZERO window the boot page tables map, so confinit counts only the
-// pages below its end as the kernel's.
-constexpr DirectMap kKzeroMap(PhysAddr(0), x86::kKzeroWindow, x86::kKzero);
-
-constinit HoleAllocator xalloc(kKzeroMap);
 constinit KernelPalloc palloc;
 constinit Conf conf;  // 2.5 KiB of banks: static, not on the 16 KiB boot stack
 constinit PreallocPlan plan;  // 2 KiB, the same
@@ -29,7 +21,7 @@ bool TakeMapPage(void* ctx, PhysAddr* out) {
     Print("rampage: memory map: %s\n", MemmapStatusName(s));
     return false;
   }
-  return kKzeroMap.Covers(*out, kPageSize);
+  return ArchEarlyWindow().Covers(*out, kPageSize);
 }
 
 // What the boot takes from each share before any process runs: its self-tests' needs (the MMU self-test's
@@ -38,7 +30,7 @@ bool TakeMapPage(void* ctx, PhysAddr* out) {
 ConfNeeds BootNeeds() {
   constexpr uint64_t kPages = uint64_t{1} << 18;  // a GiB: the arrays' cost per page, rounded up
   ConfNeeds needs;
-  needs.kernel_bytes = kMmuSelfTestTablePages * kPageSize;
+  needs.kernel_bytes = ArchSelfTestKernelBytes();
   needs.user_bytes = pool::kSelfTestSourceBytes;
   needs.arrays_per_page = (KernelPalloc::BankBytes(PhysAddr(0), kPages) + kPages - 1) / kPages;
   needs.arrays_fixed = KernelPalloc::BankBytes(PhysAddr(0), 1) + kPageSize;
@@ -56,7 +48,7 @@ uint64_t Kib(const RamRange* ram, size_t n) {
 // The RAM still free after the image, the boot structures and the page tables must hold a split that
 // meets the boot's needs; the machine needs that much more than what is already gone.
 void CheckMinimum(const RamRange* ram, size_t n) {
-  const InstalledRam& installed = MemInstalledRam();
+  const InstalledRam& installed = ArchInstalledRam();
   uint64_t has = Kib(installed.range, installed.n), usable = Kib(ram, n);
   uint64_t need = has - usable + ConfMinPages(BootNeeds()) * (kPageSize >> 10);
   if (has < need) Panic("kmem needs at least %lu KiB of RAM, this machine has %lu KiB", need, has);
@@ -79,8 +71,8 @@ PageSource PallocPages(KernelPalloc& palloc) {
 }
 
 HoleAllocator& KernelXalloc(Memmap& map) {
-  xalloc.SetEarlyPageSource({TakeMapPage, &map});
-  return xalloc;
+  ArchXalloc().SetEarlyPageSource({TakeMapPage, &map});
+  return ArchXalloc();
 }
 
 const Conf& ConfInit(const Memmap& map) {
@@ -91,7 +83,7 @@ const Conf& ConfInit(const Memmap& map) {
     ram[n++] = RamRange{r.base, r.size};
   }
   CheckMinimum(ram, n);
-  ConfParams params{kKzeroMap, x86::ImageBytes()};
+  ConfParams params{ArchEarlyWindow(), ArchImageBytes(), ArchLowMemoryEnd()};
   ConfStatus s = Confinit(ram, n, params, &conf);
   if (s != ConfStatus::kOk) Panic("confinit: %s", ConfStatusName(s));
   return conf;
@@ -100,21 +92,22 @@ const Conf& ConfInit(const Memmap& map) {
 void XInit(const Conf& c) {
   RamRange k[Conf::kMaxBanks];
   size_t n = c.KernelRanges(k, Conf::kMaxBanks);
-  XholeStatus s = xalloc.Xinit(k, n);
+  XholeStatus s = ArchXalloc().Xinit(k, n);
   if (s != XholeStatus::kOk) Panic("xinit: %s", XholeStatusName(s));
-  xalloc.Xsummary();
+  ArchXalloc().Xsummary();
 }
 
 KernelPalloc& PageInit(const Conf& c, unsigned colours) {
   RamRange u[Conf::kMaxBanks];
   size_t n = c.UserRanges(u, Conf::kMaxBanks);
   if (n == 0) Panic("pageinit: confinit left no user memory");
-  PreallocStatus s = PlanPrealloc(u, n, PhysAddr(x86::kDirectMapMax), &KernelPalloc::BankBytes, &plan);
+  const DirectMap direct = ArchDirectMap();
+  PreallocStatus s = PlanPrealloc(u, n, direct.phys_base() + direct.size(), &KernelPalloc::BankBytes, &plan);
   if (s != PreallocStatus::kOk) Panic("preallocpages: %s (%zu user banks)", PreallocStatusName(s), n);
   // 9front's preallocpages: the arrays come off the top of high memory, which the direct map reaches.
   PallocBank banks[Conf::kMaxBanks];
   for (size_t i = 0; i < n; ++i) {
-    void* meta = reinterpret_cast<void*>(x86::DirectMapAddressOf(plan.base + plan.offset[i]).value());
+    void* meta = direct.Kaddr(plan.base + plan.offset[i]);
     banks[i] = PallocBank{plan.bank[i].base, plan.bank[i].size / kPageSize, meta};
   }
   Print("preallocpages: %lu KiB of page descriptors and bitmaps for %zu banks in %lu KiB off the top of "

@@ -3,15 +3,6 @@
 
 namespace kmem::boot {
 
-// The words the user gave, from the command line a Multiboot loader passes: QEMU and GRUB put the kernel
-// image's path first (a runfiles path under `bazel run`), which is theirs, not the user's.
-inline const char* CmdlineWords(const char* multiboot_cmdline) {
-  const char* p = multiboot_cmdline;
-  while (*p != '\0' && *p != ' ') ++p;
-  while (*p == ' ') ++p;
-  return p;
-}
-
 // Whether `word` appears in `cmdline` as a whole blank-separated word.
 inline bool CmdlineHas(const char* cmdline, const char* word) {
   for (const char* p = cmdline; *p != '\0'; ++p) {

@@ -1,32 +1,20 @@
-// kmain: the kernel's C++ entry, called from boot/multiboot.S on the boot stack in the higher half with
-// the Multiboot magic and the physical address of the boot information.
-#include <stddef.h>
-#include <stdint.h>
-
-#include "arch/x86_64/layout.h"
-#include "arch/x86_64/trap.h"
+// The portable kernel: 9front's init order (mach0init, trapinit, meminit0, archinit, xalloc's rampage,
+// mmuinit, confinit, xinit, the pools, preallocpages and pageinit, the self-tests) over the architecture's
+// steps in boot/arch.h. The architecture's start-up code (arch/<cpu>/boot) enters Main on the boot stack.
 #include "boot/allocinit.h"
-#include "boot/archinit.h"
+#include "boot/arch.h"
 #include "boot/cmdline.h"
-#include "boot/faulttest.h"
-#include "boot/mach.h"
-#include "boot/meminit.h"
-#include "boot/mmu_setup.h"
 #include "boot/monitor.h"
-#include "boot/multiboot.h"
 #include "boot/poolinit.h"
-#include "boot/qemu_exit.h"
-#include "boot/selftest.h"
-#include "boot/serial.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 #include "mm/palloc/kernel_palloc.h"
+#include "mm/pool/selftest.h"
 
 extern "C" {
 using Constructor = void (*)();
 extern const Constructor __init_array_start[];
 extern const Constructor __init_array_end[];
-[[noreturn]] void kmain(uint32_t magic, uint32_t info_pa);
 }
 
 namespace kmem::boot {
@@ -36,42 +24,44 @@ void RunConstructors() {
   for (const Constructor* c = __init_array_start; c != __init_array_end; ++c) (*c)();
 }
 
+// The in-kernel self-tests of every layer, run once the whole boot is done: the page allocator hands out
+// every user page exactly once, the architecture's MMU maps real memory, and the pools survive a stress
+// run and wipe secrets. Each prints what it checked; a failure panics, so a kernel whose memory manager is
+// broken can never look like it booted.
+void SelfTests(KernelPalloc& palloc) {
+  palloc.SelfTest();
+  ArchSelfTests(palloc);
+  if (pool::PoolSelfTest() != pool::SelfTestStatus::kPassed) Panic("pool self-test failed");
+  palloc.Validate();
+  Print("selftest: every layer passed\n");
+}
+
 }  // namespace
 
-[[noreturn]] void Main(uint32_t magic, uint32_t info_pa) {
-  SerialInit();
+void Main() {
+  ArchConsoleInit();
   RunConstructors();
-  Print("\nkmem: x86_64 kernel, palloc backend %s\n", KernelPalloc::kBackendName);
-  if (magic != kMultibootLoaderMagic) Panic("not started by a Multiboot loader: magic 0x%x", magic);
-  const auto& mbi = *x86::KzeroPointer<const MultibootInfo>(PhysAddr(info_pa));
-  const char* cmdline = (mbi.flags & MultibootInfo::kCmdline) != 0
-                            ? CmdlineWords(x86::KzeroPointer<const char>(PhysAddr(mbi.cmdline)))
-                            : "";
+  Print("\nkmem: %s kernel, palloc backend %s\n", kArchName, KernelPalloc::kBackendName);
+  const char* cmdline = ArchBootInit();
   Print("kmem: command line '%s'\n", cmdline);
-  const Mach& mach = Mach0Init(CmdlineHas(cmdline, "kmem.cpuid") ? CpuidDump::kYes : CpuidDump::kNo);
-  x86::TrapInit();
-  Memmap& map = MemInit(mbi, PhysAddr(info_pa),
-                        CmdlineHas(cmdline, "kmem.memtest") ? MemSource::kMemoryTest : MemSource::kFirmwareMap,
-                        mach.cpu);
-  const ArchConfig arch = ArchInit(mach.cpu);
+  ArchMach0Init(CmdlineHas(cmdline, "kmem.cpuid") ? CpuidDump::kYes : CpuidDump::kNo);
+  ArchTrapInit();
+  Memmap& map = ArchMemInit(CmdlineHas(cmdline, "kmem.memtest") ? MemSource::kMemoryTest : MemSource::kFirmwareMap);
+  const unsigned colours = ArchInit();
   HoleAllocator& xalloc = KernelXalloc(map);
-  const InstalledRam& ram = MemInstalledRam();
-  SetUpMmu(ram.range, ram.n, MemMtrrs(), xalloc, arch,
-           CmdlineHas(cmdline, "kmem.mmuwait") ? MmuWait::kYes : MmuWait::kNo);
+  ArchMmuInit(xalloc, CmdlineHas(cmdline, "kmem.mmuwait") ? MmuWait::kYes : MmuWait::kNo);
   const Conf& conf = ConfInit(map);
   XInit(conf);
   PoolsEarly(conf, xalloc);
-  KernelPalloc& palloc = PageInit(conf, arch.colours);
+  KernelPalloc& palloc = PageInit(conf, colours);
   PoolsLate(conf, palloc);
-  SelfTests(palloc, KernelMmu());
-  MonitorIfAsked(cmdline, {palloc, KernelMmu(), map, mach, xalloc});
+  SelfTests(palloc);
+  MonitorIfAsked(cmdline, {palloc, map, xalloc, SelfTests});
   // Exercises the failure path end to end: boot/BUILD.bazel has a test that boots with this word.
   if (CmdlineHas(cmdline, "kmem.panic")) Panic("kmem.panic on the command line");
-  FaultTest(cmdline, palloc);
+  ArchFaultTest(cmdline, palloc);
   Print("kmem: boot ok\n");
-  QemuExit(ExitStatus::kSuccess);
+  ArchExit(ExitStatus::kSuccess);
 }
 
 }  // namespace kmem::boot
-
-void kmain(uint32_t magic, uint32_t info_pa) { kmem::boot::Main(magic, info_pa); }

@@ -1,12 +1,9 @@
 #include "boot/monitor.h"
 
-#include "arch/x86_64/cpu.h"
-#include "arch/x86_64/ptdump.h"
+#include "boot/arch.h"
 #include "boot/cmdline.h"
 #include "boot/memjson.h"
 #include "boot/poolinit.h"
-#include "boot/selftest.h"
-#include "boot/serial.h"
 #include "mm/base/format.h"
 #include "mm/pool/slab.h"
 #include "monitor/monitor.h"
@@ -42,9 +39,9 @@ void Pools(void*, uint64_t) {
   pool::KmemDump();
 }
 
-void Ptdump(void* ctx, uint64_t) { x86::MmuDump(Of(ctx).mmu, Of(ctx).mmu.kernel_table()); }
+void Ptdump(void*, uint64_t) { ArchDumpPageTables(); }
 
-void Cpus(void* ctx, uint64_t) { x86::CpuPrint(Of(ctx).mach.cpu, Of(ctx).mach.machno); }
+void Cpus(void*, uint64_t) { ArchDumpCpus(); }
 
 void Json(void* ctx, uint64_t) { PrintMemJson(Of(ctx).map, Of(ctx).palloc); }
 
@@ -52,7 +49,7 @@ void Json(void* ctx, uint64_t) { PrintMemJson(Of(ctx).map, Of(ctx).palloc); }
 void Stress(void* ctx, uint64_t n) {
   for (uint64_t i = 1; i <= n; ++i) {
     Print("stress: run %lu of %lu\n", i, n);
-    SelfTests(Of(ctx).palloc, Of(ctx).mmu);
+    Of(ctx).self_tests(Of(ctx).palloc);
     if (static_cast<const Context*>(ctx)->json == JsonDump::kYes) Json(ctx, 0);
   }
 }
@@ -77,7 +74,7 @@ void MonitorIfAsked(const char* cmdline, const MonitorTargets& targets) {
   monitor::Monitor m(kCommands, sizeof kCommands / sizeof kCommands[0], &ctx);
   Print("monitor: kmem.monitor: commands on the serial line, 'help' lists them\n");
   m.Prompt();
-  while (m.Feed(SerialRead()) != monitor::Action::kExit) {
+  while (m.Feed(ArchConsoleRead()) != monitor::Action::kExit) {
   }
   Print("monitor: left\n");
 }

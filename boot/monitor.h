@@ -5,21 +5,19 @@
 // stress run, so that a log shows how fragmentation evolves.
 #pragma once
 
-#include "arch/x86_64/mmu.h"
-#include "boot/mach.h"
 #include "mm/memmap/memmap.h"
 #include "mm/palloc/kernel_palloc.h"
 #include "mm/xalloc/xalloc.h"
 
 namespace kmem::boot {
 
-// What the commands look at: the boot's own objects.
+// What the commands look at: the boot's own objects, and the self-tests the stress command runs again.
+// The architecture's parts (page tables, CPUs, the console's input) come through boot/arch.h.
 struct MonitorTargets {
   KernelPalloc& palloc;
-  x86::Mmu& mmu;
   const Memmap& map;
-  const Mach& mach;
   const HoleAllocator& xalloc;
+  void (*self_tests)(KernelPalloc& palloc);
 };
 
 // What the command line asks for: the JSON dump, then the prompt until exit or quit; returns so that the

@@ -1,6 +1,6 @@
 #include "boot/poolinit.h"
 
-#include "arch/x86_64/layout.h"
+#include "boot/arch.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 #include "mm/pool/pool.h"
@@ -34,12 +34,12 @@ void* TakePages(void* ctx, size_t bytes, size_t align) {
   if (order > kMaxOrder) return nullptr;
   PageResult r = palloc->TryAllocContig(order);
   if (r.status != PallocStatus::kOk) return nullptr;
-  return reinterpret_cast<void*>(x86::DirectMapAddressOf(palloc->Pa(r.page)).value());
+  return ArchDirectMap().Kaddr(palloc->Pa(r.page));
 }
 
 void GivePages(void* ctx, void* span, size_t bytes) {
   auto* palloc = static_cast<KernelPalloc*>(ctx);
-  PhysAddr pa = x86::PhysAddrOfDirectMap(VirtAddr(reinterpret_cast<uintptr_t>(span)));
+  PhysAddr pa = ArchDirectMap().Paddr(span);
   palloc->FreeContig(pa, OrderFor(bytes, kPageSize));
 }
 

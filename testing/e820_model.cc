@@ -80,7 +80,7 @@ std::string MemmapCheckShape(const Memmap& map) {
     std::string at = "entry " + std::to_string(i) + " [" + Hex(r.base.value()) + ", " + Hex(r.end().value()) + ")";
     if (r.size == 0) return at + " is empty";
     if (!r.base.IsAlignedTo(kPageSize) || r.size % kPageSize != 0) return at + " is not page-aligned";
-    if (r.end().value() > kPhysLimit) return at + " reaches past kPhysLimit";
+    if (r.end() > map.limit()) return at + " reaches past the limit";
     if (i > 0) {
       const MemRange& prev = map.entry(i - 1);
       if (prev.end() > r.base) return at + " overlaps or precedes the entry before it";

@@ -11,6 +11,10 @@
 
 namespace kmem::testing {
 
+// The limit host tests build typed maps with: x86_64's 2^52, so that their addresses are those of the
+// machines the data sets come from.
+inline constexpr uint64_t kPhysLimit = uint64_t{1} << 52;
+
 // The winning type at x by the E820 rules, 0 when no entry covers x. O(n).
 uint32_t E820ColourAt(const E820Map& raw, PhysEnd x);
 
@@ -22,7 +26,8 @@ std::vector<PhysEnd> E820ChangePoints(const E820Map& raw);
 // has the model's colour of `raw` at every probe; otherwise what is wrong first.
 std::string E820Check(const E820Map& raw, const E820Map& out, const std::vector<PhysEnd>& probes);
 
-// Empty when the typed map keeps its invariants: sorted, non-overlapping, page-aligned, merged.
+// Empty when the typed map keeps its invariants: sorted, non-overlapping, page-aligned, merged, within its
+// limit.
 std::string MemmapCheckShape(const Memmap& map);
 
 }  // namespace kmem::testing

@@ -27,6 +27,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/pc/legacy.h"
 #include "mm/base/format.h"
 #include "mm/memmap/e820.h"
 #include "mm/memmap/parse.h"
@@ -81,7 +83,7 @@ absl::StatusOr<std::string> ReadInput(const char* file) {
 }
 
 kmem::E820Map firmware, sanitised;
-kmem::Memmap typed;
+kmem::Memmap typed(kmem::x86::kArchPhysLimit);
 
 // What the sanitiser repaired and what the typed map leaves out, on stderr.
 void PrintNotes(const kmem::E820Report& report) {
@@ -94,7 +96,7 @@ void PrintNotes(const kmem::E820Report& report) {
   if (report.unknown_types != 0) {
     absl::FPrintF(stderr, "memmap: note: %u entries of unknown type counted as reserved\n", report.unknown_types);
   }
-  if (uint64_t above = kmem::E820RamAbove(sanitised, kmem::kPhysLimit); above != 0) {
+  if (uint64_t above = kmem::E820RamAbove(sanitised, typed.limit().value()); above != 0) {
     absl::FPrintF(stderr,
                   "memmap: note: %u KiB of RAM at or above the 2^52 physical limit left out of the typed map\n",
                   above >> 10);
@@ -115,7 +117,7 @@ absl::Status Run(const char* file, MapFormat format) {
     return absl::ResourceExhaustedError(
         absl::StrFormat("%s: the sanitised map needs more than %u entries", file, kmem::E820Map::kCapacity));
   }
-  if (kmem::MemmapStatus s = kmem::MemmapAddE820(sanitised, &typed); s != kmem::MemmapStatus::kOk) {
+  if (kmem::MemmapStatus s = kmem::x86::PcAddE820(sanitised, &typed); s != kmem::MemmapStatus::kOk) {
     return absl::ResourceExhaustedError(absl::StrFormat("%s: typed map: %s", file, kmem::MemmapStatusName(s)));
   }
   PrintNotes(report);

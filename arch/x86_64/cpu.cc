@@ -1,7 +1,6 @@
 #include "arch/x86_64/cpu.h"
 
 #include "mm/base/format.h"
-#include "mm/palloc/page.h"
 
 namespace kmem::x86 {
 namespace {

@@ -11,7 +11,6 @@
 #include <utility>
 
 #include "arch/x86_64/cpu.h"
-#include "mm/palloc/page.h"
 #include "testing/console_capture.h"
 
 namespace kmem::x86 {

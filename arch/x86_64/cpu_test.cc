@@ -10,7 +10,6 @@
 #include <utility>
 #include <vector>
 
-#include "mm/palloc/page.h"
 #include "testing/console_capture.h"
 
 namespace kmem::x86 {

@@ -1,4 +1,4 @@
-// The kernel image as boot/kernel.ld lays it out: the section boundaries it defines and their physical
+// The kernel image as arch/x86_64/boot/kernel.ld lays it out: the section boundaries it defines and their physical
 // addresses. The image is linked at KZERO + pa, so each boundary's physical address is a subtraction.
 #pragma once
 
@@ -8,7 +8,7 @@
 extern "C" {
 // Start of the image (Multiboot header, text), end of text, end of rodata, end of bss (page-aligned).
 extern char _kernel_start[], _etext[], _erodata[], _end[];
-// The boot stack in the bss (boot/multiboot.S): a guard page, which the kernel's tables leave unmapped,
+// The boot stack in the bss (arch/x86_64/boot/multiboot.S): a guard page, which the kernel's tables leave unmapped,
 // then the stack from its lowest address (bottom) to its top.
 extern char boot_stack_guard[], boot_stack_bottom[], boot_stack_top[];
 // The boot tables' page-directory-pointer table, reached through both PML4 entry 0 (identity) and 511

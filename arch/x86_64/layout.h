@@ -78,6 +78,10 @@ inline constexpr uint64_t kCountMask = uint64_t{0x3ff} << kCountShift;
 static_assert(kEntriesPerTable <= (kCountMask >> kCountShift), "the count field must hold a full table");
 }  // namespace pte
 
+// MAXPHYADDR is at most 52 bits, the width of an entry's address field: no x86_64 CPU has a physical
+// address from here up. The memory map's limit (mm/memmap) and the MMU's before CPUID narrows it.
+inline constexpr PhysAddr kArchPhysLimit = PhysAddr(pte::kAddrMask + kPageSize);
+
 // The direct map: every byte of RAM below kDirectMapMax at kDirectMap + pa.
 constexpr VirtAddr DirectMapAddressOf(PhysAddr pa) { return VirtAddr(kDirectMap + pa.value()); }
 constexpr PhysAddr PhysAddrOfDirectMap(VirtAddr va) { return PhysAddr(va.value() - kDirectMap); }

@@ -134,8 +134,7 @@ class Mmu {
  public:
   // Whether the CPU has 1 GiB pages (CPUID 0x80000001 EDX.Page1GB).
   enum class GiantPages { kNo, kYes };
-  // MAXPHYADDR is at most 52 bits: the width of an entry's address field.
-  static constexpr PhysAddr kArchPhysLimit = PhysAddr(pte::kAddrMask + kPageSize);
+  static constexpr PhysAddr kArchPhysLimit = x86::kArchPhysLimit;  // layout.h
   static constexpr unsigned kMaxCpus = 8;
   // Surplus above this many pages in a CPU's pool goes back to the allocator.
   static constexpr unsigned kPoolLimit = 64;

@@ -1,4 +1,4 @@
-// Start-up of the kernel's own page tables (kernel-only). Replaces the boot tables of boot/multiboot.S
+// Start-up of the kernel's own page tables (kernel-only). Replaces the boot tables of arch/x86_64/boot/multiboot.S
 // (2 GiB mapped RWX twice) with:
 //   - the direct map: every RAM range at kDirectMap + pa, RW NX global, with the largest pages;
 //   - KZERO: the kernel image with text RX, rodata R NX, data and bss RW NX and an unmapped guard page

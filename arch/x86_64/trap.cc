@@ -12,7 +12,7 @@ extern const uint64_t trap_entries[kmem::x86::kExceptionVectors];
 namespace kmem::x86 {
 namespace {
 
-constexpr uint16_t kKernelCode = 0x08;  // the boot GDT's selectors (boot/multiboot.S), kept
+constexpr uint16_t kKernelCode = 0x08;  // the boot GDT's selectors (arch/x86_64/boot/multiboot.S), kept
 constexpr uint16_t kTssSelector = 0x18;
 
 // The 64-bit TSS: only the interrupt stack table is used (no ring 3 yet, so no rsp0).

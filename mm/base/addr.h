@@ -12,6 +12,11 @@ namespace kmem {
 
 inline constexpr unsigned kPageShift = 12;
 inline constexpr uint64_t kPageSize = uint64_t{1} << kPageShift;
+// Page colours are pfn mod the colour count, a power of two. The count comes from the cache geometry (the
+// architecture's CPU identification) and bounds the page allocator's per-colour lists; 1024 covers a
+// 64 MiB, 16-way last-level cache, and a larger count is clamped (colouring then spreads over 1024 sets of
+// cache sets, still correct, only coarser).
+inline constexpr unsigned kMaxColours = 1024;
 
 constexpr bool IsPowerOfTwo(uint64_t x) { return x != 0 && (x & (x - 1)) == 0; }
 

@@ -76,8 +76,8 @@ const char* ConfStatusName(ConfStatus status) {
   switch (status) {
     case ConfStatus::kOk:
       return "ok";
-    case ConfStatus::kNoRamAbove1M:
-      return "no usable RAM above 1 MiB";
+    case ConfStatus::kNoRamAboveLowMemory:
+      return "no usable RAM above low memory";
     case ConfStatus::kTooManyBanks:
       return "more than 64 disjoint RAM ranges";
   }
@@ -161,8 +161,8 @@ ConfStatus Confinit(const RamRange* ranges, size_t n, const ConfParams& params, 
     conf->mem[conf->nmem++] = Confmem{PhysAddr(best_lo), (best_hi - best_lo) / kPageSize, VirtAddr(), VirtAddr()};
   }
   if (conf->nmem == 0 || conf->mem[conf->nmem - 1].base + conf->mem[conf->nmem - 1].npage * kPageSize <=
-                             PhysAddr(kMiB)) {
-    return ConfStatus::kNoRamAbove1M;
+                             params.low_memory_end) {
+    return ConfStatus::kNoRamAboveLowMemory;
   }
 
   for (size_t i = 0; i < conf->nmem; ++i) conf->npage += conf->mem[i].npage;

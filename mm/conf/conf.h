@@ -52,12 +52,15 @@ struct ConfParams {
   DirectMap kernel_window;
   // The loaded kernel (text, data, bss): not in the RAM ranges, but counted as kernel memory in the line.
   uint64_t kernel_image_bytes = 0;
+  // The architecture's low memory, which the kernel and its tables never live in (the PC's first MiB):
+  // RAM that all lies below it is nothing to run on.
+  PhysAddr low_memory_end;
 };
 
 enum class ConfStatus {
   kOk,
-  kNoRamAbove1M,  // nothing to run on: the kernel and its tables live above the first MiB
-  kTooManyBanks,  // more than kMaxBanks disjoint page-aligned ranges
+  kNoRamAboveLowMemory,  // nothing to run on: no bank ends above ConfParams::low_memory_end
+  kTooManyBanks,         // more than kMaxBanks disjoint page-aligned ranges
 };
 const char* ConfStatusName(ConfStatus status);
 

@@ -19,7 +19,10 @@ constexpr uint64_t kKzero = 0xffffffff80000000;
 
 // The kernel's KZERO window: physical [0, 2 GiB). Confinit only computes addresses in it, never
 // dereferences them, so the host can use the kernel's own values.
-ConfParams KernelParams(uint64_t image = 0) { return ConfParams{DirectMap(PhysAddr(0), 2 * kGiB, kKzero), image}; }
+// A PC's: KZERO's 2 GiB window, nothing to run on in the first MiB.
+ConfParams KernelParams(uint64_t image = 0) {
+  return ConfParams{DirectMap(PhysAddr(0), 2 * kGiB, kKzero), image, PhysAddr(kMiB)};
+}
 
 struct Map {
   const char* name;
@@ -167,12 +170,12 @@ TEST(Confinit, NoRamAbove1MiBIsAnError) {
   Conf conf;
   testing::ConsoleCapture console;
   std::vector<RamRange> low = {R(0, 0x9fc00), R(0xe0000, 0x100000)};
-  EXPECT_EQ(Confinit(low.data(), low.size(), KernelParams(), &conf), ConfStatus::kNoRamAbove1M);
-  EXPECT_EQ(Confinit(nullptr, 0, KernelParams(), &conf), ConfStatus::kNoRamAbove1M);
+  EXPECT_EQ(Confinit(low.data(), low.size(), KernelParams(), &conf), ConfStatus::kNoRamAboveLowMemory);
+  EXPECT_EQ(Confinit(nullptr, 0, KernelParams(), &conf), ConfStatus::kNoRamAboveLowMemory);
   std::vector<RamRange> crumbs = {R(0x100000, 0x100fff)};  // less than a page above 1 MiB
-  EXPECT_EQ(Confinit(crumbs.data(), crumbs.size(), KernelParams(), &conf), ConfStatus::kNoRamAbove1M);
+  EXPECT_EQ(Confinit(crumbs.data(), crumbs.size(), KernelParams(), &conf), ConfStatus::kNoRamAboveLowMemory);
   EXPECT_EQ(console.text(), "");
-  EXPECT_STREQ(ConfStatusName(ConfStatus::kNoRamAbove1M), "no usable RAM above 1 MiB");
+  EXPECT_STREQ(ConfStatusName(ConfStatus::kNoRamAboveLowMemory), "no usable RAM above low memory");
 }
 
 TEST(Confinit, SixtyFiveDisjointRangesAreTooMany) {

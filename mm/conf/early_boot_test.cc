@@ -20,7 +20,7 @@ TEST(EarlyBoot, XallocGetsExactlyTheKernelShare) {
   RamRange map[] = {{PhysAddr(0x300000), 0x3ffe0000 - 0x300000}, {PhysAddr(0), 0x9fc00}};
   testing::ConsoleCapture console;
   Conf conf;
-  ASSERT_EQ(Confinit(map, 2, ConfParams{ram.direct_map(), 2 << 20}, &conf), ConfStatus::kOk);
+  ASSERT_EQ(Confinit(map, 2, ConfParams{ram.direct_map(), 2 << 20, PhysAddr(1 << 20)}, &conf), ConfStatus::kOk);
   RamRange kernel[Conf::kMaxBanks];
   size_t nk = conf.KernelRanges(kernel, Conf::kMaxBanks);
   ASSERT_EQ(nk, 2u);

@@ -5,12 +5,6 @@
 namespace kmem {
 namespace {
 
-// The legacy PC layout below 1 MiB.
-constexpr uint64_t kVgaBase = 0xA0000;   // VGA frame buffer
-constexpr uint64_t kIsaBase = 0xC0000;   // option ROMs and upper memory blocks
-constexpr uint64_t kBiosBase = 0xF0000;  // system BIOS
-constexpr uint64_t kLegacyEnd = 0x100000;
-
 uint32_t SanitisedType(uint32_t type) { return E820KnownType(type) ? type : kE820Reserved; }
 
 // The part of entry e the sanitiser considers: its end clipped at 2^64; empty when it covers nothing.
@@ -99,35 +93,6 @@ MemType E820MemType(uint32_t type) {
   }
 }
 
-MemmapStatus MemmapAddPcRam(Memmap* map, uint64_t base, uint64_t end) {
-  const uint64_t pieces[2][2] = {{base, end < kVgaBase ? end : kVgaBase}, {base > kLegacyEnd ? base : kLegacyEnd, end}};
-  for (const auto& piece : pieces) {
-    if (piece[0] >= piece[1]) continue;
-    MemmapStatus s = map->Add(PhysAddr(piece[0]), piece[1] - piece[0], MemType::kRam);
-    if (s != MemmapStatus::kOk) return s;
-  }
-  return MemmapStatus::kOk;
-}
-
-MemmapStatus MemmapAddLegacyPc(Memmap* map) {
-  const struct {
-    uint64_t base, end;
-    MemType type;
-  } rules[] = {
-      {kVgaBase, kIsaBase, MemType::kReserved},
-      // The ISA window: UMB unless a ROM found by the option-ROM scan or the firmware reserves it.
-      {kIsaBase, kBiosBase, MemType::kUmb},
-      {kBiosBase, kLegacyEnd, MemType::kReserved},
-      // Everything nobody claims is address space where devices may be mapped.
-      {0, kPhysLimit, MemType::kUpa},
-  };
-  for (const auto& r : rules) {
-    MemmapStatus s = map->Add(PhysAddr(r.base), r.end - r.base, r.type);
-    if (s != MemmapStatus::kOk) return s;
-  }
-  return MemmapStatus::kOk;
-}
-
 uint64_t E820RamAbove(const E820Map& sanitised, uint64_t limit) {
   uint64_t bytes = 0;
   for (size_t i = 0; i < sanitised.count; ++i) {
@@ -138,17 +103,17 @@ uint64_t E820RamAbove(const E820Map& sanitised, uint64_t limit) {
   return bytes;
 }
 
-MemmapStatus MemmapAddE820(const E820Map& sanitised, Memmap* map) {
+MemmapStatus MemmapAddE820(const E820Map& sanitised, Memmap* map, MemmapAddRamFn add_ram) {
+  const uint64_t limit = map->limit().value();
   for (size_t i = 0; i < sanitised.count; ++i) {
     const E820Entry& e = sanitised.entry[i];
-    if (e.base >= kPhysLimit) continue;
-    uint64_t end = e.end > kPhysLimit ? kPhysLimit : static_cast<uint64_t>(e.end);
+    if (e.base >= limit) continue;
+    uint64_t end = e.end > limit ? limit : static_cast<uint64_t>(e.end);
     MemType type = E820MemType(e.type);
-    MemmapStatus s =
-        type == MemType::kRam ? MemmapAddPcRam(map, e.base, end) : map->Add(PhysAddr(e.base), end - e.base, type);
+    MemmapStatus s = type == MemType::kRam ? add_ram(map, e.base, end) : map->Add(PhysAddr(e.base), end - e.base, type);
     if (s != MemmapStatus::kOk) return s;
   }
-  return MemmapAddLegacyPc(map);
+  return MemmapStatus::kOk;
 }
 
 }  // namespace kmem

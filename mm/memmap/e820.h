@@ -1,6 +1,7 @@
 // E820 firmware memory maps: the table as firmware hands it over, the sanitiser that makes it sorted,
 // non-overlapping and merged with Linux's change-point semantics, and the conversion into the typed map
-// (mm/memmap/memmap.h) with the legacy PC rules.
+// (mm/memmap/memmap.h). What a platform adds around it (the PC's rules below 1 MiB) is the platform's:
+// arch/x86_64/pc/legacy.h.
 #pragma once
 
 #include <stddef.h>
@@ -67,22 +68,16 @@ void E820Print(const E820Map& map, const char* indent);
 // The typed type of an E820 type: 1 is RAM, 3 and 4 are ACPI, anything else is reserved.
 MemType E820MemType(uint32_t type);
 
-// Adds a sanitised E820 map to `map` with the legacy PC rules: [0xA0000, 0x100000) is never RAM whatever
-// the firmware says (VGA buffer, option ROMs, BIOS), the ISA window [0xC0000, 0xF0000) is UMB unless
-// something more restrictive covers it, and every address below kPhysLimit that nothing else claims is UPA.
-// Ranges above kPhysLimit are clipped (no CPU can address them). Fails only when the map is full.
-MemmapStatus MemmapAddE820(const E820Map& sanitised, Memmap* map);
+// How a platform adds firmware RAM [base, end) to a map: Memmap::Add, or less where the platform knows the
+// firmware wrong (the PC's legacy hole, arch/x86_64/pc/legacy.h).
+using MemmapAddRamFn = MemmapStatus (*)(Memmap* map, uint64_t base, uint64_t end);
+
+// Adds a sanitised E820 map to `map`: RAM through `add_ram`, every other entry as its typed type, all of it
+// clipped at the map's limit (nothing there can be addressed). Fails only when the map is full.
+MemmapStatus MemmapAddE820(const E820Map& sanitised, Memmap* map, MemmapAddRamFn add_ram);
 
 // The bytes of RAM in a sanitised map at or above `limit`, which MemmapAddE820 leaves out of the typed map
-// when `limit` is kPhysLimit: callers say so rather than lose RAM without a word.
+// when `limit` is the map's: callers say so rather than lose RAM without a word.
 uint64_t E820RamAbove(const E820Map& sanitised, uint64_t limit);
-
-// The legacy PC rules alone, for a map built without firmware help (the memory test): VGA buffer and BIOS
-// reserved, the ISA window UMB, the rest UPA.
-MemmapStatus MemmapAddLegacyPc(Memmap* map);
-
-// Adds RAM [base, end) except the part in [0xA0000, 0x100000), which is never RAM on a PC: every RAM range
-// goes through here so that the rule holds for firmware maps and memory tests alike.
-MemmapStatus MemmapAddPcRam(Memmap* map, uint64_t base, uint64_t end);
 
 }  // namespace kmem

@@ -134,91 +134,21 @@ TEST(E820Sanitise, AgreesWithBruteForceColouringOnRandomMaps) {
   }
 }
 
-// The typed map's page colour by the rules, from the sanitised E820 map, one page at a time: a page is
-// the most restrictive of: any non-RAM type touching it, RAM when RAM covers all of it outside
-// [0xA0000, 0x100000), and the legacy types of that hole (VGA and BIOS reserved, the ISA window UMB); UPA
-// when none applies.
-MemType ModelPage(const E820Map& sanitised, uint64_t page) {
-  const uint64_t lo = page * kPageSize, hi = lo + kPageSize;
-  uint64_t ram = 0;
-  int best = -1;
-  for (size_t i = 0; i < sanitised.count; ++i) {
-    const E820Entry& e = sanitised.entry[i];
-    uint64_t b = std::max<uint64_t>(e.base, lo);
-    uint64_t x = static_cast<uint64_t>(std::min<PhysEnd>(e.end, hi));
-    if (b >= x) continue;
-    MemType t = E820MemType(e.type);
-    if (t == MemType::kRam) {
-      ram += x - b;
-    } else {
-      best = std::max(best, static_cast<int>(t));
-    }
-  }
-  const bool in_hole = lo >= 0xA0000 && lo < 0x100000;
-  if (ram == kPageSize && !in_hole) best = std::max(best, static_cast<int>(MemType::kRam));
-  if (in_hole)
-    best = std::max(best, static_cast<int>(lo >= 0xC0000 && lo < 0xF0000 ? MemType::kUmb : MemType::kReserved));
-  return best < 0 ? MemType::kUpa : static_cast<MemType>(best);
-}
-
-MemType TypeAt(const Memmap& m, uint64_t addr) {
-  for (size_t i = 0; i < m.count(); ++i) {
-    if (m.entry(i).base.value() <= addr && addr < m.entry(i).end().value()) return m.entry(i).type;
-  }
-  ADD_FAILURE() << "address " << addr << " not in the typed map";
-  return MemType::kUpa;
-}
-
-// Property: random unaligned maps of the first 2 MiB (so the legacy hole is always in play) convert into
-// a typed map that colours every page as the model does.
-TEST(MemmapAddE820, AgreesWithPageColouringOnRandomMaps) {
-  constexpr uint64_t kSpace = 2 << 20;
-  std::mt19937_64 rng(9);
-  static E820Map raw, out;
-  for (int map = 0; map < 400; ++map) {
-    raw.count = 0;
-    const int n = 1 + static_cast<int>(rng() % 16);
-    for (int i = 0; i < n; ++i) {
-      uint64_t a = (rng() % (kSpace / 256)) * 256, len = (rng() % (kSpace / 2 / 256)) * 256 + rng() % 2;
-      const uint32_t types[] = {1, 1, 1, 1, 2, 3, 4, 5, 20};
-      E820Append(&raw, a, PhysEnd{a} + len, types[rng() % 9]);
-    }
-    E820Report report;
-    ASSERT_EQ(E820Sanitise(raw, &out, &report), E820Status::kOk);
-    Memmap typed;
-    ASSERT_EQ(MemmapAddE820(out, &typed), MemmapStatus::kOk);
-    ASSERT_EQ(testing::MemmapCheckShape(typed), "");
-    for (uint64_t page = 0; page < kSpace / kPageSize + 4; ++page) {
-      ASSERT_EQ(TypeAt(typed, page * kPageSize), ModelPage(out, page)) << "map " << map << " page " << page;
-    }
-    EXPECT_EQ(TypeAt(typed, kPhysLimit - 1), MemType::kUpa);
-  }
-}
-
-TEST(MemmapAddE820, LegacyHoleIsNeverRam) {
-  static E820Map raw;
-  E820Append(&raw, 0, 0x200000, kE820Ram);  // firmware claiming all of the first 2 MiB is RAM
-  Memmap typed;
-  ASSERT_EQ(MemmapAddE820(raw, &typed), MemmapStatus::kOk);
-  EXPECT_EQ(TypeAt(typed, 0x9f000), MemType::kRam);
-  EXPECT_EQ(TypeAt(typed, 0xa0000), MemType::kReserved);
-  EXPECT_EQ(TypeAt(typed, 0xc8000), MemType::kUmb);
-  EXPECT_EQ(TypeAt(typed, 0xff000), MemType::kReserved);
-  EXPECT_EQ(TypeAt(typed, 0x100000), MemType::kRam);
-  EXPECT_EQ(typed.Size(MemType::kRam, MemUse::kFree), 0x200000u - 0x60000u);
+MemmapStatus AddRam(Memmap* map, uint64_t base, uint64_t end) {
+  return map->Add(PhysAddr(base), end - base, MemType::kRam);
 }
 
 TEST(MemmapAddE820, AboveThePhysicalLimitIsClipped) {
   static E820Map raw;
-  E820Append(&raw, kPhysLimit - 0x2000, kPhysEndTop, kE820Ram);
-  E820Append(&raw, kPhysLimit + 0x1000, kPhysLimit + 0x9000, kE820Reserved);
-  Memmap typed;
-  ASSERT_EQ(MemmapAddE820(raw, &typed), MemmapStatus::kOk);
+  E820Append(&raw, testing::kPhysLimit - 0x2000, kPhysEndTop, kE820Ram);
+  E820Append(&raw, testing::kPhysLimit + 0x1000, testing::kPhysLimit + 0x9000, kE820Reserved);
+  Memmap typed{PhysAddr(testing::kPhysLimit)};
+  ASSERT_EQ(MemmapAddE820(raw, &typed, AddRam), MemmapStatus::kOk);
   MemRange last = typed.entry(typed.count() - 1);
-  EXPECT_EQ(last.base, PhysAddr(kPhysLimit - 0x2000));
-  EXPECT_EQ(last.end(), PhysAddr(kPhysLimit));
+  EXPECT_EQ(last.base, PhysAddr(testing::kPhysLimit - 0x2000));
+  EXPECT_EQ(last.end(), PhysAddr(testing::kPhysLimit));
   EXPECT_EQ(last.type, MemType::kRam);
-  EXPECT_EQ(E820RamAbove(raw, kPhysLimit), uint64_t{0} - kPhysLimit);
+  EXPECT_EQ(E820RamAbove(raw, testing::kPhysLimit), uint64_t{0} - testing::kPhysLimit);
 }
 
 TEST(E820RamAbove, CountsOnlyRamAtOrAboveTheLimit) {

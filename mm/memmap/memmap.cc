@@ -87,10 +87,10 @@ MemmapStatus Memmap::Rewrite(uint64_t base, uint64_t end, Op op, MemType type) {
 
 MemmapStatus Memmap::Add(PhysAddr base, uint64_t size, MemType type) {
   uint64_t b = base.value();
-  if (size == 0 || b >= kPhysLimit || size > kPhysLimit - b) return MemmapStatus::kOutOfRange;
+  if (size == 0 || b >= limit_ || size > limit_ - b) return MemmapStatus::kOutOfRange;
   uint64_t e = b + size;
   if (type == MemType::kRam) {
-    // Only whole pages of RAM are usable; kPhysLimit is page-aligned, so rounding up cannot overflow.
+    // Only whole pages of RAM are usable; the limit is page-aligned, so rounding up cannot overflow.
     AlignUp(b, kPageSize, &b);
     e = AlignDown(e, kPageSize);
     if (b >= e) return MemmapStatus::kOk;
@@ -112,19 +112,19 @@ bool Memmap::Holds(uint64_t base, uint64_t end, MemType type, MemUse use) const 
 MemmapStatus Memmap::Alloc(uint64_t fixed, uint64_t size, uint64_t align, MemType type, PhysAddr* out) {
   if (!IsPowerOfTwo(align)) return MemmapStatus::kBadAlignment;
   align = Max(align, kPageSize);
-  if (size == 0 || size > kPhysLimit) return MemmapStatus::kOutOfRange;
+  if (size == 0 || size > limit_) return MemmapStatus::kOutOfRange;
   AlignUp(size, kPageSize, &size);
   uint64_t base = fixed;
   if (fixed != kAnyAddress) {
     if (!IsAligned(fixed, align)) return MemmapStatus::kBadAlignment;
-    if (fixed >= kPhysLimit || size > kPhysLimit - fixed) return MemmapStatus::kOutOfRange;
+    if (fixed >= limit_ || size > limit_ - fixed) return MemmapStatus::kOutOfRange;
     if (!Holds(fixed, fixed + size, type, MemUse::kFree)) return MemmapStatus::kNoSpace;
   } else {
     bool found = false;
     for (size_t i = 0; i < count_ && !found; ++i) {
       const MemRange& x = entries_[i];
       if (x.type != type || x.use != MemUse::kFree) continue;
-      // Entries end at or below kPhysLimit, so neither the rounding nor base + size can overflow.
+      // Entries end at or below the limit, so neither the rounding nor base + size can overflow.
       found = AlignUp(x.base.value(), align, &base) && base < x.end().value() && size <= x.end().value() - base;
     }
     if (!found) return MemmapStatus::kNoSpace;
@@ -136,7 +136,7 @@ MemmapStatus Memmap::Alloc(uint64_t fixed, uint64_t size, uint64_t align, MemTyp
 
 MemmapStatus Memmap::Free(PhysAddr base, uint64_t size, MemType type) {
   uint64_t b = AlignDown(base.value(), kPageSize);
-  if (size == 0 || b >= kPhysLimit || size > kPhysLimit - base.value()) return MemmapStatus::kOutOfRange;
+  if (size == 0 || b >= limit_ || size > limit_ - base.value()) return MemmapStatus::kOutOfRange;
   uint64_t e;
   AlignUp(base.value() + size, kPageSize, &e);
   if (!Holds(b, e, type, MemUse::kAllocated)) return MemmapStatus::kNotAllocated;

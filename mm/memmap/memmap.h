@@ -6,7 +6,7 @@
 // type and use (they are merged). The map is page-granular because its consumers are: Add trims RAM inward
 // to whole pages and widens every other type outward, so a page is RAM only when all of it is.
 //
-// The kernel builds one at boot (boot/meminit.h). Later layers read it: xalloc and palloc take the free RAM
+// The kernel builds one at boot (arch/x86_64/boot/meminit.h). Later layers read it: xalloc and palloc take the free RAM
 // with `for (const MemRange& r : map.Ranges(MemType::kRam))`; before xalloc exists, page-table pages come
 // from `map.Alloc(Memmap::kAnyAddress, kPageSize, kPageSize, MemType::kRam, &pa)` (9front's rampage), which
 // takes them out of that free RAM for good.
@@ -33,10 +33,6 @@ const char* MemTypeName(MemType type);
 // Whether a range of the map has been handed out by MemmapAlloc.
 enum class MemUse : uint8_t { kFree, kAllocated };
 
-// The x86-64 architectural limit on physical addresses (MAXPHYADDR is at most 52 bits). The map covers
-// [0, kPhysLimit); nothing above can be addressed by any CPU, so firmware ranges there are clipped.
-inline constexpr uint64_t kPhysLimit = uint64_t{1} << 52;
-
 struct MemRange {
   PhysAddr base;
   uint64_t size = 0;
@@ -49,7 +45,7 @@ struct MemRange {
 enum class MemmapStatus : uint8_t {
   kOk,
   kFull,          // the change needs more than kCapacity entries; the map is unchanged
-  kOutOfRange,    // the range is empty, wraps, or reaches past kPhysLimit
+  kOutOfRange,    // the range is empty, wraps, or reaches past the map's limit
   kBadAlignment,  // alignment is not a power of two, or a fixed address is not aligned to it
   kNoSpace,       // no free range of the type can hold the request
   kNotAllocated,  // MemmapFree of a range that is not wholly allocated memory of the type
@@ -65,7 +61,11 @@ class Memmap {
   // back-to-back allocations merge). A change that would not fit fails with kFull and changes nothing.
   static constexpr size_t kCapacity = 256;
 
-  constexpr Memmap() = default;
+  // A map of [0, limit): the physical addresses the architecture can have at all (x86_64's 2^52, say), which
+  // its caller knows and the map does not. `limit` is page-aligned and not zero; ranges past it are refused.
+  constexpr explicit Memmap(PhysAddr limit) : limit_(limit.value()) {}
+
+  PhysAddr limit() const { return PhysAddr(limit_); }
 
   // MemmapAdd: declares [base, base + size) to be of `type`. Where it overlaps the map the more restrictive
   // type wins; RAM is trimmed inward and other types widened outward to page boundaries (a RAM range with
@@ -142,6 +142,7 @@ class Memmap {
   // Whether [base, end) lies within one free entry of `type` (use kFree) or in allocated memory of it.
   bool Holds(uint64_t base, uint64_t end, MemType type, MemUse use) const;
 
+  uint64_t limit_;
   MemRange entries_[kCapacity];
   size_t count_ = 0;
   MemRange scratch_[kCapacity];

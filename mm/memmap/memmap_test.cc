@@ -46,7 +46,7 @@ std::vector<Span> AddAllShuffled(const std::vector<Addition>& adds, std::vector<
   std::mt19937 rng(7);
   std::vector<Span> got;
   for (int round = 0; round < 20; ++round) {
-    Memmap m;
+    Memmap m{PhysAddr(testing::kPhysLimit)};
     for (const Addition& a : order) Add(&m, a.base, a.end, a.type);
     got = Entries(m);
     EXPECT_EQ(got, want) << "round " << round;
@@ -92,7 +92,7 @@ TEST(Memmap, AdjacentSameTypeMerge) {
 }
 
 TEST(Memmap, RamTrimmedInwardToPages) {
-  Memmap m;
+  Memmap m{PhysAddr(testing::kPhysLimit)};
   Add(&m, 0x1018, 0x5ff0, MemType::kRam);
   EXPECT_EQ(Entries(m), (std::vector<Span>{{0x2000, 0x5000, MemType::kRam}}));
   // Less than a page: nothing to add, and not an error.
@@ -104,7 +104,7 @@ TEST(Memmap, RamTrimmedInwardToPages) {
 //   ACPI (unaligned)  |^^|           widened to the page boundaries around it
 //   result    |RAM|ACPI--|RAM|
 TEST(Memmap, ReservedWidenedOutwardToPages) {
-  Memmap m;
+  Memmap m{PhysAddr(testing::kPhysLimit)};
   Add(&m, 0x0, 0x10000, MemType::kRam);
   Add(&m, 0x5018, 0x6800, MemType::kAcpi);
   EXPECT_EQ(Entries(m),
@@ -113,16 +113,16 @@ TEST(Memmap, ReservedWidenedOutwardToPages) {
 }
 
 TEST(Memmap, AddRejectsEmptyWrappingAndBeyondLimit) {
-  Memmap m;
+  Memmap m{PhysAddr(testing::kPhysLimit)};
   EXPECT_EQ(m.Add(PhysAddr(0x1000), 0, MemType::kRam), MemmapStatus::kOutOfRange);
-  EXPECT_EQ(m.Add(PhysAddr(kPhysLimit - kPage), 2 * kPage, MemType::kRam), MemmapStatus::kOutOfRange);
+  EXPECT_EQ(m.Add(PhysAddr(testing::kPhysLimit - kPage), 2 * kPage, MemType::kRam), MemmapStatus::kOutOfRange);
   EXPECT_EQ(m.Add(PhysAddr(~uint64_t{0} - 10), 100, MemType::kReserved), MemmapStatus::kOutOfRange);
-  EXPECT_EQ(m.Add(PhysAddr(kPhysLimit - kPage), kPage, MemType::kRam), MemmapStatus::kOk);
+  EXPECT_EQ(m.Add(PhysAddr(testing::kPhysLimit - kPage), kPage, MemType::kRam), MemmapStatus::kOk);
   EXPECT_EQ(m.count(), 1u);
 }
 
 TEST(Memmap, AllocAnyTakesLowestFitAndNeverTwice) {
-  Memmap m;
+  Memmap m{PhysAddr(testing::kPhysLimit)};
   Add(&m, 0x1000, 0x3000, MemType::kRam);
   Add(&m, 0x10000, 0x20000, MemType::kRam);
   PhysAddr a, b, c;
@@ -141,7 +141,7 @@ TEST(Memmap, AllocAnyTakesLowestFitAndNeverTwice) {
 }
 
 TEST(Memmap, AllocAlignedSkipsUnalignedStart) {
-  Memmap m;
+  Memmap m{PhysAddr(testing::kPhysLimit)};
   Add(&m, 0x1000, 0x9000, MemType::kRam);
   Add(&m, 0x11000, 0x40000, MemType::kRam);
   PhysAddr a;
@@ -152,7 +152,7 @@ TEST(Memmap, AllocAlignedSkipsUnalignedStart) {
 }
 
 TEST(Memmap, AllocFixedInsideFreeRange) {
-  Memmap m;
+  Memmap m{PhysAddr(testing::kPhysLimit)};
   Add(&m, 0x0, 0x10000, MemType::kRam);
   PhysAddr a;
   ASSERT_EQ(m.Alloc(0x4000, 0x2000, kPage, MemType::kRam, &a), MemmapStatus::kOk);
@@ -164,7 +164,7 @@ TEST(Memmap, AllocFixedInsideFreeRange) {
 }
 
 TEST(Memmap, FreeReturnsAndMergesBack) {
-  Memmap m;
+  Memmap m{PhysAddr(testing::kPhysLimit)};
   Add(&m, 0x0, 0x10000, MemType::kRam);
   PhysAddr a, b;
   ASSERT_EQ(m.Alloc(0x4000, 0x2000, kPage, MemType::kRam, &a), MemmapStatus::kOk);
@@ -179,7 +179,7 @@ TEST(Memmap, FreeReturnsAndMergesBack) {
 }
 
 TEST(Memmap, ReservedOverAllocatedRamWins) {
-  Memmap m;
+  Memmap m{PhysAddr(testing::kPhysLimit)};
   Add(&m, 0x0, 0x10000, MemType::kRam);
   PhysAddr a;
   ASSERT_EQ(m.Alloc(0x4000, 0x4000, kPage, MemType::kRam, &a), MemmapStatus::kOk);
@@ -193,7 +193,7 @@ TEST(Memmap, ReservedOverAllocatedRamWins) {
 }
 
 TEST(Memmap, NextAndRangesWalkFreeRangesOfOneType) {
-  Memmap m;
+  Memmap m{PhysAddr(testing::kPhysLimit)};
   Add(&m, 0x0, 0x4000, MemType::kRam);
   Add(&m, 0x4000, 0x5000, MemType::kAcpi);
   Add(&m, 0x5000, 0x9000, MemType::kRam);
@@ -213,7 +213,7 @@ TEST(Memmap, NextAndRangesWalkFreeRangesOfOneType) {
 // Alternating types need one entry each: the map takes exactly kCapacity of them, and a change needing one
 // more fails with kFull and leaves the map as it was.
 TEST(Memmap, RunningOutOfEntriesIsAnErrorThatChangesNothing) {
-  Memmap m;
+  Memmap m{PhysAddr(testing::kPhysLimit)};
   Add(&m, 0, 2 * kPage, MemType::kRam);
   for (size_t i = 1; i < Memmap::kCapacity; ++i) {
     Add(&m, (i + 1) * kPage, (i + 2) * kPage, i % 2 == 0 ? MemType::kRam : MemType::kAcpi);
@@ -229,7 +229,7 @@ TEST(Memmap, RunningOutOfEntriesIsAnErrorThatChangesNothing) {
 }
 
 TEST(Memmap, DumpPrintsTableAndUsableTotal) {
-  Memmap m;
+  Memmap m{PhysAddr(testing::kPhysLimit)};
   Add(&m, 0x0, 0x9f000, MemType::kRam);
   Add(&m, 0x100000, 0x200000, MemType::kRam);
   Add(&m, 0xf0000, 0x100000, MemType::kReserved);

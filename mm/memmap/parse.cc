@@ -3,21 +3,6 @@
 namespace kmem {
 namespace {
 
-constexpr ParseResult kParsed{ParseStatus::kOk, 0, nullptr};
-
-ParseResult Malformed(size_t line, const char* reason) { return ParseResult{ParseStatus::kMalformed, line, reason}; }
-
-// Input that parses but holds no entry leaves the kernel and the tool nothing to stand on: an error at
-// the input's last line (its first, when it is empty).
-ParseResult RequireEntries(ParseResult r, const E820Map& out, size_t before, size_t last_line) {
-  if (r.status != ParseStatus::kOk || out.count != before) return r;
-  return Malformed(last_line == 0 ? 1 : last_line, "no entries");
-}
-
-ParseResult Append(E820Map* out, size_t line, uint64_t base, PhysEnd end, uint32_t type) {
-  if (E820Append(out, base, end, type) == E820Status::kOk) return kParsed;
-  return ParseResult{ParseStatus::kFull, line, "more entries than the map holds"};
-}
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
@@ -96,22 +81,20 @@ constexpr PhysEnd kEndMax = ~PhysEnd{0};
 
 }  // namespace
 
-ParseResult ParseMultibootMmap(const uint8_t* bytes, size_t len, E820Map* out) {
-  const size_t before = out->count;
-  size_t number = 0;
-  for (size_t off = 0; off < len;) {
-    ++number;
-    MultibootMmapEntry e;
-    if (len - off < sizeof e) return Malformed(number, "entry runs past the end of the map");
-    __builtin_memcpy(&e, bytes + off, sizeof e);
-    // The loader may append fields, never drop any.
-    if (e.size < sizeof e - sizeof e.size) return Malformed(number, "entry size below 20 bytes");
-    if (e.size > len - off - sizeof e.size) return Malformed(number, "entry runs past the end of the map");
-    ParseResult r = Append(out, number, e.base, PhysEnd{e.base} + e.length, e.type);
-    if (r.status != ParseStatus::kOk) return r;
-    off += sizeof e.size + e.size;
-  }
-  return RequireEntries(kParsed, *out, before, number);
+ParseResult ParseMalformed(size_t line, const char* reason) {
+  return ParseResult{ParseStatus::kMalformed, line, reason};
+}
+
+// Input that parses but holds no entry leaves the kernel and the tool nothing to stand on: an error at
+// the input's last line (its first, when it is empty).
+ParseResult ParseRequireEntries(ParseResult r, const E820Map& out, size_t before, size_t last_line) {
+  if (r.status != ParseStatus::kOk || out.count != before) return r;
+  return ParseMalformed(last_line == 0 ? 1 : last_line, "no entries");
+}
+
+ParseResult ParseAppend(E820Map* out, size_t line, uint64_t base, PhysEnd end, uint32_t type) {
+  if (E820Append(out, base, end, type) == E820Status::kOk) return kParsed;
+  return ParseResult{ParseStatus::kFull, line, "more entries than the map holds"};
 }
 
 ParseResult ParseE820Text(const char* text, size_t len, E820Map* out) {
@@ -126,10 +109,10 @@ ParseResult ParseE820Text(const char* text, size_t len, E820Map* out) {
     if (why == nullptr) why = line.Number(10, false, kU32Max, &type);
     if (why == nullptr && !line.AtEnd()) why = "more than three fields";
     if (why == nullptr && end < base) why = "end below base";
-    if (why != nullptr) return Malformed(number, why);
-    return Append(out, number, static_cast<uint64_t>(base), end, static_cast<uint32_t>(type));
+    if (why != nullptr) return ParseMalformed(number, why);
+    return ParseAppend(out, number, static_cast<uint64_t>(base), end, static_cast<uint32_t>(type));
   });
-  return RequireEntries(r, *out, before, last);
+  return ParseRequireEntries(r, *out, before, last);
 }
 
 ParseResult ParseE820Plan9(const char* text, size_t len, E820Map* out) {
@@ -138,7 +121,7 @@ ParseResult ParseE820Plan9(const char* text, size_t len, E820Map* out) {
   size_t at = 0;
   ParseResult r = ForEachLine(text, len, [out, &found, &at](size_t number, Line line) {
     if (!line.Skip("*e820=")) return kParsed;  // other plan9.ini settings
-    if (++found > 1) return Malformed(number, "second *e820= line");
+    if (++found > 1) return ParseMalformed(number, "second *e820= line");
     at = number;
     while (!line.AtEnd()) {
       PhysEnd type, base, end;
@@ -146,14 +129,14 @@ ParseResult ParseE820Plan9(const char* text, size_t len, E820Map* out) {
       if (why == nullptr) why = line.Number(16, false, kU64Max, &base);
       if (why == nullptr) why = line.Number(16, false, kU64Max, &end);
       if (why == nullptr && end < base) why = "end below start";
-      if (why != nullptr) return Malformed(number, why);
-      ParseResult a = Append(out, number, static_cast<uint64_t>(base), end, static_cast<uint32_t>(type));
+      if (why != nullptr) return ParseMalformed(number, why);
+      ParseResult a = ParseAppend(out, number, static_cast<uint64_t>(base), end, static_cast<uint32_t>(type));
       if (a.status != ParseStatus::kOk) return a;
     }
     return kParsed;
   });
-  if (r.status == ParseStatus::kOk && found == 0) return Malformed(1, "no *e820= line");
-  return RequireEntries(r, *out, before, at);
+  if (r.status == ParseStatus::kOk && found == 0) return ParseMalformed(1, "no *e820= line");
+  return ParseRequireEntries(r, *out, before, at);
 }
 
 }  // namespace kmem

@@ -1,5 +1,5 @@
-// Readers of the three ways an E820 map reaches us, each appending raw (unsanitised) entries to an E820Map:
-//   - the Multiboot v1 memory-map array QEMU or GRUB hands the kernel;
+// Readers of the text forms an E820 map reaches us in, each appending raw (unsanitised) entries to an
+// E820Map (a loader's binary form is the architecture's: arch/x86_64/boot/multiboot.h reads Multiboot's):
 //   - 9front's boot parameter `*e820=type start end type start end ...` (all fields hex, as 9front's
 //     e820scan reads them, with or without 0x), found among plan9.ini-style lines;
 //   - a plain text format for tools and tests: one entry a line, `0xBASE 0xEND TYPE`, END exclusive (it may
@@ -16,25 +16,23 @@
 
 namespace kmem {
 
-// One Multiboot memory-map entry. `size` counts the bytes after itself, so entries are walked by size + 4.
-struct [[gnu::packed]] MultibootMmapEntry {
-  uint32_t size;
-  uint64_t base;
-  uint64_t length;
-  uint32_t type;  // the E820 type
-};
-static_assert(sizeof(MultibootMmapEntry) == 24, "Multiboot v1 memory-map entry: size, base, length, type");
-
 enum class ParseStatus : uint8_t { kOk, kMalformed, kFull };
 
 struct ParseResult {
   ParseStatus status;
-  size_t line;         // 1-based line of the text (entry number for the Multiboot array); 0 when kOk
+  size_t line;         // 1-based line of the text (entry number for a binary array); 0 when kOk
   const char* reason;  // static text; nullptr when kOk
 };
 
-ParseResult ParseMultibootMmap(const uint8_t* bytes, size_t len, E820Map* out);
 ParseResult ParseE820Plan9(const char* text, size_t len, E820Map* out);
 ParseResult ParseE820Text(const char* text, size_t len, E820Map* out);
+
+// The results every reader gives, for readers of other forms: success; a malformed item at `line`;
+// appending an entry (kFull when the map has no room); and "no entries" at `last_line` (the first line
+// when 0) when `r` succeeded but added nothing to `out` beyond its first `before` entries.
+inline constexpr ParseResult kParsed{ParseStatus::kOk, 0, nullptr};
+ParseResult ParseMalformed(size_t line, const char* reason);
+ParseResult ParseAppend(E820Map* out, size_t line, uint64_t base, PhysEnd end, uint32_t type);
+ParseResult ParseRequireEntries(ParseResult r, const E820Map& out, size_t before, size_t last_line);
 
 }  // namespace kmem

@@ -1,6 +1,6 @@
-// Finding memory the firmware did not describe: the option-ROM scan of the ISA window and, when there is
-// no memory map at all, a memory test. Both read and write through what the caller hands them, so host
-// tests run them over simulated memory.
+// Finding memory the firmware did not describe: when there is no memory map at all, a memory test. It reads
+// and writes through what the caller hands it, so host tests run it over simulated memory. (The PC's
+// option-ROM scan is arch/x86_64/pc/legacy.h.)
 #pragma once
 
 #include <stddef.h>
@@ -11,14 +11,6 @@
 #include "mm/memmap/memmap.h"
 
 namespace kmem {
-
-inline constexpr uint64_t kIsaWindowBase = 0xC0000;
-inline constexpr uint64_t kIsaWindowSize = 0x30000;  // up to the system BIOS at 0xF0000
-
-// Scans `isa`, a view of physical [0xC0000, 0xF0000), for option ROMs: a 0x55 0xAA signature on a 2 KiB
-// boundary, byte 2 giving the length in 512-byte blocks. Each ROM becomes Reserved in `map` (the window
-// stays UMB around them); *found counts them. O(window / 2 KiB) reads.
-MemmapStatus ScanOptionRoms(const volatile uint8_t* isa, Memmap* map, size_t* found);
 
 inline constexpr uint64_t kMemTestChunk = uint64_t{4} << 20;
 // Below this a chunk that does not read back is a hole (the ISA hole at 15 MiB, say) and the test goes

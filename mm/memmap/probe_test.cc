@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mm/memmap/e820.h"
+#include "testing/e820_model.h"
 
 namespace kmem {
 namespace {
@@ -77,7 +78,7 @@ MemTestResult Probe(FakeMemory& mem, uint64_t from, uint64_t limit, Memmap* map)
 
 TEST(MemTest, StopsAtTheEndOfRam) {
   FakeMemory mem({{0, 64 * kMiB}});
-  Memmap map;
+  Memmap map{PhysAddr(testing::kPhysLimit)};
   MemTestResult r = Probe(mem, 4 * kMiB, 1024 * kMiB, &map);
   EXPECT_EQ(r.end, PhysAddr(64 * kMiB));
   EXPECT_EQ(r.ram, 60 * kMiB);
@@ -90,7 +91,7 @@ TEST(MemTest, StopsAtTheEndOfRam) {
 TEST(MemTest, StopsAtTheFirstChunkAbove32MiBThatDoesNotReadBack) {
   FakeMemory mem({{0, 40 * kMiB + 4096}, {40 * kMiB + 8192, 128 * kMiB}});
   FakeMemory top_word_hole({{0, 44 * kMiB - 4}, {44 * kMiB, 128 * kMiB}});
-  Memmap map, map2;
+  Memmap map{PhysAddr(testing::kPhysLimit)}, map2{PhysAddr(testing::kPhysLimit)};
   EXPECT_EQ(Probe(mem, 4 * kMiB, 1024 * kMiB, &map).end, PhysAddr(128 * kMiB))
       << "the probe reads the top word of each chunk only";
   EXPECT_EQ(Probe(top_word_hole, 4 * kMiB, 1024 * kMiB, &map2).end, PhysAddr(40 * kMiB));
@@ -101,7 +102,7 @@ TEST(MemTest, StopsAtTheFirstChunkAbove32MiBThatDoesNotReadBack) {
 //   |RAM---------|hole|RAM---------------|       below 32 MiB a hole is skipped (the ISA hole at 15 MiB)
 TEST(MemTest, ChunksBelow32MiBThatDoNotReadBackAreHoles) {
   FakeMemory mem({{0, 20 * kMiB - 4}, {20 * kMiB, 64 * kMiB}});
-  Memmap map;
+  Memmap map{PhysAddr(testing::kPhysLimit)};
   MemTestResult r = Probe(mem, 4 * kMiB, 1024 * kMiB, &map);
   EXPECT_EQ(r.end, PhysAddr(64 * kMiB));
   EXPECT_EQ(r.holes, 4 * kMiB);
@@ -113,7 +114,7 @@ TEST(MemTest, ChunksBelow32MiBThatDoNotReadBackAreHoles) {
 TEST(MemTest, AddressesWrappingOntoLowMemoryEndTheTest) {
   for (uint64_t size : {32 * kMiB, 16 * kMiB}) {
     FakeMemory mem({{0, size}}, size);
-    Memmap map;
+    Memmap map{PhysAddr(testing::kPhysLimit)};
     EXPECT_EQ(Probe(mem, 4 * kMiB, 1024 * kMiB, &map).end, PhysAddr(size)) << size;
     EXPECT_EQ(RamIn(map), (std::vector<std::pair<uint64_t, uint64_t>>{{4 * kMiB, size}})) << size;
   }
@@ -124,7 +125,7 @@ TEST(MemTest, AddressesWrappingOntoLowMemoryEndTheTest) {
 TEST(MemTest, SkipsWhatIsNotWriteBackWithoutTouchingIt) {
   FakeMemory mem({{0, 3 * kGiB}, {4 * kGiB, 7 * kGiB}});
   mem.SetUncached(3 * kGiB, 4 * kGiB);
-  Memmap map;
+  Memmap map{PhysAddr(testing::kPhysLimit)};
   MemTestResult r = Probe(mem, 4 * kMiB, uint64_t{1} << 40, &map);
   EXPECT_EQ(r.end, PhysAddr(7 * kGiB));
   EXPECT_EQ(r.skipped, kGiB);
@@ -135,59 +136,12 @@ TEST(MemTest, SkipsWhatIsNotWriteBackWithoutTouchingIt) {
 
 TEST(MemTest, RestoresWhatItWroteAndHonoursTheLimit) {
   FakeMemory mem({{0, 64 * kMiB}});
-  Memmap map;
+  Memmap map{PhysAddr(testing::kPhysLimit)};
   EXPECT_EQ(Probe(mem, 4 * kMiB, 30 * kMiB, &map).end, PhysAddr(28 * kMiB));
   for (const auto& [addr, word] : mem.words()) EXPECT_EQ(word, 0u) << "left a pattern at " << addr;
-  Memmap empty;
+  Memmap empty{PhysAddr(testing::kPhysLimit)};
   EXPECT_EQ(Probe(mem, 4 * kMiB, 6 * kMiB, &empty).end, PhysAddr(4 * kMiB)) << "no whole chunk";
   EXPECT_EQ(empty.count(), 0u);
-}
-
-std::vector<uint8_t> IsaWindow() { return std::vector<uint8_t>(kIsaWindowSize, 0xff); }
-
-void PlaceRom(std::vector<uint8_t>* isa, uint64_t pa, uint8_t blocks) {
-  uint64_t off = pa - kIsaWindowBase;
-  (*isa)[off] = 0x55;
-  (*isa)[off + 1] = 0xAA;
-  (*isa)[off + 2] = blocks;
-}
-
-MemType TypeAt(const Memmap& m, uint64_t addr) {
-  for (size_t i = 0; i < m.count(); ++i) {
-    if (m.entry(i).base.value() <= addr && addr < m.entry(i).end().value()) return m.entry(i).type;
-  }
-  return MemType::kUpa;
-}
-
-//   0xC0000    0xC9000 (36 KiB VGA BIOS)   0xE0000 (2 KiB, zero blocks)   0xEF800 (runs past the window)
-TEST(ScanOptionRoms, ReservesEachRomAndLeavesTheRestUmb) {
-  auto isa = IsaWindow();
-  PlaceRom(&isa, 0xC0000, 72);
-  PlaceRom(&isa, 0xC4000, 0);  // inside the first ROM: part of it, not a second ROM
-  PlaceRom(&isa, 0xE0000, 0);
-  PlaceRom(&isa, 0xEF800, 255);
-  Memmap m;
-  ASSERT_EQ(MemmapAddLegacyPc(&m), MemmapStatus::kOk);
-  size_t found = 0;
-  ASSERT_EQ(ScanOptionRoms(isa.data(), &m, &found), MemmapStatus::kOk);
-  EXPECT_EQ(found, 3u);
-  EXPECT_EQ(TypeAt(m, 0xC0000), MemType::kReserved);
-  EXPECT_EQ(TypeAt(m, 0xC8fff), MemType::kReserved);
-  EXPECT_EQ(TypeAt(m, 0xC9000), MemType::kUmb);
-  EXPECT_EQ(TypeAt(m, 0xDffff), MemType::kUmb);
-  EXPECT_EQ(TypeAt(m, 0xE0000), MemType::kReserved);
-  EXPECT_EQ(TypeAt(m, 0xE1000), MemType::kUmb) << "a 2 KiB ROM widens to its page, no further";
-  EXPECT_EQ(TypeAt(m, 0xEF000), MemType::kReserved);
-  EXPECT_EQ(TypeAt(m, 0xEEfff), MemType::kUmb);
-}
-
-TEST(ScanOptionRoms, EmptyWindowFindsNothing) {
-  auto isa = IsaWindow();
-  Memmap m;
-  size_t found = 7;
-  ASSERT_EQ(ScanOptionRoms(isa.data(), &m, &found), MemmapStatus::kOk);
-  EXPECT_EQ(found, 0u);
-  EXPECT_EQ(m.count(), 0u);
 }
 
 }  // namespace

@@ -16,10 +16,6 @@ inline constexpr unsigned kMaxOrder = 18;
 inline constexpr unsigned kOrders = kMaxOrder + 1;
 // Like 9front's Confmem: the loader's RAM map has a handful of banks; 64 leaves room for odd firmware.
 inline constexpr unsigned kMaxBanks = 64;
-// Page colours are pfn mod the colour count, a power of two. The count comes from the cache geometry;
-// 1024 covers a 64 MiB, 16-way last-level cache, and a larger count is clamped (colouring then spreads
-// over 1024 sets of cache sets, still correct, only coarser).
-inline constexpr unsigned kMaxColours = 1024;
 inline constexpr unsigned kAnyColour = ~0u;
 
 // The bits the MMU code keeps per page (9front's Page.modref) and two bits Validate borrows while it walks.

@@ -2,7 +2,7 @@
 # `kmem buddyinfo`, `kmem page PA`, `kmem pools`, `kmem cpus`. Load it with
 #   gdb bazel-bin/boot/kernel.elf -x tools/gdb/kmem.py -ex 'target remote :1234'
 # after `bazel run //boot:qemu -- --gdb`, and stop the kernel somewhere past the step you want to look at
-# (`hbreak kmem::boot::SelfTests`, `continue`).
+# (`hbreak kmem::boot::ArchSelfTests`, `continue`).
 #
 # Every layout comes from the kernel's own debug info: the structures through gdb.parse_and_eval and their
 # fields by name, the constants (page shift, PTE bits, the direct map) from the kernel's constexpr
@@ -141,7 +141,7 @@ class _KmemCommand(gdb.Command):
             self.run(arg)
         except gdb.MemoryError as e:
             raise gdb.GdbError("kmem %s: %s: the kernel's memory is not mapped where the CPU stands; stop it "
-                               "later (hbreak kmem::boot::SelfTests, continue)" % (self.name, e))
+                               "later (hbreak kmem::boot::ArchSelfTests, continue)" % (self.name, e))
 
 
 class Kmem(gdb.Command):

@@ -8,7 +8,7 @@
 #      `kmem cpus` the `cpu0:` identity line and address widths;
 #   2. at the MMU self-test's user Pmap (the first Pmap after NewAddressSpace): `kmem page` inside the
 #      2 MiB block it allocated names that block;
-#   3. at FaultTest, after the self-tests printed the pool tables: `kmem pools` prints those tables.
+#   3. at ArchFaultTest, after the self-tests printed the pool tables: `kmem pools` prints those tables.
 # Then gdb detaches and the kernel must finish its boot. Every wait has a deadline.
 set -u
 backend=$1
@@ -45,7 +45,7 @@ timeout 100 gdb -batch -nx "boot/kernel_$backend.elf" -x tools/gdb/kmem.py \
   -ex "hbreak *'kmem::x86::Mmu::NewAddressSpace'" -ex continue -ex 'delete' \
   -ex "hbreak *'kmem::x86::Mmu::Pmap'" -ex continue -ex 'delete' \
   -ex 'echo ==page-block\n' -ex 'kmem page $rdx + 0x3000' -ex 'echo ==block-pa\n' -ex 'printf "0x%lx\n", $rdx' \
-  -ex "hbreak *'kmem::boot::FaultTest'" -ex continue -ex 'delete' \
+  -ex "hbreak *'kmem::boot::ArchFaultTest'" -ex continue -ex 'delete' \
   -ex 'echo ==pools\n' -ex 'kmem pools' \
   -ex 'echo ==end\n' -ex detach >"$gdblog" 2>&1
 # gdb's status is not the test's: the kernel may finish and QEMU close the socket before gdb has read the

@@ -1,8 +1,9 @@
-#include "boot/meminit.h"
+#include "arch/x86_64/boot/meminit.h"
 
 #include "arch/x86_64/kernel_cpu.h"
 #include "arch/x86_64/kernel_image.h"
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/pc/legacy.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 #include "mm/memmap/e820.h"
@@ -12,8 +13,9 @@
 namespace kmem::boot {
 namespace {
 
-// Static: the tables are 12 KiB each, too big for the 16 KiB boot stack.
-Memmap memmap;
+// Static: the tables are 12 KiB each, too big for the 16 KiB boot stack. The map spans every address an
+// x86_64 CPU can have; what this one cannot reach MemInit reserves, so that the log says so.
+Memmap memmap(x86::kArchPhysLimit);
 InstalledRam installed;
 x86::Mtrrs mtrrs;
 E820Map firmware;
@@ -104,7 +106,7 @@ bool FirmwareMap(const MultibootInfo& mbi) {
         report.dropped_empty, report.clipped, report.unknown_types);
   E820Print(sanitised, "");
   Print("\n");
-  Check(MemmapAddE820(sanitised, &memmap), "adding the E820 map");
+  Check(x86::PcAddE820(sanitised, &memmap), "adding the E820 map");
   return true;
 }
 
@@ -112,12 +114,12 @@ bool FirmwareMap(const MultibootInfo& mbi) {
 // chunk past the kernel up to what the CPU and the direct map reach.
 void MemoryTest(const MultibootInfo& mbi, PhysAddr phys_limit) {
   if ((mbi.flags & MultibootInfo::kMemSizes) != 0) {
-    Check(MemmapAddPcRam(&memmap, 0, uint64_t{mbi.mem_lower_kib} << 10), "adding low RAM");
+    Check(x86::PcAddRam(&memmap, 0, uint64_t{mbi.mem_lower_kib} << 10), "adding low RAM");
   }
   uint64_t from;
   AlignUp(x86::ImagePhysAddr(_end).value(), kMemTestChunk, &from);
   // The kernel runs from [1 MiB, from), so that much is RAM without testing.
-  Check(MemmapAddPcRam(&memmap, 0x100000, from), "adding the kernel's RAM");
+  Check(x86::PcAddRam(&memmap, 0x100000, from), "adding the kernel's RAM");
   MemTestResult r;
   {
     ProbeMemory mem(mtrrs);
@@ -128,7 +130,7 @@ void MemoryTest(const MultibootInfo& mbi, PhysAddr phys_limit) {
   Print("meminit: memory test: %lu MiB RAM in 4 MiB chunks from 0x%lx, %lu MiB skipped (not write-back), %lu MiB "
         "of holes below 32 MiB\n",
         r.ram >> 20, from, r.skipped >> 20, r.holes >> 20);
-  Check(MemmapAddLegacyPc(&memmap), "adding the legacy PC rules");
+  Check(x86::PcAddLegacy(&memmap), "adding the legacy PC rules");
 }
 
 size_t Length(const char* s) {
@@ -148,7 +150,7 @@ void RecordInstalledRam() {
 
 }  // namespace
 
-const InstalledRam& MemInstalledRam() { return installed; }
+const InstalledRam& ArchInstalledRam() { return installed; }
 const x86::Mtrrs& MemMtrrs() { return mtrrs; }
 
 Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source, const x86::CpuInfo& cpu) {
@@ -158,8 +160,8 @@ Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source, co
   const PhysAddr phys_limit = cpu.PhysLimit();
   if (source != MemSource::kFirmwareMap || !FirmwareMap(mbi)) MemoryTest(mbi, phys_limit);
   // Before the RAM is recorded: RAM a map claims beyond the CPU's reach is not RAM the kernel can map.
-  if (phys_limit.value() < kPhysLimit) {
-    Reserve("what the CPU cannot address", phys_limit, kPhysLimit - phys_limit.value());
+  if (phys_limit < memmap.limit()) {
+    Reserve("what the CPU cannot address", phys_limit, memmap.limit() - phys_limit);
   }
   RecordInstalledRam();
 
@@ -176,9 +178,9 @@ Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source, co
     Reserve("command line", cmdline, Length(x86::KzeroPointer<const char>(cmdline)) + 1);
   }
   size_t roms = 0;
-  Check(ScanOptionRoms(x86::KzeroPointer<const volatile uint8_t>(PhysAddr(kIsaWindowBase)), &memmap, &roms),
-        "reserving option ROMs");
-  Print("meminit: %lu option ROMs in [0x%lx, 0x%lx)\n", roms, kIsaWindowBase, kIsaWindowBase + kIsaWindowSize);
+  const PhysAddr isa(x86::kIsaWindowBase);
+  Check(x86::ScanOptionRoms(x86::KzeroPointer<const volatile uint8_t>(isa), &memmap, &roms), "reserving option ROMs");
+  Print("meminit: %lu option ROMs in [0x%lx, 0x%lx)\n", roms, isa.value(), (isa + x86::kIsaWindowSize).value());
   memmap.Dump();
   return memmap;
 }

@@ -1,11 +1,18 @@
-#include "boot/faulttest.h"
-
+// The boot tests' way into the trap handler: `kmem.fault=WHAT` on the command line makes one bad access
+// after the self-tests, and the test (boot/BUILD.bazel) expects the panic that names it:
+//   null    read address 0 (nothing is mapped there once the kernel's own tables are live)
+//   rodata  write to the kernel's read-only data
+//   nx      call into the kernel's data, which is no-execute
+//   smep    call into a user page (faults where the CPU has SMEP, which archinit turns on)
+//   stack   recurse until the boot stack runs into its guard page (a double fault)
+//   vmalloc write one byte past a vmalloc'ed page, into its guard page
 #include <stdint.h>
 
+#include "arch/x86_64/boot/mmu_setup.h"
 #include "arch/x86_64/layout.h"
 #include "boot/allocinit.h"
+#include "boot/arch.h"
 #include "boot/cmdline.h"
-#include "boot/mmu_setup.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 
@@ -61,7 +68,7 @@ void OverrunVmalloc() {
 
 }  // namespace
 
-void FaultTest(const char* cmdline, KernelPalloc& palloc) {
+void ArchFaultTest(const char* cmdline, KernelPalloc& palloc) {
   fault_palloc = &palloc;
   static constexpr struct {
     const char* word;

@@ -1,4 +1,4 @@
-#include "boot/mach.h"
+#include "arch/x86_64/boot/mach.h"
 
 #include <stdint.h>
 

@@ -8,14 +8,12 @@
 
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/mtrr.h"
-#include "boot/multiboot.h"
+#include "arch/x86_64/boot/multiboot.h"
+#include "boot/arch.h"
 #include "mm/base/addr.h"
-#include "mm/base/ram_range.h"
 #include "mm/memmap/memmap.h"
 
 namespace kmem::boot {
-
-enum class MemSource : uint8_t { kFirmwareMap, kMemoryTest };
 
 // Fills the kernel's memory map and returns it: firmware RAM minus the legacy hole below 1 MiB, with the
 // kernel image, page 0 and the Multiboot structures reserved and option ROMs found in the ISA window.
@@ -28,14 +26,5 @@ Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source, co
 
 // The MTRRs as MemInit read them.
 const x86::Mtrrs& MemMtrrs();
-
-// The machine's RAM as MemInit found it, page-aligned, before anything was reserved out of it: what the
-// direct map covers. Valid after MemInit.
-struct InstalledRam {
-  static constexpr size_t kMaxRanges = 64;
-  RamRange range[kMaxRanges];
-  size_t n = 0;
-};
-const InstalledRam& MemInstalledRam();
 
 }  // namespace kmem::boot

@@ -2,8 +2,8 @@
 // serial console; Panic prints its message there and stops the machine with a failure status.
 #include <stdarg.h>
 
-#include "boot/qemu_exit.h"
-#include "boot/serial.h"
+#include "arch/x86_64/boot/qemu_exit.h"
+#include "arch/x86_64/boot/serial.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 
@@ -29,7 +29,7 @@ void Panic(const char* fmt, ...) {
   VFormat(SerialSink, nullptr, fmt, ap);
   Print("\n");
   va_end(ap);
-  boot::QemuExit(boot::ExitStatus::kFailure);
+  boot::QemuExit(boot::QemuStatus::kFailure);
 }
 
 }  // namespace kmem

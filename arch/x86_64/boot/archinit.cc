@@ -1,4 +1,4 @@
-#include "boot/archinit.h"
+#include "arch/x86_64/boot/archinit.h"
 
 #include "arch/x86_64/kernel_cpu.h"
 #include "mm/base/format.h"

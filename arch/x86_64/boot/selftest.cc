@@ -1,15 +1,15 @@
-#include "boot/selftest.h"
+#include "arch/x86_64/boot/selftest.h"
 
 #include <stdint.h>
 
+#include "arch/x86_64/boot/meminit.h"
+#include "arch/x86_64/boot/mmu_setup.h"
 #include "arch/x86_64/kernel_cpu.h"
 #include "arch/x86_64/layout.h"
 #include "boot/allocinit.h"
-#include "boot/meminit.h"
-#include "boot/mmu_setup.h"
+#include "boot/arch.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
-#include "mm/pool/selftest.h"
 #include "mm/vm/vmalloc.h"
 
 namespace kmem::boot {
@@ -77,7 +77,7 @@ uint32_t VmapSelfTest(x86::Mmu& mmu, PhysAddr ram) {
   t = mmu.Translate(kernel, va);
   Expect(t.status == MmuStatus::kNotMapped, "vunmapped address still translates", t.pa.value(), 0);
 
-  const InstalledRam& installed = MemInstalledRam();
+  const InstalledRam& installed = ArchInstalledRam();
   uint64_t top = 0;
   for (size_t i = 0; i < installed.n; ++i) top = Max(top, installed.range[i].end().value());
   uint64_t unbacked;
@@ -202,13 +202,9 @@ void VmallocSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
 
 }  // namespace
 
-void SelfTests(KernelPalloc& palloc, x86::Mmu& mmu) {
-  palloc.SelfTest();
-  MmuSelfTest(palloc, mmu);
-  VmallocSelfTest(palloc, mmu);
-  if (pool::PoolSelfTest() != pool::SelfTestStatus::kPassed) Panic("pool self-test failed");
-  palloc.Validate();
-  Print("selftest: every layer passed\n");
+void ArchSelfTests(KernelPalloc& palloc) {
+  MmuSelfTest(palloc, KernelMmu());
+  VmallocSelfTest(palloc, KernelMmu());
 }
 
 }  // namespace kmem::boot

@@ -17,7 +17,7 @@ struct ArchConfig {
 
 // Turns on SMEP when the CPU has it, loads the kernel's PAT (mtrr.h), and prints "archinit: " lines with
 // the choices and the PAT. Panics on a CPU without the no-execute bit: the kernel's layout (W^X, a
-// no-execute direct map) depends on it, and boot/multiboot.S leaves EFER.NXE clear there rather than fault
+// no-execute direct map) depends on it, and multiboot.S leaves EFER.NXE clear there rather than fault
 // before the console exists; and on one without a PAT.
 ArchConfig ArchInit(const x86::CpuInfo& cpu);
 

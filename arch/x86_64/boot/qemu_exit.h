@@ -7,8 +7,8 @@
 
 namespace kmem::boot {
 
-enum class ExitStatus : uint32_t { kSuccess = 0x10, kFailure = 0x11 };
+enum class QemuStatus : uint32_t { kSuccess = 0x10, kFailure = 0x11 };
 
-[[noreturn]] void QemuExit(ExitStatus status);
+[[noreturn]] void QemuExit(QemuStatus status);
 
 }  // namespace kmem::boot

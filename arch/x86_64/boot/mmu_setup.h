@@ -7,14 +7,13 @@
 
 #include "arch/x86_64/mmu.h"
 #include "arch/x86_64/mtrr.h"
-#include "boot/archinit.h"
+#include "arch/x86_64/boot/archinit.h"
+#include "boot/arch.h"
 #include "mm/base/ram_range.h"
 #include "mm/vm/aspace.h"
 #include "mm/xalloc/xalloc.h"
 
 namespace kmem::boot {
-
-enum class MmuWait { kNo, kYes };
 
 // Builds and loads the kernel's page tables over `ram` (all of the machine's RAM, page-aligned), taking
 // page-table pages from xalloc.Rampage() (the memory map before xinit, xalloc after). With MmuWait::kYes,

@@ -2,7 +2,10 @@
 // map, the command line and the legacy lower/upper memory sizes.
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "mm/memmap/parse.h"
 
 namespace kmem::boot {
 
@@ -23,6 +26,18 @@ struct MultibootInfo {
 };
 static_assert(sizeof(MultibootInfo) == 52, "Multiboot v1 layout up to the memory map fields");
 
-// The memory-map entries mmap_addr points at are read by mm/memmap (MultibootMmapEntry in parse.h).
+// One memory-map entry of the array at mmap_addr. `size` counts the bytes after itself, so entries are
+// walked by size + 4.
+struct [[gnu::packed]] MultibootMmapEntry {
+  uint32_t size;
+  uint64_t base;
+  uint64_t length;
+  uint32_t type;  // the E820 type
+};
+static_assert(sizeof(MultibootMmapEntry) == 24, "Multiboot v1 memory-map entry: size, base, length, type");
+
+// Appends the array's entries (raw, unsanitised) to `out`, as mm/memmap/parse.h's readers do; a ParseResult
+// line is an entry number. An empty array is malformed ("no entries").
+ParseResult ParseMultibootMmap(const uint8_t* bytes, size_t len, E820Map* out);
 
 }  // namespace kmem::boot

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "arch/x86_64/boot/multiboot.h"
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/pc/legacy.h"
 #include "mm/memmap/e820.h"
 #include "mm/memmap/memmap.h"
 #include "mm/memmap/parse.h"
@@ -18,7 +21,7 @@ namespace kmem {
 namespace {
 
 E820Map raw, sanitised;
-Memmap typed;
+Memmap typed(x86::kArchPhysLimit);
 
 void Fail(const std::string& what) {
   std::fprintf(stderr, "memmap_fuzz: %s\n", what.c_str());
@@ -39,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   switch (mode) {
     case 0: r = ParseE820Text(text, size - 1, &raw); break;
     case 1: r = ParseE820Plan9(text, size - 1, &raw); break;
-    case 2: r = ParseMultibootMmap(data + 1, size - 1, &raw); break;
+    case 2: r = boot::ParseMultibootMmap(data + 1, size - 1, &raw); break;
     case 3: {
       // Three bytes an entry: base, length, type, in a 256-byte space at 0 or ending at 2^64 + 255.
       const uint64_t offset = (data[0] & 4) != 0 ? ~uint64_t{0} - 255 : 0;
@@ -63,8 +66,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string why = testing::E820Check(raw, sanitised, probes);
   if (!why.empty()) Fail(why);
 
-  typed = Memmap();
-  MemmapStatus s = MemmapAddE820(sanitised, &typed);
+  typed = Memmap(x86::kArchPhysLimit);
+  MemmapStatus s = x86::PcAddE820(sanitised, &typed);
   if (s != MemmapStatus::kOk && s != MemmapStatus::kFull) Fail(std::string("typed map: ") + MemmapStatusName(s));
   why = testing::MemmapCheckShape(typed);
   if (!why.empty()) Fail(why);

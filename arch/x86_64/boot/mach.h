@@ -3,6 +3,7 @@
 #pragma once
 
 #include "arch/x86_64/cpu.h"
+#include "boot/arch.h"
 #include "mm/base/addr.h"
 
 namespace kmem::boot {
@@ -13,9 +14,6 @@ struct Mach {
   VirtAddr stack_top;
   x86::CpuInfo cpu;
 };
-
-// Whether mach0init also prints the raw CPUID leaves (kmem.cpuid on the command line).
-enum class CpuidDump { kNo, kYes };
 
 // Fills in Mach 0 and prints "mach0init: " with its stack, then the CPU's "cpu0: " lines (cpu.h).
 Mach& Mach0Init(CpuidDump dump);

@@ -1,4 +1,4 @@
-#include "boot/mmu_setup.h"
+#include "arch/x86_64/boot/mmu_setup.h"
 
 #include "arch/x86_64/aspace.h"
 #include "arch/x86_64/fault.h"
@@ -7,7 +7,7 @@
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/mmu_init.h"
 #include "arch/x86_64/trap.h"
-#include "boot/serial.h"
+#include "arch/x86_64/boot/serial.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 

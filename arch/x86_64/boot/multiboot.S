@@ -156,7 +156,7 @@ boot_gdt_ptr64:
   .globl boot_pml4
 boot_pml4:
   .skip 4096
-  // Entry 2 is free: the memory test (boot/meminit.cc) puts its probe window there.
+  // Entry 2 is free: the memory test (meminit.cc) puts its probe window there.
   .globl boot_pdpt
 boot_pdpt:
   .skip 4096

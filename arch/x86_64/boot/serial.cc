@@ -1,4 +1,4 @@
-#include "boot/serial.h"
+#include "arch/x86_64/boot/serial.h"
 
 #include <stdint.h>
 

@@ -1,0 +1,15 @@
+// The x86 self-tests (boot/arch.h's ArchSelfTests), run once the whole boot is done: the MMU maps,
+// translates, switches and unmaps real memory, vmap maps the local APIC uncached and refuses RAM, vmalloc
+// maps over the kernel's tables with guard pages. Each prints what it checked; a failure panics.
+#pragma once
+
+#include <stdint.h>
+
+namespace kmem::boot {
+
+// Page-table pages the MMU self-test takes from xalloc at most: the VMAP window's second- and first-level
+// tables, a top-level table and the user mapping's third-, second- and first-level tables. The vmalloc
+// self-test after it maps in the VMAP window again, with tables from the MMU's pool of freed ones.
+inline constexpr uint64_t kMmuSelfTestTablePages = 6;
+
+}  // namespace kmem::boot
