@@ -332,6 +332,38 @@ TEST_F(PoolDeathTest, WriteAfterFreeIsFoundByTheCheck) {
   EXPECT_DEATH(PoolCheck(pool_), "pool testpool: free block 0x[0-9a-f]+ written after free at \\+60");
 }
 
+//   p's block, free: [header 32][next][prev][poison ...]    a stale pointer writes p's first word
+TEST_F(PoolDeathTest, SmashedFreeListLinkPanicsWhenHandedOutAgain) {
+  auto* p = static_cast<uint64_t*>(Alloc(100));
+  Alloc(100);  // keeps p's block apart from the rest of the arena
+  PoolFree(pool_, p);
+  p[0] = 0x1234;
+  EXPECT_DEATH(Alloc(100), "pool testpool: block 0x[0-9a-f]+ was written after free: its free-list links "
+                           "\\(next 0x1234, prev 0x0\\) are smashed");
+}
+
+// The block chosen is the second in its bin: the first one's link is followed to reach it.
+TEST_F(PoolDeathTest, SmashedLinkOfABlockPassedOverPanics) {
+  auto* a = static_cast<uint64_t*>(Alloc(120));
+  Alloc(16);
+  auto* b = static_cast<uint64_t*>(Alloc(100));
+  Alloc(16);
+  PoolFree(pool_, a);
+  PoolFree(pool_, b);  // bin 7 holds b (144 bytes) then a (160)
+  b[0] = 0x5678;
+  EXPECT_DEATH(Alloc(120), "pool testpool: block 0x[0-9a-f]+ was written after free: its free-list links "
+                           "\\(next 0x5678, prev 0x0\\) are smashed");
+}
+
+TEST_F(PoolDeathTest, SmashedFreeListLinkIsFoundByTheCheck) {
+  auto* p = static_cast<uint64_t*>(Alloc(100));
+  Alloc(100);
+  PoolFree(pool_, p);
+  p[0] = 0x1234;
+  EXPECT_DEATH(PoolCheck(pool_), "pool testpool: block 0x[0-9a-f]+ was written after free: its free-list links "
+                                 "\\(next 0x1234, prev 0x0\\) are smashed");
+}
+
 TEST_F(MainmemTest, SmallocWithoutAWayToWaitPanics) {
   Init(kQuantum, {});
   ASSERT_NE(Malloc(kQuantum - 200), nullptr);
