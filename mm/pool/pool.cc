@@ -370,7 +370,7 @@ void Poolreset(Pool& pool) {
   Unlock(pool);
 }
 
-void* Malloc(size_t size) { return PoolAlloc(mainmem, size, Zero::kNo).p; }
+void* Malloc(size_t size) { return Mallocz(size, Zero::kYes); }
 void* Mallocz(size_t size, Zero zero) { return PoolAlloc(mainmem, size, zero).p; }
 void* Realloc(void* p, size_t size) { return PoolRealloc(mainmem, p, size); }
 void Free(void* p) { PoolFree(mainmem, p); }
@@ -380,7 +380,7 @@ void* Smalloc(size_t size) {
   Pool& pool = mainmem;
   Lock(pool);
   for (;;) {
-    PoolAllocation r = AllocLocked(pool, size, Zero::kNo);
+    PoolAllocation r = AllocLocked(pool, size, Zero::kYes);
     if (r.p != nullptr) {
       Unlock(pool);
       return r.p;

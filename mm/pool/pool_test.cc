@@ -253,6 +253,35 @@ TEST_F(MainmemTest, NinefrontVocabularyServesMainmem) {
   EXPECT_EQ(Malloc(2 << 20), nullptr);
 }
 
+// 9front's malloc and smalloc zero the block; the poison is still checked first (PoolTest covers that).
+TEST_F(MainmemTest, MallocAndSmallocZeroAndMalloczMayNot) {
+  Init(1 << 20, {});
+  for (size_t size : {1, 16, 100, 4096}) {
+    auto* p = static_cast<uint8_t*>(Malloc(size));
+    ASSERT_NE(p, nullptr);
+    EXPECT_TRUE(AllBytes(p, 0, size, 0)) << size;
+    std::memset(p, 0xee, size);
+    Free(p);
+    auto* s = static_cast<uint8_t*>(Smalloc(size));
+    ASSERT_EQ(s, p);  // the same block, poisoned by the free
+    EXPECT_TRUE(AllBytes(s, 0, size, 0)) << size;
+    Free(s);
+    auto* n = static_cast<uint8_t*>(Mallocz(size, Zero::kNo));
+    ASSERT_EQ(n, p);
+    EXPECT_TRUE(AllBytes(n, 0, size, kPoisonByte)) << size;
+    Free(n);
+  }
+}
+
+TEST_F(MainmemTest, MallocChecksThePoisonBeforeZeroing) {
+  Init(1 << 20, {});
+  auto* p = static_cast<uint8_t*>(Malloc(100));
+  Malloc(100);
+  Free(p);
+  p[40] = 1;
+  EXPECT_DEATH(Malloc(100), "pool mainmem: block 0x[0-9a-f]+ was written after free: byte at \\+40 is 0x01");
+}
+
 // The pool is full; a second thread's Smalloc sleeps until the first thread frees.
 TEST_F(MainmemTest, SmallocWaitsForAFree) {
   testing::ThreadSync sync;
