@@ -26,12 +26,17 @@ enum class PageFlag : uint8_t {
   kValidateAllocMark = 1 << 6,
 };
 
+// A user page's reference count. Ref panics rather than take it past kMaxPageRef: wrapping to 0 would
+// let the next PutPage free the page under its remaining holders.
+using PageRef = uint32_t;
+inline constexpr PageRef kMaxPageRef = ~PageRef{0};
+
 // Whether a frame is free, and the order of the block it heads, are not kept here but in palloc's per-order
 // bitmaps (palloc.h): the free path then checks them in cache instead of missing on a descriptor.
 struct Page {
   Page* next;       // 8: free-list link of the colour lists; the chain link of FreePages(head, tail, n)
   uint64_t va;      // 8: the user virtual address the page backs (NewPage's va), 0 otherwise
-  uint32_t ref;     // 4: reference count of a user page; 0 for free pages and contiguous blocks
+  PageRef ref;      // 4: reference count of a user page; 0 for free pages and contiguous blocks
   uint16_t colour;  // 2: pfn mod the colour count, kept so the colour lists need no bank lookup
   uint8_t bank;     // 1: index of the bank whose array holds this descriptor: Pa() starts from it
   uint8_t flags;    // 1: PageFlag bits

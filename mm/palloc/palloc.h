@@ -5,8 +5,8 @@
 // KernelPalloc (kernel_palloc.h), tests instantiate both backends.
 //
 // Misuse panics with the physical address and the reason: freeing a free page, freeing a page outside
-// every bank, a reference count going below zero, freeing a block with another order than it was
-// allocated with. Which blocks are allocated, and at which order, is kept in per-bank bitmaps (one bit per
+// every bank or at an address that is not page-aligned, a reference count going below zero or past
+// kMaxPageRef, freeing a block with another order than it was allocated with. Which blocks are allocated, and at which order, is kept in per-bank bitmaps (one bit per
 // possible block head and order, 2 bits per frame in all, plus one bit per frame for user pages) rather
 // than in the descriptors, so a free checks cache-resident bits instead of missing on a cold descriptor.
 // Palloc is not internally locked: callers serialise calls (the kernel's palloc lock).
@@ -183,9 +183,11 @@ class Palloc {
       --waiters_;
     }
   }
-  // One more reference to a user page.
+  // One more reference to a user page; panics at kMaxPageRef instead of wrapping.
   void Ref(Page* p) {
     KASSERT(p->ref != 0, "ref of pa 0x%lx, which is not a user page", Pa(p).value());
+    KASSERT(p->ref != kMaxPageRef, "ref of pa 0x%lx: reference count would pass its limit %u", Pa(p).value(),
+            kMaxPageRef);
     ++p->ref;
   }
   // putpage: drops a reference; the last one frees the page.
@@ -221,8 +223,12 @@ class Palloc {
     const Bank* bank;
     return Alloc(order, kAnyColour, &bank);
   }
-  // Frees a block from TryAllocContig with the order it was allocated with.
-  void FreeContig(PhysAddr pa, unsigned order) { FreeContig(PageOf(pa), order); }
+  // Frees a block from TryAllocContig with the order it was allocated with. `pa` is the block's first
+  // byte: an address inside a page is misuse, not a way to name that page.
+  void FreeContig(PhysAddr pa, unsigned order) {
+    KASSERT(pa.IsAlignedTo(kPageSize), "freeing pa 0x%lx (a block), which is not page-aligned", pa.value());
+    FreeContig(PageOf(pa), order);
+  }
   [[gnu::always_inline]] void FreeContig(Page* head, unsigned order) {
     const Bank& bank = banks_[BankOf(head)];
     KASSERT(!TestBit(bank.users, static_cast<uint64_t>(head - bank.pages)),

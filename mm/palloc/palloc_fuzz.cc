@@ -122,7 +122,7 @@ void PrintOperations() { std::fprintf(stderr, "palloc_fuzz: %lu operations\n", o
 struct Live {
   Page* page[2];
   unsigned order;
-  uint32_t ref;  // 0 for contiguous blocks, the reference count of user pages
+  PageRef ref;  // 0 for contiguous blocks, the reference count of user pages
 };
 
 void Run(Input& in) {

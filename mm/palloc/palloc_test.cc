@@ -338,6 +338,35 @@ TYPED_TEST(PallocDeathTest, RefcountBelowZeroPanics) {
   EXPECT_DEATH(p->PutPage(page), expected);
 }
 
+// The count is a public field of the descriptor (callers drop references through it before FreePages,
+// as FreePagesTakesAChain does): starting one below the limit stands for kMaxPageRef - 2 calls to Ref.
+TYPED_TEST(PallocDeathTest, RefcountPastItsLimitPanics) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x100000), 64}}, 4);
+  Page* page = p->NewPage(VirtAddr(0x5000));
+  page->ref = kMaxPageRef - 1;
+  p->Ref(page);
+  EXPECT_EQ(page->ref, kMaxPageRef);
+  char expected[96];
+  std::snprintf(expected, sizeof expected, "ref of pa 0x%lx: reference count would pass its limit 4294967295",
+                p->Pa(page).value());
+  EXPECT_DEATH(p->Ref(page), expected);
+  p->PutPage(page);
+  EXPECT_EQ(page->ref, kMaxPageRef - 1);
+}
+
+TYPED_TEST(PallocDeathTest, FreeingAtAnUnalignedAddressPanics) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x100000), 64}}, 4);
+  PageResult r = p->TryAllocContig(0);
+  PhysAddr pa = p->Pa(r.page);
+  char expected[96];
+  std::snprintf(expected, sizeof expected, "freeing pa 0x%lx \\(a block\\), which is not page-aligned",
+                pa.value() + 0x800);
+  EXPECT_DEATH(p->FreeContig(pa + 0x800, 0), expected);
+  EXPECT_DEATH(p->FreeContig(pa + 1, 0), "which is not page-aligned");
+  p->FreeContig(pa, 0);
+  p->Validate();
+}
+
 TYPED_TEST(PallocDeathTest, FreeingWithTheWrongOrderPanics) {
   HostPalloc<TypeParam> p({{PhysAddr(0x100000), 64}}, 4);
   PageResult r = p->TryAllocContig(3);

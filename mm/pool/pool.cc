@@ -12,10 +12,12 @@ struct BlockHeader {
   uint64_t magic;      // SealMagic(kAllocMagic | kFreeMagic | kEndMagic, this)
   uint64_t size;       // whole block, header included; a multiple of 16 (0 for an arena's end marker)
   uint64_t prev_size;  // size of the block just below, 0 for an arena's first block
-  uint64_t req;        // bytes the caller asked for; 0 while free
+  uint64_t req;        // bytes the caller asked for; while free, LinkSeal of the free-list links
 };
 static_assert(sizeof(BlockHeader) == 32, "a header of two 16-byte units keeps every block's data 16-aligned");
 
+// The links sit where the caller's first 16 bytes were, the first place a stale pointer writes to; they
+// are sealed in the header (LinkSeal) and checked before they are followed or rewritten.
 struct FreeBlock {
   BlockHeader h;
   FreeBlock* next;
@@ -38,6 +40,7 @@ constexpr uint64_t kAllocMagic = 0xa110c8edb10cca75ULL;
 constexpr uint64_t kFreeMagic = 0xf4eeb10cf4eeb10cULL;
 constexpr uint64_t kEndMagic = 0xe4dae4dae4dae4daULL;
 constexpr uint64_t kArenaMagic = 0xa4e4aa4e4aa4e4a0ULL;
+constexpr uint64_t kLinkMagic = 0x11a4ed11a4ed11a4ULL;
 constexpr uint64_t kHeader = sizeof(BlockHeader);
 constexpr uint64_t kMinBlock = sizeof(FreeBlock);
 
@@ -62,31 +65,60 @@ void Unlock(Pool& pool) {
   if (pool.config.sync.unlock != nullptr) pool.config.sync.unlock(pool.config.sync.ctx);
 }
 
+// The block's address and both links (prev rotated, so swapped links do not cancel out).
+uint64_t LinkSeal(const FreeBlock* f) {
+  auto next = reinterpret_cast<uintptr_t>(f->next), prev = reinterpret_cast<uintptr_t>(f->prev);
+  return SealMagic(kLinkMagic ^ next ^ (prev << 32 | prev >> 32), f);
+}
+
+void SetLinks(FreeBlock* f, FreeBlock* next, FreeBlock* prev) {
+  f->next = next;
+  f->prev = prev;
+  f->h.req = LinkSeal(f);
+}
+
+[[noreturn, gnu::cold, gnu::noinline]] void BadFreeBlock(const Pool& pool, FreeBlock* f) {
+  if (!IsFree(&f->h)) {
+    Panic("pool %s: free block %p has a smashed header (magic 0x%lx)", pool.config.name, static_cast<void*>(f),
+          f->h.magic);
+  }
+  Panic("pool %s: block %p was written after free: its free-list links (next %p, prev %p) are smashed",
+        pool.config.name, DataOf(&f->h), static_cast<void*>(f->next), static_cast<void*>(f->prev));
+}
+
+// `f`, a block reached through a free list, with its header and links as the pool left them; the links
+// may be followed after this.
+FreeBlock* CheckedFree(const Pool& pool, FreeBlock* f) {
+  if (__builtin_expect(!IsFree(&f->h) || f->h.req != LinkSeal(f), 0)) BadFreeBlock(pool, f);
+  return f;
+}
+
 void Insert(Pool& pool, BlockHeader* h) {
   auto* f = reinterpret_cast<FreeBlock*>(h);
   int b = BinOf(h->size);
   h->magic = SealMagic(kFreeMagic, h);
-  h->req = 0;
-  f->prev = nullptr;
-  f->next = pool.bins[b];
-  if (f->next != nullptr) f->next->prev = f;
+  FreeBlock* head = pool.bins[b];
+  if (head != nullptr) SetLinks(CheckedFree(pool, head), head->next, f);
+  SetLinks(f, head, nullptr);
   pool.bins[b] = f;
   pool.nonempty |= uint64_t{1} << b;
 }
 
 void Unlink(Pool& pool, FreeBlock* f) {
   int b = BinOf(f->h.size);
-  KASSERT(f->prev != nullptr ? f->prev->next == f : pool.bins[b] == f,
+  FreeBlock* next = CheckedFree(pool, f)->next;
+  FreeBlock* prev = f->prev;
+  KASSERT(prev != nullptr ? CheckedFree(pool, prev)->next == f : pool.bins[b] == f,
           "pool %s: free list broken before block %p (bin %d)", pool.config.name, static_cast<void*>(f), b);
-  KASSERT(f->next == nullptr || f->next->prev == f, "pool %s: free list broken after block %p (bin %d)",
-          pool.config.name, static_cast<void*>(f), b);
-  if (f->prev != nullptr) {
-    f->prev->next = f->next;
+  KASSERT(next == nullptr || CheckedFree(pool, next)->prev == f,
+          "pool %s: free list broken after block %p (bin %d)", pool.config.name, static_cast<void*>(f), b);
+  if (prev != nullptr) {
+    SetLinks(prev, next, prev->prev);
   } else {
-    pool.bins[b] = f->next;
-    if (f->next == nullptr) pool.nonempty &= ~(uint64_t{1} << b);
+    pool.bins[b] = next;
+    if (next == nullptr) pool.nonempty &= ~(uint64_t{1} << b);
   }
-  if (f->next != nullptr) f->next->prev = f->prev;
+  if (next != nullptr) SetLinks(next, next->next, prev);
 }
 
 // Lays out a fresh (or wiped) arena as one free block and puts that block on the free lists.
@@ -134,7 +166,7 @@ PoolStatus Grow(Pool& pool, uint64_t need) {
 FreeBlock* FindFree(Pool& pool, uint64_t need) {
   int b = BinOf(need);
   for (FreeBlock* f = pool.bins[b]; f != nullptr; f = f->next) {
-    if (f->h.size >= need) return f;
+    if (CheckedFree(pool, f)->h.size >= need) return f;
   }
   uint64_t larger = b + 1 < 64 ? pool.nonempty & ~((uint64_t{2} << b) - 1) : 0;
   return larger != 0 ? pool.bins[__builtin_ctzll(larger)] : nullptr;
@@ -160,8 +192,6 @@ PoolAllocation AllocLocked(Pool& pool, size_t size, Zero zero) {
   }
   Unlink(pool, f);
   BlockHeader* h = &f->h;
-  KASSERT(IsFree(h), "pool %s: free block %p has a smashed header (magic 0x%lx)", pool.config.name,
-          static_cast<void*>(h), h->magic);
   if (h->size - need >= kMinBlock) {
     auto* rest = reinterpret_cast<BlockHeader*>(Bytes(h) + need);
     rest->size = h->size - need;
@@ -340,7 +370,7 @@ void Poolreset(Pool& pool) {
   Unlock(pool);
 }
 
-void* Malloc(size_t size) { return PoolAlloc(mainmem, size, Zero::kNo).p; }
+void* Malloc(size_t size) { return Mallocz(size, Zero::kYes); }
 void* Mallocz(size_t size, Zero zero) { return PoolAlloc(mainmem, size, zero).p; }
 void* Realloc(void* p, size_t size) { return PoolRealloc(mainmem, p, size); }
 void Free(void* p) { PoolFree(mainmem, p); }
@@ -350,7 +380,7 @@ void* Smalloc(size_t size) {
   Pool& pool = mainmem;
   Lock(pool);
   for (;;) {
-    PoolAllocation r = AllocLocked(pool, size, Zero::kNo);
+    PoolAllocation r = AllocLocked(pool, size, Zero::kYes);
     if (r.p != nullptr) {
       Unlock(pool);
       return r.p;
@@ -385,6 +415,7 @@ void PoolCheck(Pool& pool) {
               name, static_cast<void*>(h), h->prev_size, prev_size);
       if (IsFree(h)) {
         KASSERT(!prev_free, "pool %s: free blocks at %p and below are not coalesced", name, static_cast<void*>(h));
+        CheckedFree(pool, reinterpret_cast<FreeBlock*>(h));
         size_t n = h->size - kMinBlock;
         size_t off = FindNot(Bytes(h) + kMinBlock, n, fill);
         KASSERT(off == n, "pool %s: free block %p written after free at +%lu", name, DataOf(h),
@@ -410,7 +441,8 @@ void PoolCheck(Pool& pool) {
     KASSERT(((pool.nonempty >> b) & 1) == (pool.bins[b] != nullptr ? 1u : 0u), "pool %s: bin %d mask wrong",
             name, b);
     for (FreeBlock* f = pool.bins[b]; f != nullptr; f = f->next) {
-      KASSERT(IsFree(&f->h) && BinOf(f->h.size) == b && (f->next == nullptr || f->next->prev == f),
+      CheckedFree(pool, f);
+      KASSERT(BinOf(f->h.size) == b && (f->next == nullptr || f->next->prev == f),
               "pool %s: bin %d holds a bad block %p", name, b, static_cast<void*>(f));
       ++listed;
     }

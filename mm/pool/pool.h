@@ -88,10 +88,13 @@ size_t PoolMsize(Pool& pool, void* p);
 void Poolreset(Pool& pool);
 
 // 9front's vocabulary on mainmem. Malloc and Mallocz return nullptr on failure (PoolAlloc says why).
+// Malloc zeroes the block, as 9front's does, after the allocation has checked its poison; Mallocz takes
+// the choice (9front's mallocz(size, clr)): Zero::kNo leaves poison, for a caller that overwrites every
+// byte at once.
 void* Malloc(size_t size);
 void* Mallocz(size_t size, Zero zero);
-// Like Malloc but never fails: when the pool cannot grow it sleeps on the pool's sync hook until a Free
-// makes room. Panics when waiting cannot help (size above the limit, or no sleep hook).
+// Like Malloc (zeroed) but never fails: when the pool cannot grow it sleeps on the pool's sync hook until
+// a Free makes room. Panics when waiting cannot help (size above the limit, or no sleep hook).
 void* Smalloc(size_t size);
 void* Realloc(void* p, size_t size);
 void Free(void* p);

@@ -253,6 +253,35 @@ TEST_F(MainmemTest, NinefrontVocabularyServesMainmem) {
   EXPECT_EQ(Malloc(2 << 20), nullptr);
 }
 
+// 9front's malloc and smalloc zero the block; the poison is still checked first (PoolTest covers that).
+TEST_F(MainmemTest, MallocAndSmallocZeroAndMalloczMayNot) {
+  Init(1 << 20, {});
+  for (size_t size : {1, 16, 100, 4096}) {
+    auto* p = static_cast<uint8_t*>(Malloc(size));
+    ASSERT_NE(p, nullptr);
+    EXPECT_TRUE(AllBytes(p, 0, size, 0)) << size;
+    std::memset(p, 0xee, size);
+    Free(p);
+    auto* s = static_cast<uint8_t*>(Smalloc(size));
+    ASSERT_EQ(s, p);  // the same block, poisoned by the free
+    EXPECT_TRUE(AllBytes(s, 0, size, 0)) << size;
+    Free(s);
+    auto* n = static_cast<uint8_t*>(Mallocz(size, Zero::kNo));
+    ASSERT_EQ(n, p);
+    EXPECT_TRUE(AllBytes(n, 0, size, kPoisonByte)) << size;
+    Free(n);
+  }
+}
+
+TEST_F(MainmemTest, MallocChecksThePoisonBeforeZeroing) {
+  Init(1 << 20, {});
+  auto* p = static_cast<uint8_t*>(Malloc(100));
+  Malloc(100);
+  Free(p);
+  p[40] = 1;
+  EXPECT_DEATH(Malloc(100), "pool mainmem: block 0x[0-9a-f]+ was written after free: byte at \\+40 is 0x01");
+}
+
 // The pool is full; a second thread's Smalloc sleeps until the first thread frees.
 TEST_F(MainmemTest, SmallocWaitsForAFree) {
   testing::ThreadSync sync;
@@ -330,6 +359,38 @@ TEST_F(PoolDeathTest, WriteAfterFreeIsFoundByTheCheck) {
   PoolFree(pool_, p);
   p[60] = 1;
   EXPECT_DEATH(PoolCheck(pool_), "pool testpool: free block 0x[0-9a-f]+ written after free at \\+60");
+}
+
+//   p's block, free: [header 32][next][prev][poison ...]    a stale pointer writes p's first word
+TEST_F(PoolDeathTest, SmashedFreeListLinkPanicsWhenHandedOutAgain) {
+  auto* p = static_cast<uint64_t*>(Alloc(100));
+  Alloc(100);  // keeps p's block apart from the rest of the arena
+  PoolFree(pool_, p);
+  p[0] = 0x1234;
+  EXPECT_DEATH(Alloc(100), "pool testpool: block 0x[0-9a-f]+ was written after free: its free-list links "
+                           "\\(next 0x1234, prev 0x0\\) are smashed");
+}
+
+// The block chosen is the second in its bin: the first one's link is followed to reach it.
+TEST_F(PoolDeathTest, SmashedLinkOfABlockPassedOverPanics) {
+  auto* a = static_cast<uint64_t*>(Alloc(120));
+  Alloc(16);
+  auto* b = static_cast<uint64_t*>(Alloc(100));
+  Alloc(16);
+  PoolFree(pool_, a);
+  PoolFree(pool_, b);  // bin 7 holds b (144 bytes) then a (160)
+  b[0] = 0x5678;
+  EXPECT_DEATH(Alloc(120), "pool testpool: block 0x[0-9a-f]+ was written after free: its free-list links "
+                           "\\(next 0x5678, prev 0x0\\) are smashed");
+}
+
+TEST_F(PoolDeathTest, SmashedFreeListLinkIsFoundByTheCheck) {
+  auto* p = static_cast<uint64_t*>(Alloc(100));
+  Alloc(100);
+  PoolFree(pool_, p);
+  p[0] = 0x1234;
+  EXPECT_DEATH(PoolCheck(pool_), "pool testpool: block 0x[0-9a-f]+ was written after free: its free-list links "
+                                 "\\(next 0x1234, prev 0x0\\) are smashed");
 }
 
 TEST_F(MainmemTest, SmallocWithoutAWayToWaitPanics) {

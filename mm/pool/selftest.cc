@@ -53,15 +53,16 @@ void Release(KmemCache* cache, Slot& s) {
   s.kind = Kind::kEmpty;
 }
 
-// Fills random slots with blocks of random kinds and sizes, each written with a pattern of its slot, and
-// frees occupied ones after checking the pattern survived everything else the stream did.
+// Fills random slots with blocks of random kinds and sizes, each written with a pattern of its slot (after
+// checking that a Malloc block came zeroed), and frees occupied ones after checking the pattern survived
+// everything else the stream did.
 bool Stress() {
   AllocStats main_before = PoolStatsOf(mainmem);
   AllocStats kmalloc_before = KmallocStats();
   KmemCache* cache = KmemCacheCreate("selftest-200", kCacheObject, 8);
   if (cache == nullptr) return Report("stress", false, "no memory for a slab cache");
   uint64_t rng = 0x9e3779b97f4a7c15ULL;
-  int failed_allocs = 0, corrupted = 0;
+  int failed_allocs = 0, corrupted = 0, unzeroed = 0;
   uint64_t peak = 0, live = 0;
   for (int op = 0; op < kOps; ++op) {
     int i = static_cast<int>(NextRandom(rng) % kSlots);
@@ -83,6 +84,7 @@ bool Stress() {
         s.kind = Kind::kEmpty;
         continue;
       }
+      if (s.kind == Kind::kMalloc) unzeroed += FindNot(s.p, s.size, 0) != s.size;  // Malloc zeroes
       for (uint32_t b = 0; b < s.size; ++b) s.p[b] = PatternAt(i, b);
       if (++live > peak) peak = live;
     }
@@ -95,11 +97,12 @@ bool Stress() {
     if (slots[i].kind != Kind::kEmpty) Release(cache, slots[i]);
   }
   bool destroyed = KmemCacheDestroy(cache);
-  char why[96];
-  FormatTo(why, sizeof why, "%d allocations failed, %d bytes corrupted, cache destroyed: %s", failed_allocs,
-           corrupted, destroyed ? "yes" : "no");
+  char why[128];
+  FormatTo(why, sizeof why,
+           "%d allocations failed, %d bytes corrupted, %d Malloc blocks not zeroed, cache destroyed: %s",
+           failed_allocs, corrupted, unzeroed, destroyed ? "yes" : "no");
   Print("pool selftest: stress: %d operations, at most %lu blocks live at once\n", kOps, peak);
-  bool ok = failed_allocs == 0 && corrupted == 0 && destroyed;
+  bool ok = failed_allocs == 0 && corrupted == 0 && unzeroed == 0 && destroyed;
   if (!Report("stress", ok, why)) return false;
   return Report("stress leaves mainmem and kmalloc as found",
                 Same(PoolStatsOf(mainmem), main_before) && Same(KmallocStats(), kmalloc_before),

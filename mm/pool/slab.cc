@@ -63,6 +63,7 @@ uint64_t SlabMagic(const KmemCache* c, const Slab* s) {
 uint64_t Live(const KmemCache* c) { return c->allocs - c->frees; }
 
 constexpr uint64_t kPoisonWord = kPoisonByte * 0x0101010101010101ULL;
+static_assert(kPoisonByte * 0x01010101U > kSlabPoisonWindow, "AllocFrom tells a destroyed cache by its window");
 
 // Stores `kWords` poison words at `w`, in a constant-count loop the compiler turns into the same wide
 // stores as the matching loads in WindowPoisoned. Widths must match: a 16-byte load of two 8-byte stores
@@ -163,7 +164,7 @@ void Setup(KmemCache* c, const char* name, size_t size, size_t align) {
 
 void* ObjectAt(KmemCache* c, Slab* s, uint64_t i) { return Bytes(s) + c->first + i * c->stride; }
 
-Slab* SlabOf(const KmemCache* c, void* p) {
+Slab* SlabOf(const KmemCache* c, const void* p) {
   return reinterpret_cast<Slab*>(AlignDown(reinterpret_cast<uintptr_t>(p), c->slab_bytes));
 }
 
@@ -190,10 +191,39 @@ Slab* SlabOf(const KmemCache* c, void* p) {
   return s;
 }
 
+// What a cache pointer names. A cache from KmemCacheCreate is a live object of cache_cache, a destroyed
+// one is a free object of it (until the descriptor is reused); kmem's own caches are static and live.
+enum class CacheState { kLive, kDestroyed, kForeign };
+
+CacheState StateOf(KmemCache* c) {
+  if (c == &cache_cache || IsKmallocCache(c)) return CacheState::kLive;
+  ObjHeader* h = HeaderOf(c);
+  Slab* s = SlabOf(&cache_cache, c);
+  if (h->magic == LiveSeal(h, s) && h->link == s) return CacheState::kLive;
+  if (h->magic == FreeSeal(h, h->link)) return CacheState::kDestroyed;
+  return CacheState::kForeign;
+}
+
+// Why `op` cannot use `c`: destroyed, no cache at all, or a live descriptor whose window was smashed.
+[[noreturn, gnu::cold, gnu::noinline]] void BadCache(KmemCache* c, const char* op) {
+  switch (StateOf(c)) {
+    case CacheState::kDestroyed:
+      Panic("cache %s (%p): %s: the cache was destroyed", c->name, static_cast<void*>(c), op);
+    case CacheState::kForeign:
+      Panic("cache %p: %s: not a cache (no live descriptor from KmemCacheCreate)", static_cast<void*>(c), op);
+    case CacheState::kLive:
+      break;
+  }
+  Panic("cache %s (%p): %s: descriptor smashed (poison window %u bytes)", c->name, static_cast<void*>(c), op,
+        c->window);
+}
+
 // Says what is wrong with an object a free was handed (`expected` is its cache, nullptr for Kfree); the
 // fast path only knows that something is. Reads a slab header only through a header whose seal holds.
 [[noreturn, gnu::cold, gnu::noinline]] void BadObject(KmemCache* expected, void* p, const char* op) {
+  if (expected != nullptr && StateOf(expected) != CacheState::kLive) BadCache(expected, op);
   const char* who = expected != nullptr ? expected->name : "kmalloc";
+  if (p == nullptr) Panic("cache %s: %s of %p: null pointer", who, op, p);
   ObjHeader* h = HeaderOf(p);
   if (h->magic == FreeSeal(h, h->link)) Panic("cache %s: %s of %p: double free, the object is free", who, op, p);
   Slab* s = SlabOfLive(h);
@@ -225,6 +255,7 @@ struct Owner {
 
 // For KmemCacheFree: the slab comes from the cache's slab size, so finding it waits on no load.
 [[gnu::always_inline]] inline Owner CheckedCacheObject(KmemCache* c, void* p, const char* op) {
+  if (__builtin_expect(p == nullptr, 0)) BadObject(c, p, op);  // its header would be at -16
   ObjHeader* h = HeaderOf(p);
   Slab* s = SlabOf(c, p);
   if (h->magic != LiveSeal(h, s) || h->link != s || s->magic != SealMagic(kSlabMagic, s) || s->cache != c ||
@@ -293,10 +324,13 @@ template <Window kWindow>
   return p;
 }
 
+// A destroyed cache's `window` is poison (slab.h), above every real window: the three common windows
+// pay nothing to tell it, the short ones one compare.
 [[gnu::always_inline]] inline void* AllocFrom(KmemCache* c, Zero zero) {
   if (c->window == kSlabPoisonWindow) return AllocWindowed<Window::kFull>(c, zero);
   if (c->window == 32) return AllocWindowed<Window::k32>(c, zero);
   if (c->window == 16) return AllocWindowed<Window::k16>(c, zero);
+  if (__builtin_expect(c->window > kSlabPoisonWindow, 0)) BadCache(c, "alloc");
   return AllocWindowed<Window::kShort>(c, zero);
 }
 
@@ -363,6 +397,7 @@ KmemCache* KmemCacheCreate(const char* name, size_t size, size_t align) {
 
 bool KmemCacheDestroy(KmemCache* c) {
   KASSERT(c != &cache_cache && !IsKmallocCache(c), "cache %s belongs to kmem itself", c->name);
+  if (StateOf(c) != CacheState::kLive) BadCache(c, "destroy");
   if (Live(c) != 0) return false;
   while (c->partial != nullptr) {
     Slab* s = c->partial;

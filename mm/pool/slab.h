@@ -26,13 +26,19 @@ namespace kmem::pool {
 
 struct Slab;
 
+// Bytes at the start of a free object that hold poison: one cache line.
+inline constexpr size_t kSlabPoisonWindow = 64;
+
 // One cache. Its fields are the allocator's own: use the functions below, never the fields. Aligned to
 // cache lines: two caches never share one, and Kmalloc finds its class by a shift rather than a multiply.
+// A destroyed cache's descriptor is a free object of the cache of caches, poisoned in its first
+// kSlabPoisonWindow bytes: `window` then reads as poison, which no live cache has, and `name` lies beyond
+// the poison so the panic can still say which cache it was.
 struct alignas(64) KmemCache {
-  const char* name = "";
+  KmemCache* next = nullptr;  // every live cache, for KmemDump (a destroyed cache is unlinked first)
   uint32_t size = 0;    // object bytes, as created
   uint32_t object = 0;  // size rounded up to a word: the bytes an object occupies before its canary
-  uint32_t window = 0;  // bytes poisoned when free: min(object, kSlabPoisonWindow)
+  uint32_t window = 0;  // bytes poisoned when free: min(object, kSlabPoisonWindow); poison once destroyed
   uint32_t align = 0;   // object alignment
   uint32_t stride = 0;  // bytes per slot: header, object, canary, slack
   uint32_t first = 0;   // offset of the first object in a slab
@@ -42,7 +48,7 @@ struct alignas(64) KmemCache {
   Slab* full = nullptr;
   uint64_t slabs = 0;
   Slab* spare = nullptr;  // the one empty slab kept back from the source, when there is one
-  KmemCache* next = nullptr;  // every live cache, for KmemDump
+  const char* name = "";
   // Statistics in the fewest stores a pair can make: live objects are allocs - frees.
   uint64_t allocs = 0;
   uint64_t frees = 0;
@@ -50,9 +56,9 @@ struct alignas(64) KmemCache {
 };
 
 static_assert(sizeof(KmemCache) == 128, "two cache lines; Kmalloc indexes its class array by shifting");
-
-// Bytes at the start of a free object that hold poison: one cache line.
-inline constexpr size_t kSlabPoisonWindow = 64;
+static_assert(offsetof(KmemCache, window) + sizeof(uint32_t) <= kSlabPoisonWindow &&
+                  offsetof(KmemCache, name) >= kSlabPoisonWindow,
+              "a destroyed cache is told by the poison over `window` and named by `name`, past the poison");
 
 // Largest Kmalloc request; bigger ones belong to the pools (Malloc).
 inline constexpr size_t kKmallocMax = 4096;
@@ -66,12 +72,16 @@ void KmemInit(const MemSource& source);
 KmemCache* KmemCacheCreate(const char* name, size_t size, size_t align);
 // Gives every slab back to the source (when it takes memory back) and forgets the cache. Returns false,
 // leaving the cache alone, while objects are still live: that is a leak to hunt, and KmemDump shows it.
+// Panics when the cache was destroyed already or is no cache.
+//
+// A destroyed cache panics, naming it, when it is allocated from, freed into or destroyed again, for as
+// long as its descriptor is not handed to a new cache (after that the stale pointer is the new cache).
 bool KmemCacheDestroy(KmemCache* cache);
 // An object of the cache, or nullptr when the source has no slab to give. Its contents are unspecified
 // (poison in the window, whatever the last user left beyond it) unless `zero` asks for zeros. O(1) with
 // the guards; Zero::kYes adds O(size); a new slab adds O(objects per slab).
 void* KmemCacheAlloc(KmemCache* cache, Zero zero = Zero::kNo);
-// Returns an object to its cache. O(1). Panics on a double free, an object of another cache, a
+// Returns an object to its cache. O(1). Panics on nullptr, a double free, an object of another cache, a
 // pointer that is no object, or a smashed header or tail canary.
 void KmemCacheFree(KmemCache* cache, void* p);
 

@@ -236,6 +236,36 @@ TEST_F(SlabDeathTest, WriteAfterFreeIsFoundByTheCheck) {
   EXPECT_DEATH(KmemCacheCheck(c), "cache obj: free object 0x[0-9a-f]+ written after free at \\+33");
 }
 
+TEST_F(SlabDeathTest, CacheFreeOfNullPanics) {
+  KmemCache* c = KmemCacheCreate("obj", 24, 8);
+  EXPECT_DEATH(KmemCacheFree(c, nullptr), "cache obj: free of 0x0: null pointer");
+}
+
+TEST_F(SlabDeathTest, DestroyTwicePanics) {
+  KmemCache* c = KmemCacheCreate("twice", 100, 8);
+  ASSERT_TRUE(KmemCacheDestroy(c));
+  EXPECT_DEATH(KmemCacheDestroy(c), "cache twice \\(0x[0-9a-f]+\\): destroy: the cache was destroyed");
+}
+
+TEST_F(SlabDeathTest, DestroyOfNoCachePanics) {
+  alignas(64) static KmemCache never_created;
+  EXPECT_DEATH(KmemCacheDestroy(&never_created), "cache 0x[0-9a-f]+: destroy: not a cache");
+}
+
+// Every window shape: the full one, Kmalloc's two small ones and a short one. The destroyed cache's own
+// slabs went back to the source, so the free hands it a live object of another cache.
+TEST_F(SlabDeathTest, UseOfADestroyedCachePanics) {
+  void* other = Kmalloc(24);
+  for (size_t size : {200, 16, 32, 24}) {
+    KmemCache* c = KmemCacheCreate("gone", size, 8);
+    KmemCacheFree(c, KmemCacheAlloc(c));
+    ASSERT_TRUE(KmemCacheDestroy(c));
+    EXPECT_DEATH(KmemCacheAlloc(c), "cache gone \\(0x[0-9a-f]+\\): alloc: the cache was destroyed") << size;
+    EXPECT_DEATH(KmemCacheFree(c, other), "cache gone \\(0x[0-9a-f]+\\): free: the cache was destroyed") << size;
+  }
+  Kfree(other);
+}
+
 TEST_F(SlabDeathTest, SmashedSlabHeaderPanicsOnFree) {
   auto* p = static_cast<uint8_t*>(Kmalloc(64));
   // kmalloc-64 slabs are one page, aligned to it, with the slab header at the start.

@@ -98,6 +98,7 @@ XholeStatus HoleAllocator::Xhole(PhysAddr base, uint64_t size) {
 // aligned and keeps [payload, payload + size) inside one span. The pad below the header, if any, is at
 // least one header long so it can carry its marker. Taking from the bottom never needs a new hole slot.
 bool HoleAllocator::Carve(size_t hole, uint64_t size, uint64_t align, uint64_t span, PhysAddr* data) {
+  if (size == 0) size = 1;  // the contract in xalloc.h: a zero-size block still holds a payload unit
   const uint64_t hs = holes_[hole].base.value();
   const uint64_t he = holes_[hole].end().value();
   uint64_t d = 0, lead = 0;
@@ -105,7 +106,7 @@ bool HoleAllocator::Carve(size_t hole, uint64_t size, uint64_t align, uint64_t s
   // which makes the lead at least a header (span alignment only moves the payload further up).
   for (uint64_t extra = 0; extra <= kHeaderBytes; extra += kHeaderBytes) {
     if (hs > UINT64_MAX - kHeaderBytes - extra || !AlignUp(hs + kHeaderBytes + extra, align, &d)) return false;
-    if (span != 0 && size != 0) {
+    if (span != 0) {
       if (d > UINT64_MAX - (size - 1)) return false;
       if (AlignDown(d, span) != AlignDown(d + size - 1, span) && !AlignUp(d, span, &d)) return false;
     }
@@ -259,8 +260,25 @@ PhysAddr HoleAllocator::CheckedHeader(const void* ptr, const char* verb) const {
   }
 }
 
+// An overflow out of the block at `h` lands in the header of the tile right above it: Xfree checks that
+// header too, so the overflow is caught while its culprit is known rather than at the next Validate. The
+// tile above is a block (possibly behind its pad marker) or a leaked block; a hole or the end of the
+// donated range keeps no header.
+void HoleAllocator::CheckTileAbove(const void* ptr, PhysAddr h, const char* verb) const {
+  PhysAddr above = h + HeaderAt(h)->size;
+  RamRange gap = GapAround(h);
+  if (above == gap.end()) return;
+  Tile t = TileAt(above, gap.end());
+  if (t.kind != Tile::Kind::kBad) return;
+  // Tiles are at least a header long, so a fragment shorter than one is itself the damage.
+  uint64_t magic = gap.end() - t.header >= kHeaderBytes ? HeaderAt(t.header)->magic : 0;
+  Corrupt(verb, ptr, "header at pa 0x%lx of the tile above smashed (magic 0x%lx): the block overflowed",
+          t.header.value(), magic);
+}
+
 void HoleAllocator::Xfree(void* ptr) {
   PhysAddr h = CheckedHeader(ptr, "xfree");
+  CheckTileAbove(ptr, h, "xfree");
   Header& hd = *HeaderAt(h);
   RamRange r{h - hd.lead, hd.lead + hd.size};
   allocated_ -= r.size;

@@ -85,17 +85,20 @@ class HoleAllocator {
 
   // `size` zeroed bytes, 16-byte aligned; nullptr when no hole is big enough (the table is untouched;
   // the caller reports what it needed). A block costs its size rounded up to 16 plus a 32-byte header.
-  // First fit in address order: O(kMaxHoles), plus the zeroing.
+  // Size 0 is served as 1, as 9front's xalloc(0) returns a real block: the pointer then lies inside its
+  // own block (one past a header-only block could be one past the direct map, which Xfree refuses), and
+  // is distinct from every other live pointer. First fit in address order: O(kMaxHoles), plus the zeroing.
   void* Xalloc(uint64_t size) { return Xallocz(size, Zero::kYes); }
   void* Xallocz(uint64_t size, Zero zero);
   // `size` zeroed bytes at an address aligned to `align`, not crossing a multiple of `span` (0: no
-  // limit). Both are powers of two (align 0 means 16); size > span returns nullptr. First fit; the pad
-  // below an aligned payload belongs to the block (a page-aligned page costs up to two pages).
+  // limit). Both are powers of two (align 0 means 16); size > span returns nullptr; size 0 is served as 1,
+  // like Xalloc. First fit; the pad below an aligned payload belongs to the block (a page-aligned page
+  // costs up to two pages).
   void* Xspanalloc(uint64_t size, uint64_t align, uint64_t span);
 
   // Returns a block to the holes. A pointer that is not a live block (outside the allocator, already
-  // freed, into the middle of a block, header overwritten; nullptr is foreign) prints Xsummary and panics
-  // naming the address and the fault. O(log kMaxHoles) to check, O(kMaxHoles) to insert; a bad pointer costs a walk of the
+  // freed, into the middle of a block, header overwritten; nullptr is foreign), or a block that ran over
+  // the header of the tile above it, prints Xsummary and panics naming the address and the fault. O(log kMaxHoles) to check, O(kMaxHoles) to insert; a bad pointer costs a walk of the
   // blocks between two holes to diagnose.
   void Xfree(void* ptr);
 
@@ -129,6 +132,7 @@ class HoleAllocator {
   static_assert(sizeof(Header) == kHeaderBytes, "xalloc headers are two 16-byte units");
   struct Tile;
   PhysAddr CheckedHeader(const void* ptr, const char* verb) const;
+  void CheckTileAbove(const void* ptr, PhysAddr h, const char* verb) const;
   [[noreturn]] void Corrupt(const char* verb, const void* ptr, const char* fmt, ...) const
       __attribute__((format(printf, 4, 5)));
   RamRange GapAround(PhysAddr pa) const;

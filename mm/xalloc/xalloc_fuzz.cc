@@ -75,7 +75,9 @@ class Model {
     if (p == nullptr) {
       if (kind != 2) {
         for (size_t i = 0; i < heap_.HoleCount(); ++i) {
-          Check(heap_.Hole(i).size < AlignUp16(size) + HoleAllocator::kHeaderBytes, "Xalloc failed but a hole fits");
+          // Size 0 is served as one byte (xalloc.h).
+          Check(heap_.Hole(i).size < AlignUp16(std::max<uint64_t>(size, 1)) + HoleAllocator::kHeaderBytes,
+                "Xalloc failed but a hole fits");
         }
       }
       return;

@@ -62,6 +62,34 @@ TEST_F(XallocTest, XallocIsZeroedAlignedAndInsideTheHole) {
   heap_.Validate();
 }
 
+TEST_F(XallocTest, ZeroSizeIsARealBlockWithThePointerInside) {
+  Donate(0x100000, kMiB);
+  void* z = heap_.Xalloc(0);
+  ASSERT_NE(z, nullptr);
+  XallocBlock b = heap_.Block(z);
+  EXPECT_EQ(b.base, PhysAddr(0x100000));
+  EXPECT_EQ(b.size, kHeaderBytes + 16);
+  EXPECT_NE(heap_.Xalloc(0), z);
+  void* s = heap_.Xspanalloc(0, 4096, 0);
+  ASSERT_NE(s, nullptr);
+  EXPECT_LT(Pa(s), heap_.Block(s).base + heap_.Block(s).size);
+  heap_.Xfree(z);
+  heap_.Xfree(s);
+  heap_.Validate();
+}
+
+//   64 MiB - 0x50            64 MiB - 0x20     64 MiB: the end of the direct map
+//   | block of 16 B (0x30)   | hole (0x20)     |
+// A header-only block would put the pointer at 64 MiB, one past the map, which Xfree calls foreign.
+TEST_F(XallocTest, ZeroSizeDoesNotFitAHoleOfOneHeaderAtTheEndOfTheMap) {
+  Donate(64 * kMiB - 0x50, 0x50);
+  ASSERT_NE(heap_.Xalloc(16), nullptr);
+  ASSERT_EQ(heap_.Hole(0).end(), PhysAddr(64 * kMiB));
+  EXPECT_EQ(heap_.Xalloc(0), nullptr);
+  EXPECT_EQ(heap_.Xspanalloc(0, 16, 0), nullptr);
+  heap_.Validate();
+}
+
 TEST_F(XallocTest, XalloczNoLeavesTheOldContents) {
   Donate(0x100000, kMiB);
   auto* p = static_cast<uint8_t*>(heap_.Xalloc(256));
@@ -353,6 +381,26 @@ TEST_F(XallocDeathTest, OverwrittenHeaderBelowIsNamed) {
   auto* c = static_cast<uint8_t*>(heap_.Xalloc(10));
   std::memset(a, 0xee, 48);  // runs over b's header
   EXPECT_XFREE_DEATH(heap_, c + 1, "wrong magic 0xeeeeeeeeeeeeeeee in the block header below it at pa 0x100030");
+}
+
+//   0x100000       0x100020   0x100030       0x100050
+//   | a's header  | a (16 B)  | b's header   | b        a's overflow smashes b's magic
+TEST_F(XallocDeathTest, OverflowIntoTheHeaderAbovePanicsOnFree) {
+  Donate(0x100000, kMiB);
+  auto* a = static_cast<uint8_t*>(heap_.Xalloc(16));
+  heap_.Xalloc(16);
+  std::memset(a, 0xee, 24);
+  EXPECT_XFREE_DEATH(heap_, a,
+                     "header at pa 0x100030 of the tile above smashed \\(magic 0xeeeeeeeeeeeeeeee\\): "
+                     "the block overflowed");
+}
+
+TEST_F(XallocDeathTest, OverflowIntoAPadMarkerAbovePanicsOnFree) {
+  Donate(0x100000, kMiB);
+  auto* a = static_cast<uint8_t*>(heap_.Xalloc(16));
+  ASSERT_NE(heap_.Xspanalloc(16, 4096, 0), nullptr);  // its pad marker sits right above a, at 0x100030
+  a[16] ^= 1;
+  EXPECT_XFREE_DEATH(heap_, a, "header at pa 0x100030 of the tile above smashed \\(magic 0x[0-9a-f]+\\)");
 }
 
 TEST_F(XallocDeathTest, DoubleFreePanics) {
