@@ -44,7 +44,7 @@ Memmap& ArchMemInit(MemSource source);
 // The machine's RAM as meminit0 found it, page-aligned, before anything was reserved out of it: what the
 // direct map covers. Valid after ArchMemInit.
 struct InstalledRam {
-  static constexpr size_t kMaxRanges = 64;
+  static constexpr size_t kMaxRanges = kMaxRamBanks;
   RamRange range[kMaxRanges];
   size_t n = 0;
 };

@@ -19,6 +19,7 @@
 #include "arch/x86_64/mtrr.h"
 #include "mm/base/addr.h"
 #include "mm/base/direct_map.h"
+#include "mm/base/percpu.h"
 #include "mm/vm/kva.h"
 #include "mm/base/ram_range.h"
 
@@ -135,7 +136,6 @@ class Mmu {
   // Whether the CPU has 1 GiB pages (CPUID 0x80000001 EDX.Page1GB).
   enum class GiantPages { kNo, kYes };
   static constexpr PhysAddr kArchPhysLimit = x86::kArchPhysLimit;  // layout.h
-  static constexpr unsigned kMaxCpus = 8;
   // Surplus above this many pages in a CPU's pool goes back to the allocator.
   static constexpr unsigned kPoolLimit = 64;
 

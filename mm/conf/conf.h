@@ -24,8 +24,7 @@ struct Confmem {
 };
 
 struct Conf {
-  // 9front's count: firmware maps list a handful of RAM ranges; 64 leaves room for fragmented ones.
-  static constexpr size_t kMaxBanks = 64;
+  static constexpr size_t kMaxBanks = kMaxRamBanks;
 
   Confmem mem[kMaxBanks];
   size_t nmem = 0;

@@ -8,14 +8,14 @@
 #include <stdint.h>
 
 #include "mm/base/addr.h"
+#include "mm/base/ram_range.h"
 
 namespace kmem {
 
 // Contiguous blocks go up to 2^18 pages = 1 GiB, so a 1 GiB page can be backed by one allocation.
 inline constexpr unsigned kMaxOrder = 18;
 inline constexpr unsigned kOrders = kMaxOrder + 1;
-// Like 9front's Confmem: the loader's RAM map has a handful of banks; 64 leaves room for odd firmware.
-inline constexpr unsigned kMaxBanks = 64;
+inline constexpr unsigned kMaxBanks = kMaxRamBanks;
 inline constexpr unsigned kAnyColour = ~0u;
 
 // The bits the MMU code keeps per page (9front's Page.modref) and two bits Validate borrows while it walks.

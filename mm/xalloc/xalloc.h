@@ -57,13 +57,13 @@ struct EarlyPageSource {
 
 class HoleAllocator {
  public:
-  // 9front's count. Each donated RAM range needs one hole (the memory map gives at most 64 banks), and a
+  // 9front's count. Each donated RAM range needs one hole (there are at most kMaxRamBanks), and a
   // block freed out of address order needs one until its neighbours are freed. Boot-time allocations are
   // mostly permanent, so the other 64 slots leave ample room; when they run out a free leaks (counted in
   // Stats().leaked and printed) rather than losing track of the table.
   static constexpr size_t kMaxHoles = 128;
   // Disjoint donated ranges (touching donations merge): one per memory bank.
-  static constexpr size_t kMaxArenas = 64;
+  static constexpr size_t kMaxArenas = kMaxRamBanks;
   // Payloads are 16-byte aligned, the alignment of any C++ object the kernel builds.
   static constexpr uint64_t kMinAlign = 16;
   // Every block starts with a header (below); a block whose payload was aligned up has a second one,
