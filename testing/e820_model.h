@@ -15,6 +15,19 @@ namespace kmem::testing {
 // machines the data sets come from.
 inline constexpr uint64_t kPhysLimit = uint64_t{1} << 52;
 
+// An entry as plain values, for tests that compare what a reader appended with a list they spell out.
+struct E820Row {
+  uint64_t base;
+  PhysEnd end;
+  uint32_t type;
+  bool operator==(const E820Row&) const = default;
+};
+inline std::vector<E820Row> E820Rows(const E820Map& m) {
+  std::vector<E820Row> v;
+  for (size_t i = 0; i < m.count; ++i) v.push_back(E820Row{m.entry[i].base, m.entry[i].end, m.entry[i].type});
+  return v;
+}
+
 // The winning type at x by the E820 rules, 0 when no entry covers x. O(n).
 uint32_t E820ColourAt(const E820Map& raw, PhysEnd x);
 

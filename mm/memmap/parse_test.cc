@@ -6,22 +6,14 @@
 #include <vector>
 
 #include "testing/console_capture.h"
+#include "testing/e820_model.h"
 
 namespace kmem {
 namespace {
 
-struct Raw {
-  uint64_t base;
-  PhysEnd end;
-  uint32_t type;
-  bool operator==(const Raw&) const = default;
-};
+using Raw = testing::E820Row;
 
-std::vector<Raw> Entries(const E820Map& m) {
-  std::vector<Raw> v;
-  for (size_t i = 0; i < m.count; ++i) v.push_back(Raw{m.entry[i].base, m.entry[i].end, m.entry[i].type});
-  return v;
-}
+std::vector<Raw> Entries(const E820Map& m) { return testing::E820Rows(m); }
 
 template <typename Parse>
 ParseResult ParseString(Parse parse, const std::string& text, E820Map* out) {

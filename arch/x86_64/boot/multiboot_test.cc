@@ -5,21 +5,14 @@
 #include <cstring>
 #include <vector>
 
+#include "testing/e820_model.h"
+
 namespace kmem::boot {
 namespace {
 
-struct Raw {
-  uint64_t base;
-  PhysEnd end;
-  uint32_t type;
-  bool operator==(const Raw&) const = default;
-};
+using Raw = testing::E820Row;
 
-std::vector<Raw> Entries(const E820Map& m) {
-  std::vector<Raw> v;
-  for (size_t i = 0; i < m.count; ++i) v.push_back(Raw{m.entry[i].base, m.entry[i].end, m.entry[i].type});
-  return v;
-}
+std::vector<Raw> Entries(const E820Map& m) { return testing::E820Rows(m); }
 
 E820Map map;
 
