@@ -3,7 +3,7 @@
 #include "boot/arch.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
-#include "mm/palloc/prealloc.h"
+#include "mm/palloc/pageinit.h"
 #include "mm/pool/selftest.h"
 
 namespace kmem::boot {
@@ -28,12 +28,10 @@ bool TakeMapPage(void* ctx, PhysAddr* out) {
 // block is back before the pools' self-test starts, and smaller), the page allocator's arrays as
 // KernelPalloc sizes them.
 ConfNeeds BootNeeds() {
-  constexpr uint64_t kPages = uint64_t{1} << 18;  // a GiB: the arrays' cost per page, rounded up
   ConfNeeds needs;
   needs.kernel_bytes = ArchSelfTestKernelBytes();
   needs.user_bytes = pool::kSelfTestSourceBytes;
-  needs.arrays_per_page = (KernelPalloc::BankBytes(PhysAddr(0), kPages) + kPages - 1) / kPages;
-  needs.arrays_fixed = KernelPalloc::BankBytes(PhysAddr(0), 1) + kPageSize;
+  PageInitArrayNeeds(&KernelPalloc::BankBytes, &needs);
   needs.mainmem_bytes = pool::kSelfTestMainmemBytes;
   needs.secrmem_bytes = pool::kSelfTestSecrmemBytes;
   return needs;
@@ -98,23 +96,9 @@ void XInit(const Conf& c) {
 }
 
 KernelPalloc& PageInit(const Conf& c, unsigned colours) {
-  RamRange u[Conf::kMaxBanks];
-  size_t n = c.UserRanges(u, Conf::kMaxBanks);
-  if (n == 0) Panic("pageinit: confinit left no user memory");
-  const DirectMap direct = ArchDirectMap();
-  PreallocStatus s = PlanPrealloc(u, n, direct.phys_base() + direct.size(), &KernelPalloc::BankBytes, &plan);
-  if (s != PreallocStatus::kOk) Panic("preallocpages: %s (%zu user banks)", PreallocStatusName(s), n);
-  // 9front's preallocpages: the arrays come off the top of high memory, which the direct map reaches.
-  PallocBank banks[Conf::kMaxBanks];
-  for (size_t i = 0; i < n; ++i) {
-    void* meta = direct.Kaddr(plan.base + plan.offset[i]);
-    banks[i] = PallocBank{plan.bank[i].base, plan.bank[i].size / kPageSize, meta};
-  }
-  Print("preallocpages: %lu KiB of page descriptors and bitmaps for %zu banks in %lu KiB off the top of "
-        "[0x%lx, 0x%lx)\n",
-        plan.used >> 10, n, plan.bytes >> 10, u[plan.donor].base.value(), u[plan.donor].end().value());
-  palloc.PageInit(banks, n, colours);
-  palloc.PrintFreeTable();
+  PageInitStatus s = kmem::PageInit(c, ArchDirectMap(), colours, &plan, &palloc);
+  if (s.user_banks == 0) Panic("pageinit: confinit left no user memory");
+  if (!s.ok()) Panic("preallocpages: %s (%zu user banks)", PreallocStatusName(s.prealloc), s.user_banks);
   return palloc;
 }
 
