@@ -3,6 +3,7 @@
 #include "boot/arch.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
+#include "mm/conf/meminit.h"
 #include "mm/palloc/pageinit.h"
 #include "mm/pool/selftest.h"
 
@@ -37,19 +38,12 @@ ConfNeeds BootNeeds() {
   return needs;
 }
 
-uint64_t Kib(const RamRange* ram, size_t n) {
-  uint64_t bytes = 0;
-  for (size_t i = 0; i < n; ++i) bytes += AlignDown(ram[i].size, kPageSize);
-  return bytes >> 10;
-}
-
 // The RAM still free after the image, the boot structures and the page tables must hold a split that
 // meets the boot's needs; the machine needs that much more than what is already gone.
 void CheckMinimum(const RamRange* ram, size_t n) {
   const InstalledRam& installed = ArchInstalledRam();
-  uint64_t has = Kib(installed.range, installed.n), usable = Kib(ram, n);
-  uint64_t need = has - usable + ConfMinPages(BootNeeds()) * (kPageSize >> 10);
-  if (has < need) Panic("kmem needs at least %lu KiB of RAM, this machine has %lu KiB", need, has);
+  const ConfMinimum m = ConfCheckMinimum(installed.range, installed.n, ram, n, BootNeeds());
+  if (!m.Met()) Panic("kmem needs at least %lu KiB of RAM, this machine has %lu KiB", m.need_kib, m.has_kib);
 }
 
 }  // namespace
@@ -76,9 +70,8 @@ HoleAllocator& KernelXalloc(Memmap& map) {
 const Conf& ConfInit(const Memmap& map) {
   RamRange ram[Conf::kMaxBanks];
   size_t n = 0;
-  for (const MemRange& r : map.Ranges(MemType::kRam)) {
-    if (n == Conf::kMaxBanks) Panic("confinit: more than %zu RAM ranges in the memory map", Conf::kMaxBanks);
-    ram[n++] = RamRange{r.base, r.size};
+  if (ConfRamRanges(map, ram, &n) != ConfStatus::kOk) {
+    Panic("confinit: more than %zu RAM ranges in the memory map", Conf::kMaxBanks);
   }
   CheckMinimum(ram, n);
   ConfParams params{ArchEarlyWindow(), ArchImageBytes(), ArchLowMemoryEnd()};
