@@ -48,20 +48,6 @@ void CheckMinimum(const RamRange* ram, size_t n) {
 
 }  // namespace
 
-PageSource PallocPages(KernelPalloc& palloc) {
-  return PageSource{
-      [](void* ctx, PhysAddr* pa) {
-        KernelPalloc& p = *static_cast<KernelPalloc*>(ctx);
-        const PageResult r = p.TryAllocContig(0);
-        if (r.status != PallocStatus::kOk) return false;
-        *pa = p.Pa(r.page);
-        return true;
-      },
-      [](void* ctx, PhysAddr pa) { static_cast<KernelPalloc*>(ctx)->FreeContig(pa, 0); },
-      &palloc,
-  };
-}
-
 HoleAllocator& KernelXalloc(Memmap& map) {
   ArchXalloc().SetEarlyPageSource({TakeMapPage, &map});
   return ArchXalloc();
