@@ -3,7 +3,8 @@
 #include "boot/arch.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
-#include "mm/palloc/prealloc.h"
+#include "mm/conf/meminit.h"
+#include "mm/palloc/pageinit.h"
 #include "mm/pool/selftest.h"
 
 namespace kmem::boot {
@@ -28,47 +29,24 @@ bool TakeMapPage(void* ctx, PhysAddr* out) {
 // block is back before the pools' self-test starts, and smaller), the page allocator's arrays as
 // KernelPalloc sizes them.
 ConfNeeds BootNeeds() {
-  constexpr uint64_t kPages = uint64_t{1} << 18;  // a GiB: the arrays' cost per page, rounded up
   ConfNeeds needs;
   needs.kernel_bytes = ArchSelfTestKernelBytes();
   needs.user_bytes = pool::kSelfTestSourceBytes;
-  needs.arrays_per_page = (KernelPalloc::BankBytes(PhysAddr(0), kPages) + kPages - 1) / kPages;
-  needs.arrays_fixed = KernelPalloc::BankBytes(PhysAddr(0), 1) + kPageSize;
+  PageInitArrayNeeds(&KernelPalloc::BankBytes, &needs);
   needs.mainmem_bytes = pool::kSelfTestMainmemBytes;
   needs.secrmem_bytes = pool::kSelfTestSecrmemBytes;
   return needs;
-}
-
-uint64_t Kib(const RamRange* ram, size_t n) {
-  uint64_t bytes = 0;
-  for (size_t i = 0; i < n; ++i) bytes += AlignDown(ram[i].size, kPageSize);
-  return bytes >> 10;
 }
 
 // The RAM still free after the image, the boot structures and the page tables must hold a split that
 // meets the boot's needs; the machine needs that much more than what is already gone.
 void CheckMinimum(const RamRange* ram, size_t n) {
   const InstalledRam& installed = ArchInstalledRam();
-  uint64_t has = Kib(installed.range, installed.n), usable = Kib(ram, n);
-  uint64_t need = has - usable + ConfMinPages(BootNeeds()) * (kPageSize >> 10);
-  if (has < need) Panic("kmem needs at least %lu KiB of RAM, this machine has %lu KiB", need, has);
+  const ConfMinimum m = ConfCheckMinimum(installed.range, installed.n, ram, n, BootNeeds());
+  if (!m.Met()) Panic("kmem needs at least %lu KiB of RAM, this machine has %lu KiB", m.need_kib, m.has_kib);
 }
 
 }  // namespace
-
-PageSource PallocPages(KernelPalloc& palloc) {
-  return PageSource{
-      [](void* ctx, PhysAddr* pa) {
-        KernelPalloc& p = *static_cast<KernelPalloc*>(ctx);
-        const PageResult r = p.TryAllocContig(0);
-        if (r.status != PallocStatus::kOk) return false;
-        *pa = p.Pa(r.page);
-        return true;
-      },
-      [](void* ctx, PhysAddr pa) { static_cast<KernelPalloc*>(ctx)->FreeContig(pa, 0); },
-      &palloc,
-  };
-}
 
 HoleAllocator& KernelXalloc(Memmap& map) {
   ArchXalloc().SetEarlyPageSource({TakeMapPage, &map});
@@ -78,9 +56,8 @@ HoleAllocator& KernelXalloc(Memmap& map) {
 const Conf& ConfInit(const Memmap& map) {
   RamRange ram[Conf::kMaxBanks];
   size_t n = 0;
-  for (const MemRange& r : map.Ranges(MemType::kRam)) {
-    if (n == Conf::kMaxBanks) Panic("confinit: more than %zu RAM ranges in the memory map", Conf::kMaxBanks);
-    ram[n++] = RamRange{r.base, r.size};
+  if (ConfRamRanges(map, ram, &n) != ConfStatus::kOk) {
+    Panic("confinit: more than %zu RAM ranges in the memory map", Conf::kMaxBanks);
   }
   CheckMinimum(ram, n);
   ConfParams params{ArchEarlyWindow(), ArchImageBytes(), ArchLowMemoryEnd()};
@@ -98,23 +75,9 @@ void XInit(const Conf& c) {
 }
 
 KernelPalloc& PageInit(const Conf& c, unsigned colours) {
-  RamRange u[Conf::kMaxBanks];
-  size_t n = c.UserRanges(u, Conf::kMaxBanks);
-  if (n == 0) Panic("pageinit: confinit left no user memory");
-  const DirectMap direct = ArchDirectMap();
-  PreallocStatus s = PlanPrealloc(u, n, direct.phys_base() + direct.size(), &KernelPalloc::BankBytes, &plan);
-  if (s != PreallocStatus::kOk) Panic("preallocpages: %s (%zu user banks)", PreallocStatusName(s), n);
-  // 9front's preallocpages: the arrays come off the top of high memory, which the direct map reaches.
-  PallocBank banks[Conf::kMaxBanks];
-  for (size_t i = 0; i < n; ++i) {
-    void* meta = direct.Kaddr(plan.base + plan.offset[i]);
-    banks[i] = PallocBank{plan.bank[i].base, plan.bank[i].size / kPageSize, meta};
-  }
-  Print("preallocpages: %lu KiB of page descriptors and bitmaps for %zu banks in %lu KiB off the top of "
-        "[0x%lx, 0x%lx)\n",
-        plan.used >> 10, n, plan.bytes >> 10, u[plan.donor].base.value(), u[plan.donor].end().value());
-  palloc.PageInit(banks, n, colours);
-  palloc.PrintFreeTable();
+  PageInitStatus s = kmem::PageInit(c, ArchDirectMap(), colours, &plan, &palloc);
+  if (s.user_banks == 0) Panic("pageinit: confinit left no user memory");
+  if (!s.ok()) Panic("preallocpages: %s (%zu user banks)", PreallocStatusName(s.prealloc), s.user_banks);
   return palloc;
 }
 

@@ -7,7 +7,6 @@
 #include "mm/conf/conf.h"
 #include "mm/memmap/memmap.h"
 #include "mm/palloc/kernel_palloc.h"
-#include "mm/vm/vmalloc.h"
 #include "mm/xalloc/xalloc.h"
 
 namespace kmem::boot {
@@ -24,9 +23,6 @@ void XInit(const Conf& conf);
 // preallocpages + pageinit: the page allocator's arrays off the top of the highest user bank that holds
 // them (mm/palloc/prealloc.h), then the page allocator over the rest of the user share with `colours` page
 // colours (archinit's); prints where the arrays went and the free-block table.
-// Single frames of `palloc` for Vmalloc (mm/vm/vmalloc.h).
-PageSource PallocPages(KernelPalloc& palloc);
-
 KernelPalloc& PageInit(const Conf& conf, unsigned colours);
 
 }  // namespace kmem::boot

@@ -19,6 +19,16 @@ TEST(PhysArena, KaddrAndPaddrRoundTrip) {
   EXPECT_FALSE(m.Covers(PhysAddr(0xff000), 1));
 }
 
+// As in the kernel's direct map, a naturally aligned physical block is aligned in virtual memory too, up to
+// 1 GiB, whatever the arena's size (mmap alone aligns odd sizes to a page only).
+TEST(PhysArena, KeepsPhysicalAlignment) {
+  for (uint64_t size : {uint64_t{0x609000}, uint64_t{16} << 20}) {
+    PhysArena ram(PhysAddr(0x300000), size);
+    uintptr_t va = reinterpret_cast<uintptr_t>(ram.direct_map().Kaddr(PhysAddr(0x300000)));
+    EXPECT_EQ(va % (uint64_t{1} << 30), 0x300000u) << "size 0x" << std::hex << size;
+  }
+}
+
 TEST(PhysArenaDeathTest, KaddrOutsideTheWindowPanics) {
   PhysArena ram(PhysAddr(0x100000), 1 << 20);
   EXPECT_DEATH(ram.direct_map().Kaddr(PhysAddr(0x300000)), "pa 0x300000 outside the direct map");

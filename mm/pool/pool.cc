@@ -398,6 +398,7 @@ void* Smalloc(size_t size) {
 
 AllocStats PoolStatsOf(const Pool& pool) { return pool.stats; }
 uint64_t PoolGrown(const Pool& pool) { return pool.grown; }
+uint64_t PoolLimit(const Pool& pool) { return pool.config.limit; }
 
 void PoolCheck(Pool& pool) {
   Lock(pool);

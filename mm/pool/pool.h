@@ -103,6 +103,8 @@ size_t Msize(void* p);
 // A copy of the pool's counters and the backing bytes it holds.
 AllocStats PoolStatsOf(const Pool& pool);
 uint64_t PoolGrown(const Pool& pool);
+// The most backing bytes the pool may take from its source.
+uint64_t PoolLimit(const Pool& pool);
 
 // Walks every arena and free list of `pool` and checks every invariant above (headers, canaries, poison of
 // free blocks, list links, counters against the walk). Panics with the first broken one. O(bytes grown).

@@ -15,6 +15,7 @@
 #include "boot/cmdline.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
+#include "mm/vm/palloc_pages.h"
 
 namespace kmem::boot {
 namespace {

@@ -10,6 +10,7 @@
 #include "boot/arch.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
+#include "mm/vm/palloc_pages.h"
 #include "mm/vm/vmalloc.h"
 
 namespace kmem::boot {
