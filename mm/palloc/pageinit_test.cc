@@ -12,6 +12,7 @@
 #include "mm/palloc/buddy.h"
 #include "mm/palloc/colour.h"
 #include "testing/console_capture.h"
+#include "testing/palloc_backends.h"
 #include "testing/phys_arena.h"
 
 namespace kmem {
@@ -21,8 +22,9 @@ constexpr uint64_t kMiB = 1 << 20;
 
 template <typename Backend>
 class PageInitTest : public ::testing::Test {};
-using Backends = ::testing::Types<BuddyBackend, ColourBackend>;
-TYPED_TEST_SUITE(PageInitTest, Backends);
+using Backends = testing::PallocBackends;
+using BackendNames = testing::PallocBackendNames;
+TYPED_TEST_SUITE(PageInitTest, Backends, BackendNames);
 
 // 64 MiB of simulated RAM at 0 with the image [1 MiB, 3 MiB) taken out and a hole at [40 MiB, 41 MiB):
 //

@@ -15,6 +15,7 @@
 #include "mm/palloc/buddy.h"
 #include "mm/palloc/colour.h"
 #include "testing/console_capture.h"
+#include "testing/palloc_backends.h"
 #include "testing/palloc_host.h"
 
 namespace kmem {
@@ -66,14 +67,8 @@ static_assert(PallocBackend<Complete> && !PallocBackend<NoValidate> && !PallocBa
 template <typename Backend>
 class PallocTest : public ::testing::Test {};
 
-using Backends = ::testing::Types<BuddyBackend, ColourBackend>;
-class BackendNames {
- public:
-  template <typename T>
-  static std::string GetName(int) {
-    return T::kName;
-  }
-};
+using Backends = testing::PallocBackends;
+using BackendNames = testing::PallocBackendNames;
 TYPED_TEST_SUITE(PallocTest, Backends, BackendNames);
 
 TYPED_TEST(PallocTest, PageInitCountsEveryBankPage) {

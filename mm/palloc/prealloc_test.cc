@@ -10,6 +10,8 @@
 #include "mm/palloc/colour.h"
 #include "mm/palloc/palloc.h"
 
+#include "testing/palloc_backends.h"
+
 namespace kmem {
 namespace {
 
@@ -54,14 +56,8 @@ class PreallocTest : public ::testing::Test {
   }
 };
 
-using Backends = ::testing::Types<BuddyBackend, ColourBackend>;
-class BackendNames {
- public:
-  template <typename T>
-  static std::string GetName(int) {
-    return T::kName;
-  }
-};
+using Backends = testing::PallocBackends;
+using BackendNames = testing::PallocBackendNames;
 TYPED_TEST_SUITE(PreallocTest, Backends, BackendNames);
 
 //   [1M ......................................... 65M)

@@ -6,6 +6,7 @@
 
 #include "mm/palloc/buddy.h"
 #include "mm/palloc/colour.h"
+#include "testing/palloc_backends.h"
 #include "testing/palloc_host.h"
 
 namespace kmem {
@@ -13,8 +14,9 @@ namespace {
 
 template <typename Backend>
 class PallocPagesTest : public ::testing::Test {};
-using Backends = ::testing::Types<BuddyBackend, ColourBackend>;
-TYPED_TEST_SUITE(PallocPagesTest, Backends);
+using Backends = testing::PallocBackends;
+using BackendNames = testing::PallocBackendNames;
+TYPED_TEST_SUITE(PallocPagesTest, Backends, BackendNames);
 
 // Every frame of the bank once, then an error, and all of them back.
 TYPED_TEST(PallocPagesTest, EveryFrameOnceThenNone) {
