@@ -1,11 +1,17 @@
 // The host's side of mm/'s environment contract (mm/base/panic.h, mm/base/format.h, mm/base/percpu.h):
 // Panic prints to stderr and aborts, so a broken invariant fails the test (and death tests can match the
 // message); Print writes to stdout or to the innermost live ConsoleCapture; each thread is a CPU, with an
-// id of its own while it lives and interrupt state of its own.
+// id of its own while it lives and interrupt state of its own, and a cross-call reaches another thread's
+// CPU between two of its interrupts-off sections, as an IPI reaches a CPU.
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
@@ -37,10 +43,82 @@ struct HostCpu {
       if (id >= kMaxCpus) Panic("more than %u host threads run mm/ code at once", kMaxCpus);
     } while (!cpus_in_use.compare_exchange_weak(used, used | (uint32_t{1} << id)));
   }
-  ~HostCpu() { cpus_in_use.fetch_and(~(uint32_t{1} << id)); }
+  ~HostCpu();
 };
 
+// The calling thread's interrupt flag as mm/ sees it, and the CPU it runs a cross-call part for (-1: its
+// own). While it runs a part, its interrupts are off and CpuId() is the other CPU's.
 thread_local bool irqs_on = true;
+thread_local int running_for_cpu = -1;
+
+// Each CPU id's interrupts-off flag, which the thread holding the id sets for its sections, and the claim a
+// cross-caller sets to run a part on that CPU. They are a Dekker pair: a section starts by setting
+// irqs_off and then reading claimed, a caller claims and then reads irqs_off, so at least one sees the
+// other. The section's side stays cheap (a store, a load and a compiler fence) because the caller's side
+// pays for the store-load ordering of both with membarrier(2), which runs a full barrier on every thread
+// of the process (folly's asymmetric barrier). Without membarrier, and under TSan (which models neither
+// it nor fences), both sides use sequentially consistent operations instead.
+struct HostCpuState {
+  std::atomic<bool> irqs_off{false};
+  std::atomic<bool> claimed{false};
+};
+HostCpuState cpu_state[kMaxCpus];
+
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kTsan = true;
+#elif defined(__has_feature)
+constexpr bool kTsan = __has_feature(thread_sanitizer);
+#else
+constexpr bool kTsan = false;
+#endif
+
+bool RegisterMembarrier() {
+  if (kTsan) return false;
+  return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+const bool asymmetric = RegisterMembarrier();
+
+// A thread that ends inside a section (a test that exits holding a lock) leaves its CPU with interrupts on.
+HostCpu::~HostCpu() {
+  cpu_state[id].irqs_off.store(false, std::memory_order_release);
+  cpus_in_use.fetch_and(~(uint32_t{1} << id));
+}
+
+// A section's start on `s`: returns once irqs_off is set and no cross-call part is running on this CPU.
+// A claim found here is served first, as a CPU takes a pending interrupt before it turns them off.
+void EnterIrqsOff(HostCpuState& s) {
+  for (;;) {
+    if (asymmetric) {
+      s.irqs_off.store(true, std::memory_order_relaxed);
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+    } else {
+      s.irqs_off.store(true, std::memory_order_seq_cst);
+    }
+    if (!s.claimed.load(asymmetric ? std::memory_order_acquire : std::memory_order_seq_cst)) return;
+    s.irqs_off.store(false, std::memory_order_release);
+    while (s.claimed.load(std::memory_order_acquire)) CpuRelax();
+  }
+}
+
+// Runs fn(arg) as CPU `cpu`, which another thread may hold: claims it, waits until it is outside its
+// interrupts-off sections, runs the part with interrupts off, and lets the CPU go on.
+void RunAs(unsigned cpu, CrossCallFn fn, void* arg) {
+  HostCpuState& s = cpu_state[cpu];
+  if (asymmetric) {
+    s.claimed.store(true, std::memory_order_relaxed);
+    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+  } else {
+    s.claimed.store(true, std::memory_order_seq_cst);
+  }
+  while (s.irqs_off.load(asymmetric ? std::memory_order_acquire : std::memory_order_seq_cst)) CpuRelax();
+  const int was_for = running_for_cpu;
+  running_for_cpu = static_cast<int>(cpu);
+  irqs_on = false;
+  fn(arg);
+  irqs_on = true;
+  running_for_cpu = was_for;
+  s.claimed.store(false, std::memory_order_release);
+}
 
 }  // namespace
 
@@ -67,17 +145,43 @@ void Print(const char* fmt, ...) {
 }
 
 unsigned CpuId() {
+  if (running_for_cpu >= 0) return static_cast<unsigned>(running_for_cpu);
   thread_local HostCpu cpu;
   return cpu.id;
 }
 
 IrqState IrqSave() {
-  const IrqState was = irqs_on ? IrqState::kWereOn : IrqState::kWereOff;
+  if (!irqs_on) return IrqState::kWereOff;
   irqs_on = false;
-  return was;
+  EnterIrqsOff(cpu_state[CpuId()]);
+  return IrqState::kWereOn;
 }
 
-void IrqRestore(IrqState state) { irqs_on = state == IrqState::kWereOn; }
+void IrqRestore(IrqState state) {
+  if (state != IrqState::kWereOn) return;
+  cpu_state[CpuId()].irqs_off.store(false, std::memory_order_release);
+  irqs_on = true;
+}
+
+CpuSet OnlineCpus() { return CpuSet::All(); }
+
+void CrossCall(CpuSet cpus, CrossCallFn fn, void* arg) {
+  const unsigned me = CpuId();
+  if (!irqs_on) Panic("cross-call from cpu %u with interrupts off", me);
+  // One cross-call at a time, as one IPI vector serves them in the kernel.
+  static std::mutex one_at_a_time;
+  std::lock_guard<std::mutex> g(one_at_a_time);
+  for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) {
+    if (!cpus.Has(cpu)) continue;
+    if (cpu == me) {
+      const IrqState irq = IrqSave();
+      fn(arg);
+      IrqRestore(irq);
+    } else {
+      RunAs(cpu, fn, arg);
+    }
+  }
+}
 
 void CpuRelax() { __builtin_ia32_pause(); }
 

@@ -38,5 +38,9 @@ unsigned CpuId() { return 0; }
 IrqState IrqSave() { return IrqState::kWereOff; }
 void IrqRestore(IrqState) {}
 void CpuRelax() {}
+CpuSet OnlineCpus() { return CpuSet::Of(0); }
+void CrossCall(CpuSet cpus, CrossCallFn fn, void* arg) {
+  if (cpus.Has(0)) fn(arg);
+}
 
 }  // namespace kmem

@@ -25,4 +25,14 @@ void IrqRestore(IrqState state) {
 
 void CpuRelax() { asm volatile("pause"); }
 
+// The boot CPU alone until the SMP start-up brings up the others and answers cross-calls with IPIs.
+CpuSet OnlineCpus() { return CpuSet::Of(0); }
+
+void CrossCall(CpuSet cpus, CrossCallFn fn, void* arg) {
+  if (!cpus.Has(CpuId())) return;
+  const IrqState irq = IrqSave();
+  fn(arg);
+  IrqRestore(irq);
+}
+
 }  // namespace kmem

@@ -23,4 +23,56 @@ void IrqRestore(IrqState state);
 // Spin-wait hint (PAUSE on x86): lets a sibling hardware thread run and saves power while spinning.
 void CpuRelax();
 
+// A set of CPUs, one bit per CpuId.
+class CpuSet {
+ public:
+  constexpr CpuSet() = default;
+  constexpr explicit CpuSet(uint32_t bits) : bits_(bits) {}
+  static constexpr CpuSet Of(unsigned cpu) { return CpuSet(uint32_t{1} << cpu); }
+  static constexpr CpuSet All() { return CpuSet((uint32_t{1} << kMaxCpus) - 1); }
+
+  constexpr bool Has(unsigned cpu) const { return (bits_ >> cpu & 1) != 0; }
+  constexpr bool Empty() const { return bits_ == 0; }
+  constexpr unsigned Count() const { return static_cast<unsigned>(__builtin_popcount(bits_)); }
+  constexpr CpuSet operator|(CpuSet o) const { return CpuSet(bits_ | o.bits_); }
+  constexpr CpuSet operator&(CpuSet o) const { return CpuSet(bits_ & o.bits_); }
+  constexpr CpuSet Without(unsigned cpu) const { return CpuSet(bits_ & ~(uint32_t{1} << cpu)); }
+  constexpr bool operator==(const CpuSet&) const = default;
+  constexpr uint32_t bits() const { return bits_; }
+
+ private:
+  uint32_t bits_ = 0;
+};
+static_assert(kMaxCpus <= 32, "CpuSet has one bit a CPU");
+
+// The CPUs that run kmem code: the kernel's boot CPU and every application processor it started, the
+// host's every id (a host id no thread holds is a CPU sitting idle with interrupts on).
+CpuSet OnlineCpus();
+
+// The cross-CPU call (9front's and Linux's IPI function call): runs fn(arg) on every CPU of `cpus` that is
+// online, each with interrupts off and CpuId() answering that CPU, and returns once all have finished. The
+// caller's own part runs here, directly. A CPU runs its part between two of its own interrupts-off
+// sections, never inside one, so fn may touch that CPU's per-CPU data as the CPU itself does. The caller
+// must have interrupts on: a CPU that waits for others with interrupts off could never answer their calls
+// (Linux's smp_call_function rule); calling with them off panics.
+using CrossCallFn = void (*)(void* arg);
+void CrossCall(CpuSet cpus, CrossCallFn fn, void* arg);
+
+// One T per CPU, each on its own cache lines so that CPUs never share a line through it. Used with
+// interrupts off (CpuId is stable then); another CPU's slot only from a cross-call to that CPU or under
+// a lock the slot's owner also takes.
+template <typename T>
+class PerCpu {
+ public:
+  T& Here() { return slot_[CpuId()].value; }
+  T& operator[](unsigned cpu) { return slot_[cpu].value; }
+  const T& operator[](unsigned cpu) const { return slot_[cpu].value; }
+
+ private:
+  struct alignas(64) Slot {
+    T value;
+  };
+  Slot slot_[kMaxCpus];
+};
+
 }  // namespace kmem
