@@ -20,17 +20,10 @@ qemu=$!
 cat "$dir/serial.out" >"$serial" &
 exec 3<>"$dir/serial.in"  # a read-write open of the input pipe never blocks
 
-wait_for() {  # wait_for PATTERN SECONDS
-  local deadline=$((SECONDS + $2))
-  until tr -d '\r' <"$serial" | grep -q "$1"; do
-    (( SECONDS < deadline )) || return 1
-    kill -0 "$qemu" 2>/dev/null || return 1
-    sleep 0.2
-  done
-}
+source testing/qemu_wait.sh
 
 # Input typed before the prompt would be lost when the UART's FIFO is reset at boot: wait for it.
-wait_for '^kmem> ' 90 || fail "no monitor prompt"
+wait_for "$serial" '^kmem> ' 90 || fail "no monitor prompt"
 printf 'help\nmem\nmemmap\nbuddyinfo\npools\njson\nptdump\ncpus\nfrobnicate\nstress x\nmem 1\nstress 2\nexit\n' >&3
 wait "$qemu"
 status=$?

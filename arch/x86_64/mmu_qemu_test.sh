@@ -24,14 +24,7 @@ cat "$dir/mon.out" >"$out/monitor-$mem.log" &
 # Read-write opens of the input pipes never block, whether QEMU is there or not.
 exec 3<>"$dir/serial.in" 4<>"$dir/mon.in"
 
-wait_for() {  # wait_for FILE PATTERN SECONDS
-  local deadline=$((SECONDS + $3))
-  until tr -d '\r' <"$1" | grep -q "$2"; do
-    (( SECONDS < deadline )) || return 1
-    kill -0 "$qemu" 2>/dev/null || return 1
-    sleep 0.2
-  done
-}
+source testing/qemu_wait.sh
 
 wait_for "$out/serial-$mem.log" '^kmem: mmu tables live, waiting' 90 || fail "the kernel never said its tables are live"
 printf 'info mem\ninfo tlb\ninfo status\n' >&4
