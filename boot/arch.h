@@ -87,10 +87,11 @@ void ArchSelfTests(KernelPalloc& palloc);
 void ArchFaultTest(const char* cmdline, KernelPalloc& palloc);
 
 // For the console monitor (boot/monitor.h): one byte from the console, waiting for it; the kernel's page
-// tables in the architecture's dump format; each CPU's identity.
+// tables in the architecture's dump format; each CPU's identity; the kernel-VA arenas' ranges.
 char ArchConsoleRead();
 void ArchDumpPageTables();
 void ArchDumpCpus();
+void ArchDumpKernelVa();
 
 // Stops the machine; under QEMU with the status the boot tests read.
 enum class ExitStatus : uint8_t { kSuccess, kFailure };

@@ -43,6 +43,8 @@ void Ptdump(void*, uint64_t) { ArchDumpPageTables(); }
 
 void Cpus(void*, uint64_t) { ArchDumpCpus(); }
 
+void Kva(void*, uint64_t) { ArchDumpKernelVa(); }
+
 void Json(void* ctx, uint64_t) { PrintMemJson(Of(ctx).map, Of(ctx).palloc); }
 
 // One CPU runs until the SMP start-up; then every CPU should run them at once.
@@ -61,6 +63,7 @@ constexpr monitor::Command kCommands[] = {
     {"pools", "the pools and slab caches", ArgKind::kNone, 0, 0, Pools},
     {"ptdump", "the kernel's page tables", ArgKind::kNone, 0, 0, Ptdump},
     {"cpus", "each CPU's identity, address widths and caches", ArgKind::kNone, 0, 0, Cpus},
+    {"kva", "the kernel-VA arenas' ranges and guard pages", ArgKind::kNone, 0, 0, Kva},
     {"json", "the memory dump, one JSON object a line", ArgKind::kNone, 0, 0, Json},
     {"stress", "run every self-test N times", ArgKind::kCount, 1, 1000, Stress},
 };

@@ -24,7 +24,7 @@ source testing/qemu_wait.sh
 
 # Input typed before the prompt would be lost when the UART's FIFO is reset at boot: wait for it.
 wait_for "$serial" '^kmem> ' 90 || fail "no monitor prompt"
-printf 'help\nmem\nmemmap\nbuddyinfo\npools\njson\nptdump\ncpus\nfrobnicate\nstress x\nmem 1\nstress 2\nexit\n' >&3
+printf 'help\nmem\nmemmap\nbuddyinfo\npools\njson\nptdump\ncpus\nkva\nfrobnicate\nstress x\nmem 1\nstress 2\nexit\n' >&3
 wait "$qemu"
 status=$?
 [ $status -eq 0 ] || fail "qemu.sh exited with $status after exit: $(cat "$dir/qemu.log")"
@@ -37,7 +37,7 @@ answer() { log | awk -v cmd="kmem> $1" '$0 == cmd {on = 1; next} /^kmem> / {on =
 log | grep -q '^kmem: boot ok' || fail "no 'boot ok' after exit"
 log | grep -q '^monitor: left$' || fail "the monitor did not say it left"
 
-for name in mem memmap buddyinfo pools ptdump cpus json stress help 'exit, quit'; do
+for name in mem memmap buddyinfo pools ptdump cpus kva json stress help 'exit, quit'; do
   answer help | grep -q "^  $name " || fail "help does not list $name"
 done
 
@@ -46,6 +46,9 @@ boot | sed -n '/^mmu: page tables of the kernel/,/^[^f]/p' | grep '^ffff' >"$dir
 answer ptdump | diff "$dir/dump.boot" - || fail "ptdump differs from the boot's mmu dump"
 
 answer cpus | diff <(boot | grep '^cpu0: ') - || fail "cpus differs from the boot's cpu0 lines"
+answer kva | head -1 | grep -q '^kva vmap: \[0xffff820000000000, 0xffff828000000000)$' || fail "kva names no vmap arena"
+answer kva | tail -1 | grep -qE '^kva vmap: [0-9]+ ranges, [0-9]+ KiB in use, [0-9]+ KiB of guard pages, largest gap [0-9]+ KiB$' \
+  || fail "kva has no totals line"
 
 boot | sed -n '/^pool       live blocks/,/^pool selftest: passed/p' | sed '$d' >"$dir/pools.boot"
 answer pools | diff "$dir/pools.boot" - || fail "pools differs from the self-test's tables"

@@ -91,6 +91,8 @@ void ArchDumpPageTables() { x86::MmuDump(KernelMmu(), KernelMmu().kernel_table()
 
 void ArchDumpCpus() { x86::CpuPrint(mach->cpu, mach->machno); }
 
+void ArchDumpKernelVa() { KernelMmu().vmap_arena().Dump(); }
+
 void ArchExit(ExitStatus status) {
   QemuExit(status == ExitStatus::kSuccess ? QemuStatus::kSuccess : QemuStatus::kFailure);
 }
