@@ -59,7 +59,7 @@ const char* AcpiStatusName(AcpiStatus);
 // and one line for each table or entry it ignored and why. A table that lies (bad checksum, a length
 // shorter than its header or past a sane bound, entries running past the table, an entry length of 0 or
 // shorter than its type needs, pointers that cannot be read) is reported and ignored, never followed.
-// *out is reset first; on a status other than kOk it holds what was found before the failure.
+// On any status but kOk, *out is left empty (n == 0): the caller runs on the boot CPU alone.
 // O(BIOS area / 16 + root entries + MADT length) reads.
 AcpiStatus AcpiFindCpus(AcpiMemory& mem, AcpiCpus* out);
 
