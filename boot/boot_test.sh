@@ -129,6 +129,9 @@ want_n=$(( (donated_kib + arrays_kib + palloc_pages * 4 + (img_hi - img_lo) / 10
 want_b=$(( (arrays_kib + palloc_pages * 4 + 512) / 1024 ))
 (( b_mib >= want_b - 1 && b_mib <= want_b + 1 )) || fail "confinit gives users ${b_mib}M, palloc and its arrays have ${want_b}M"
 
+# One CPU (QEMU's default -smp 1), listed by ACPI and online; smp_test.sh boots more.
+grep -qx 'smp: 1 of 1 CPUs online' <<<"$clean" || fail "no 'smp: 1 of 1 CPUs online'"
+
 # The self-tests ran, over every user page, and passed.
 grep -q '^mmu: W+X check passed' <<<"$clean" || fail "no W+X check"
 grep -q "^palloc: self-test allocated and freed $palloc_pages pages, none twice$" <<<"$clean" ||

@@ -93,9 +93,12 @@ ApicMode LapicMode() { return mode; }
 
 void LapicInitCpu() {
   const uint64_t base = ReadMsr(kApicBaseMsr);
-  // Enabled first in xAPIC mode: the SDM allows x2APIC to be entered only from there.
-  WriteMsr(kApicBaseMsr, base | kApicGlobalEnable);
-  if (mode == ApicMode::kX2Apic) WriteMsr(kApicBaseMsr, base | kApicGlobalEnable | kApicX2Enable);
+  // Enabled first in xAPIC mode: the SDM allows x2APIC to be entered only from there (and leaving it for
+  // xAPIC faults, so a firmware's x2APIC stays as it is).
+  if ((base & kApicGlobalEnable) == 0) WriteMsr(kApicBaseMsr, base | kApicGlobalEnable);
+  if (mode == ApicMode::kX2Apic && (base & kApicX2Enable) == 0) {
+    WriteMsr(kApicBaseMsr, base | kApicGlobalEnable | kApicX2Enable);
+  }
   Write(kTpr, 0);
   constexpr uint32_t kLvts[] = {kLvtTimer, kLvtLint0, kLvtLint1, kLvtError};
   for (uint32_t lvt : kLvts) Write(lvt, kLvtMasked);

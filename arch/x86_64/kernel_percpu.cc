@@ -29,6 +29,7 @@ struct alignas(64) Call {
 };
 
 constinit uint32_t online = 1;  // CpuSet bits; the boot CPU's from the start
+constinit bool interrupts_live = false;  // from the boot CPU's CpuOnline: interrupts are on when not held off
 constinit uint32_t apic_ids[kMaxCpus] = {};
 constinit Call calls[kMaxCpus];  // by caller
 struct alignas(64) Pending {
@@ -62,8 +63,8 @@ void CrossCall(CpuSet cpus, CrossCallFn fn, void* arg) {
   const IrqState irq = IrqSave();
   const unsigned me = CpuId();
   const CpuSet remote = (cpus & OnlineCpus()).Without(me);
-  // Alone, before the SMP start-up turns interrupts on, the boot CPU has no one to wait for.
-  if (irq == IrqState::kWereOff && OnlineCpus() != CpuSet::Of(me)) {
+  // Before the SMP start-up turns interrupts on the boot CPU runs with them off, and alone: no one to wait for.
+  if (irq == IrqState::kWereOff && __atomic_load_n(&interrupts_live, __ATOMIC_RELAXED)) {
     Panic("cross-call from cpu %u with interrupts off", me);
   }
   Call& call = calls[me];
@@ -92,6 +93,7 @@ void SetGsBase(const void* mach) {
 void CpuOnline(unsigned cpu, uint32_t apic_id) {
   KASSERT(cpu < kMaxCpus && cpu == CpuId(), "cpu %u marked online from cpu %u", cpu, CpuId());
   apic_ids[cpu] = apic_id;
+  __atomic_store_n(&interrupts_live, true, __ATOMIC_RELAXED);
   __atomic_fetch_or(&online, uint32_t{1} << cpu, __ATOMIC_RELEASE);
 }
 

@@ -17,7 +17,8 @@ void SetGsBase(const void* mach);
 inline constexpr unsigned kCrossCallVector = 0xf0;
 
 // Marks the calling CPU `cpu` online as the target of IPIs to local APIC `apic_id`: cross-calls reach it
-// from here on. Call with its local APIC enabled and the cross-call handler installed.
+// from here on. Call with its local APIC enabled and the cross-call handler installed; the boot CPU calls
+// it just before it turns interrupts on, and from then on a cross-call with interrupts off panics.
 void CpuOnline(unsigned cpu, uint32_t apic_id);
 
 // The cross-call vector's handler: runs every call pending for this CPU, acknowledges each, then EOIs.
