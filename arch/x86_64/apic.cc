@@ -2,6 +2,7 @@
 
 #include "arch/x86_64/io.h"
 #include "mm/base/panic.h"
+#include "mm/base/percpu.h"
 
 namespace kmem::x86 {
 namespace {
@@ -58,8 +59,10 @@ void Write(uint32_t reg, uint32_t v) {
 }
 
 // One interrupt command. xAPIC: destination in the high word's top byte, the low word sends; then wait
-// until the APIC has taken it. x2APIC: one 64-bit MSR, destination in the high half; a WRMSR there is not
-// serializing, so a fence first makes earlier stores visible before the IPI (Linux's weak_wrmsr_fence).
+// until the APIC has taken it. Interrupts are off throughout: a handler that sends an IPI of its own
+// between the two writes would leave this one the handler's destination. x2APIC: one 64-bit MSR,
+// destination in the high half; a WRMSR there is not serializing, so a fence first makes earlier stores
+// visible before the IPI (Linux's weak_wrmsr_fence).
 void SendIcr(uint32_t apic_id, uint32_t low) {
   if (mode == ApicMode::kX2Apic) {
     asm volatile("mfence; lfence" : : : "memory");
@@ -67,9 +70,11 @@ void SendIcr(uint32_t apic_id, uint32_t low) {
     return;
   }
   KASSERT(apic_id <= 0xff, "xAPIC destination %u does not fit 8 bits", apic_id);
+  const IrqState irq = IrqSave();
   mmio[kIcrHigh / 4] = apic_id << 24;
   mmio[kIcrLow / 4] = low;
   while ((mmio[kIcrLow / 4] & kIcrPending) != 0) asm volatile("pause");
+  IrqRestore(irq);
 }
 
 }  // namespace
