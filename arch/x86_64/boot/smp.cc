@@ -57,14 +57,6 @@ constexpr uint64_t kAnswerTimeoutUs = 5'000'000;
 enum class ApState : uint32_t { kIdle, kStarting, kAlive, kOnline, kAbandoned };
 constinit ApState ap_state[kMaxCpus] = {};
 
-// The job each CPU's idle loop runs with interrupts on (RunOnCpus).
-struct alignas(64) Job {
-  CrossCallFn fn = nullptr;
-  void* arg = nullptr;
-  x86::Countdown* done = nullptr;
-};
-constinit Job jobs[kMaxCpus];
-
 uint64_t ReadCr0() {
   uint64_t v;
   asm volatile("mov %%cr0, %0" : "=r"(v));
@@ -91,42 +83,6 @@ ApState StateOf(unsigned cpu) {
 void SetState(unsigned cpu, ApState s) { __atomic_store(&ap_state[cpu], &s, __ATOMIC_RELEASE); }
 
 void Spurious() {}
-
-// With interrupts off: the job posted to this CPU, taken, or false when there is none.
-bool TakeJob(Job* out) {
-  Job& j = jobs[CpuId()];
-  if (j.fn == nullptr) return false;
-  *out = j;
-  j = Job{};
-  return true;
-}
-
-void RunJob(const Job& j) {
-  j.fn(j.arg);
-  j.done->Done();
-}
-
-// A cross-call: posts the job at `arg` to this CPU.
-void PostJob(void* arg) {
-  Job& slot = jobs[CpuId()];
-  if (slot.fn != nullptr) Panic("smp: cpu %u was handed a job while it still had one", CpuId());
-  slot = *static_cast<const Job*>(arg);
-}
-
-// Where an AP waits with interrupts on: woken by every interrupt, it runs the job a cross-call posted.
-// cli before the check, sti;hlt after (sti's shadow holds interrupts until hlt), so no wake-up is lost.
-[[noreturn]] void Idle() {
-  for (;;) {
-    asm volatile("cli" : : : "memory");
-    Job j;
-    if (TakeJob(&j)) {
-      asm volatile("sti" : : : "memory");
-      RunJob(j);
-      continue;
-    }
-    asm volatile("sti; hlt" : : : "memory");
-  }
-}
 
 // The trampoline's address space: the kernel half and the trampoline page at its own address, a user page
 // (the only kind the user half holds) that the AP runs with SMEP off. Released once every AP is in.
@@ -302,29 +258,6 @@ unsigned SmpInit(KernelPalloc& palloc, SmpFault fault) {
   return online;
 }
 
-void RunOnCpus(CpuSet cpus, CrossCallFn fn, void* arg) {
-  const CpuSet targets = cpus & OnlineCpus();
-  const unsigned me = CpuId();
-  const CpuSet remote = targets.Without(me);
-  x86::Countdown done;
-  done.Start(remote.Count());
-  Job job{fn, arg, &done};
-  CrossCall(remote, PostJob, &job);
-  if (targets.Has(me)) fn(arg);
-  // Jobs handed to this CPU while it waits run here, or their caller would wait for this one for ever.
-  while (!done.Finished()) {
-    const IrqState irq = IrqSave();
-    Job mine;
-    const bool have = TakeJob(&mine);
-    IrqRestore(irq);
-    if (have) {
-      RunJob(mine);
-    } else {
-      done.Sleep();
-    }
-  }
-}
-
 void SmpDumpCpus() {
   for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) {
     if (OnlineCpus().Has(cpu)) x86::CpuPrint(MachOf(cpu).cpu, cpu);
@@ -353,5 +286,5 @@ void ApMain(kmem::boot::Mach* m) {
   x86::CpuPrint(m->cpu, m->machno);
   x86::CpuOnline(m->machno, m->apic_id);
   boot::SetState(m->machno, boot::ApState::kOnline);
-  boot::Idle();
+  boot::IdleLoop();
 }
