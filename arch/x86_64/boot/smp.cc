@@ -31,7 +31,7 @@ namespace {
 // trampoline.S's parameter block (its P_ offsets), at trampoline_params in the copied page.
 struct TrampolineParams {
   uint32_t cr3;  // the trampoline space's top-level table
-  uint32_t cr4;  // without SMEP while the AP runs from the identity page, a user page
+  uint32_t cr4;  // without kCr4LongModeOnly's bits until the AP is in the kernel half
   uint32_t cr0;
   uint32_t reserved;
   uint64_t entry;  // ap_entry64, from the image
@@ -42,7 +42,9 @@ struct TrampolineParams {
 };
 static_assert(sizeof(TrampolineParams) == 56, "trampoline.S's P_ offsets");
 
-constexpr uint64_t kCr4Smep = uint64_t{1} << 20;
+// CR4 bits the AP takes only in the kernel half: SMEP would fault on the identity page (a user page), and
+// PCIDE may not be set outside long mode.
+constexpr uint64_t kCr4LongModeOnly = (uint64_t{1} << 20) | (uint64_t{1} << 17);
 constexpr uint64_t kStackBytes = 16384;            // each AP's boot stack, as the boot CPU's
 constexpr uint64_t kDoubleFaultStackBytes = 16384;  // as the boot CPU's (trap.cc)
 // The SDM's and the MP specification's waits (SDM vol. 3 8.4.4.1, MP spec B.4).
@@ -107,7 +109,7 @@ class TrampolineSpace {
   void Aim(const Mach& mach) {
     const uint64_t cr4 = ReadCr4();
     params_->cr3 = static_cast<uint32_t>(table_.value());
-    params_->cr4 = static_cast<uint32_t>(cr4 & ~kCr4Smep);
+    params_->cr4 = static_cast<uint32_t>(cr4 & ~kCr4LongModeOnly);
     params_->cr0 = static_cast<uint32_t>(ReadCr0());
     params_->kernel_cr3 = KernelMmu().kernel_table().value();
     params_->cr4_full = cr4;
