@@ -5,6 +5,7 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/mmu.h"
 #include "arch/x86_64/mtrr.h"
+#include "mm/base/percpu.h"
 
 namespace kmem::x86 {
 
@@ -13,8 +14,7 @@ class KernelCpuOps final : public CpuOps {
   void LoadCr3(PhysAddr top) override;
   void Invlpg(VirtAddr va) override;
   void FlushGlobal() override;
-  // One CPU until SMP start-up exists.
-  unsigned CpuId() override { return 0; }
+  unsigned CpuId() override { return kmem::CpuId(); }
 };
 
 // CPUID itself.
