@@ -22,6 +22,7 @@ PerCpu<HeldLocks> held;
 const char* LockLevelName(LockLevel level) {
   switch (level) {
     case LockLevel::kZone: return "zone";
+    case LockLevel::kEarlyAlloc: return "early allocator";
     case LockLevel::kAddressSpace: return "address space";
     case LockLevel::kGlobal: return "global";
   }

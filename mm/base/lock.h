@@ -1,16 +1,21 @@
 // Spinlocks with a lock-order checker that stays on in every build. Every lock has a name for the messages
 // that mention it and a level in the hierarchy (the memory-module seed's, lowest first: memory zones,
-// address spaces, global memory structures). A CPU that holds locks may take, with Lock, only a lock whose
-// level is lower than every level it holds; so blocking acquisitions always descend the hierarchy, no
-// cycle of CPUs each waiting for a lock another holds can form, and a CPU holds at most one Lock'ed lock
-// a level. Each CPU keeps the locks it holds in a small per-CPU stack; taking a lock out of order, taking
-// one twice, and releasing one the CPU does not hold panic with the locks' names and levels and the CPU.
+// address spaces, global memory structures, with the boot-time allocators between zones and address
+// spaces, below). A CPU that holds locks may take, with Lock, only a lock whose level is lower than every
+// level it holds; so blocking acquisitions always descend the hierarchy, no cycle of CPUs each waiting for
+// a lock another holds can form, and a CPU holds at most one Lock'ed lock a level. Each CPU keeps the
+// locks it holds in a small per-CPU stack; taking a lock out of order, taking one twice, and releasing one
+// the CPU does not hold panic with the locks' names and levels and the CPU.
 //
-// Who may call whom (ARCHITECTURE.md's lock table): kernel-VA arenas, the memory map and xalloc are
-// global; address spaces sit below them, palloc's zones at the bottom. A path that holds a lock calls
-// only code whose locks are lower. In particular xalloc and the memory map are leaves: they call no other
-// locked code while holding their own (Rampage asks its early page source, the memory map, after dropping
-// xalloc's lock), but nothing holding an address-space or zone lock may call them.
+// Who may call whom (ARCHITECTURE.md's lock table): code holding a lock calls only code whose locks are
+// lower. Global structures (kernel-VA arenas, pools) are taken first and may call into address spaces,
+// the early allocators and palloc; an address space's lock is held across its page-table changes, which
+// take table pages from palloc (user spaces) or from xalloc's Rampage (the kernel's tables) and, before
+// xinit, from the memory map through Rampage. That is why the memory map and xalloc have their own level
+// below address spaces, not the global one: at the global level the kernel would panic the first time a
+// kernel-space Map (Vmalloc) needs a new table page, and pools growing from xalloc under their own lock
+// would too. Both are leaves: they call no other locked code while holding their lock (Rampage asks its
+// early source, the memory map, after dropping xalloc's), and no zone lock may be held when calling them.
 //
 // Release order: any order is allowed, not only LIFO. The order rule is about the set of locks held when
 // a CPU waits, not about the sequence of releases, so releasing an outer lock first ("lock the arena, lock
@@ -18,14 +23,25 @@
 // against what remains held. Interrupts stay off until the CPU's last lock goes: the state saved by the
 // first lock of a nest moves up to the next one held when that first lock is released early.
 //
-// The algorithm (measured in bench/lock_bench.cc, figures in bench/README.md): a test-and-test-and-set
-// lock. On our 2-core machines an uncontended Lock/Unlock pair of the bare algorithm costs about the same
-// as a ticket lock's (one atomic read-modify-write each) and half of an MCS lock's (exchange plus a
-// compare-and-swap on release); under 2-thread contention it passes the lock back and forth with the
-// least traffic. Ticket and MCS locks buy FIFO fairness, which matters with many CPUs queueing on one lock;
-// kmem's design keeps hot paths off shared locks (per-CPU caches), so the locks that remain are short and
-// rarely contended, and the plain lock is the cheapest there. An MCS lock would also need a per-CPU queue
-// node per nesting level (kMaxHeldLocks of them), which a plain lock does not.
+// The algorithm: a test-and-test-and-set lock, kept after measuring it against a ticket and an MCS lock
+// (bench/lock_bench.cc, bench/README.md; 2-vCPU KVM guest, ns per lock/unlock pair and thread, medians):
+//
+//   critical section           TTAS     ticket    MCS
+//   ~1 ns, 1 thread            4.7      4.9       9.8
+//   ~1 ns, 2 threads pinned    8.6      194       253
+//   ~95 ns, 1 thread           95.5     95.3      95.9
+//   ~95 ns, 2 threads pinned   144      373       403
+//
+// Uncontended, TTAS and ticket cost one atomic read-modify-write each; MCS pays a second one (the
+// compare-and-swap of its release). Contended, the FIFO locks must hand the line to the other core on every
+// release and wait for a waiter that a busy host may have descheduled (the vCPU lock-waiter preemption
+// problem), while TTAS lets the releasing CPU take the lock again from its own cache; 2-thread throughput
+// is 20-40x higher for short sections and 2.5x for long ones. Fairness is what the FIFO locks buy, and it
+// matters with many CPUs queueing on one lock; kmem keeps hot paths off shared locks (per-CPU caches), so
+// the locks left are short and rarely contended. kmem's SpinLock adds the host's interrupt hooks (2.4 ns)
+// and the checker (about 2.5 ns) to the bare algorithm: 9.6 ns a pair on the host. Constraints any
+// replacement must keep: a constexpr constructor (locks live in constinit globals) and no copying; an MCS
+// lock would also need a per-CPU queue node for each lock a CPU may hold at once (kMaxHeldLocks).
 //
 // Interrupts are off while a lock is held, so an interrupt handler on the same CPU can never spin on a lock
 // its own CPU holds.
@@ -39,8 +55,9 @@ namespace kmem {
 
 enum class LockLevel : uint8_t {
   kZone = 1,          // page-frame allocator zones and banks
-  kAddressSpace = 2,  // one address space's page tables and mappings
-  kGlobal = 3,        // memory-wide structures: the memory map, xalloc, the kernel-VA arenas, pools
+  kEarlyAlloc = 2,    // the boot-time allocators (the memory map, xalloc): leaves that page tables draw from
+  kAddressSpace = 3,  // one address space's page tables and mappings
+  kGlobal = 4,        // memory-wide structures: the kernel-VA arenas, the pools
 };
 const char* LockLevelName(LockLevel level);
 
