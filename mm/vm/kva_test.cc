@@ -257,7 +257,9 @@ TEST(KvaArena, ConcurrentAllocAndFreeNeverShareAPageOrAGuard) {
   std::mutex handoff_lock;
   std::vector<Live> handoff;  // ranges one thread allocated for another to free
   std::atomic<int> broken{0};
-  auto guard_page = [](const Live& r) { return r.guard == Guard::kAbove ? r.va.value() + r.size : r.va.value() - kPage; };
+  auto guard_page = [](const Live& r) {
+    return r.guard == Guard::kAbove ? r.va.value() + r.size : r.va.value() - kPage;
+  };
   auto release = [&](const Live& r) {
     owners.Release(r.va.value(), r.size);
     if (r.guard != Guard::kNone) {
