@@ -24,24 +24,17 @@
 // first lock of a nest moves up to the next one held when that first lock is released early.
 //
 // The algorithm: a test-and-test-and-set lock, kept after measuring it against a ticket and an MCS lock
-// (bench/lock_bench.cc, bench/README.md; 2-vCPU KVM guest, ns per lock/unlock pair and thread, medians):
-//
-//   critical section           TTAS     ticket    MCS
-//   ~1 ns, 1 thread            4.7      4.9       9.8
-//   ~1 ns, 2 threads pinned    8.6      194       253
-//   ~95 ns, 1 thread           95.5     95.3      95.9
-//   ~95 ns, 2 threads pinned   144      373       403
-//
-// Uncontended, TTAS and ticket cost one atomic read-modify-write each; MCS pays a second one (the
-// compare-and-swap of its release). Contended, the FIFO locks must hand the line to the other core on every
-// release and wait for a waiter that a busy host may have descheduled (the vCPU lock-waiter preemption
-// problem), while TTAS lets the releasing CPU take the lock again from its own cache; 2-thread throughput
-// is 20-40x higher for short sections and 2.5x for long ones. Fairness is what the FIFO locks buy, and it
-// matters with many CPUs queueing on one lock; kmem keeps hot paths off shared locks (per-CPU caches), so
-// the locks left are short and rarely contended. kmem's SpinLock adds the host's interrupt hooks (2.4 ns)
-// and the checker (about 2.5 ns) to the bare algorithm: 9.6 ns a pair on the host. Constraints any
-// replacement must keep: a constexpr constructor (locks live in constinit globals) and no copying; an MCS
-// lock would also need a per-CPU queue node for each lock a CPU may hold at once (kMaxHeldLocks).
+// (bench/lock_bench.cc; the tables are in bench/README.md). Uncontended on one thread it costs 4.7 ns a
+// lock/unlock pair, as a ticket lock does (4.9: one atomic read-modify-write each), and half of MCS (9.8:
+// its release adds a compare-and-swap). On 2 pinned threads of a busy 2-vCPU host the FIFO locks lose 25x
+// (ticket) and 37x (MCS) to it around a ~1 ns critical section and 5-8x around ~95 ns: each release hands
+// the lock to the other core and waits for it, and a descheduled waiter stalls everyone (lock-waiter
+// preemption), while TTAS lets the releasing CPU retake the lock from its own cache. Their FIFO fairness
+// pays with many CPUs queueing on one lock; kmem keeps hot paths on per-CPU data, so its locks are short
+// and rarely contended. kmem's SpinLock adds the host's interrupt hooks (2.4 ns) and the checker (about
+// 2.5 ns) to the bare algorithm. Constraints any replacement must keep: a constexpr constructor (locks live
+// in constinit globals) and no copying; an MCS lock would also need a per-CPU queue node for each lock a
+// CPU may hold at once (kMaxHeldLocks).
 //
 // Interrupts are off while a lock is held, so an interrupt handler on the same CPU can never spin on a lock
 // its own CPU holds.
