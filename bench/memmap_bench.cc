@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <memory>
 #include <random>
 
 #include "arch/x86_64/layout.h"
@@ -52,7 +53,9 @@ void QemuMap() {
 void FreshTypedMap() {
   kmem::E820Report report;
   kmem::E820Sanitise(raw, &sanitised, &report);
-  typed = kmem::Memmap(kmem::x86::kArchPhysLimit);
+  // A fresh map in place: a Memmap is not copyable (its lock).
+  std::destroy_at(&typed);
+  std::construct_at(&typed, kmem::x86::kArchPhysLimit);
   kmem::x86::PcAddE820(sanitised, &typed);
 }
 

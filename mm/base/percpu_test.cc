@@ -35,7 +35,8 @@ class Cpus {
   explicit Cpus(unsigned n) {
     for (unsigned i = 0; i < n; ++i) {
       threads_.emplace_back([this] {
-        ids_[started_.fetch_add(1)] = CpuId();
+        ids_[slots_.fetch_add(1)] = CpuId();
+        started_.fetch_add(1);  // after the id is written, which ids() reads once all have started
         while (!stop_.load(std::memory_order_relaxed)) {
           const IrqState irq = IrqSave();
           std::atomic<int>& busy = busy_[CpuId()];
@@ -61,6 +62,7 @@ class Cpus {
 
  private:
   std::vector<std::thread> threads_;
+  std::atomic<unsigned> slots_{0};
   std::atomic<unsigned> started_{0};
   std::atomic<bool> stop_{false};
   unsigned ids_[kMaxCpus] = {};

@@ -86,6 +86,7 @@ MemmapStatus Memmap::Rewrite(uint64_t base, uint64_t end, Op op, MemType type) {
 }
 
 MemmapStatus Memmap::Add(PhysAddr base, uint64_t size, MemType type) {
+  LockGuard g(lock_);
   uint64_t b = base.value();
   if (size == 0 || b >= limit_ || size > limit_ - b) return MemmapStatus::kOutOfRange;
   uint64_t e = b + size;
@@ -114,6 +115,7 @@ MemmapStatus Memmap::Alloc(uint64_t fixed, uint64_t size, uint64_t align, MemTyp
   align = Max(align, kPageSize);
   if (size == 0 || size > limit_) return MemmapStatus::kOutOfRange;
   AlignUp(size, kPageSize, &size);
+  LockGuard g(lock_);
   uint64_t base = fixed;
   if (fixed != kAnyAddress) {
     if (!IsAligned(fixed, align)) return MemmapStatus::kBadAlignment;
@@ -139,11 +141,13 @@ MemmapStatus Memmap::Free(PhysAddr base, uint64_t size, MemType type) {
   if (size == 0 || b >= limit_ || size > limit_ - base.value()) return MemmapStatus::kOutOfRange;
   uint64_t e;
   AlignUp(base.value() + size, kPageSize, &e);
+  LockGuard g(lock_);
   if (!Holds(b, e, type, MemUse::kAllocated)) return MemmapStatus::kNotAllocated;
   return Rewrite(b, e, Op::kMarkFree, type);
 }
 
 bool Memmap::Next(PhysAddr from, MemType type, MemRange* out) const {
+  LockGuard g(lock_);
   for (size_t i = 0; i < count_; ++i) {
     const MemRange& x = entries_[i];
     if (x.end() > from && x.type == type && x.use == MemUse::kFree) {
@@ -155,6 +159,11 @@ bool Memmap::Next(PhysAddr from, MemType type, MemRange* out) const {
 }
 
 uint64_t Memmap::Size(MemType type, MemUse use) const {
+  LockGuard g(lock_);
+  return Total(type, use);
+}
+
+uint64_t Memmap::Total(MemType type, MemUse use) const {
   uint64_t total = 0;
   for (size_t i = 0; i < count_; ++i) {
     if (entries_[i].type == type && entries_[i].use == use) total += entries_[i].size;
@@ -163,15 +172,16 @@ uint64_t Memmap::Size(MemType type, MemUse use) const {
 }
 
 void Memmap::Dump() const {
+  LockGuard g(lock_);
   Print("memmap: base               end (exclusive)    type                  size\n");
   for (size_t i = 0; i < count_; ++i) {
     const MemRange& x = entries_[i];
     Print("  0x%016lx 0x%016lx %-8s %c %13lu KiB\n", x.base.value(), x.end().value(), MemTypeName(x.type),
           x.use == MemUse::kAllocated ? '*' : ' ', x.size >> 10);
   }
-  uint64_t ram = Size(MemType::kRam, MemUse::kFree);
+  uint64_t ram = Total(MemType::kRam, MemUse::kFree);
   Print("memmap: usable RAM %lu KiB (%lu pages), allocated %lu KiB (marked *)\n", ram >> 10, ram >> kPageShift,
-        Size(MemType::kRam, MemUse::kAllocated) >> 10);
+        Total(MemType::kRam, MemUse::kAllocated) >> 10);
 }
 
 }  // namespace kmem

@@ -10,12 +10,19 @@
 // with `for (const MemRange& r : map.Ranges(MemType::kRam))`; before xalloc exists, page-table pages come
 // from `map.Alloc(Memmap::kAnyAddress, kPageSize, kPageSize, MemType::kRam, &pa)` (9front's rampage), which
 // takes them out of that free RAM for good.
+//
+// Locking: one SpinLock (early-allocator level, mm/base/lock.h) protects the entries; Add, Alloc, Free,
+// Next, Size and Dump take it. The map is a leaf: it calls no other locked code. Callers may hold global
+// and address-space locks (before xinit the kernel's page-table pages come from Alloc, under the space's
+// lock), never a zone lock or xalloc's (Rampage drops it before asking the map). count(), entry() and the Ranges() walk read the entries without it, for
+// the boot CPU before any other CPU runs and for tools: nothing may change the map meanwhile.
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "mm/base/addr.h"
+#include "mm/base/lock.h"
 
 namespace kmem {
 
@@ -141,11 +148,15 @@ class Memmap {
   MemmapStatus Rewrite(uint64_t base, uint64_t end, Op op, MemType type);
   // Whether [base, end) lies within one free entry of `type` (use kFree) or in allocated memory of it.
   bool Holds(uint64_t base, uint64_t end, MemType type, MemUse use) const;
+  // Size, for callers that hold lock_.
+  uint64_t Total(MemType type, MemUse use) const;
 
   uint64_t limit_;
   MemRange entries_[kCapacity];
   size_t count_ = 0;
   MemRange scratch_[kCapacity];
+  // Protects count_, entries_ and scratch_; mutable so that the const readers (Next, Size, Dump) take it.
+  mutable SpinLock lock_{"memmap", LockLevel::kEarlyAlloc};
 };
 
 }  // namespace kmem

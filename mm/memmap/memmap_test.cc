@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "mm/base/lock.h"
 #include "testing/console_capture.h"
 #include "testing/e820_model.h"
 
@@ -244,6 +247,68 @@ TEST(Memmap, DumpPrintsTableAndUsableTotal) {
             "  0x0000000000100000 0x0000000000101000 RAM      *             4 KiB\n"
             "  0x0000000000101000 0x0000000000200000 RAM                 1020 KiB\n"
             "memmap: usable RAM 1656 KiB (414 pages), allocated 4 KiB (marked *)\n");
+}
+
+}  // namespace
+}  // namespace kmem
+
+namespace kmem {
+namespace {
+
+// Before xinit the kernel's page-table pages come from the map while the kernel space's lock is held.
+TEST(MemmapLocking, AllocIsCallableUnderAnAddressSpaceLock) {
+  Memmap m(PhysAddr(uint64_t{1} << 40));
+  ASSERT_EQ(m.Add(PhysAddr(0x100000), 0x100000, MemType::kRam), MemmapStatus::kOk);
+  SpinLock space("kernel space", LockLevel::kAddressSpace);
+  space.Lock();
+  PhysAddr pa;
+  EXPECT_EQ(m.Alloc(Memmap::kAnyAddress, kPageSize, kPageSize, MemType::kRam, &pa), MemmapStatus::kOk);
+  space.Unlock();
+}
+
+TEST(MemmapLockingDeathTest, AllocUnderAZoneLockPanics) {
+  Memmap m(PhysAddr(uint64_t{1} << 40));
+  ASSERT_EQ(m.Add(PhysAddr(0x100000), 0x100000, MemType::kRam), MemmapStatus::kOk);
+  SpinLock zone("palloc zone DMA", LockLevel::kZone);
+  EXPECT_DEATH(
+      {
+        zone.Lock();
+        PhysAddr pa;
+        m.Alloc(Memmap::kAnyAddress, kPageSize, kPageSize, MemType::kRam, &pa);
+      },
+      "lock order: cpu [0-9]+ takes spinlock 'memmap' \\(early allocator level\\) while holding 'palloc zone "
+      "DMA' \\(zone level\\)");
+}
+
+// Threads released together take pages out of 1 MiB of RAM until it runs out: each of the 256 pages goes
+// to exactly one of them, round after round.
+TEST(MemmapLocking, ConcurrentAllocsHandOutEveryPageOnce) {
+  static Memmap m(PhysAddr(uint64_t{1} << 40));
+  for (int round = 0; round < 100; ++round) {
+    ASSERT_EQ(m.Add(PhysAddr(0x100000 + round * 0x100000), 0x100000, MemType::kRam), MemmapStatus::kOk);
+    std::vector<std::vector<uint64_t>> got(4);
+    std::vector<std::thread> threads;
+    std::atomic<int> ready{0};
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        ready.fetch_add(1);
+        while (ready.load() != 4) CpuRelax();
+        PhysAddr pa;
+        while (m.Alloc(Memmap::kAnyAddress, kPageSize, kPageSize, MemType::kRam, &pa) == MemmapStatus::kOk) {
+          got[t].push_back(pa.value());
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    std::vector<uint64_t> all;
+    for (const auto& g : got) all.insert(all.end(), g.begin(), g.end());
+    std::sort(all.begin(), all.end());
+    EXPECT_EQ(all.size(), 256u);
+    EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
+    EXPECT_EQ(m.Size(MemType::kRam, MemUse::kFree), 0u);
+    EXPECT_EQ(m.Size(MemType::kRam, MemUse::kAllocated), (round + 1) * uint64_t{0x100000});
+    EXPECT_EQ(testing::MemmapCheckShape(m), "");
+  }
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
@@ -211,6 +213,156 @@ TEST(KvaArena, ThreadsNeverGetTheSameRange) {
   EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
   EXPECT_EQ(a.Stats().ranges, all.size());
   a.Validate();
+}
+
+// Who owns each page of a window, as threads see it: a page is claimed by one reservation at a time, as
+// usable memory or as its guard page. Threads claim every page of a range right after Alloc returns it
+// and give them back right before Free, so a page handed out twice, or a guard page inside another range,
+// fails the claim.
+class PageOwners {
+ public:
+  static constexpr uint8_t kFree = 0, kGuard = 0xff;
+  explicit PageOwners(size_t pages) : owner_(pages) {}
+  bool Claim(uint64_t va, uint64_t bytes, uint8_t who) {
+    bool ok = true;
+    for (uint64_t p = va; p < va + bytes; p += kPage) {
+      uint8_t expected = kFree;
+      ok &= owner_[Index(p)].compare_exchange_strong(expected, who);
+    }
+    return ok;
+  }
+  void Release(uint64_t va, uint64_t bytes) {
+    for (uint64_t p = va; p < va + bytes; p += kPage) owner_[Index(p)].store(kFree);
+  }
+
+ private:
+  static size_t Index(uint64_t va) { return (va - kBase) / kPage; }
+  std::vector<std::atomic<uint8_t>> owner_;
+};
+
+// Threads allocate ranges of 1-4 pages with random guards and free them in random order, some freed by
+// another thread than the one that got them. No page is ever handed out twice, every guard page stays
+// outside every range (the arena calls it a guard while its range lives), and at the end the arena is
+// empty and consistent.
+TEST(KvaArena, ConcurrentAllocAndFreeNeverShareAPageOrAGuard) {
+  constexpr size_t kPages = 4096, kRecords = 1024;
+  static KvaRecord rec[kRecords];
+  KvaArena a("stress", VirtAddr(kBase), kPages * kPage, rec, kRecords);
+  PageOwners owners(kPages);
+  struct Live {
+    VirtAddr va;
+    uint64_t size;
+    Guard guard;
+  };
+  std::mutex handoff_lock;
+  std::vector<Live> handoff;  // ranges one thread allocated for another to free
+  std::atomic<int> broken{0};
+  auto guard_page = [](const Live& r) {
+    return r.guard == Guard::kAbove ? r.va.value() + r.size : r.va.value() - kPage;
+  };
+  auto release = [&](const Live& r) {
+    owners.Release(r.va.value(), r.size);
+    if (r.guard != Guard::kNone) {
+      if (a.Find(VirtAddr(guard_page(r))).place != KvaPlace::kGuard) broken.fetch_add(1);
+      owners.Release(guard_page(r), kPage);
+    }
+    uint64_t size = 0;
+    if (a.Free(r.va, &size) != KvaStatus::kOk || size != r.size) broken.fetch_add(1);
+  };
+  constexpr int kThreads = 4;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      std::vector<Live> mine;
+      for (int round = 0; round < 20000; ++round) {
+        if (mine.size() < 32 && rng() % 2 == 0) {
+          const Guard guard = static_cast<Guard>(rng() % 3);
+          const uint64_t size = (1 + rng() % 4) * kPage;
+          VirtAddr va;
+          const KvaStatus s = a.Alloc(size, kPage, guard, &va);
+          if (s != KvaStatus::kOk) {
+            broken.fetch_add(1);  // 4 threads * 33 ranges * 5 pages fit easily
+            continue;
+          }
+          Live r{va, size, guard};
+          bool ok = owners.Claim(va.value(), size, static_cast<uint8_t>(t + 1));
+          if (guard != Guard::kNone) ok &= owners.Claim(guard_page(r), kPage, PageOwners::kGuard);
+          if (!ok) broken.fetch_add(1);
+          mine.push_back(r);
+        } else if (!mine.empty()) {
+          std::swap(mine[rng() % mine.size()], mine.back());
+          const Live r = mine.back();
+          mine.pop_back();
+          if (rng() % 4 == 0) {
+            std::lock_guard<std::mutex> g(handoff_lock);
+            handoff.push_back(r);
+            continue;
+          }
+          release(r);
+        }
+        Live other{};
+        {
+          std::lock_guard<std::mutex> g(handoff_lock);
+          if (handoff.empty()) continue;
+          other = handoff.back();
+          handoff.pop_back();
+        }
+        release(other);
+      }
+      for (const Live& r : mine) release(r);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const Live& r : handoff) release(r);
+  EXPECT_EQ(broken.load(), 0);
+  EXPECT_EQ(a.Stats().ranges, 0u);
+  EXPECT_EQ(a.Stats().largest_free, kPages * kPage);
+  a.Validate();
+}
+
+// The window holds exactly 1000 reservations of 2 pages and a guard; threads released together race for
+// them. Exactly 1000 succeed, each distinct, and every thread's last attempt fails with kNoSpace: running
+// out is an error, never an overlap. Then all are freed by other threads and the window is whole again.
+TEST(KvaArena, ExhaustionUnderContentionGrantsEachRangeOnce) {
+  constexpr size_t kRanges = 1000, kRecords = 1024;
+  static KvaRecord rec[kRecords];
+  KvaArena a("exhaust", VirtAddr(kBase), kRanges * 3 * kPage, rec, kRecords);
+  constexpr int kThreads = 4;
+  for (int round = 0; round < 10; ++round) {
+    std::vector<std::vector<VirtAddr>> got(kThreads);
+    std::vector<KvaStatus> last(kThreads, KvaStatus::kOk);
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        ready.fetch_add(1);
+        while (ready.load() != kThreads) std::this_thread::yield();
+        VirtAddr va;
+        while ((last[t] = a.Alloc(2 * kPage, kPage, Guard::kAbove, &va)) == KvaStatus::kOk) got[t].push_back(va);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    std::vector<uint64_t> all;
+    for (int t = 0; t < kThreads; ++t) {
+      EXPECT_EQ(last[t], KvaStatus::kNoSpace) << KvaStatusName(last[t]);
+      for (VirtAddr va : got[t]) all.push_back(va.value());
+    }
+    std::sort(all.begin(), all.end());
+    ASSERT_EQ(all.size(), kRanges);
+    EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
+    EXPECT_EQ(a.Stats().guard_bytes, kRanges * kPage);
+    a.Validate();
+    threads.clear();
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (VirtAddr va : got[(t + 1) % kThreads]) EXPECT_EQ(a.Free(va, nullptr), KvaStatus::kOk);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    EXPECT_EQ(a.Stats().ranges, 0u);
+    a.Validate();
+  }
 }
 
 }  // namespace

@@ -60,15 +60,21 @@ void Seal(void* at, PhysAddr pa, uint64_t tag, uint64_t size, uint64_t lead) {
 HoleAllocator::Header* HoleAllocator::HeaderAt(PhysAddr pa) const { return map_.Kaddr<Header>(pa); }
 
 XholeStatus HoleAllocator::Xinit(const RamRange* ranges, size_t n) {
+  LockGuard g(lock_);
   ready_ = true;
   for (size_t i = 0; i < n; ++i) {
-    XholeStatus s = Xhole(ranges[i].base, ranges[i].size);
+    XholeStatus s = AddHole(ranges[i].base, ranges[i].size);
     if (s != XholeStatus::kOk) return s;
   }
   return XholeStatus::kOk;
 }
 
 XholeStatus HoleAllocator::Xhole(PhysAddr base, uint64_t size) {
+  LockGuard g(lock_);
+  return AddHole(base, size);
+}
+
+XholeStatus HoleAllocator::AddHole(PhysAddr base, uint64_t size) {
   if (size > UINT64_MAX - base.value()) return XholeStatus::kOutsideDirectMap;
   uint64_t lo = 0;
   if (!AlignUp(base.value(), kMinAlign, &lo)) return XholeStatus::kTooSmall;
@@ -127,10 +133,11 @@ bool HoleAllocator::Carve(size_t hole, uint64_t size, uint64_t align, uint64_t s
   return true;
 }
 
-void* HoleAllocator::Xallocz(uint64_t size, Zero zero) {
+// First fit in address order; the block is zeroed unless `zero` says not to.
+void* HoleAllocator::FirstFit(uint64_t size, uint64_t align, uint64_t span, Zero zero) {
   for (size_t i = 0; i < holes_.count(); ++i) {
     PhysAddr d;
-    if (!Carve(i, size, kMinAlign, 0, &d)) continue;
+    if (!Carve(i, size, align, span, &d)) continue;
     void* p = map_.Kaddr(d);
     if (zero == Zero::kYes) __builtin_memset(p, 0, size);
     return p;
@@ -138,19 +145,18 @@ void* HoleAllocator::Xallocz(uint64_t size, Zero zero) {
   return nullptr;
 }
 
+void* HoleAllocator::Xallocz(uint64_t size, Zero zero) {
+  LockGuard g(lock_);
+  return FirstFit(size, kMinAlign, 0, zero);
+}
+
 void* HoleAllocator::Xspanalloc(uint64_t size, uint64_t align, uint64_t span) {
   if (align < kMinAlign) align = kMinAlign;
   KASSERT(IsPowerOfTwo(align), "xspanalloc: align 0x%lx is not a power of two", align);
   KASSERT(span == 0 || IsPowerOfTwo(span), "xspanalloc: span 0x%lx is not a power of two", span);
   if (span != 0 && size > span) return nullptr;
-  for (size_t i = 0; i < holes_.count(); ++i) {
-    PhysAddr d;
-    if (!Carve(i, size, align, span, &d)) continue;
-    void* p = map_.Kaddr(d);
-    __builtin_memset(p, 0, size);
-    return p;
-  }
-  return nullptr;
+  LockGuard g(lock_);
+  return FirstFit(size, align, span, Zero::kYes);
 }
 
 // The bytes between the hole (or donated-range start) below `pa` and the hole (or range end) above it;
@@ -201,7 +207,7 @@ void HoleAllocator::Corrupt(const char* verb, const void* ptr, const char* fmt, 
   va_start(ap, fmt);
   VFormatTo(why, sizeof why, fmt, ap);
   va_end(ap);
-  Xsummary();
+  Summary();
   Panic("%s(%p): %s", verb, ptr, why);
 }
 
@@ -277,6 +283,7 @@ void HoleAllocator::CheckTileAbove(const void* ptr, PhysAddr h, const char* verb
 }
 
 void HoleAllocator::Xfree(void* ptr) {
+  LockGuard g(lock_);
   PhysAddr h = CheckedHeader(ptr, "xfree");
   CheckTileAbove(ptr, h, "xfree");
   Header& hd = *HeaderAt(h);
@@ -298,15 +305,27 @@ void HoleAllocator::Xfree(void* ptr) {
 }
 
 XallocBlock HoleAllocator::Block(const void* ptr) const {
+  LockGuard g(lock_);
   PhysAddr h = CheckedHeader(ptr, "xalloc block");
   const Header& hd = *HeaderAt(h);
   return XallocBlock{h - hd.lead, hd.lead + hd.size};
 }
 
+void HoleAllocator::SetEarlyPageSource(EarlyPageSource source) {
+  LockGuard g(lock_);
+  early_ = source;
+}
+
+// The early source is asked without xalloc's lock: it is the memory map, whose lock is at xalloc's level.
 void* HoleAllocator::Rampage() {
-  if (ready_) return Xspanalloc(kPageSize, kPageSize, 0);
+  EarlyPageSource early;
+  {
+    LockGuard g(lock_);
+    if (ready_) return FirstFit(kPageSize, kPageSize, 0, Zero::kYes);
+    early = early_;
+  }
   PhysAddr pa;
-  if (early_.take == nullptr || !early_.take(early_.ctx, &pa)) return nullptr;
+  if (early.take == nullptr || !early.take(early.ctx, &pa)) return nullptr;
   KASSERT(pa.IsAlignedTo(kPageSize) && map_.Covers(pa, kPageSize),
           "rampage: early page pa 0x%lx is unaligned or outside the direct map", pa.value());
   void* p = map_.Kaddr(pa);
@@ -315,10 +334,26 @@ void* HoleAllocator::Rampage() {
 }
 
 XallocStats HoleAllocator::Stats() const {
+  LockGuard g(lock_);
   return XallocStats{donated_, free_, allocated_, headers_, blocks_, leaked_, holes_.count()};
 }
 
+size_t HoleAllocator::HoleCount() const {
+  LockGuard g(lock_);
+  return holes_.count();
+}
+
+RamRange HoleAllocator::Hole(size_t i) const {
+  LockGuard g(lock_);
+  return holes_[i];
+}
+
 void HoleAllocator::Xsummary() const {
+  LockGuard g(lock_);
+  Summary();
+}
+
+void HoleAllocator::Summary() const {
   Print("xalloc: %zu holes (max %zu), %lu KiB free, %lu KiB in %lu blocks, %lu KiB leaked, %lu KiB donated\n",
         holes_.count(), kMaxHoles, free_ >> 10, allocated_ >> 10, blocks_, leaked_ >> 10, donated_ >> 10);
   for (size_t i = 0; i < holes_.count(); ++i) {
@@ -328,6 +363,7 @@ void HoleAllocator::Xsummary() const {
 }
 
 void HoleAllocator::Validate() const {
+  LockGuard g(lock_);
   uint64_t free = 0, allocated = 0, headers = 0, blocks = 0, leaked = 0, donated = 0;
   for (size_t i = 0; i < holes_.count(); ++i) {
     const RamRange& r = holes_[i];

@@ -7,6 +7,12 @@
 // holes follow each other with no gap, so each can be found by walking from the hole below it. A block
 // is [pad][header][payload]: the header sits right before the pointer handed out, and the pad (present
 // only when alignment pushed the pointer up) carries a marker header so the walk can step over it.
+//
+// Locking: one SpinLock (early-allocator level, mm/base/lock.h) protects the tables, the counters and
+// every header and pad marker; each public operation takes it. xalloc is a leaf: it calls no other locked
+// code while holding it (Rampage asks the early page source after dropping it). Callers may hold global
+// and address-space locks (the kernel's page tables take their pages from Rampage under the space's lock,
+// the pools grow from xalloc under theirs), never a zone lock.
 #pragma once
 
 #include <stddef.h>
@@ -14,6 +20,7 @@
 
 #include "mm/base/addr.h"
 #include "mm/base/direct_map.h"
+#include "mm/base/lock.h"
 #include "mm/base/ram_range.h"
 #include "mm/base/zero.h"
 #include "mm/xalloc/range_table.h"
@@ -108,13 +115,13 @@ class HoleAllocator {
   // rampage: one zeroed page-aligned page for a page table, through the DirectMap. From the early
   // source until Xinit, from Xspanalloc after. nullptr when the source is exhausted.
   void* Rampage();
-  void SetEarlyPageSource(EarlyPageSource source) { early_ = source; }
+  void SetEarlyPageSource(EarlyPageSource source);
 
   // The block `ptr` (a live pointer from this allocator) occupies; panics like Xfree otherwise.
   XallocBlock Block(const void* ptr) const;
   XallocStats Stats() const;
-  size_t HoleCount() const { return holes_.count(); }
-  RamRange Hole(size_t i) const { return holes_[i]; }
+  size_t HoleCount() const;
+  RamRange Hole(size_t i) const;
   // Walks every hole and block and checks the invariant above and the counters; panics on a mismatch.
   // O(blocks).
   void Validate() const;
@@ -131,6 +138,10 @@ class HoleAllocator {
   // can be freed whole without another table.
   static_assert(sizeof(Header) == kHeaderBytes, "xalloc headers are two 16-byte units");
   struct Tile;
+  // The unlocked cores of the public operations above, for callers that hold lock_.
+  XholeStatus AddHole(PhysAddr base, uint64_t size);
+  void* FirstFit(uint64_t size, uint64_t align, uint64_t span, Zero zero);
+  void Summary() const;
   PhysAddr CheckedHeader(const void* ptr, const char* verb) const;
   void CheckTileAbove(const void* ptr, PhysAddr h, const char* verb) const;
   [[noreturn]] void Corrupt(const char* verb, const void* ptr, const char* fmt, ...) const
@@ -151,6 +162,9 @@ class HoleAllocator {
   uint64_t headers_ = 0;
   uint64_t blocks_ = 0;
   uint64_t leaked_ = 0;
+  // Protects everything above (and the headers in the donated memory); mutable so that the const readers
+  // (Stats, Validate, Xsummary, Block) take it too.
+  mutable SpinLock lock_{"xalloc", LockLevel::kEarlyAlloc};
 };
 
 }  // namespace kmem

@@ -4,11 +4,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <random>
+#include <thread>
 #include <vector>
 
+#include "mm/base/lock.h"
 #include "testing/console_capture.h"
 #include "testing/phys_arena.h"
 
@@ -357,7 +361,144 @@ TEST_F(XallocTest, RampageUsesTheEarlySourceUntilXinit) {
 
 TEST_F(XallocTest, RampageWithNoSourceReturnsNull) { EXPECT_EQ(heap_.Rampage(), nullptr); }
 
+// The kernel's page tables take their pages from Rampage while the address space's lock is held, and the
+// pools grow from xalloc under their global-level locks: both are below-the-caller acquisitions.
+TEST_F(XallocTest, CallableUnderGlobalAndAddressSpaceLocks) {
+  Donate(0x100000, kMiB);
+  ASSERT_EQ(heap_.Xinit(nullptr, 0), XholeStatus::kOk);
+  SpinLock pool("mainmem", LockLevel::kGlobal), space("kernel space", LockLevel::kAddressSpace);
+  pool.Lock();
+  space.Lock();
+  void* table = heap_.Rampage();
+  void* block = heap_.Xalloc(100);
+  EXPECT_NE(table, nullptr);
+  EXPECT_NE(block, nullptr);
+  heap_.Xfree(block);
+  heap_.Xfree(table);
+  space.Unlock();
+  pool.Unlock();
+}
+
+// Before Xinit, Rampage's source is the memory map, whose lock is at xalloc's own level: Rampage must ask
+// it with xalloc's lock dropped.
+TEST_F(XallocTest, RampageAsksTheEarlySourceWithoutItsLock) {
+  static SpinLock map_lock("memmap", LockLevel::kEarlyAlloc);
+  heap_.SetEarlyPageSource(EarlyPageSource{[](void*, PhysAddr* out) {
+                                             LockGuard g(map_lock);
+                                             *out = PhysAddr(0x3000000);
+                                             return true;
+                                           },
+                                           nullptr});
+  EXPECT_NE(heap_.Rampage(), nullptr);
+}
+
+// Threads allocate blocks, fill them with their own tag and pass them through a shared list; each frees
+// what it takes from the list, mostly blocks another thread allocated, after checking the tag: a block
+// handed out twice, or a free that corrupted a neighbour, breaks a tag or the final Validate.
+TEST_F(XallocTest, ThreadsAllocateAndFreeEachOthersBlocks) {
+  Donate(0x100000, 16 * kMiB);
+  constexpr int kThreads = 4, kRounds = 20000;
+  struct Live {
+    uint8_t* p;
+    uint32_t size;
+    uint8_t tag;
+  };
+  std::mutex list_lock;
+  std::vector<Live> list;
+  std::atomic<int> broken{0};
+  auto check_and_free = [&](const Live& b) {
+    if (!std::all_of(b.p, b.p + b.size, [&](uint8_t x) { return x == b.tag; })) broken.fetch_add(1);
+    heap_.Xfree(b.p);
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      for (int i = 0; i < kRounds; ++i) {
+        const uint32_t size = 1 + rng() % 512;
+        auto* p = static_cast<uint8_t*>(heap_.Xalloc(size));
+        if (p == nullptr) {
+          broken.fetch_add(1);  // 16 MiB holds far more than the live blocks
+          return;
+        }
+        const uint8_t tag = static_cast<uint8_t>(rng());
+        std::memset(p, tag, size);
+        Live other{};
+        {
+          std::lock_guard<std::mutex> g(list_lock);
+          list.push_back(Live{p, size, tag});
+          if (list.size() < 64) continue;
+          std::swap(list[rng() % list.size()], list.back());
+          other = list.back();
+          list.pop_back();
+        }
+        check_and_free(other);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(broken.load(), 0);
+  for (const Live& b : list) check_and_free(b);
+  heap_.Validate();
+  ExpectOneHole(0x100000, 16 * kMiB);
+}
+
+// Exactly kBlocks blocks fit; threads released together race for them until the space runs out, then
+// free each other's blocks, a hundred times over. Every block is granted once: the successes add up to
+// kBlocks, no pointer is handed out twice, and the table is consistent after each phase. 200 blocks keep
+// the holes of any free order (at most one a freed block) under kMaxHoles, so no free leaks.
+TEST_F(XallocTest, ExhaustionUnderContentionGrantsEveryBlockOnce) {
+  constexpr uint64_t kPayload = 96, kBlocks = 200;  // 96 bytes + a 32-byte header: 128 bytes a block
+  Donate(0x100000, kBlocks * (kPayload + kHeaderBytes));
+  constexpr int kThreads = 4;
+  std::vector<std::vector<void*>> got(kThreads);
+  // Runs body(t) on kThreads threads that start at once.
+  auto race = [&](auto body) {
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        ready.fetch_add(1);
+        while (ready.load() != kThreads) CpuRelax();
+        body(t);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  };
+  for (int round = 0; round < 100; ++round) {
+    race([&](int t) {
+      while (void* p = heap_.Xalloc(kPayload)) got[t].push_back(p);
+    });
+    std::vector<void*> all;
+    for (const auto& g : got) all.insert(all.end(), g.begin(), g.end());
+    EXPECT_EQ(all.size(), kBlocks);
+    std::sort(all.begin(), all.end());
+    EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
+    EXPECT_EQ(heap_.Stats().free, 0u);
+    EXPECT_EQ(heap_.Stats().blocks, kBlocks);
+    heap_.Validate();
+    race([&](int t) {
+      for (void* p : got[(t + 1) % kThreads]) heap_.Xfree(p);
+    });
+    for (auto& g : got) g.clear();
+    heap_.Validate();
+    ExpectOneHole(0x100000, kBlocks * (kPayload + kHeaderBytes));
+  }
+}
+
 using XallocDeathTest = XallocTest;
+
+TEST_F(XallocDeathTest, CallingItUnderAZoneLockPanics) {
+  Donate(0x100000, kMiB);
+  SpinLock zone("palloc zone normal", LockLevel::kZone);
+  EXPECT_DEATH(
+      {
+        zone.Lock();
+        heap_.Xalloc(16);
+      },
+      "lock order: cpu [0-9]+ takes spinlock 'xalloc' \\(early allocator level\\) while holding 'palloc zone "
+      "normal' \\(zone level\\)");
+}
 
 TEST_F(XallocDeathTest, WrongMagicPanicsWithTheAddress) {
   Donate(0x100000, kMiB);

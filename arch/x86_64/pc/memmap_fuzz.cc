@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -66,7 +67,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string why = testing::E820Check(raw, sanitised, probes);
   if (!why.empty()) Fail(why);
 
-  typed = Memmap(x86::kArchPhysLimit);
+  // A fresh map in place: a Memmap is not copyable (its lock).
+  std::destroy_at(&typed);
+  std::construct_at(&typed, x86::kArchPhysLimit);
   MemmapStatus s = x86::PcAddE820(sanitised, &typed);
   if (s != MemmapStatus::kOk && s != MemmapStatus::kFull) Fail(std::string("typed map: ") + MemmapStatusName(s));
   why = testing::MemmapCheckShape(typed);
