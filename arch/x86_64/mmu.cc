@@ -499,11 +499,13 @@ MmuStatus Mmu::Kmap(PhysAddr page, VirtAddr* va) {
 }
 
 void Mmu::Kunmap(VirtAddr va) {
-  if (va.value() < kKmap || va.value() - kKmap >= kKmapSize) return;
-  const unsigned slot = static_cast<unsigned>((va.value() - kKmap) / kPageSize);
+  if (va.value() >= kDirectMap && va.value() - kDirectMap < direct_end_.value()) return;
+  const uint64_t slot = (va.value() - kKmap) / kPageSize;
   const uint64_t bit = uint64_t{1} << (slot % 64);
-  if ((kmap_used_[slot / 64] & bit) == 0) return;
-  Punmap(kernel_table_, va.AlignedDown(kPageSize), kPageSize);
+  if (va.value() < kKmap || slot >= kKmapSlots || !va.IsAlignedTo(kPageSize) || (kmap_used_[slot / 64] & bit) == 0) {
+    Panic("mmu: kunmap of 0x%lx, which is no held KMAP slot and not in the direct map", va.value());
+  }
+  Punmap(kernel_table_, va, kPageSize);
   kmap_used_[slot / 64] &= ~bit;
 }
 

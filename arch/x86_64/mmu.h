@@ -200,7 +200,12 @@ class Mmu {
   // *va gets a kernel address for one page: the direct map when it covers the page, otherwise the lowest
   // free KMAP slot, which stays the caller's until Kunmap. kNoSpace when all kKmapSlots are in use (a
   // slot is never taken from its holder); O(kKmapSlots / 64). Kunmap releases a KMAP slot, shot down on
-  // every CPU before the slot can be handed out again, and is a no-op for direct-map addresses.
+  // every CPU before the slot can be handed out again, and is a no-op for direct-map addresses; Kunmap of
+  // any other address, or of a slot no one holds, panics with the address.
+  //
+  // KMAP is a fixed slot map, not a KvaArena as VMAP is: every request is exactly one page, so a slot's
+  // index is its address and its bit is its whole record; the arena's records, first-fit search and guard
+  // pages would buy nothing for one-page ranges, and a bitmap makes the double-Kunmap check one bit test.
   MmuStatus Kmap(PhysAddr page, VirtAddr* va);
   void Kunmap(VirtAddr va);
 

@@ -613,6 +613,24 @@ TEST_F(MmuTest, KmapExhaustionIsNoSpaceUntilKunmap) {
   EXPECT_EQ(mmu_.Kmap(PhysAddr(10 * k1G), &va), MmuStatus::kNoSpace);
 }
 
+// Kunmap of a slot no one holds (twice, or never Kmap'ed), of an address inside a slot, or of one outside
+// KMAP and the direct map, is a caller's bug: it panics with the address instead of doing nothing.
+using KmapDeathTest = MmuTest;
+TEST_F(KmapDeathTest, KunmapOfASlotNotHeldPanicsWithTheAddress) {
+  mmu_.SetDirectMapEnd(PhysAddr(k1G));
+  VirtAddr a;
+  ASSERT_EQ(mmu_.Kmap(PhysAddr(5 * k1G), &a), MmuStatus::kOk);
+  mmu_.Kunmap(a);
+  EXPECT_DEATH(mmu_.Kunmap(a), "mmu: kunmap of 0xffff828000000000, which is no held KMAP slot and not in the direct map");
+  EXPECT_DEATH(mmu_.Kunmap(VirtAddr(kKmap + 7 * kPageSize)), "kunmap of 0xffff828000007000, which is no held KMAP slot");
+  ASSERT_EQ(mmu_.Kmap(PhysAddr(5 * k1G), &a), MmuStatus::kOk);
+  EXPECT_DEATH(mmu_.Kunmap(a + 8), "kunmap of 0xffff828000000008, which is no held KMAP slot");
+  EXPECT_DEATH(mmu_.Kunmap(VirtAddr(kVmap)), "kunmap of 0xffff820000000000, which is no held KMAP slot");
+  EXPECT_DEATH(mmu_.Kunmap(DirectMapAddressOf(PhysAddr(k1G))), "kunmap of 0xffff800040000000, which is no held");
+  mmu_.Kunmap(DirectMapAddressOf(PhysAddr(k1G - kPageSize)));  // in the direct map: nothing to do
+  mmu_.Kunmap(a);
+}
+
 // A Kmap that cannot map its slot (no page-table page, a frame past the physical limit) leaves it free.
 TEST_F(MmuTest, KmapFailureKeepsTheSlotFree) {
   VirtAddr va;
