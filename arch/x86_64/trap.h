@@ -1,6 +1,7 @@
 // Traps (kernel-only): a GDT with a TSS, the IDT for the 32 exception vectors and their entry stubs
 // (trap_entry.S), so that a fault in the kernel panics saying what happened instead of triple-faulting.
-// Every exception is fatal today (no user mode, no demand paging). A double fault, which is what a kernel
+// Every exception is fatal (no user mode, no demand paging yet) but a page fault in ProbeRead, which the
+// handler recovers from as Linux's exception table lets a marked load fail. A double fault, which is what a kernel
 // stack overflow into its guard page becomes (the CPU cannot push the page fault's frame), runs on a stack
 // of its own (IST 1).
 #pragma once
@@ -28,5 +29,10 @@ using FaultExplainer = void (*)(uint64_t address, char* buf, size_t cap);
 void TrapInit();
 
 void SetFaultExplainer(FaultExplainer explain);
+
+// Reads the word at `address` into *value and returns true, or returns false where the read page-faults
+// (nothing mapped, or a translation the tables no longer have): the kernel's fault-recovering read, for
+// tests that must see a fault happen (the TLB shootdown self-test) rather than panic on it.
+extern "C" bool ProbeRead(const volatile uint64_t* address, uint64_t* value);
 
 }  // namespace kmem::x86
