@@ -78,8 +78,8 @@ unsigned ArchInit();
 enum class MmuWait { kNo, kYes };
 void ArchMmuInit(HoleAllocator& xalloc, MmuWait wait);
 
-// The architecture's self-tests (its MMU and vmap, vmalloc over its tables), run between the page
-// allocator's and the pools'.
+// The architecture's self-tests (its MMU and vmap, vmalloc over its tables, the TLB shootdown), run between
+// the page allocator's and the pools'.
 void ArchSelfTests(KernelPalloc& palloc);
 
 // The bad access the command line names (kmem.fault=WHAT), whose trap report a boot test expects; nothing

@@ -31,7 +31,7 @@ wait_for() {  # wait_for PATTERN SECONDS
 
 # Input typed before the prompt would be lost when the UART's FIFO is reset at boot: wait for it.
 wait_for '^kmem> ' 90 || fail "no monitor prompt"
-printf 'help\nmem\nmemmap\nbuddyinfo\npools\njson\nptdump\ncpus\nfrobnicate\nstress x\nmem 1\nstress 2\nexit\n' >&3
+printf 'help\nmem\nmemmap\nbuddyinfo\npools\njson\nptdump\ncpus\ntlb\nfrobnicate\nstress x\nmem 1\nstress 2\nexit\n' >&3
 wait "$qemu"
 status=$?
 [ $status -eq 0 ] || fail "qemu.sh exited with $status after exit: $(cat "$dir/qemu.log")"
@@ -44,7 +44,7 @@ answer() { log | awk -v cmd="kmem> $1" '$0 == cmd {on = 1; next} /^kmem> / {on =
 log | grep -q '^kmem: boot ok' || fail "no 'boot ok' after exit"
 log | grep -q '^monitor: left$' || fail "the monitor did not say it left"
 
-for name in mem memmap buddyinfo pools ptdump cpus json stress help 'exit, quit'; do
+for name in mem memmap buddyinfo pools ptdump cpus json tlb stress help 'exit, quit'; do
   answer help | grep -q "^  $name " || fail "help does not list $name"
 done
 
@@ -53,6 +53,15 @@ boot | sed -n '/^mmu: page tables of the kernel/,/^[^f]/p' | grep '^ffff' >"$dir
 answer ptdump | diff "$dir/dump.boot" - || fail "ptdump differs from the boot's mmu dump"
 
 answer cpus | diff <(boot | grep '^cpu0: ') - || fail "cpus differs from the boot's cpu0 lines"
+
+# The counts only grow: tlb's shootdowns and flushes are at least the boot's.
+tlb_count() { sed -n "s/^tlb: \([0-9]*\) shootdowns to [0-9]* other cpus, \([0-9]*\) pages and \([0-9]*\) full flushes.*/\1 \2 \3/p"; }
+read -r boot_sd boot_pages boot_full < <(boot | tlb_count | tail -1)
+read -r mon_sd mon_pages mon_full < <(answer tlb | tlb_count)
+[ -n "${boot_pages:-}" ] || fail "no tlb line in the boot log"
+[ -n "${mon_pages:-}" ] || fail "tlb: $(answer tlb)"
+(( mon_sd >= boot_sd && mon_pages >= boot_pages && mon_full >= boot_full )) ||
+  fail "tlb counts went down: boot '$boot_sd $boot_pages $boot_full', monitor '$mon_sd $mon_pages $mon_full'"
 
 boot | sed -n '/^pool       live blocks/,/^pool selftest: passed/p' | sed '$d' >"$dir/pools.boot"
 answer pools | diff "$dir/pools.boot" - || fail "pools differs from the self-test's tables"

@@ -4,6 +4,7 @@
 
 #include "arch/x86_64/boot/meminit.h"
 #include "arch/x86_64/boot/mmu_setup.h"
+#include "arch/x86_64/boot/tlbtest.h"
 #include "arch/x86_64/kernel_cpu.h"
 #include "arch/x86_64/layout.h"
 #include "boot/allocinit.h"
@@ -206,6 +207,7 @@ void VmallocSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
 void ArchSelfTests(KernelPalloc& palloc) {
   MmuSelfTest(palloc, KernelMmu());
   VmallocSelfTest(palloc, KernelMmu());
+  TlbSelfTest(palloc);
 }
 
 }  // namespace kmem::boot
