@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -480,6 +481,37 @@ TEST_F(MmuTest, MapOutOfMemoryChangesNothing) {
   }
   pages_.set_budget(-1);
   EXPECT_EQ(mmu_.Pmap(as, PhysAddr(0), VirtAddr(k1G - 0x2000), 0x4000, kUserRW), MmuStatus::kOk);
+}
+
+// Kernel mappings are every CPU's: Vunmap and Kunmap flush each online CPU (the host's other CPU ids,
+// idle, answer the cross-call) before the address can be handed out again.
+TEST_F(MmuTest, VunmapAndKunmapFlushEveryOnlineCpu) {
+  struct Seen {
+    FakeCpu* cpu;
+    std::vector<FakeCpu::Event> want;
+    std::atomic<uint32_t> same{0};
+  };
+  auto on_others = [](Seen& seen) {
+    CrossCall(
+        OnlineCpus().Without(CpuId()),
+        [](void* p) {
+          Seen& s = *static_cast<Seen*>(p);
+          if (s.cpu->Take() == s.want) s.same |= CpuSet::Of(CpuId()).bits();
+        },
+        &seen);
+    return CpuSet(seen.same.load());
+  };
+  CrossCall(OnlineCpus(), [](void* c) { static_cast<FakeCpu*>(c)->Take(); }, &cpu_);
+  VirtAddr va, k;
+  ASSERT_EQ(mmu_.Vmap(PhysAddr(0xfebc1000), kPageSize, &va), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Kmap(PhysAddr(5 * k1G), &k), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Vunmap(va, kPageSize), MmuStatus::kOk);
+  Seen vunmap{&cpu_, {testing::Invlpg(va.value())}};
+  EXPECT_EQ(on_others(vunmap), OnlineCpus().Without(CpuId()));
+  mmu_.Kunmap(k);
+  Seen kunmap{&cpu_, {testing::Invlpg(k.value())}};
+  EXPECT_EQ(on_others(kunmap), OnlineCpus().Without(CpuId()));
+  EXPECT_EQ(cpu_.Take(), (std::vector<FakeCpu::Event>{testing::Invlpg(va.value()), testing::Invlpg(k.value())}));
 }
 
 TEST_F(MmuTest, VmapMapsDeviceMemoryUncached) {
