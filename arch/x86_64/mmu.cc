@@ -531,22 +531,28 @@ void Mmu::MmuSwitch(PhysAddr table, uint16_t pcid, TlbReuse reuse) {
   cpu_.LoadCr3(table, pcid, reuse);
 }
 
+// Lock-free: spaces are made and released on any CPU, and the Mmu has no lock of its own.
 uint16_t Mmu::NewPcid() {
   if (pcids_ == Pcids::kNo) return 0;
   for (unsigned w = 0; w < kPcids / 64; ++w) {
-    if (pcid_used_[w] == ~uint64_t{0}) continue;
-    const unsigned bit = static_cast<unsigned>(__builtin_ctzll(~pcid_used_[w]));
-    pcid_used_[w] |= uint64_t{1} << bit;
-    return static_cast<uint16_t>(w * 64 + bit);
+    uint64_t used = __atomic_load_n(&pcid_used_[w], __ATOMIC_ACQUIRE);
+    while (used != ~uint64_t{0}) {
+      const unsigned bit = static_cast<unsigned>(__builtin_ctzll(~used));
+      if (__atomic_compare_exchange_n(&pcid_used_[w], &used, used | uint64_t{1} << bit, false, __ATOMIC_ACQ_REL,
+                                      __ATOMIC_ACQUIRE)) {
+        return static_cast<uint16_t>(w * 64 + bit);
+      }
+    }
   }
   return 0;
 }
 
 void Mmu::FreePcid(uint16_t pcid) {
   if (pcid == 0) return;
+  KASSERT(pcid < kPcids, "mmu: free of pcid %u", pcid);
   const uint64_t bit = uint64_t{1} << (pcid % 64);
-  KASSERT(pcid < kPcids && (pcid_used_[pcid / 64] & bit) != 0, "mmu: free of pcid %u, which is not in use", pcid);
-  pcid_used_[pcid / 64] &= ~bit;
+  const uint64_t was = __atomic_fetch_and(&pcid_used_[pcid / 64], ~bit, __ATOMIC_ACQ_REL);
+  if ((was & bit) == 0) Panic("mmu: free of pcid %u, which is not in use", pcid);
 }
 
 void Mmu::FreeSubtree(PhysAddr table, unsigned level) {

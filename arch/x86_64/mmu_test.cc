@@ -645,6 +645,39 @@ TEST_F(MmuTest, KmapExhaustionIsNoSpaceUntilKunmap) {
   EXPECT_EQ(mmu_.Kmap(PhysAddr(10 * k1G), &va), MmuStatus::kNoSpace);
 }
 
+// PCIDs: none without CR4.PCIDE (every load flushes PCID 0); with it, 1 to 4095 once each, 0 when they run
+// out, and a load may keep the space's entries.
+TEST_F(MmuTest, PcidsAreHandedOutOnceAndLoadedWithTheNoFlushBit) {
+  PhysAddr as;
+  ASSERT_EQ(mmu_.NewAddressSpace(&as), MmuStatus::kOk);
+  EXPECT_EQ(mmu_.NewPcid(), 0u);
+  mmu_.MmuSwitch(as, 5, TlbReuse::kKeep);
+  EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::LoadCr3(as.value())});
+  mmu_.SetPcids(Mmu::Pcids::kYes);
+  std::vector<uint16_t> got;
+  for (unsigned i = 1; i < Mmu::kPcids; ++i) got.push_back(mmu_.NewPcid());
+  EXPECT_EQ(got.front(), 1u);
+  EXPECT_EQ(got.back(), Mmu::kPcids - 1);
+  EXPECT_EQ(mmu_.NewPcid(), 0u);  // all taken
+  mmu_.FreePcid(7);
+  EXPECT_EQ(mmu_.NewPcid(), 7u);
+  mmu_.MmuSwitch(kernel_);
+  mmu_.MmuSwitch(as, 7, TlbReuse::kKeep);
+  mmu_.MmuSwitch(kernel_);
+  mmu_.MmuSwitch(as, 7, TlbReuse::kFlush);
+  EXPECT_EQ(cpu_.Take(), (std::vector<FakeCpu::Event>{testing::LoadCr3(kernel_.value()),
+                                                      testing::LoadCr3(as.value() | 7 | FakeCpu::kNoFlush),
+                                                      testing::LoadCr3(kernel_.value()), testing::LoadCr3(as.value() | 7)}));
+}
+
+using PcidDeathTest = MmuTest;
+TEST_F(PcidDeathTest, FreeingAPcidNotInUsePanics) {
+  mmu_.SetPcids(Mmu::Pcids::kYes);
+  const uint16_t pcid = mmu_.NewPcid();
+  mmu_.FreePcid(pcid);
+  EXPECT_DEATH(mmu_.FreePcid(pcid), "mmu: free of pcid 1, which is not in use");
+}
+
 // Kunmap of a slot no one holds (twice, or never Kmap'ed), of an address inside a slot, or of one outside
 // KMAP and the direct map, is a caller's bug: it panics with the address instead of doing nothing.
 using KmapDeathTest = MmuTest;
