@@ -53,7 +53,7 @@ HoleAllocator& KernelXalloc(Memmap& map) {
   return ArchXalloc();
 }
 
-const Conf& ConfInit(const Memmap& map) {
+Conf& ConfInit(const Memmap& map) {
   RamRange ram[Conf::kMaxBanks];
   size_t n = 0;
   if (ConfRamRanges(map, ram, &n) != ConfStatus::kOk) {

@@ -15,7 +15,7 @@ namespace kmem::boot {
 HoleAllocator& KernelXalloc(Memmap& map);
 
 // confinit over the RAM still free in `map`; prints the memory line. Panics when no RAM is usable.
-const Conf& ConfInit(const Memmap& map);
+Conf& ConfInit(const Memmap& map);
 
 // xinit: the kernel's share of every bank to xalloc; prints the xalloc summary.
 void XInit(const Conf& conf);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "mm/base/direct_map.h"
+#include "mm/base/percpu.h"
 #include "mm/base/ram_range.h"
 #include "mm/memmap/memmap.h"
 #include "mm/palloc/kernel_palloc.h"
@@ -78,7 +79,18 @@ unsigned ArchInit();
 enum class MmuWait { kNo, kYes };
 void ArchMmuInit(HoleAllocator& xalloc, MmuWait wait);
 
-// The architecture's self-tests (its MMU and vmap, vmalloc over its tables, the TLB shootdown), run between
+// The SMP start-up: every other CPU the machine has started, online for cross-calls (mm/base/percpu.h)
+// and idle with interrupts on, which they are on every CPU from here; returns how many CPUs are online
+// (conf.nmach). After pageinit and the pools: the other CPUs' stacks come from vmalloc. `cmdline` may
+// name a start-up fault for the boot tests (x86_64: kmem.nosipi).
+unsigned ArchSmpInit(KernelPalloc& palloc, const char* cmdline);
+
+// Runs fn(arg) on every online CPU of `cpus` at once, with interrupts on (the caller's own part here), and
+// returns when all have finished: work for the other CPUs, which fn may spread further with cross-calls.
+void ArchRunOnCpus(CpuSet cpus, CrossCallFn fn, void* arg);
+
+// The architecture's self-tests (its MMU and vmap, vmalloc over its tables, the cross-calls, the TLB
+// shootdown), run between
 // the page allocator's and the pools'.
 void ArchSelfTests(KernelPalloc& palloc);
 

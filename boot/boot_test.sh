@@ -62,6 +62,12 @@ tool_e820=$(tools/memmap - <<<"$firmware" | awk '/^$/ { exit } { print }') || fa
 [ -n "$kernel_e820" ] || fail "no sanitised E820 table"
 diff <(echo "$kernel_e820") <(echo "$tool_e820") || fail "the kernel's sanitised E820 table differs from tools/memmap's"
 grep -q '^meminit: reserving kernel image \[0x100000, ' <<<"$clean" || fail "kernel image not reserved"
+# The page the application processors start in is reserved, and the typed map shows it so.
+grep -q '^meminit: reserving AP trampoline \[0x8000, 0x9000)$' <<<"$clean" || fail "AP trampoline page not reserved"
+while read -r base end; do
+  (( base <= 0x8000 && 0x9000 <= end )) && trampoline_shown=1
+done < <(sed -n 's/^  \(0x[0-9a-f]\{16\}\) \(0x[0-9a-f]\{16\}\) Reserved .*/\1 \2/p' <<<"$clean")
+[ -n "${trampoline_shown:-}" ] || fail "the typed map does not show the AP trampoline page [0x8000, 0x9000) reserved"
 usable_kib=$(sed -n 's/^memmap: usable RAM \([0-9]*\) KiB .*/\1/p' <<<"$clean")
 [ -n "$usable_kib" ] || fail "no typed memory map total"
 (( usable_kib <= kernel_kib && usable_kib >= kernel_kib - 2048 )) ||
@@ -125,6 +131,9 @@ want_n=$(( (donated_kib + arrays_kib + palloc_pages * 4 + (img_hi - img_lo) / 10
 (( n_mib >= want_n - 1 && n_mib <= want_n + 1 )) || fail "confinit says ${n_mib}M, the banks and image make ${want_n}M"
 want_b=$(( (arrays_kib + palloc_pages * 4 + 512) / 1024 ))
 (( b_mib >= want_b - 1 && b_mib <= want_b + 1 )) || fail "confinit gives users ${b_mib}M, palloc and its arrays have ${want_b}M"
+
+# One CPU (QEMU's default -smp 1), listed by ACPI and online; smp_test.sh boots more.
+grep -qx 'smp: 1 of 1 CPUs online' <<<"$clean" || fail "no 'smp: 1 of 1 CPUs online'"
 
 # The self-tests ran, over every user page, and passed.
 grep -q '^mmu: W+X check passed' <<<"$clean" || fail "no W+X check"

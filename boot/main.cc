@@ -56,11 +56,12 @@ void Main() {
   const unsigned colours = ArchInit();
   HoleAllocator& xalloc = KernelXalloc(map);
   ArchMmuInit(xalloc, CmdlineHas(cmdline, "kmem.mmuwait") ? MmuWait::kYes : MmuWait::kNo);
-  const Conf& conf = ConfInit(map);
+  Conf& conf = ConfInit(map);
   XInit(conf);
   PoolsEarly(conf, xalloc);
   KernelPalloc& palloc = PageInit(conf, colours);
   PoolsLate(conf, palloc);
+  conf.nmach = ArchSmpInit(palloc, cmdline);
   SelfTests(palloc);
   MonitorIfAsked(cmdline, {palloc, map, xalloc, SelfTests});
   // Exercises the failure path end to end: boot/BUILD.bazel has a test that boots with this word.

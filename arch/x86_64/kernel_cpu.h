@@ -14,7 +14,7 @@ class KernelCpuOps final : public CpuOps {
   void LoadCr3(PhysAddr top, uint16_t pcid, TlbReuse reuse) override;
   void Invlpg(VirtAddr va) override;
   void FlushGlobal() override;
-  unsigned CpuId() override { return ::kmem::CpuId(); }
+  unsigned CpuId() override { return kmem::CpuId(); }
 };
 
 // CPUID itself.

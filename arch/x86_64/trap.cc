@@ -3,11 +3,14 @@
 #include "arch/x86_64/fault.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
+#include "mm/base/percpu.h"
 
 extern "C" {
 extern const uint64_t trap_entries[kmem::x86::kExceptionVectors];
 extern const char probe_read_load[], probe_read_fault[];
+extern const uint64_t interrupt_entries[kmem::x86::kVectors - kmem::x86::kFirstInterrupt];
 void TrapDispatch(kmem::x86::TrapFrame* frame);
+void InterruptDispatch(uint64_t vector);
 }
 
 namespace kmem::x86 {
@@ -48,12 +51,40 @@ constexpr uint8_t kInterruptGate = 0x8e;
 constexpr uint8_t kDoubleFaultIst = 1;
 constexpr size_t kDoubleFaultStack = 16384;
 
+// The boot CPU's; each application processor's comes from vmalloc with a guard page (TrapInitCpu).
 alignas(16) uint8_t double_fault_stack[kDoubleFaultStack];
-Tss tss;
-// Null, kernel code, kernel data (as the boot GDT), then the TSS's 16-byte descriptor.
-alignas(8) uint64_t gdt[5] = {0, 0x00209a0000000000, 0x0000920000000000, 0, 0};
-IdtGate idt[kExceptionVectors];
+// Per CPU: a GDT of null, kernel code, kernel data (as the boot GDT), then the TSS's 16-byte descriptor. A
+// TSS descriptor is marked busy by ltr, so no two CPUs can share one.
+struct alignas(64) CpuTables {
+  uint64_t gdt[5] = {0, 0x00209a0000000000, 0x0000920000000000, 0, 0};
+  Tss tss;
+};
+CpuTables cpu_tables[kMaxCpus];
+IdtGate idt[kVectors];
+InterruptHandler handlers[kVectors];
 constinit FaultExplainer explainer = nullptr;
+
+IdtGate Gate(uint64_t entry, uint8_t ist) {
+  return IdtGate{static_cast<uint16_t>(entry), kKernelCode, ist, kInterruptGate, static_cast<uint16_t>(entry >> 16),
+                 static_cast<uint32_t>(entry >> 32), 0};
+}
+
+// Loads CPU `cpu`'s GDT and TSS, double faults on the stack ending at `df_top`, and the shared IDT.
+void LoadTables(unsigned cpu, uint64_t df_top) {
+  KASSERT(cpu < kMaxCpus, "trap tables for cpu %u of %u", cpu, kMaxCpus);
+  CpuTables& t = cpu_tables[cpu];
+  t.tss.iomap_base = sizeof(Tss);  // no I/O permission bitmap
+  t.tss.ist[kDoubleFaultIst - 1] = df_top;
+  const uint64_t base = reinterpret_cast<uint64_t>(&t.tss), limit = sizeof(Tss) - 1;
+  t.gdt[kTssSelector / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (uint64_t{0x89} << 40) |
+                            (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+  t.gdt[kTssSelector / 8 + 1] = base >> 32;
+  const TablePointer gdtr{sizeof(t.gdt) - 1, reinterpret_cast<uint64_t>(t.gdt)};
+  const TablePointer idtr{sizeof(idt) - 1, reinterpret_cast<uint64_t>(idt)};
+  asm volatile("lgdt %0" : : "m"(gdtr) : "memory");
+  asm volatile("ltr %w0" : : "r"(kTssSelector) : "memory");
+  asm volatile("lidt %0" : : "m"(idtr) : "memory");
+}
 
 uint64_t ReadCr2() {
   uint64_t v;
@@ -82,28 +113,26 @@ void PrintFrame(const TrapFrame& f, uint64_t cr2) {
 }  // namespace
 
 void TrapInit() {
-  tss.iomap_base = sizeof(Tss);  // no I/O permission bitmap
-  tss.ist[kDoubleFaultIst - 1] = reinterpret_cast<uint64_t>(double_fault_stack + kDoubleFaultStack);
-  const uint64_t base = reinterpret_cast<uint64_t>(&tss), limit = sizeof(Tss) - 1;
-  gdt[kTssSelector / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (uint64_t{0x89} << 40) |
-                          (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
-  gdt[kTssSelector / 8 + 1] = base >> 32;
   for (unsigned v = 0; v < kExceptionVectors; ++v) {
-    const uint64_t entry = trap_entries[v];
-    idt[v] = IdtGate{static_cast<uint16_t>(entry), kKernelCode,
-                     static_cast<uint8_t>(v == kDoubleFault ? kDoubleFaultIst : 0), kInterruptGate,
-                     static_cast<uint16_t>(entry >> 16), static_cast<uint32_t>(entry >> 32), 0};
+    idt[v] = Gate(trap_entries[v], v == kDoubleFault ? kDoubleFaultIst : 0);
   }
-  const TablePointer gdtr{sizeof(gdt) - 1, reinterpret_cast<uint64_t>(gdt)};
-  const TablePointer idtr{sizeof(idt) - 1, reinterpret_cast<uint64_t>(idt)};
-  asm volatile("lgdt %0" : : "m"(gdtr) : "memory");
-  asm volatile("ltr %w0" : : "r"(kTssSelector) : "memory");
-  asm volatile("lidt %0" : : "m"(idtr) : "memory");
-  Print("trapinit: %u exception vectors, double faults on their own %lu KiB stack\n", kExceptionVectors,
-        kDoubleFaultStack >> 10);
+  for (unsigned v = kFirstInterrupt; v < kVectors; ++v) idt[v] = Gate(interrupt_entries[v - kFirstInterrupt], 0);
+  LoadTables(0, reinterpret_cast<uint64_t>(double_fault_stack + kDoubleFaultStack));
+  Print("trapinit: %u exception vectors, double faults on their own %lu KiB stack; %u interrupt vectors\n",
+        kExceptionVectors, kDoubleFaultStack >> 10, kVectors - kFirstInterrupt);
+}
+
+void TrapInitCpu(unsigned cpu, VirtAddr double_fault_stack_top) {
+  KASSERT(cpu != 0, "TrapInitCpu is for application processors; cpu 0 has TrapInit");
+  LoadTables(cpu, double_fault_stack_top.value());
 }
 
 void SetFaultExplainer(FaultExplainer explain) { explainer = explain; }
+
+void SetInterruptHandler(unsigned vector, InterruptHandler handler) {
+  KASSERT(vector >= kFirstInterrupt && vector < kVectors, "interrupt handler for vector %u, not an interrupt", vector);
+  __atomic_store_n(&handlers[vector], handler, __ATOMIC_RELEASE);
+}
 
 }  // namespace kmem::x86
 
@@ -131,4 +160,11 @@ void TrapDispatch(kmem::x86::TrapFrame* frame) {
                 why);
   }
   kmem::Panic("%s (vector %lu) at rip 0x%lx", ExceptionName(static_cast<unsigned>(f.vector)), f.vector, f.rip);
+}
+
+void InterruptDispatch(uint64_t vector) {
+  using namespace kmem::x86;
+  const InterruptHandler h = __atomic_load_n(&handlers[vector], __ATOMIC_ACQUIRE);
+  if (h == nullptr) kmem::Panic("interrupt on vector %lu, which has no handler, on cpu %u", vector, kmem::CpuId());
+  h();
 }

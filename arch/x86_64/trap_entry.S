@@ -2,7 +2,10 @@
 // error code, 0 where the CPU pushes none, then the vector) and joins trap_common, which saves the general
 // registers as a TrapFrame and hands it to TrapDispatch. TrapDispatch panics, except for a fault it fixes
 // up (trap.h's ProbeRead): then it returns, and the saved registers, with the rip it changed, are restored
-// by iretq.
+// by iretq. The interrupt vectors 32-255 each push their number and join
+// interrupt_common, which saves the registers a C call may clobber, calls InterruptDispatch(vector) and
+// returns to the interrupted code (the kernel is built without SSE and without a red zone, so the general
+// registers are all an interrupt must keep).
 
 .macro TRAP_ENTRY vector, has_error
   .balign 16
@@ -103,7 +106,56 @@ probe_read_fault:
   xorl %eax, %eax
   ret
 
+  .balign 16
+interrupt_entries_start:
+  .set vector, 32
+  .rept 256 - 32
+  .balign 16
+  pushq $vector
+  jmp interrupt_common
+  .set vector, vector + 1
+  .endr
+
+interrupt_common:
+  pushq %rax
+  pushq %rcx
+  pushq %rdx
+  pushq %rsi
+  pushq %rdi
+  pushq %r8
+  pushq %r9
+  pushq %r10
+  pushq %r11
+  pushq %rbp
+  movq 80(%rsp), %rdi  // the vector, above the ten saved registers
+  movq %rsp, %rbp
+  andq $-16, %rsp      // the ABI's call alignment, whatever the interrupted code had
+  cld
+  call InterruptDispatch
+  movq %rbp, %rsp
+  popq %rbp
+  popq %r11
+  popq %r10
+  popq %r9
+  popq %r8
+  popq %rdi
+  popq %rsi
+  popq %rdx
+  popq %rcx
+  popq %rax
+  addq $8, %rsp        // the vector
+  iretq
+
   .section .rodata
+  .balign 8
+  .globl interrupt_entries
+interrupt_entries:
+  .set vector, 32
+  .rept 256 - 32
+  .quad interrupt_entries_start + (vector - 32) * 16
+  .set vector, vector + 1
+  .endr
+
   .balign 8
   .globl trap_entries
 trap_entries:

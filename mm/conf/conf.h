@@ -35,6 +35,7 @@ struct Conf {
   uint64_t nimage = 0;  // cached program images
   uint64_t nswap = 0;   // pages of the swap map
   uint64_t kernel_image_bytes = 0;
+  unsigned nmach = 1;   // CPUs online: the boot CPU until the SMP start-up counts the others
   // Pool limits (9front's confinit sets mainmem->maxsize and imagmem->maxsize): see Confinit.
   uint64_t mainmem_limit = 0;
   uint64_t imagmem_limit = 0;

@@ -15,7 +15,8 @@ import gdb
 
 _PALLOC = "'kmem::boot::(anonymous namespace)::palloc'"
 _MMU = "'kmem::boot::(anonymous namespace)::mmu'"
-_MACH0 = "'kmem::boot::(anonymous namespace)::mach0'"
+_MACHS = "'kmem::boot::(anonymous namespace)::machs'"
+_ONLINE = "'kmem::(anonymous namespace)::online'"
 _POOLS = ("'kmem::pool::mainmem'", "'kmem::pool::imagmem'", "'kmem::pool::secrmem'")
 _CACHES = "'kmem::pool::(anonymous namespace)::all_caches'"
 
@@ -347,14 +348,20 @@ class Pools(_KmemCommand):
 
 
 class Cpus(_KmemCommand):
-    """kmem cpus: each CPU's Mach: identity, address widths, paging features, colours, boot stack."""
+    """kmem cpus: each online CPU's Mach: identity, address widths, paging features, colours, APIC id, stack."""
 
     def __init__(self):
         super().__init__("cpus")
 
     def run(self, arg):
-        # One Mach until the SMP start-up (arch/x86_64/kernel_percpu.cc: CpuId is 0).
-        for mach in (gdb.parse_and_eval(_MACH0),):
+        # The CPUs online are the cross-call's set (arch/x86_64/kernel_percpu.cc), each CPU's Mach its slot
+        # of machs (arch/x86_64/boot/mach.cc); CpuId itself reads GS, which is the stopped CPU's only.
+        online = int(gdb.parse_and_eval(_ONLINE))
+        machs = gdb.parse_and_eval(_MACHS)
+        for i in range(machs.type.range()[1] + 1):
+            if not online >> i & 1:
+                continue
+            mach = machs[i]
             n = int(mach["machno"])
             cpu = mach["cpu"]
             brand = cpu["brand"].string()
@@ -367,8 +374,8 @@ class Cpus(_KmemCommand):
             gdb.write("cpu%d: %d-bit physical, %d-bit virtual addresses; features %s; %d page colour%s\n" % (
                 n, int(cpu["phys_bits"]), int(cpu["virt_bits"]), " ".join(names), int(cpu["colours"]),
                 "" if int(cpu["colours"]) == 1 else "s"))
-            gdb.write("cpu%d: boot stack [0x%x, 0x%x)\n" % (n, _addr(mach["stack_base"]), _addr(mach["stack_top"])))
-
+            gdb.write("cpu%d: apic id %d, boot stack [0x%x, 0x%x)\n" % (
+                n, int(mach["apic_id"]), _addr(mach["stack_base"]), _addr(mach["stack_top"])))
 
 Kmem()
 Ptdump()

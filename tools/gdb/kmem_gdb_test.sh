@@ -1,14 +1,17 @@
 #!/bin/bash
 # kmem_gdb_test.sh BACKEND: boots the BACKEND kernel under TCG stopped at its first instruction, with QEMU's
 # gdb stub on a socket of its own, and runs gdb in batch mode with tools/gdb/kmem.py. gdb stops the kernel
-# three times, and each kmem command's output must agree with what the kernel printed on its serial line:
+# four times, and each kmem command's output must agree with what the kernel printed on its serial line:
 #   1. at PoolsLate, just after palloc printed its free table: `kmem ptdump` and `kmem ptdump $cr3` print
 #      the `mmu:` dump's lines, `kmem buddyinfo` the `palloc:` free-blocks line, `kmem translate` the run
 #      of the dump that holds the address, `kmem page` names a free user page and a kernel-image page,
-#      `kmem cpus` the `cpu0:` identity line and address widths;
-#   2. at the MMU self-test's user Pmap (the first Pmap after NewAddressSpace): `kmem page` inside the
+#      `kmem cpus` the `cpu0:` identity line and address widths, and no other CPU (the SMP start-up is
+#      later);
+#   2. at ArchSelfTests, with both CPUs of -smp 2 online: `kmem cpus` each CPU's identity line, address
+#      widths and the boot stack its start-up line names;
+#   3. at the MMU self-test's user Pmap (the first Pmap after NewAddressSpace): `kmem page` inside the
 #      2 MiB block it allocated names that block;
-#   3. at ArchFaultTest, after the self-tests printed the pool tables: `kmem pools` prints those tables.
+#   4. at ArchFaultTest, after the self-tests printed the pool tables: `kmem pools` prints those tables.
 # Then gdb detaches and the kernel must finish its boot. Every wait has a deadline.
 set -u
 backend=$1
@@ -24,7 +27,7 @@ gdblog=$out/gdb.log
 fail() { echo "FAIL (gdb, $backend): $*"; echo "--- gdb:"; tail -60 "$gdblog"; kill "$qemu" 2>/dev/null; exit 1; }
 
 KMEM_ACCEL=tcg KMEM_KERNEL=boot/kernel_$backend.bin KMEM_SERIAL="file:$serial" \
-  timeout 120 boot/qemu -S -gdb "unix:$sock,server=on,wait=off" >"$dir/qemu.log" 2>&1 &
+  timeout 120 boot/qemu -smp 2 -S -gdb "unix:$sock,server=on,wait=off" >"$dir/qemu.log" 2>&1 &
 qemu=$!
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
 [ -S "$sock" ] || fail "QEMU opened no gdb socket: $(cat "$dir/qemu.log")"
@@ -42,6 +45,8 @@ timeout 100 gdb -batch -nx "boot/kernel_$backend.elf" -x tools/gdb/kmem.py \
   -ex 'echo ==page-free\n' -ex 'kmem page 0x30000000' \
   -ex 'echo ==page-kernel\n' -ex 'kmem page 0x100000' \
   -ex 'echo ==cpus\n' -ex 'kmem cpus' \
+  -ex 'hbreak kmem::boot::ArchSelfTests' -ex continue -ex 'delete' \
+  -ex 'echo ==cpus-smp\n' -ex 'kmem cpus' \
   -ex "hbreak *'kmem::x86::Mmu::NewAddressSpace'" -ex continue -ex 'delete' \
   -ex "hbreak *'kmem::x86::Mmu::Pmap'" -ex continue -ex 'delete' \
   -ex 'echo ==page-block\n' -ex 'kmem page $rdx + 0x3000' -ex 'echo ==block-pa\n' -ex 'printf "0x%lx\n", $rdx' \
@@ -94,6 +99,17 @@ section page-block | grep -q ", allocated in a block of order 9 at $block;" ||
 [ "$(section cpus | head -1)" = "$(log | grep -m1 '^cpu0: .* family')" ] || fail "kmem cpus: $(section cpus | head -1)"
 widths=$(log | grep -m1 '^cpu0: .*-bit physical' | sed 's/; paging features.*//')
 section cpus | grep -q "^$widths; features " || fail "kmem cpus lacks '$widths': $(section cpus)"
+[ "$(section cpus | grep -c '^cpu[0-9]*: .* family')" = 1 ] || fail "kmem cpus lists another CPU before the SMP start-up"
+for n in 0 1; do
+  cpus=$(section cpus-smp | grep "^cpu$n: ")
+  [ "$(head -1 <<<"$cpus")" = "$(log | grep -m1 "^cpu$n: .* family")" ] || fail "kmem cpus, cpu$n: $cpus"
+  widths=$(log | grep -m1 "^cpu$n: .*-bit physical" | sed 's/; paging features.*//')
+  grep -q "^$widths; features " <<<"$cpus" || fail "kmem cpus lacks '$widths': $cpus"
+done
+stack=$(log | sed -n 's/^smp: cpu1 (apic id 1) started: boot stack \(\[0x[0-9a-f]*, 0x[0-9a-f]*)\).*/\1/p')
+[ -n "$stack" ] || fail "no start-up line for cpu1 in the serial log"
+section cpus-smp | grep -qxF "cpu1: apic id 1, boot stack $stack" ||
+  fail "kmem cpus does not give cpu1 the boot stack $stack: $(section cpus-smp)"
 
 log | sed -n '/^pool       live blocks/,/^pool selftest: passed/p' | sed '$d' >"$dir/pools.kernel"
 [ -s "$dir/pools.kernel" ] || fail "no pool tables in the serial log"
@@ -103,4 +119,4 @@ wait "$qemu"
 status=$?
 [ $status -eq 0 ] || fail "qemu.sh exited with $status after gdb detached: $(cat "$dir/qemu.log")"
 log | grep -q '^kmem: boot ok' || fail "no 'boot ok' after gdb detached"
-echo "PASS: kmem ptdump, translate, buddyinfo, page, cpus and pools agree with the $backend kernel's log"
+echo "PASS: kmem ptdump, translate, buddyinfo, page, cpus (of both CPUs) and pools agree with the $backend kernel's log"

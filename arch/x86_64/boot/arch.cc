@@ -11,6 +11,7 @@
 #include "arch/x86_64/boot/qemu_exit.h"
 #include "arch/x86_64/boot/selftest.h"
 #include "arch/x86_64/boot/serial.h"
+#include "arch/x86_64/boot/smp.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/kernel_image.h"
 #include "arch/x86_64/layout.h"
@@ -18,6 +19,7 @@
 #include "arch/x86_64/ptdump.h"
 #include "arch/x86_64/trap.h"
 #include "boot/arch.h"
+#include "boot/cmdline.h"
 #include "mm/base/panic.h"
 
 extern "C" [[noreturn]] void kmain(uint32_t magic, uint32_t info_pa);
@@ -85,11 +87,17 @@ void ArchMmuInit(HoleAllocator& xalloc, MmuWait wait) {
   SetUpMmu(ram.range, ram.n, MemMtrrs(), xalloc, arch, wait);
 }
 
+unsigned ArchSmpInit(KernelPalloc& palloc, const char* cmdline) {
+  return SmpInit(palloc, CmdlineHas(cmdline, "kmem.nosipi") ? SmpFault::kLastGetsNoStartup : SmpFault::kNone);
+}
+
+void ArchRunOnCpus(CpuSet cpus, CrossCallFn fn, void* arg) { RunOnCpus(cpus, fn, arg); }
+
 char ArchConsoleRead() { return SerialRead(); }
 
 void ArchDumpPageTables() { x86::MmuDump(KernelMmu(), KernelMmu().kernel_table()); }
 
-void ArchDumpCpus() { x86::CpuPrint(mach->cpu, mach->machno); }
+void ArchDumpCpus() { SmpDumpCpus(); }
 
 void ArchExit(ExitStatus status) {
   QemuExit(status == ExitStatus::kSuccess ? QemuStatus::kSuccess : QemuStatus::kFailure);

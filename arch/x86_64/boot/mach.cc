@@ -5,16 +5,19 @@
 #include "arch/x86_64/kernel_cpu.h"
 #include "arch/x86_64/kernel_image.h"
 #include "mm/base/format.h"
+#include "mm/base/panic.h"
 
 namespace kmem::boot {
 namespace {
 
-constinit Mach mach0;
+constinit Mach machs[kMaxCpus];
 
 }  // namespace
 
 Mach& Mach0Init(CpuidDump dump) {
+  Mach& mach0 = machs[0];
   mach0.machno = 0;
+  x86::SetGsBase(&mach0);
   mach0.stack_base = VirtAddr(reinterpret_cast<uintptr_t>(boot_stack_bottom));
   mach0.stack_top = VirtAddr(reinterpret_cast<uintptr_t>(boot_stack_top));
   x86::KernelCpuid cpuid;
@@ -24,6 +27,11 @@ Mach& Mach0Init(CpuidDump dump) {
   x86::CpuPrint(mach0.cpu, mach0.machno);
   if (dump == CpuidDump::kYes) x86::CpuidDump(cpuid);
   return mach0;
+}
+
+Mach& MachOf(unsigned cpu) {
+  KASSERT(cpu < kMaxCpus, "Mach of cpu %u; there are at most %u", cpu, kMaxCpus);
+  return machs[cpu];
 }
 
 }  // namespace kmem::boot

@@ -148,6 +148,17 @@ void RecordInstalledRam() {
   }
 }
 
+// After the loader's structures are reserved, so that one of them on the page is caught here rather than
+// overwritten when the SMP start-up copies the trampoline there.
+void ReserveApTrampoline() {
+  const PhysAddr page(x86::kApTrampoline);
+  MemRange free;
+  if (!memmap.Next(page, MemType::kRam, &free) || free.base > page || free.end() < page + kPageSize) {
+    Panic("meminit: the AP trampoline page [0x%lx, 0x%lx) is not free RAM", page.value(), (page + kPageSize).value());
+  }
+  Reserve("AP trampoline", page, kPageSize);
+}
+
 }  // namespace
 
 const InstalledRam& ArchInstalledRam() { return installed; }
@@ -177,6 +188,7 @@ Memmap& MemInit(const MultibootInfo& mbi, PhysAddr info_pa, MemSource source, co
     PhysAddr cmdline(mbi.cmdline);
     Reserve("command line", cmdline, Length(x86::KzeroPointer<const char>(cmdline)) + 1);
   }
+  ReserveApTrampoline();
   size_t roms = 0;
   const PhysAddr isa(x86::kIsaWindowBase);
   Check(x86::ScanOptionRoms(x86::KzeroPointer<const volatile uint8_t>(isa), &memmap, &roms), "reserving option ROMs");

@@ -147,6 +147,7 @@ boot_gdt_ptr32:
   .word boot_gdt_end - boot_gdt - 1
   .long PADDR(boot_gdt)
   .balign 8
+  .globl boot_gdt_ptr64
 boot_gdt_ptr64:
   .word boot_gdt_end - boot_gdt - 1
   .quad boot_gdt

@@ -18,6 +18,11 @@ namespace kmem::x86 {
 inline constexpr uint64_t kLegacyEnd = 0x100000;
 inline constexpr uint64_t kIsaWindowBase = 0xC0000;
 inline constexpr uint64_t kIsaWindowSize = 0x30000;  // up to the system BIOS at 0xF0000
+// The page application processors start in (arch/x86_64/boot/trampoline.S): a STARTUP IPI names a page
+// below 1 MiB, run in real mode. Conventional memory every PC has, clear of the real-mode vectors and BIOS
+// data (page 0) and of the EBDA below 640 KiB; meminit reserves it, and refuses to boot if it is not free
+// RAM (a loader's structures there).
+inline constexpr uint64_t kApTrampoline = 0x8000;
 
 // Adds RAM [base, end) except the part in [0xA0000, 0x100000): every RAM range goes through here so that
 // the rule holds for firmware maps and memory tests alike. An mm/memmap MemmapAddRamFn.

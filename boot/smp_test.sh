@@ -1,0 +1,44 @@
+#!/bin/bash
+# smp_test.sh BACKEND CPUS [WORDS]: boots the kernel built with page allocator BACKEND under TCG with -smp
+# CPUS (and -append WORDS) and checks the SMP start-up in the serial log: ACPI lists CPUS CPUs, every CPU
+# started (its "smp: cpuN (apic id N) started" line on a vmalloc'ed stack) and printed its three "cpuN:"
+# lines, "smp: N of CPUS CPUs online", the cross-call self-test over all of them, and a clean exit. With
+# kmem.nosipi the last CPU gets no STARTUP: it must be reported as not started and left out, and the boot
+# must go on with the others. Prints the boot's wall-clock time.
+set -u
+backend=$1
+cpus=$2
+words=${3:-}
+log=${TEST_UNDECLARED_OUTPUTS_DIR:-${TMPDIR:-/tmp}}/smp-$cpus.log
+start=$(date +%s%N)
+KMEM_ACCEL=tcg KMEM_KERNEL=boot/kernel_$backend.bin timeout 240 boot/qemu -m 64M -smp "$cpus" -append "$words" \
+  >"$log" 2>&1
+status=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+cat "$log"
+clean=$(tr -d '\r' <"$log")
+fail() { echo "FAIL (-smp $cpus${words:+ -append $words}, $backend): $*"; exit 1; }
+[ $status -eq 0 ] || fail "qemu.sh exited with $status"
+
+grep -q "^acpi: .*: $cpus CPUs" <<<"$clean" || fail "ACPI does not list $cpus CPUs"
+online=$cpus
+if [[ " $words " == *" kmem.nosipi "* ]]; then
+  online=$((cpus - 1))
+  grep -qx "smp: cpu$online (apic id $online) did not start" <<<"$clean" ||
+    fail "no 'smp: cpu$online (apic id $online) did not start' for the CPU that got no STARTUP"
+fi
+grep -q '^smp: local APIC in x\?2\?APIC mode at 0x[0-9a-f]*, boot cpu apic id 0; 8259 PICs masked; interrupts on' <<<"$clean" ||
+  fail "no local APIC line"
+for ((n = 0; n < online; ++n)); do
+  if (( n > 0 )); then
+    grep -q "^smp: cpu$n (apic id $n) started: boot stack \[0xffff82[0-9a-f]*, 0xffff82[0-9a-f]*), " <<<"$clean" ||
+      fail "cpu$n did not start on a vmalloc'ed stack"
+  fi
+  [ "$(grep -c "^cpu$n: " <<<"$clean")" = 3 ] || fail "cpu$n did not print its three cpu$n: lines"
+done
+! grep -q "^cpu$online: " <<<"$clean" || fail "cpu$online printed, but only $online CPUs should be online"
+grep -qx "smp: $online of $cpus CPUs online" <<<"$clean" || fail "no 'smp: $online of $cpus CPUs online'"
+grep -q "^smp: self-test ok: $online CPUs answered " <<<"$clean" || fail "no cross-call self-test over $online CPUs"
+grep -q '^selftest: every layer passed$' <<<"$clean" || fail "self-tests incomplete"
+grep -q '^kmem: boot ok' <<<"$clean" || fail "no 'boot ok'"
+echo "PASS: -smp $cpus${words:+ -append $words}, backend $backend: $online of $cpus CPUs online; boot took $ms ms"
