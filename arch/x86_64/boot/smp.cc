@@ -31,7 +31,7 @@ namespace {
 // trampoline.S's parameter block (its P_ offsets), at trampoline_params in the copied page.
 struct TrampolineParams {
   uint32_t cr3;  // the trampoline space's top-level table
-  uint32_t cr4;  // without SMEP while the AP runs from the identity page, a user page
+  uint32_t cr4;  // without SMEP while the AP runs from the identity page, a user page, and without PCIDE
   uint32_t cr0;
   uint32_t reserved;
   uint64_t entry;  // ap_entry64, from the image
@@ -42,6 +42,7 @@ struct TrampolineParams {
 };
 static_assert(sizeof(TrampolineParams) == 56, "trampoline.S's P_ offsets");
 
+constexpr uint64_t kCr4Pcide = uint64_t{1} << 17;
 constexpr uint64_t kCr4Smep = uint64_t{1} << 20;
 constexpr uint64_t kStackBytes = 16384;            // each AP's boot stack, as the boot CPU's
 constexpr uint64_t kDoubleFaultStackBytes = 16384;  // as the boot CPU's (trap.cc)
@@ -151,7 +152,8 @@ class TrampolineSpace {
   void Aim(const Mach& mach) {
     const uint64_t cr4 = ReadCr4();
     params_->cr3 = static_cast<uint32_t>(table_.value());
-    params_->cr4 = static_cast<uint32_t>(cr4 & ~kCr4Smep);
+    // CR4.PCIDE may only be set in long mode (and with PCID 0 loaded): the AP takes it with the full CR4.
+    params_->cr4 = static_cast<uint32_t>(cr4 & ~(kCr4Smep | kCr4Pcide));
     params_->cr0 = static_cast<uint32_t>(ReadCr0());
     params_->kernel_cr3 = KernelMmu().kernel_table().value();
     params_->cr4_full = cr4;
