@@ -1,10 +1,10 @@
 #!/bin/bash
 # shootdown_test.sh CPUS on|off: boots the kernel under TCG with -smp CPUS (and, for off, kmem.noshootdown)
 # and checks the TLB shootdown self-test's report (arch/x86_64/boot/tlbtest.h). With the shootdown on,
-# every CPU but the boot CPU (the boot CPU itself when it is alone) read a vmalloc page and faulted on its
-# next read after the vfree, and the counts show one shootdown to every other CPU at least; with it off,
-# every other CPU read the unmapped page through its stale entry and the report says so, which is how
-# this test proves that the self-test can fail.
+# every CPU but the boot CPU (the boot CPU itself when it is alone) read a vmalloc page in a loop and
+# faulted on its next read after the vfree, and the counts show one shootdown to every other CPU at least;
+# with it off, every other CPU read the unmapped page through its stale entry and the report says so,
+# which is how this test proves that the self-test can fail.
 set -u
 cpus=$1
 mode=$2
