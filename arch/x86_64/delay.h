@@ -7,8 +7,9 @@
 
 namespace kmem::x86 {
 
-// Counts the TSC over 10 ms of the PIT's channel 2 (gated by port 0x61, its output read there), the
-// shortest of three tries, and keeps the rate for the calls below; returns it, in TSC ticks per millisecond. Once, on the boot CPU, before any
+// Counts the TSC over 10 ms of the PIT's channel 2 (gated by port 0x61, its count latched and read with
+// the TSC on either side), keeps the try of three whose reads were quickest, and keeps the rate for the
+// calls below; returns it, in TSC ticks per millisecond. Once, on the boot CPU, before any
 // delay; panics when the PIT never counts down (no PIT: the kernel cannot time the start-up).
 uint64_t DelayCalibrate();
 

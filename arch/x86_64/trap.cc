@@ -101,7 +101,7 @@ void Explain(uint64_t address, char* buf, size_t cap) {
 }
 
 void PrintFrame(const TrapFrame& f, uint64_t cr2) {
-  Print("trap: %s (vector %lu", ExceptionName(static_cast<unsigned>(f.vector)), f.vector);
+  Print("trap: %s on cpu %u (vector %lu", ExceptionName(static_cast<unsigned>(f.vector)), CpuId(), f.vector);
   if (ExceptionHasErrorCode(static_cast<unsigned>(f.vector))) Print(", error 0x%lx", f.error);
   Print(") at rip 0x%lx, rsp 0x%lx, rflags 0x%lx\n", f.rip, f.rsp, f.rflags);
   Print("trap: rax %016lx rbx %016lx rcx %016lx rdx %016lx\n", f.rax, f.rbx, f.rcx, f.rdx);

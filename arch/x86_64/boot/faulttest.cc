@@ -6,6 +6,9 @@
 //   smep    call into a user page (faults where the CPU has SMEP, which archinit turns on)
 //   stack   recurse until the boot stack runs into its guard page (a double fault)
 //   vmalloc write one byte past a vmalloc'ed page, into its guard page
+//   apstack the stack recursion on the last CPU online, whose boot stack is vmalloc's (a double fault
+//           there, on that CPU's own double-fault stack)
+//   crosscall a cross-call with interrupts off, which the cross-call contract forbids
 #include <stdint.h>
 
 #include "arch/x86_64/boot/mmu_setup.h"
@@ -67,6 +70,22 @@ void OverrunVmalloc() {
   asm volatile("movb $0, (%0)" : : "r"((buffer + kPageSize).value()) : "memory");
 }
 
+void RecurseJob(void*) { Recurse(0); }
+
+void RecurseOnLastCpu() {
+  unsigned last = 0;
+  for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) {
+    if (OnlineCpus().Has(cpu)) last = cpu;
+  }
+  ArchRunOnCpus(CpuSet::Of(last), RecurseJob, nullptr);
+}
+
+void CrossCallWithInterruptsOff() {
+  const IrqState irq = IrqSave();
+  CrossCall(OnlineCpus(), [](void*) {}, nullptr);
+  IrqRestore(irq);
+}
+
 }  // namespace
 
 void ArchFaultTest(const char* cmdline, KernelPalloc& palloc) {
@@ -79,7 +98,9 @@ void ArchFaultTest(const char* cmdline, KernelPalloc& palloc) {
                  {"kmem.fault=nx", CallData},
                  {"kmem.fault=smep", CallUserPage},
                  {"kmem.fault=stack", [] { Recurse(0); }},
-                 {"kmem.fault=vmalloc", OverrunVmalloc}};
+                 {"kmem.fault=vmalloc", OverrunVmalloc},
+                 {"kmem.fault=apstack", RecurseOnLastCpu},
+                 {"kmem.fault=crosscall", CrossCallWithInterruptsOff}};
   for (const auto& f : kFaults) {
     if (!CmdlineHas(cmdline, f.word)) continue;
     Print("faulttest: %s\n", f.word);

@@ -31,7 +31,7 @@ namespace {
 // trampoline.S's parameter block (its P_ offsets), at trampoline_params in the copied page.
 struct TrampolineParams {
   uint32_t cr3;  // the trampoline space's top-level table
-  uint32_t cr4;  // without SMEP while the AP runs from the identity page, a user page, and without PCIDE
+  uint32_t cr4;  // without kCr4LongModeOnly's bits until the AP is in the kernel half
   uint32_t cr0;
   uint32_t reserved;
   uint64_t entry;  // ap_entry64, from the image
@@ -42,8 +42,9 @@ struct TrampolineParams {
 };
 static_assert(sizeof(TrampolineParams) == 56, "trampoline.S's P_ offsets");
 
-constexpr uint64_t kCr4Pcide = uint64_t{1} << 17;
-constexpr uint64_t kCr4Smep = uint64_t{1} << 20;
+// CR4 bits the AP takes only in the kernel half: SMEP would fault on the identity page (a user page), and
+// PCIDE may not be set outside long mode.
+constexpr uint64_t kCr4LongModeOnly = (uint64_t{1} << 20) | (uint64_t{1} << 17);
 constexpr uint64_t kStackBytes = 16384;            // each AP's boot stack, as the boot CPU's
 constexpr uint64_t kDoubleFaultStackBytes = 16384;  // as the boot CPU's (trap.cc)
 // The SDM's and the MP specification's waits (SDM vol. 3 8.4.4.1, MP spec B.4).
@@ -57,14 +58,6 @@ constexpr uint64_t kAnswerTimeoutUs = 5'000'000;
 // claims kAlive, or the boot CPU, its patience gone, kAbandoned; whoever loses the race knows.
 enum class ApState : uint32_t { kIdle, kStarting, kAlive, kOnline, kAbandoned };
 constinit ApState ap_state[kMaxCpus] = {};
-
-// The job each CPU's idle loop runs with interrupts on (RunOnCpus).
-struct alignas(64) Job {
-  CrossCallFn fn = nullptr;
-  void* arg = nullptr;
-  x86::Countdown* done = nullptr;
-};
-constinit Job jobs[kMaxCpus];
 
 uint64_t ReadCr0() {
   uint64_t v;
@@ -93,42 +86,6 @@ void SetState(unsigned cpu, ApState s) { __atomic_store(&ap_state[cpu], &s, __AT
 
 void Spurious() {}
 
-// With interrupts off: the job posted to this CPU, taken, or false when there is none.
-bool TakeJob(Job* out) {
-  Job& j = jobs[CpuId()];
-  if (j.fn == nullptr) return false;
-  *out = j;
-  j = Job{};
-  return true;
-}
-
-void RunJob(const Job& j) {
-  j.fn(j.arg);
-  j.done->Done();
-}
-
-// A cross-call: posts the job at `arg` to this CPU.
-void PostJob(void* arg) {
-  Job& slot = jobs[CpuId()];
-  if (slot.fn != nullptr) Panic("smp: cpu %u was handed a job while it still had one", CpuId());
-  slot = *static_cast<const Job*>(arg);
-}
-
-// Where an AP waits with interrupts on: woken by every interrupt, it runs the job a cross-call posted.
-// cli before the check, sti;hlt after (sti's shadow holds interrupts until hlt), so no wake-up is lost.
-[[noreturn]] void Idle() {
-  for (;;) {
-    asm volatile("cli" : : : "memory");
-    Job j;
-    if (TakeJob(&j)) {
-      asm volatile("sti" : : : "memory");
-      RunJob(j);
-      continue;
-    }
-    asm volatile("sti; hlt" : : : "memory");
-  }
-}
-
 // The trampoline's address space: the kernel half and the trampoline page at its own address, a user page
 // (the only kind the user half holds) that the AP runs with SMEP off. Released once every AP is in.
 class TrampolineSpace {
@@ -152,8 +109,7 @@ class TrampolineSpace {
   void Aim(const Mach& mach) {
     const uint64_t cr4 = ReadCr4();
     params_->cr3 = static_cast<uint32_t>(table_.value());
-    // CR4.PCIDE may only be set in long mode (and with PCID 0 loaded): the AP takes it with the full CR4.
-    params_->cr4 = static_cast<uint32_t>(cr4 & ~(kCr4Smep | kCr4Pcide));
+    params_->cr4 = static_cast<uint32_t>(cr4 & ~kCr4LongModeOnly);
     params_->cr0 = static_cast<uint32_t>(ReadCr0());
     params_->kernel_cr3 = KernelMmu().kernel_table().value();
     params_->cr4_full = cr4;
@@ -304,29 +260,6 @@ unsigned SmpInit(KernelPalloc& palloc, SmpFault fault) {
   return online;
 }
 
-void RunOnCpus(CpuSet cpus, CrossCallFn fn, void* arg) {
-  const CpuSet targets = cpus & OnlineCpus();
-  const unsigned me = CpuId();
-  const CpuSet remote = targets.Without(me);
-  x86::Countdown done;
-  done.Start(remote.Count());
-  Job job{fn, arg, &done};
-  CrossCall(remote, PostJob, &job);
-  if (targets.Has(me)) fn(arg);
-  // Jobs handed to this CPU while it waits run here, or their caller would wait for this one for ever.
-  while (!done.Finished()) {
-    const IrqState irq = IrqSave();
-    Job mine;
-    const bool have = TakeJob(&mine);
-    IrqRestore(irq);
-    if (have) {
-      RunJob(mine);
-    } else {
-      done.Sleep();
-    }
-  }
-}
-
 void SmpDumpCpus() {
   for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) {
     if (OnlineCpus().Has(cpu)) x86::CpuPrint(MachOf(cpu).cpu, cpu);
@@ -355,5 +288,5 @@ void ApMain(kmem::boot::Mach* m) {
   x86::CpuPrint(m->cpu, m->machno);
   x86::CpuOnline(m->machno, m->apic_id);
   boot::SetState(m->machno, boot::ApState::kOnline);
-  boot::Idle();
+  boot::IdleLoop();
 }

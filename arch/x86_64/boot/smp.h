@@ -26,6 +26,9 @@ unsigned SmpInit(KernelPalloc& palloc, SmpFault fault);
 // such job at a time: two callers handing jobs to one CPU at once panics.
 void RunOnCpus(CpuSet cpus, CrossCallFn fn, void* arg);
 
+// Where an AP goes once online: hlt with interrupts on, running each job RunOnCpus hands it.
+[[noreturn]] void IdleLoop();
+
 // The cross-call self-test: every CPU answers rounds of calls on its own stack, from the boot CPU and from
 // an AP. Prints one "smp: self-test ok" line; a failure panics.
 void SmpSelfTest();

@@ -19,7 +19,8 @@
 
 // The parameters, filled by smp.cc (TrampolineParams there): offsets into trampoline_params.
 #define P_CR3 0          // .long: the trampoline's top-level table (below 4 GiB)
-#define P_CR4 4          // .long: CR4 while on the identity page (the kernel's, without SMEP: a user page)
+#define P_CR4 4          // .long: CR4 on the way (the kernel's, without SMEP, the page being a user page,
+                         // and without PCIDE, which needs long mode)
 #define P_CR0 8          // .long: the kernel's CR0 (paging on; caching on, whatever INIT left)
 #define P_ENTRY 16       // .quad: ap_entry64, set here
 #define P_KERNEL_CR3 24  // .quad: the kernel's own top-level table

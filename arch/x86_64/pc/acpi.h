@@ -32,8 +32,8 @@ struct AcpiCpu {
   uint32_t uid;
 };
 
-// What the MADT says of the machine's processors: enabled (or online-capable) processors only, each APIC
-// id once.
+// What the MADT says of the machine's processors: enabled (or online-capable, a flag defined from MADT
+// revision 5 on and ignored before it) processors only, each APIC id once, broadcast ids never.
 struct AcpiCpus {
   PhysAddr lapic_base;      // the MADT's, or its 64-bit override (entry type 5)
   unsigned n = 0;           // cpu[0, n), in MADT order

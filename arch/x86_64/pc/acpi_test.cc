@@ -66,10 +66,13 @@ void SetLe32(AcpiImage* image, uint64_t pa, uint32_t v) {
                          static_cast<uint8_t>(v >> 24)});
 }
 
-// Changes a table's length field and fixes its checksum over the new length, so that only the length lies.
+// Changes the length field of a table in the tables area and, where the new length stays in the area,
+// fixes the checksum over it, so that only the length lies.
 void SetLength(AcpiImage* image, uint64_t table, uint32_t length) {
   SetLe32(image, table + kLength, length);
-  if (length >= kChecksum + 1 && length <= testing::kAcpiTablesAreaBytes) image->Resum(table + kChecksum, table, length);
+  if (length > kChecksum && table + length <= testing::kAcpiTablesArea + testing::kAcpiTablesAreaBytes) {
+    image->Resum(table + kChecksum, table, length);
+  }
 }
 
 // --- Finding the RSDP and the root table.
