@@ -53,7 +53,10 @@ class FakeArchAspace final : public ArchAspace {
     *out = VmMapping{it->second.pa + (va.value() & (kPageSize - 1)), kPageSize, it->second.prot, it->second.cache};
     return VmStatus::kOk;
   }
-  void FlushHere(const TlbBatch&) override { ++flushes[CpuId()]; }
+  TlbDone FlushHere(const TlbBatch& batch) override {
+    ++flushes[CpuId()];
+    return batch.full() ? TlbDone::kFull : TlbDone::kPages;
+  }
   void Reclaim(TlbBatch&) override {}
   void Activate(TlbReuse reuse) override { calls.push_back(reuse == TlbReuse::kKeep ? "activate keep" : "activate"); }
   bool Tagged() const override { return tagged; }

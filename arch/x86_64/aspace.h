@@ -22,7 +22,7 @@ class X86Aspace final : public ArchAspace {
   VmStatus Unmap(VirtAddr va, uint64_t size, TlbBatch& batch) override;
   VmStatus Protect(VirtAddr va, uint64_t size, Prot prot, TlbBatch& batch) override;
   VmStatus Query(VirtAddr va, VmMapping* out) override;
-  void FlushHere(const TlbBatch& batch) override { mmu_->FlushHere(batch); }
+  TlbDone FlushHere(const TlbBatch& batch) override { return mmu_->FlushHere(batch); }
   void Reclaim(TlbBatch& batch) override { mmu_->Reclaim(batch); }
   void Activate(TlbReuse reuse) override { mmu_->MmuSwitch(root(), pcid_, reuse); }
   bool Tagged() const override { return pcid_ != 0; }

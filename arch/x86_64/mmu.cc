@@ -212,15 +212,19 @@ MmuStatus Mmu::CheckAttrs(VirtAddr va, Attr attrs) const {
   return Has(attrs, Attr::kUser) ? MmuStatus::kWrongHalf : MmuStatus::kOk;
 }
 
-void Mmu::FlushHere(const TlbBatch& b) {
-  if (!b.full()) {
+TlbDone Mmu::FlushHere(const TlbBatch& b) {
+  const bool every_pcid = b.scope() == TlbScope::kGlobal && b.table_count() > 0 && pcids_ == Pcids::kYes;
+  if (!b.full() && !every_pcid) {
     for (unsigned i = 0; i < b.count(); ++i) cpu_.Invlpg(b.page(i));
-  } else if (b.scope() == TlbScope::kGlobal) {
+    return TlbDone::kPages;
+  }
+  if (b.scope() == TlbScope::kGlobal) {
     cpu_.FlushGlobal();
   } else {
     const Loaded& here = current_[cpu_.CpuId()];
     cpu_.LoadCr3(here.root, here.pcid, TlbReuse::kFlush);
   }
+  return TlbDone::kFull;
 }
 
 void Mmu::Reclaim(TlbBatch& b) {
@@ -244,10 +248,7 @@ void Mmu::Finish(PhysAddr table, TlbBatch& b) {
   }
   TlbShootdown(
       cpus, b,
-      [](void* mmu, const TlbBatch& batch) {
-        static_cast<Mmu*>(mmu)->FlushHere(batch);
-        return TlbDone::kFlushed;
-      },
+      [](void* mmu, const TlbBatch& batch) { return static_cast<Mmu*>(mmu)->FlushHere(batch); },
       this);
   Reclaim(b);
 }

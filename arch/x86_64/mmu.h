@@ -176,7 +176,9 @@ class Mmu {
 
   // The batch on this CPU: each page by invlpg, or past TlbBatch::kMaxPages the whole TLB (global scope:
   // CR4.PGE toggled; a space's: its CR3 reloaded with flush). For a space's batch the space is loaded here.
-  void FlushHere(const TlbBatch& batch);
+  // With PCIDs a kernel batch that frees tables is a global flush too: invlpg drops the paging-structure
+  // caches of the current PCID only, and kernel tables are cached under every PCID.
+  TlbDone FlushHere(const TlbBatch& batch);
   // The batch's page-table pages back to this CPU's pool (surplus to the allocator), once no CPU can walk
   // through them any more.
   void Reclaim(TlbBatch& batch);

@@ -670,6 +670,23 @@ TEST_F(MmuTest, PcidsAreHandedOutOnceAndLoadedWithTheNoFlushBit) {
                                                       testing::LoadCr3(kernel_.value()), testing::LoadCr3(as.value() | 7)}));
 }
 
+// With PCIDs, kernel tables may sit in the paging-structure caches of every PCID, and invlpg drops only the
+// current one's: a kernel unmap that frees a table flushes globally (CR4.PGE, every PCID); one that frees
+// none still takes its pages one by one. Without PCIDs the invlpg is enough.
+TEST_F(MmuTest, WithPcidsAKernelUnmapThatFreesTablesFlushesEveryPcid) {
+  const VirtAddr a(kVmap + k1G), b(kVmap + k1G + kPageSize);
+  for (Mmu::Pcids pcids : {Mmu::Pcids::kNo, Mmu::Pcids::kYes}) {
+    mmu_.SetPcids(pcids);
+    ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0xfebc0000), a, 2 * kPageSize, kRW), MmuStatus::kOk);
+    cpu_.Take();
+    ASSERT_EQ(mmu_.Punmap(kernel_, a, kPageSize), MmuStatus::kOk);  // the table keeps b
+    EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::Invlpg(a.value())});
+    ASSERT_EQ(mmu_.Punmap(kernel_, b, kPageSize), MmuStatus::kOk);  // its page table and directory go
+    EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{pcids == Mmu::Pcids::kYes ? testing::FlushGlobal()
+                                                                                  : testing::Invlpg(b.value())});
+  }
+}
+
 using PcidDeathTest = MmuTest;
 TEST_F(PcidDeathTest, FreeingAPcidNotInUsePanics) {
   mmu_.SetPcids(Mmu::Pcids::kYes);

@@ -76,10 +76,7 @@ void AddressSpace::Shootdown(TlbBatch& batch) {
 TlbDone AddressSpace::FlushHere(void* space, const TlbBatch& batch) {
   AddressSpace& s = *static_cast<AddressSpace*>(space);
   const unsigned cpu = CpuId();
-  if (s.kind_ == Kind::kKernel || current[cpu] == &s) {
-    s.arch_.FlushHere(batch);
-    return TlbDone::kFlushed;
-  }
+  if (s.kind_ == Kind::kKernel || current[cpu] == &s) return s.arch_.FlushHere(batch);
   __atomic_fetch_and(&s.tlb_cpus_, ~(uint32_t{1} << cpu), __ATOMIC_ACQ_REL);
   return TlbDone::kDeferred;
 }

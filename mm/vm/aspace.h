@@ -58,8 +58,8 @@ class ArchAspace {
   virtual VmStatus Protect(VirtAddr va, uint64_t size, Prot prot, TlbBatch& batch) = 0;
   virtual VmStatus Query(VirtAddr va, VmMapping* out) = 0;
   // Drops the calling CPU's entries for `batch`: the space is loaded here, or its entries are global.
-  // Interrupts are off.
-  virtual void FlushHere(const TlbBatch& batch) = 0;
+  // Interrupts are off. Says whether it took the pages one by one or flushed everything.
+  virtual TlbDone FlushHere(const TlbBatch& batch) = 0;
   // Gives back the page-table pages `batch` holds, once every CPU has flushed it.
   virtual void Reclaim(TlbBatch& batch) = 0;
   // Makes these tables the calling CPU's; kKeep keeps the TLB's entries for them where the CPU tags them.

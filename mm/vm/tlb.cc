@@ -24,12 +24,10 @@ struct Call {
 void FlushHere(void* arg) {
   const Call& c = *static_cast<const Call*>(arg);
   TlbStats& s = stats.Here();
-  if (c.flush(c.ctx, *c.batch) == TlbDone::kDeferred) {
-    Bump(s.deferred, 1);
-  } else if (c.batch->full()) {
-    Bump(s.full_flushes, 1);
-  } else {
-    Bump(s.pages, c.batch->count());
+  switch (c.flush(c.ctx, *c.batch)) {
+    case TlbDone::kPages: Bump(s.pages, c.batch->count()); break;
+    case TlbDone::kFull: Bump(s.full_flushes, 1); break;
+    case TlbDone::kDeferred: Bump(s.deferred, 1); break;
   }
 }
 

@@ -75,9 +75,11 @@ class TlbBatch {
   uint64_t pages_[kMaxPages];
 };
 
-// What a CPU did with a batch sent to it: flushed the entries, or found the space not loaded and left a note
-// that its next load must flush (tagged entries of a space not loaded are never used until then).
-enum class TlbDone : uint8_t { kFlushed, kDeferred };
+// What a CPU did with a batch sent to it: invalidated its pages one by one, flushed its whole TLB (past the
+// threshold, or where the architecture needs to for what the batch frees), or found the space not loaded
+// and left a note that its next load must flush (tagged entries of a space not loaded are never used until
+// then).
+enum class TlbDone : uint8_t { kPages, kFull, kDeferred };
 // Runs on each CPU asked, with interrupts off.
 using TlbFlushFn = TlbDone (*)(void* ctx, const TlbBatch& batch);
 

@@ -12,7 +12,7 @@ namespace {
 struct Seen {
   std::atomic<uint32_t> cpus{0};
   std::atomic<unsigned> pages{0};
-  TlbDone answer = TlbDone::kFlushed;
+  TlbDone answer = TlbDone::kPages;
 };
 
 TlbDone Record(void* ctx, const TlbBatch& batch) {
@@ -73,7 +73,7 @@ TEST(TlbShootdown, RunsOnEveryCpuAskedAndCountsWhatTheyDid) {
   EXPECT_EQ(t.remote_cpus, 3u);
   EXPECT_EQ(t.full_flushes, 0u);
   EXPECT_EQ(t.deferred, 2u);
-  seen.answer = TlbDone::kFlushed;
+  seen.answer = TlbDone::kFull;
   TlbShootdown(CpuSet::Of(me), full, Record, &seen);  // the caller alone: no shootdown
   t = TlbStatsTotal();
   EXPECT_EQ(t.shootdowns, 2u);
