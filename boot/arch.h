@@ -89,7 +89,8 @@ unsigned ArchSmpInit(KernelPalloc& palloc, const char* cmdline);
 // returns when all have finished: work for the other CPUs, which fn may spread further with cross-calls.
 void ArchRunOnCpus(CpuSet cpus, CrossCallFn fn, void* arg);
 
-// The architecture's self-tests (its MMU and vmap, vmalloc over its tables, the cross-calls), run between
+// The architecture's self-tests (its MMU and vmap, vmalloc over its tables, the cross-calls, the TLB
+// shootdown), run between
 // the page allocator's and the pools'.
 void ArchSelfTests(KernelPalloc& palloc);
 

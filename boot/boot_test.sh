@@ -95,6 +95,9 @@ archsmep="off (not offered)"
 if [[ "$features" == *" smep "* ]]; then archsmep="on"; fi
 grep -q "^archinit: no-execute on, smep $archsmep, 1G pages $archgiant," <<<"$clean" ||
   fail "archinit does not say smep $archsmep, 1G pages $archgiant"
+archpcids="off (not offered)"
+if [[ "$features" == *" pge "* && "$features" == *" pcid "* ]]; then archpcids="on"; fi
+grep -q "^archinit: .*, global pages [^,]*, pcids $archpcids, " <<<"$clean" || fail "archinit does not say pcids $archpcids"
 grep -q "^mmu: kernel tables live at 0x[0-9a-f]*: [0-9]* page-table pages, $giant pages, " <<<"$clean" ||
   fail "mmuinit does not use $giant pages"
 cpu_colours=$(num 's/^cpu0: caches:.*; \([0-9]*\) page colours*$/\1/p')

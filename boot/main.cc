@@ -10,6 +10,7 @@
 #include "mm/base/panic.h"
 #include "mm/palloc/kernel_palloc.h"
 #include "mm/pool/selftest.h"
+#include "mm/vm/tlb.h"
 
 extern "C" {
 using Constructor = void (*)();
@@ -44,6 +45,11 @@ void Main() {
   Print("\nkmem: %s kernel, palloc backend %s\n", kArchName, KernelPalloc::kBackendName);
   const char* cmdline = ArchBootInit();
   Print("kmem: command line '%s'\n", cmdline);
+  // For the boot test that proves the shootdown self-test can fail: changes flush only their own CPU.
+  if (CmdlineHas(cmdline, "kmem.noshootdown")) {
+    SetShootdown(Shootdown::kOff);
+    Print("kmem: kmem.noshootdown: TLB changes flush only the CPU that makes them\n");
+  }
   ArchMach0Init(CmdlineHas(cmdline, "kmem.cpuid") ? CpuidDump::kYes : CpuidDump::kNo);
   ArchTrapInit();
   Memmap& map = ArchMemInit(CmdlineHas(cmdline, "kmem.memtest") ? MemSource::kMemoryTest : MemSource::kFirmwareMap);

@@ -6,6 +6,7 @@
 #include "boot/poolinit.h"
 #include "mm/base/format.h"
 #include "mm/pool/slab.h"
+#include "mm/vm/tlb.h"
 #include "monitor/monitor.h"
 
 namespace kmem::boot {
@@ -47,6 +48,8 @@ void Kva(void*, uint64_t) { ArchDumpKernelVa(); }
 
 void Json(void* ctx, uint64_t) { PrintMemJson(Of(ctx).map, Of(ctx).palloc); }
 
+void Tlb(void*, uint64_t) { TlbStatsPrint(); }
+
 // One CPU runs until the SMP start-up; then every CPU should run them at once.
 void Stress(void* ctx, uint64_t n) {
   for (uint64_t i = 1; i <= n; ++i) {
@@ -65,6 +68,7 @@ constexpr monitor::Command kCommands[] = {
     {"cpus", "each CPU's identity, address widths and caches", ArgKind::kNone, 0, 0, Cpus},
     {"kva", "the kernel-VA arenas' ranges and guard pages", ArgKind::kNone, 0, 0, Kva},
     {"json", "the memory dump, one JSON object a line", ArgKind::kNone, 0, 0, Json},
+    {"tlb", "TLB shootdowns and flushes on every CPU", ArgKind::kNone, 0, 0, Tlb},
     {"stress", "run every self-test N times", ArgKind::kCount, 1, 1000, Stress},
 };
 

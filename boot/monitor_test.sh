@@ -24,7 +24,7 @@ source testing/qemu_wait.sh
 
 # Input typed before the prompt would be lost when the UART's FIFO is reset at boot: wait for it.
 wait_for "$serial" '^kmem> ' 90 || fail "no monitor prompt"
-printf 'help\nmem\nmemmap\nbuddyinfo\npools\njson\nptdump\ncpus\nkva\nfrobnicate\nstress x\nmem 1\nstress 2\nexit\n' >&3
+printf 'help\nmem\nmemmap\nbuddyinfo\npools\njson\nptdump\ncpus\nkva\ntlb\nfrobnicate\nstress x\nmem 1\nstress 2\nexit\n' >&3
 wait "$qemu"
 status=$?
 [ $status -eq 0 ] || fail "qemu.sh exited with $status after exit: $(cat "$dir/qemu.log")"
@@ -37,7 +37,7 @@ answer() { log | awk -v cmd="kmem> $1" '$0 == cmd {on = 1; next} /^kmem> / {on =
 log | grep -q '^kmem: boot ok' || fail "no 'boot ok' after exit"
 log | grep -q '^monitor: left$' || fail "the monitor did not say it left"
 
-for name in mem memmap buddyinfo pools ptdump cpus kva json stress help 'exit, quit'; do
+for name in mem memmap buddyinfo pools ptdump cpus kva json tlb stress help 'exit, quit'; do
   answer help | grep -q "^  $name " || fail "help does not list $name"
 done
 
@@ -57,6 +57,15 @@ answer kva | head -1 | grep -q '^kva vmap: \[0xffff820000000000, 0xffff828000000
 answer kva | tail -1 | grep -qE '^kva vmap: [0-9]+ ranges, [0-9]+ KiB in use, [0-9]+ KiB of guard pages, largest gap [0-9]+ KiB$' \
   || fail "kva has no totals line"
 [ "$(answer kva | grep -c ' 16K guard below$')" = 2 ] || fail "kva does not show cpu1's two guarded stacks: $(answer kva)"
+
+# The counts only grow: tlb's shootdowns and flushes are at least the boot's.
+tlb_count() { sed -n "s/^tlb: \([0-9]*\) shootdowns to [0-9]* other cpus, \([0-9]*\) pages and \([0-9]*\) full flushes.*/\1 \2 \3/p"; }
+read -r boot_sd boot_pages boot_full < <(boot | tlb_count | tail -1)
+read -r mon_sd mon_pages mon_full < <(answer tlb | tlb_count)
+[ -n "${boot_pages:-}" ] || fail "no tlb line in the boot log"
+[ -n "${mon_pages:-}" ] || fail "tlb: $(answer tlb)"
+(( mon_sd >= boot_sd && mon_pages >= boot_pages && mon_full >= boot_full )) ||
+  fail "tlb counts went down: boot '$boot_sd $boot_pages $boot_full', monitor '$mon_sd $mon_pages $mon_full'"
 
 boot | sed -n '/^pool       live blocks/,/^pool selftest: passed/p' | sed '$d' >"$dir/pools.boot"
 answer pools | diff "$dir/pools.boot" - || fail "pools differs from the self-test's tables"

@@ -1,5 +1,6 @@
 // An ArchAspace for host tests of the portable address-space layer: a model of page-granular mappings that
-// records each call in order. A test can force every call's answer (`answer`) or make Map run out of table
+// records each call in order (the flushes it is asked for are counted per CPU, not logged). Unmap and
+// Protect put each page they change into the batch. A test can force every call's answer (`answer`) or make Map run out of table
 // memory after a number of calls (`maps_left`), to reach the callers' error paths.
 #pragma once
 
@@ -13,7 +14,7 @@ namespace kmem::testing {
 
 class FakeArchAspace final : public ArchAspace {
  public:
-  VmStatus Map(VirtAddr va, PhysAddr pa, uint64_t size, Prot prot, CacheMode cache) override {
+  VmStatus Map(VirtAddr va, PhysAddr pa, uint64_t size, Prot prot, CacheMode cache, TlbBatch&) override {
     Log("map", va, size);
     if (answer != VmStatus::kOk) return answer;
     if (!va.IsAlignedTo(kPageSize) || !IsAligned(size, kPageSize) || size == 0) return VmStatus::kMisaligned;
@@ -25,17 +26,22 @@ class FakeArchAspace final : public ArchAspace {
     for (uint64_t off = 0; off < size; off += kPageSize) pages[va.value() + off] = {pa + off, prot, cache};
     return VmStatus::kOk;
   }
-  VmStatus Unmap(VirtAddr va, uint64_t size) override {
+  VmStatus Unmap(VirtAddr va, uint64_t size, TlbBatch& batch) override {
     Log("unmap", va, size);
     if (answer != VmStatus::kOk) return answer;
-    for (uint64_t off = 0; off < size; off += kPageSize) pages.erase(va.value() + off);
+    for (uint64_t off = 0; off < size; off += kPageSize) {
+      if (pages.erase(va.value() + off) != 0) batch.AddPage(va + off);
+    }
     return VmStatus::kOk;
   }
-  VmStatus Protect(VirtAddr va, uint64_t size, Prot prot) override {
+  VmStatus Protect(VirtAddr va, uint64_t size, Prot prot, TlbBatch& batch) override {
     Log("protect", va, size);
     if (answer != VmStatus::kOk) return answer;
     for (uint64_t off = 0; off < size; off += kPageSize) {
-      if (auto it = pages.find(va.value() + off); it != pages.end()) it->second.prot = prot;
+      if (auto it = pages.find(va.value() + off); it != pages.end()) {
+        it->second.prot = prot;
+        batch.AddPage(va + off);
+      }
     }
     return VmStatus::kOk;
   }
@@ -47,7 +53,13 @@ class FakeArchAspace final : public ArchAspace {
     *out = VmMapping{it->second.pa + (va.value() & (kPageSize - 1)), kPageSize, it->second.prot, it->second.cache};
     return VmStatus::kOk;
   }
-  void Activate() override { calls.push_back("activate"); }
+  TlbDone FlushHere(const TlbBatch& batch) override {
+    ++flushes[CpuId()];
+    return batch.full() ? TlbDone::kFull : TlbDone::kPages;
+  }
+  void Reclaim(TlbBatch&) override {}
+  void Activate(TlbReuse reuse) override { calls.push_back(reuse == TlbReuse::kKeep ? "activate keep" : "activate"); }
+  bool Tagged() const override { return tagged; }
   void Release() override { calls.push_back("release"); }
 
   struct Page {
@@ -59,6 +71,8 @@ class FakeArchAspace final : public ArchAspace {
   std::vector<std::string> calls;
   VmStatus answer = VmStatus::kOk;
   long maps_left = -1;  // Map calls that may still succeed; -1: no limit
+  bool tagged = false;  // whether the space's TLB entries outlive a switch (PCIDs)
+  unsigned flushes[kMaxCpus] = {};  // FlushHere calls on each CPU
 
  private:
   void Log(const char* op, VirtAddr va, uint64_t size) {

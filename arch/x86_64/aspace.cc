@@ -25,7 +25,7 @@ VmStatus VmStatusOf(MmuStatus status) {
 VmStatus X86Aspace::User(Mmu& mmu, X86Aspace* out) {
   PhysAddr root;
   MmuStatus s = mmu.NewAddressSpace(&root);
-  if (s == MmuStatus::kOk) *out = X86Aspace(mmu, root, AddressSpace::Kind::kUser);
+  if (s == MmuStatus::kOk) *out = X86Aspace(mmu, root, AddressSpace::Kind::kUser, mmu.NewPcid());
   return VmStatusOf(s);
 }
 
@@ -37,19 +37,21 @@ Attr X86Aspace::AttrsOf(Prot prot, CacheMode cache) const {
   return a;
 }
 
-VmStatus X86Aspace::Map(VirtAddr va, PhysAddr pa, uint64_t size, Prot prot, CacheMode cache) {
-  return VmStatusOf(mmu_->Pmap(root(), pa, va, size, AttrsOf(prot, cache)));
+VmStatus X86Aspace::Map(VirtAddr va, PhysAddr pa, uint64_t size, Prot prot, CacheMode cache, TlbBatch& batch) {
+  return VmStatusOf(mmu_->Pmap(root(), pa, va, size, AttrsOf(prot, cache), batch));
 }
 
-VmStatus X86Aspace::Unmap(VirtAddr va, uint64_t size) { return VmStatusOf(mmu_->Punmap(root(), va, size)); }
+VmStatus X86Aspace::Unmap(VirtAddr va, uint64_t size, TlbBatch& batch) {
+  return VmStatusOf(mmu_->Punmap(root(), va, size, batch));
+}
 
 // Protect keeps a mapping's cache mode: the Mmu rewrites every attribute bit, so it is read back first
 // from the range's first page (a range of mixed cache modes is not something Protect is asked to keep).
-VmStatus X86Aspace::Protect(VirtAddr va, uint64_t size, Prot prot) {
+VmStatus X86Aspace::Protect(VirtAddr va, uint64_t size, Prot prot, TlbBatch& batch) {
   const Translation t = mmu_->Translate(root(), va);
   const CacheMode cache = t.status == MmuStatus::kOk && Has(t.attrs, Attr::kUncached) ? CacheMode::kUncached
                                                                                         : CacheMode::kCached;
-  return VmStatusOf(mmu_->Protect(root(), va, size, AttrsOf(prot, cache)));
+  return VmStatusOf(mmu_->Protect(root(), va, size, AttrsOf(prot, cache), batch));
 }
 
 VmStatus X86Aspace::Query(VirtAddr va, VmMapping* out) {
@@ -62,11 +64,10 @@ VmStatus X86Aspace::Query(VirtAddr va, VmMapping* out) {
   return VmStatus::kOk;
 }
 
-void X86Aspace::Activate() { mmu_->MmuSwitch(root()); }
-
 void X86Aspace::Release() {
   KASSERT(kind_ == AddressSpace::Kind::kUser, "releasing the kernel's tables 0x%lx", root_.value());
   mmu_->MmuRelease(root_);
+  mmu_->FreePcid(pcid_);
 }
 
 }  // namespace kmem::x86

@@ -6,7 +6,9 @@ namespace kmem::x86 {
 namespace {
 
 constexpr uint64_t kCr4Pge = uint64_t{1} << 7;
+constexpr uint64_t kCr4Pcide = uint64_t{1} << 17;
 constexpr uint64_t kCr4Smep = uint64_t{1} << 20;
+constexpr uint64_t kCr3NoFlush = uint64_t{1} << 63;
 
 uint64_t ReadCr4() {
   uint64_t v;
@@ -18,12 +20,16 @@ void WriteCr4(uint64_t v) { asm volatile("mov %0, %%cr4" : : "r"(v) : "memory");
 
 }  // namespace
 
-void KernelCpuOps::LoadCr3(PhysAddr top) { asm volatile("mov %0, %%cr3" : : "r"(top.value()) : "memory"); }
+void KernelCpuOps::LoadCr3(PhysAddr top, uint16_t pcid, TlbReuse reuse) {
+  const uint64_t cr3 = top.value() | pcid | (reuse == TlbReuse::kKeep ? kCr3NoFlush : 0);
+  asm volatile("mov %0, %%cr3" : : "r"(cr3) : "memory");
+}
 
 void KernelCpuOps::Invlpg(VirtAddr va) { asm volatile("invlpg (%0)" : : "r"(va.value()) : "memory"); }
 
-// Clearing CR4.PGE drops every TLB entry, global ones included; setting it again restores global pages.
-// Without global pages (a CPU without PGE) a CR3 reload drops everything.
+// Clearing CR4.PGE drops every TLB entry, of every PCID, global ones included; setting it again restores
+// global pages. Without global pages (a CPU without PGE, so no PCIDs either: kmem turns those on only with
+// PGE) a CR3 reload drops everything.
 void KernelCpuOps::FlushGlobal() {
   const uint64_t cr4 = ReadCr4();
   if ((cr4 & kCr4Pge) == 0) {
@@ -56,6 +62,8 @@ void LoadPat() {
 }
 
 void EnableGlobalPages() { WriteCr4(ReadCr4() | kCr4Pge); }
+
+void EnablePcids() { WriteCr4(ReadCr4() | kCr4Pcide); }
 
 void EnableSmep() { WriteCr4(ReadCr4() | kCr4Smep); }
 

@@ -11,7 +11,7 @@ namespace kmem::x86 {
 
 class KernelCpuOps final : public CpuOps {
  public:
-  void LoadCr3(PhysAddr top) override;
+  void LoadCr3(PhysAddr top, uint16_t pcid, TlbReuse reuse) override;
   void Invlpg(VirtAddr va) override;
   void FlushGlobal() override;
   unsigned CpuId() override { return kmem::CpuId(); }
@@ -34,6 +34,9 @@ class KernelMsrs final : public MsrSource {
 void LoadPat();
 // Sets CR4.PGE so that Global entries survive CR3 loads. Only on a CPU with CpuFeature::kGlobalPages.
 void EnableGlobalPages();
+// Sets CR4.PCIDE, so that CR3 loads carry a PCID and may keep the TLB's entries (Mmu::SetPcids). Only on
+// a CPU with CpuFeature::kPcid, with PCID 0 loaded (the architecture's condition for setting the bit).
+void EnablePcids();
 // Sets CR4.SMEP: the kernel faults instead of executing a user page. Only on a CPU with CpuFeature::kSmep.
 void EnableSmep();
 

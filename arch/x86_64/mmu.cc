@@ -212,42 +212,45 @@ MmuStatus Mmu::CheckAttrs(VirtAddr va, Attr attrs) const {
   return Has(attrs, Attr::kUser) ? MmuStatus::kWrongHalf : MmuStatus::kOk;
 }
 
-TlbBatch Mmu::BeginBatch(PhysAddr table, VirtAddr va) {
-  TlbBatch b;
-  b.global_ = !IsUserAddress(va);
-  b.active_ = b.global_ || table == current_;
-  return b;
-}
-
-void Mmu::BatchPage(TlbBatch& b, VirtAddr va) {
-  if (!b.active_ || b.full_) return;
-  if (b.count_ == TlbBatch::kMaxPages) {
-    b.full_ = true;
-    return;
+TlbDone Mmu::FlushHere(const TlbBatch& b) {
+  const bool every_pcid = b.scope() == TlbScope::kGlobal && b.table_count() > 0 && pcids_ == Pcids::kYes;
+  if (!b.full() && !every_pcid) {
+    for (unsigned i = 0; i < b.count(); ++i) cpu_.Invlpg(b.page(i));
+    return TlbDone::kPages;
   }
-  b.pages_[b.count_++] = va.value();
-}
-
-void Mmu::BatchFree(TlbBatch& b, PhysAddr page) {
-  if (b.freed_count_ == TlbBatch::kMaxFreed) Flush(b);
-  b.freed_[b.freed_count_++] = page.value();
-}
-
-void Mmu::Flush(TlbBatch& b) {
-  if (b.full_) {
-    if (b.global_) {
-      cpu_.FlushGlobal();
-    } else {
-      cpu_.LoadCr3(current_);
-    }
+  if (b.scope() == TlbScope::kGlobal) {
+    cpu_.FlushGlobal();
   } else {
-    for (unsigned i = 0; i < b.count_; ++i) cpu_.Invlpg(VirtAddr(b.pages_[i]));
+    const Loaded& here = current_[cpu_.CpuId()];
+    cpu_.LoadCr3(here.root, here.pcid, TlbReuse::kFlush);
   }
-  // Only now may the CPU no longer walk through the freed tables.
-  for (unsigned i = 0; i < b.freed_count_; ++i) FreeTable(PhysAddr(b.freed_[i]));
-  b.full_ = false;
-  b.count_ = 0;
-  b.freed_count_ = 0;
+  return TlbDone::kFull;
+}
+
+void Mmu::Reclaim(TlbBatch& b) {
+  const IrqState irq = IrqSave();  // the pool is this CPU's
+  PhysAddr page = b.tables();
+  for (unsigned i = 0; i < b.table_count(); ++i) {
+    const PhysAddr next(*Table(page));
+    FreeTable(page);
+    page = next;
+  }
+  b.ClearTables();
+  IrqRestore(irq);
+}
+
+void Mmu::Finish(PhysAddr table, TlbBatch& b) {
+  CpuSet cpus = OnlineCpus();
+  if (b.scope() == TlbScope::kSpace) {
+    const IrqState irq = IrqSave();
+    cpus = current() == table ? CpuSet::Of(cpu_.CpuId()) : CpuSet();
+    IrqRestore(irq);
+  }
+  TlbShootdown(
+      cpus, b,
+      [](void* mmu, const TlbBatch& batch) { return static_cast<Mmu*>(mmu)->FlushHere(batch); },
+      this);
+  Reclaim(b);
 }
 
 // The entry path.entry[level] was just cleared: counts go down and tables that became empty go, bottom up.
@@ -266,6 +269,13 @@ bool Mmu::ReleaseEmpty(TlbBatch& b, VirtAddr va, const WalkPath& path, unsigned 
 }
 
 MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Attr attrs) {
+  TlbBatch b(ScopeOf(va));
+  const MmuStatus s = Pmap(table, pa, va, size, attrs, b);
+  Finish(table, b);
+  return s;
+}
+
+MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Attr attrs, TlbBatch& b) {
   uint64_t* const top = LiveTop(table, "pmap");
   if (!pa.IsAlignedTo(kPageSize)) return MmuStatus::kMisaligned;
   MmuStatus status = CheckRange(table, va, size);
@@ -284,16 +294,15 @@ MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Att
     if (e == nullptr || (*e & pte::kPresent) != 0) {
       status = e != nullptr || (*path.entry[path.level] & pte::kPresent) != 0 ? MmuStatus::kAlreadyMapped
                                                                                 : MmuStatus::kNoMemory;
-      // Tables this walk made and left empty go back, then whatever this call mapped.
-      if (e == nullptr && status == MmuStatus::kNoMemory && path.level < kTopLevel) {
-        TlbBatch b = BeginBatch(table, va);
-        if (Count(*path.entry[path.level + 1]) == 0) {
-          SetCount(path.entry[path.level + 1], 1);
-          ReleaseEmpty(b, va + done, path, path.level);
-        }
-        Flush(b);
+      // Tables this walk made and left empty go back, then whatever this call mapped. A CPU may have cached
+      // the new tables' upper entries: an invlpg of the address drops those.
+      if (e == nullptr && status == MmuStatus::kNoMemory && path.level < kTopLevel &&
+          Count(*path.entry[path.level + 1]) == 0) {
+        SetCount(path.entry[path.level + 1], 1);
+        ReleaseEmpty(b, va + done, path, path.level);
+        b.AddPage(va + done);
       }
-      if (done > 0) Punmap(table, va, done);
+      if (done > 0) Punmap(table, va, done, b);
       return status;
     }
     // The rest of this table takes no new walk while the same page size fits and the entries are free;
@@ -334,13 +343,12 @@ bool Mmu::Split(uint64_t* leaf, unsigned level, VirtAddr va) {
 
 // Inlined into Punmap and Protect, so that each gets the loop specialised for its operation.
 [[gnu::always_inline]] inline MmuStatus Mmu::ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp op,
-                                                         Attr attrs) {
+                                                         Attr attrs, TlbBatch& b) {
   uint64_t* const top = LiveTop(table, op == RangeOp::kUnmap ? "punmap" : "protect");
   MmuStatus status = CheckRange(table, va, size);
   if (status == MmuStatus::kOk && op == RangeOp::kProtect) status = CheckAttrs(va, attrs);
   if (status != MmuStatus::kOk) return status;
   const uint64_t bits = PteBits(attrs);
-  TlbBatch b = BeginBatch(table, va);
   uint64_t left = size;
   VirtAddr cur = va;
   while (left > 0) {
@@ -370,27 +378,40 @@ bool Mmu::Split(uint64_t* leaf, unsigned level, VirtAddr va) {
       bool table_stays = true;
       if (op == RangeOp::kUnmap) {
         *entry = 0;
-        BatchPage(b, cur);
+        b.AddPage(cur);
         table_stays = ReleaseEmpty(b, cur, path, l);
       } else if (uint64_t next = (*entry & kLeafKeep) | bits | pte::kPresent; next != *entry) {
         *entry = next;
-        BatchPage(b, cur);
+        b.AddPage(cur);
       }
       left -= LevelSize(l);
       cur = cur + LevelSize(l);
       if (!table_stays || ++entry == end || left < LevelSize(l) || (*entry & pte::kPresent) == 0 || !IsLeaf(*entry, l)) break;
     }
   }
-  Flush(b);
   return status;
 }
 
+MmuStatus Mmu::Punmap(PhysAddr table, VirtAddr va, uint64_t size, TlbBatch& b) {
+  return ChangeRange(table, va, size, RangeOp::kUnmap, Attr::kRead, b);
+}
+
+MmuStatus Mmu::Protect(PhysAddr table, VirtAddr va, uint64_t size, Attr attrs, TlbBatch& b) {
+  return ChangeRange(table, va, size, RangeOp::kProtect, attrs, b);
+}
+
 MmuStatus Mmu::Punmap(PhysAddr table, VirtAddr va, uint64_t size) {
-  return ChangeRange(table, va, size, RangeOp::kUnmap, Attr::kRead);
+  TlbBatch b(ScopeOf(va));
+  const MmuStatus s = Punmap(table, va, size, b);
+  Finish(table, b);
+  return s;
 }
 
 MmuStatus Mmu::Protect(PhysAddr table, VirtAddr va, uint64_t size, Attr attrs) {
-  return ChangeRange(table, va, size, RangeOp::kProtect, attrs);
+  TlbBatch b(ScopeOf(va));
+  const MmuStatus s = Protect(table, va, size, attrs, b);
+  Finish(table, b);
+  return s;
 }
 
 Translation Mmu::Translate(PhysAddr table, VirtAddr va) {
@@ -479,11 +500,13 @@ MmuStatus Mmu::Kmap(PhysAddr page, VirtAddr* va) {
 }
 
 void Mmu::Kunmap(VirtAddr va) {
-  if (va.value() < kKmap || va.value() - kKmap >= kKmapSize) return;
-  const unsigned slot = static_cast<unsigned>((va.value() - kKmap) / kPageSize);
+  if (va.value() >= kDirectMap && va.value() - kDirectMap < direct_end_.value()) return;
+  const uint64_t slot = (va.value() - kKmap) / kPageSize;
   const uint64_t bit = uint64_t{1} << (slot % 64);
-  if ((kmap_used_[slot / 64] & bit) == 0) return;
-  Punmap(kernel_table_, va.AlignedDown(kPageSize), kPageSize);
+  if (va.value() < kKmap || slot >= kKmapSlots || !va.IsAlignedTo(kPageSize) || (kmap_used_[slot / 64] & bit) == 0) {
+    Panic("mmu: kunmap of 0x%lx, which is no held KMAP slot and not in the direct map", va.value());
+  }
+  Punmap(kernel_table_, va, kPageSize);
   kmap_used_[slot / 64] &= ~bit;
 }
 
@@ -496,11 +519,41 @@ MmuStatus Mmu::NewAddressSpace(PhysAddr* table) {
   return MmuStatus::kOk;
 }
 
-void Mmu::MmuSwitch(PhysAddr table) {
+void Mmu::MmuSwitch(PhysAddr table, uint16_t pcid, TlbReuse reuse) {
   LiveTop(table, "switch");
-  if (table == current_) return;
-  current_ = table;
-  cpu_.LoadCr3(table);
+  KASSERT(pcid < kPcids, "pcid %u", pcid);
+  if (pcids_ == Pcids::kNo || pcid == 0) {
+    pcid = 0;
+    reuse = TlbReuse::kFlush;
+  }
+  Loaded& here = current_[cpu_.CpuId()];
+  if (here.root == table && here.pcid == pcid) return;
+  here = Loaded{table, pcid};
+  cpu_.LoadCr3(table, pcid, reuse);
+}
+
+// Lock-free: spaces are made and released on any CPU, and the Mmu has no lock of its own.
+uint16_t Mmu::NewPcid() {
+  if (pcids_ == Pcids::kNo) return 0;
+  for (unsigned w = 0; w < kPcids / 64; ++w) {
+    uint64_t used = __atomic_load_n(&pcid_used_[w], __ATOMIC_ACQUIRE);
+    while (used != ~uint64_t{0}) {
+      const unsigned bit = static_cast<unsigned>(__builtin_ctzll(~used));
+      if (__atomic_compare_exchange_n(&pcid_used_[w], &used, used | uint64_t{1} << bit, false, __ATOMIC_ACQ_REL,
+                                      __ATOMIC_ACQUIRE)) {
+        return static_cast<uint16_t>(w * 64 + bit);
+      }
+    }
+  }
+  return 0;
+}
+
+void Mmu::FreePcid(uint16_t pcid) {
+  if (pcid == 0) return;
+  KASSERT(pcid < kPcids, "mmu: free of pcid %u", pcid);
+  const uint64_t bit = uint64_t{1} << (pcid % 64);
+  const uint64_t was = __atomic_fetch_and(&pcid_used_[pcid / 64], ~bit, __ATOMIC_ACQ_REL);
+  if ((was & bit) == 0) Panic("mmu: free of pcid %u, which is not in use", pcid);
 }
 
 void Mmu::FreeSubtree(PhysAddr table, unsigned level) {
@@ -516,7 +569,7 @@ void Mmu::FreeSubtree(PhysAddr table, unsigned level) {
 void Mmu::MmuRelease(PhysAddr table) {
   uint64_t* const top = LiveTop(table, "release");
   KASSERT(table != kernel_table_, "releasing the kernel's table 0x%lx", table.value());
-  if (table == current_) MmuSwitch(kernel_table_);
+  if (table == current()) MmuSwitch(kernel_table_);
   for (unsigned i = 0; i < kEntriesPerTable / 2; ++i) {
     if ((top[i] & pte::kPresent) != 0) FreeSubtree(EntryAddr(top[i]), kTopLevel - 1);
   }

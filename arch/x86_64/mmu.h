@@ -20,8 +20,9 @@
 #include "mm/base/addr.h"
 #include "mm/base/direct_map.h"
 #include "mm/base/percpu.h"
-#include "mm/vm/kva.h"
 #include "mm/base/ram_range.h"
+#include "mm/vm/kva.h"
+#include "mm/vm/tlb.h"
 
 namespace kmem::x86 {
 
@@ -40,9 +41,11 @@ class PtPageAllocator {
 // The privileged instructions the MMU needs, one call each.
 class CpuOps {
  public:
-  // Loads CR3: switches address space and drops every non-global TLB entry.
-  virtual void LoadCr3(PhysAddr top) = 0;
-  // Drops the TLB entries (any page size, global or not) and paging-structure caches for `va`.
+  // Loads CR3 with `top` and `pcid` (0 without CR4.PCIDE): switches address space and drops the non-global
+  // entries tagged `pcid`, unless kKeep sets the no-flush bit (only with CR4.PCIDE).
+  virtual void LoadCr3(PhysAddr top, uint16_t pcid, TlbReuse reuse) = 0;
+  // Drops the TLB entries for `va` (any page size; the current PCID's and global ones) and every
+  // paging-structure-cache entry of the current PCID.
   virtual void Invlpg(VirtAddr va) = 0;
   // Drops every TLB entry, global ones included (toggles CR4.PGE).
   virtual void FlushGlobal() = 0;
@@ -105,29 +108,6 @@ struct WalkPath {
   unsigned level;
 };
 
-// The pending-invalidation record of one operation (Linux's mmu_gather in spirit): the pages whose
-// translations changed and the page-table pages that may only be reused after the flush. Today it is
-// applied on this CPU; an SMP shootdown sends the same record to the CPUs that have the space loaded.
-class TlbBatch {
- public:
-  // Beyond this many pages one full flush is cheaper than single-page invalidations.
-  static constexpr unsigned kMaxPages = 16;
-  static constexpr unsigned kMaxFreed = 16;
-
- private:
-  friend class Mmu;
-  bool active_ = false;  // whether the CPU may hold translations of the space being changed
-  bool global_ = false;  // the range is in the kernel half, whose entries are global
-  bool full_ = false;
-  unsigned count_ = 0;
-  unsigned freed_count_ = 0;
-  // Raw words, not VirtAddr/PhysAddr: those zero-initialise, and a batch is set up on every Punmap and
-  // Protect, where clearing 256 bytes would cost more than the single-page change itself. Only the first
-  // count_ / freed_count_ are ever read.
-  uint64_t pages_[kMaxPages];
-  uint64_t freed_[kMaxFreed];
-};
-
 // Visits each leaf mapping of a table in address order; `level` says its page size.
 using LeafVisitor = void (*)(void* ctx, VirtAddr va, unsigned level, uint64_t pte);
 
@@ -138,6 +118,9 @@ class Mmu {
   static constexpr PhysAddr kArchPhysLimit = x86::kArchPhysLimit;  // layout.h
   // Surplus above this many pages in a CPU's pool goes back to the allocator.
   static constexpr unsigned kPoolLimit = 64;
+  // Whether CR4.PCIDE is on; without it every PCID is 0.
+  enum class Pcids { kNo, kYes };
+  static constexpr unsigned kPcids = 4096;
 
   // `tables` reaches every page the allocator hands out. Constant-initialisable, so the kernel's Mmu is a
   // plain global.
@@ -172,16 +155,36 @@ class Mmu {
   // marker word). Kernel addresses change only through kernel_table(): through any other table Pmap,
   // Punmap and Protect return kWrongHalf, and MmuWalk panics rather than create tables there.
 
+  // Pmap, Punmap and Protect collect what they make stale in `batch` (mm/vm/tlb.h), whose scope is the
+  // range's half, and flush nothing; the caller runs the batch with Finish or through its AddressSpace.
+  // The forms without a batch finish it themselves: a kernel range is shot down on every online CPU, a
+  // user range flushed on this CPU if it has the table loaded (a user table other CPUs load changes
+  // through its AddressSpace, which knows them).
+
   // Maps [va, va + size) to [pa, pa + size) with the largest pages that alignment and size allow.
-  // All-or-nothing: on any error the table is as before (undoing a partial map flushes what it had
-  // mapped). Success needs no flush: nothing that was present changes.
+  // All-or-nothing: on any error the table is as before (what a partial map had done goes into the batch).
+  // Success makes nothing stale: nothing that was present changes.
+  MmuStatus Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Attr attrs, TlbBatch& batch);
   MmuStatus Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Attr attrs);
   // Unmaps whatever is mapped in [va, va + size), splitting large pages that straddle its ends and
-  // freeing tables that become empty; holes are skipped. Flushes exactly the pages that changed, or the
-  // whole TLB past TlbBatch::kMaxPages.
+  // unlinking tables that become empty into the batch; holes are skipped.
+  MmuStatus Punmap(PhysAddr table, VirtAddr va, uint64_t size, TlbBatch& batch);
   MmuStatus Punmap(PhysAddr table, VirtAddr va, uint64_t size);
   // Gives every mapped page of [va, va + size) the attributes `attrs`, splitting as Punmap does.
+  MmuStatus Protect(PhysAddr table, VirtAddr va, uint64_t size, Attr attrs, TlbBatch& batch);
   MmuStatus Protect(PhysAddr table, VirtAddr va, uint64_t size, Attr attrs);
+
+  // The batch on this CPU: each page by invlpg, or past TlbBatch::kMaxPages the whole TLB (global scope:
+  // CR4.PGE toggled; a space's: its CR3 reloaded with flush). For a space's batch the space is loaded here.
+  // With PCIDs a kernel batch that frees tables is a global flush too: invlpg drops the paging-structure
+  // caches of the current PCID only, and kernel tables are cached under every PCID.
+  TlbDone FlushHere(const TlbBatch& batch);
+  // The batch's page-table pages back to this CPU's pool (surplus to the allocator), once no CPU can walk
+  // through them any more.
+  void Reclaim(TlbBatch& batch);
+  // The batch-less forms' ending: flushes where the comment above says, then Reclaim.
+  void Finish(PhysAddr table, TlbBatch& batch);
+
   // O(levels); no allocation.
   Translation Translate(PhysAddr table, VirtAddr va);
 
@@ -198,21 +201,36 @@ class Mmu {
 
   // *va gets a kernel address for one page: the direct map when it covers the page, otherwise the lowest
   // free KMAP slot, which stays the caller's until Kunmap. kNoSpace when all kKmapSlots are in use (a
-  // slot is never taken from its holder); O(kKmapSlots / 64). Kunmap releases a KMAP slot and is a no-op
-  // for direct-map addresses.
+  // slot is never taken from its holder); O(kKmapSlots / 64). Kunmap releases a KMAP slot, shot down on
+  // every CPU before the slot can be handed out again, and is a no-op for direct-map addresses; Kunmap of
+  // any other address, or of a slot no one holds, panics with the address.
+  //
+  // KMAP is a fixed slot map, not a KvaArena as VMAP is: every request is exactly one page, so a slot's
+  // index is its address and its bit is its whole record; the arena's records, first-fit search and guard
+  // pages would buy nothing for one-page ranges, and a bitmap makes the double-Kunmap check one bit test.
   MmuStatus Kmap(PhysAddr page, VirtAddr* va);
   void Kunmap(VirtAddr va);
 
   // A new address space: an empty user half, the shared kernel half.
   MmuStatus NewAddressSpace(PhysAddr* table);
-  // Loads `table` unless it is loaded already. One CPU for now: `current` is the boot CPU's; with SMP it
-  // becomes per-CPU and a TlbBatch goes to every CPU that has the space loaded.
-  void MmuSwitch(PhysAddr table);
+  // Loads `table` with `pcid` on the calling CPU unless it is loaded there already; `reuse` as for
+  // CpuOps::LoadCr3. Without PCIDs (SetPcids) both are ignored: PCID 0, flushed. PCID 0 is the kernel's
+  // and every space's that has none; it is always loaded flushed.
+  void MmuSwitch(PhysAddr table, uint16_t pcid = 0, TlbReuse reuse = TlbReuse::kFlush);
   // Frees every user page-table page of `table` and `table` itself into this CPU's pool (surplus to the
   // allocator); switches to the kernel table first if `table` is loaded. O(tables of the space). The
   // table is marked released: using it again panics, until NewAddressSpace hands the page out anew.
   void MmuRelease(PhysAddr table);
-  PhysAddr current() const { return current_; }
+  // The table the calling CPU has loaded.
+  PhysAddr current() { return current_[cpu_.CpuId()].root; }
+
+  // PCIDs: SetPcids once the CPU has CR4.PCIDE on (before any MmuSwitch with a PCID). NewPcid hands out an
+  // unused one, or 0 when there are none or the CPU has none (that space is then flushed on every load);
+  // FreePcid takes it back. O(kPcids / 64).
+  void SetPcids(Pcids pcids) { pcids_ = pcids; }
+  Pcids pcids() const { return pcids_; }
+  uint16_t NewPcid();
+  void FreePcid(uint16_t pcid);
 
   void VisitLeaves(PhysAddr table, LeafVisitor visit, void* ctx);
 
@@ -237,14 +255,12 @@ class Mmu {
   MmuStatus CheckPhys(PhysAddr pa, uint64_t size) const;
   MmuStatus CheckAttrs(VirtAddr va, Attr attrs) const;
   MmuStatus CheckMemoryType(PhysAddr base, uint64_t size, Cache cache) const;
-  TlbBatch BeginBatch(PhysAddr table, VirtAddr va);
-  void BatchPage(TlbBatch& batch, VirtAddr va);
-  void BatchFree(TlbBatch& batch, PhysAddr page);
-  void Flush(TlbBatch& batch);
+  static TlbScope ScopeOf(VirtAddr va) { return IsUserAddress(va) ? TlbScope::kSpace : TlbScope::kGlobal; }
+  void BatchFree(TlbBatch& batch, PhysAddr page) { batch.AddTable(page, Table(page)); }
   bool ReleaseEmpty(TlbBatch& batch, VirtAddr va, const WalkPath& path, unsigned level);
   unsigned LeafLevel(VirtAddr va, PhysAddr pa, uint64_t left) const;
   bool Split(uint64_t* leaf, unsigned level, VirtAddr va);
-  MmuStatus ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp op, Attr attrs);
+  MmuStatus ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp op, Attr attrs, TlbBatch& batch);
   void FreeSubtree(PhysAddr table, unsigned level);
   void VisitTable(PhysAddr table, unsigned level, uint64_t base, LeafVisitor visit, void* ctx);
 
@@ -253,8 +269,16 @@ class Mmu {
   CpuOps& cpu_;
   GiantPages giant_ = GiantPages::kNo;
   PhysAddr phys_limit_ = kArchPhysLimit;
+  // What a CPU has loaded.
+  struct Loaded {
+    PhysAddr root;
+    uint16_t pcid;
+  };
   PhysAddr kernel_table_;
-  PhysAddr current_;
+  Loaded current_[kMaxCpus] = {};
+  Pcids pcids_ = Pcids::kNo;
+  // Bit p of word p / 64 is set while PCID p is a space's; PCID 0 is never handed out.
+  uint64_t pcid_used_[kPcids / 64] = {1};
   PhysAddr direct_end_;
   const RamRange* ram_ = nullptr;
   size_t ram_count_ = 0;

@@ -7,8 +7,9 @@
 
 extern "C" {
 extern const uint64_t trap_entries[kmem::x86::kExceptionVectors];
+extern const char probe_read_load[], probe_read_fault[];
 extern const uint64_t interrupt_entries[kmem::x86::kVectors - kmem::x86::kFirstInterrupt];
-[[noreturn]] void TrapDispatch(kmem::x86::TrapFrame* frame);
+void TrapDispatch(kmem::x86::TrapFrame* frame);
 void InterruptDispatch(uint64_t vector);
 }
 
@@ -135,8 +136,13 @@ void SetInterruptHandler(unsigned vector, InterruptHandler handler) {
 
 }  // namespace kmem::x86
 
+// Returns only for a fault it fixed up; everything else panics.
 void TrapDispatch(kmem::x86::TrapFrame* frame) {
   using namespace kmem::x86;
+  if (frame->vector == kPageFault && frame->rip == reinterpret_cast<uint64_t>(probe_read_load)) {
+    frame->rip = reinterpret_cast<uint64_t>(probe_read_fault);
+    return;
+  }
   const TrapFrame& f = *frame;
   // A page fault's address; after a double fault, the address of the page fault that caused it, if one did.
   const uint64_t address = ReadCr2();

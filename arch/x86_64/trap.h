@@ -1,8 +1,9 @@
 // Traps (kernel-only): each CPU's GDT with its TSS, the IDT every CPU shares, the entry stubs of the 32
-// exception vectors and of the interrupt vectors above them (trap_entry.S). Every exception is fatal today
-// (no user mode, no demand paging), so that a fault in the kernel panics saying what happened instead of
-// triple-faulting. A double fault, which is what a kernel stack overflow into its guard page becomes (the
-// CPU cannot push the page fault's frame), runs on a stack of its own (IST 1). Interrupts (the SMP
+// exception vectors and of the interrupt vectors above them (trap_entry.S). Every exception is fatal (no
+// user mode, no demand paging yet), so that a fault in the kernel panics saying what happened instead of
+// triple-faulting, but a page fault in ProbeRead, which the handler recovers from as Linux's exception
+// table lets a marked load fail. A double fault, which is what a kernel stack overflow into its guard
+// page becomes (the CPU cannot push the page fault's frame), runs on a stack of its own (IST 1). Interrupts (the SMP
 // start-up's IPIs) go to the handler installed for their vector and return to what they interrupted.
 #pragma once
 
@@ -36,6 +37,11 @@ void TrapInit();
 void TrapInitCpu(unsigned cpu, VirtAddr double_fault_stack_top);
 
 void SetFaultExplainer(FaultExplainer explain);
+
+// Reads the word at `address` into *value and returns true, or returns false where the read page-faults
+// (nothing mapped, or a translation the tables no longer have): the kernel's fault-recovering read, for
+// tests that must see a fault happen (the TLB shootdown self-test) rather than panic on it.
+extern "C" bool ProbeRead(const volatile uint64_t* address, uint64_t* value);
 
 // The interrupt vectors, [kFirstInterrupt, 256): an interrupt with no handler panics naming its vector.
 inline constexpr unsigned kFirstInterrupt = 32;

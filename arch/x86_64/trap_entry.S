@@ -1,7 +1,8 @@
 // Entry stubs for the 32 exception vectors (arch/x86_64/trap.h): each makes the stack look the same (an
 // error code, 0 where the CPU pushes none, then the vector) and joins trap_common, which saves the general
-// registers as a TrapFrame and hands it to TrapDispatch. No exception returns today, so there is no exit
-// path: TrapDispatch panics. The interrupt vectors 32-255 each push their number and join
+// registers as a TrapFrame and hands it to TrapDispatch. TrapDispatch panics, except for a fault it fixes
+// up (trap.h's ProbeRead): then it returns, and the saved registers, with the rip it changed, are restored
+// by iretq. The interrupt vectors 32-255 each push their number and join
 // interrupt_common, which saves the registers a C call may clobber, calls InterruptDispatch(vector) and
 // returns to the interrupted code (the kernel is built without SSE and without a red zone, so the general
 // registers are all an interrupt must keep).
@@ -67,10 +68,43 @@ trap_common:
   pushq %r14
   pushq %r15
   movq %rsp, %rdi   // TrapDispatch(TrapFrame*)
+  movq %rsp, %rbx   // callee-saved: the frame again after the call
   cld
   andq $-16, %rsp   // the ABI's call alignment, whatever the interrupted code had
   call TrapDispatch
-  ud2
+  movq %rbx, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %r11
+  popq %r10
+  popq %r9
+  popq %r8
+  popq %rbp
+  popq %rdi
+  popq %rsi
+  popq %rdx
+  popq %rcx
+  popq %rbx
+  popq %rax
+  addq $16, %rsp    // the vector and the error code
+  iretq
+
+// bool ProbeRead(const volatile uint64_t* address, uint64_t* value): the one load the trap handler
+// recovers from. A page fault at probe_read_load resumes at probe_read_fault, which returns false.
+  .globl ProbeRead
+  .globl probe_read_load
+  .globl probe_read_fault
+ProbeRead:
+probe_read_load:
+  movq (%rdi), %rax
+  movq %rax, (%rsi)
+  movl $1, %eax
+  ret
+probe_read_fault:
+  xorl %eax, %eax
+  ret
 
   .balign 16
 interrupt_entries_start:

@@ -28,21 +28,57 @@ void AddressSpace::CheckAlive(const char* what) const {
 }
 
 VmStatus AddressSpace::Map(VirtAddr va, PhysAddr pa, uint64_t size, Prot prot, CacheMode cache) {
-  LockGuard g(lock_);
-  CheckAlive("map");
-  return arch_.Map(va, pa, size, prot, cache);
+  TlbBatch batch(Scope());
+  VmStatus s;
+  {
+    LockGuard g(lock_);
+    CheckAlive("map");
+    s = arch_.Map(va, pa, size, prot, cache, batch);
+  }
+  Shootdown(batch);
+  return s;
 }
 
 VmStatus AddressSpace::Unmap(VirtAddr va, uint64_t size) {
-  LockGuard g(lock_);
-  CheckAlive("unmap");
-  return arch_.Unmap(va, size);
+  TlbBatch batch(Scope());
+  VmStatus s;
+  {
+    LockGuard g(lock_);
+    CheckAlive("unmap");
+    s = arch_.Unmap(va, size, batch);
+  }
+  Shootdown(batch);
+  return s;
 }
 
 VmStatus AddressSpace::Protect(VirtAddr va, uint64_t size, Prot prot) {
-  LockGuard g(lock_);
-  CheckAlive("protect");
-  return arch_.Protect(va, size, prot);
+  TlbBatch batch(Scope());
+  VmStatus s;
+  {
+    LockGuard g(lock_);
+    CheckAlive("protect");
+    s = arch_.Protect(va, size, prot, batch);
+  }
+  Shootdown(batch);
+  return s;
+}
+
+// The targets are read after the change, under no lock: a CPU that loads the space later either finds it
+// in tlb_cpus_ (and is asked here) or loads it with a flush, which sees the changed tables.
+void AddressSpace::Shootdown(TlbBatch& batch) {
+  const CpuSet cpus = kind_ == Kind::kKernel ? OnlineCpus() : CpuSet(tlb_cpus());
+  TlbShootdown(cpus, batch, FlushHere, this);
+  arch_.Reclaim(batch);
+}
+
+// On a CPU that has left a tagged space, nothing is flushed: it drops out of tlb_cpus_, so its next
+// Activate flushes the space's entries before anything can use them.
+TlbDone AddressSpace::FlushHere(void* space, const TlbBatch& batch) {
+  AddressSpace& s = *static_cast<AddressSpace*>(space);
+  const unsigned cpu = CpuId();
+  if (s.kind_ == Kind::kKernel || current[cpu] == &s) return s.arch_.FlushHere(batch);
+  __atomic_fetch_and(&s.tlb_cpus_, ~(uint32_t{1} << cpu), __ATOMIC_ACQ_REL);
+  return TlbDone::kDeferred;
 }
 
 VmStatus AddressSpace::Query(VirtAddr va, VmMapping* out) {
@@ -58,18 +94,26 @@ AddressSpace* AddressSpace::Current() {
   return s;
 }
 
+// tlb_cpus_ changes on this CPU's bit only here and in FlushHere, both on this CPU with interrupts off.
 void AddressSpace::Activate() {
   const IrqState irq = IrqSave();
   const unsigned cpu = CpuId();
+  const uint32_t bit = uint32_t{1} << cpu;
   AddressSpace* old = current[cpu];
   if (old != this) {
     {
       LockGuard g(lock_);
       CheckAlive("activate");
-      __atomic_fetch_or(&cpus_, uint32_t{1} << cpu, __ATOMIC_ACQ_REL);
-      arch_.Activate();
+      const TlbReuse reuse = (tlb_cpus() & bit) != 0 && arch_.Tagged() ? TlbReuse::kKeep : TlbReuse::kFlush;
+      __atomic_fetch_or(&cpus_, bit, __ATOMIC_ACQ_REL);
+      __atomic_fetch_or(&tlb_cpus_, bit, __ATOMIC_ACQ_REL);
+      arch_.Activate(reuse);
     }
-    if (old != nullptr) __atomic_fetch_and(&old->cpus_, ~(uint32_t{1} << cpu), __ATOMIC_ACQ_REL);
+    if (old != nullptr) {
+      __atomic_fetch_and(&old->cpus_, ~bit, __ATOMIC_ACQ_REL);
+      // Untagged entries do not outlive the switch.
+      if (!old->arch_.Tagged()) __atomic_fetch_and(&old->tlb_cpus_, ~bit, __ATOMIC_ACQ_REL);
+    }
     current[cpu] = this;
   }
   IrqRestore(irq);
@@ -84,6 +128,8 @@ void AddressSpace::Release(AddressSpace& fallback) {
   const uint32_t others = cpus();
   if (others != 0) Panic("address space '%s' released while cpus 0x%x have it loaded", name_, others);
   released_ = true;
+  // CPUs that left a tagged space may still hold its entries, under a tag the architecture may hand to a
+  // new space; that space's tlb_cpus_ starts empty, so each CPU flushes the tag when it first loads it.
   arch_.Release();
 }
 

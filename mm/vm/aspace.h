@@ -4,8 +4,10 @@
 // translation tables belong to the architecture, behind ArchAspace; arch/x86_64/aspace.h implements it
 // with the 4-level tables of mmu.h.
 //
-// Invariant: a released space is never used again: mapping through it, loading it or releasing it twice
-// panics with its name. A space is released only where no other CPU has it loaded.
+// Invariants: a released space is never used again: mapping through it, loading it or releasing it twice
+// panics with its name. A space is released only where no other CPU has it loaded. When a change to the
+// space returns, no CPU holds a TLB entry it made stale that it could still use (tlb.h): the kernel's space
+// asks every online CPU, a process's the CPUs of tlb_cpus().
 #pragma once
 
 #include <stdint.h>
@@ -13,6 +15,7 @@
 #include "mm/base/addr.h"
 #include "mm/base/lock.h"
 #include "mm/base/percpu.h"
+#include "mm/vm/tlb.h"
 
 namespace kmem {
 
@@ -43,19 +46,26 @@ struct VmMapping {
   CacheMode cache;
 };
 
-// One space's translation tables, as an architecture keeps them. Each operation leaves the TLB of the
-// calling CPU consistent with the tables before it returns; the SMP work extends that to every CPU that
-// has the space loaded.
+// One space's translation tables, as an architecture keeps them. A change collects what it made stale in
+// `batch` (tlb.h) and flushes nothing; AddressSpace runs the batch on the CPUs that need it, then Reclaim.
 class ArchAspace {
  public:
-  // [va, va + size) to [pa, pa + size), the largest pages alignment allows; all or nothing.
-  virtual VmStatus Map(VirtAddr va, PhysAddr pa, uint64_t size, Prot prot, CacheMode cache) = 0;
+  // [va, va + size) to [pa, pa + size), the largest pages alignment allows; all or nothing (what a failed
+  // Map undoes goes into `batch`).
+  virtual VmStatus Map(VirtAddr va, PhysAddr pa, uint64_t size, Prot prot, CacheMode cache, TlbBatch& batch) = 0;
   // Whatever is mapped in the range goes; holes are skipped.
-  virtual VmStatus Unmap(VirtAddr va, uint64_t size) = 0;
-  virtual VmStatus Protect(VirtAddr va, uint64_t size, Prot prot) = 0;
+  virtual VmStatus Unmap(VirtAddr va, uint64_t size, TlbBatch& batch) = 0;
+  virtual VmStatus Protect(VirtAddr va, uint64_t size, Prot prot, TlbBatch& batch) = 0;
   virtual VmStatus Query(VirtAddr va, VmMapping* out) = 0;
-  // Makes these tables the calling CPU's.
-  virtual void Activate() = 0;
+  // Drops the calling CPU's entries for `batch`: the space is loaded here, or its entries are global.
+  // Interrupts are off. Says whether it took the pages one by one or flushed everything.
+  virtual TlbDone FlushHere(const TlbBatch& batch) = 0;
+  // Gives back the page-table pages `batch` holds, once every CPU has flushed it.
+  virtual void Reclaim(TlbBatch& batch) = 0;
+  // Makes these tables the calling CPU's; kKeep keeps the TLB's entries for them where the CPU tags them.
+  virtual void Activate(TlbReuse reuse) = 0;
+  // Whether the TLB keeps the space's entries, tagged, while another space is loaded (x86: a PCID).
+  virtual bool Tagged() const = 0;
   // Frees the tables; nothing of the space is used afterwards.
   virtual void Release() = 0;
 
@@ -87,16 +97,25 @@ class AddressSpace {
   static AddressSpace* Current();
   // The CPUs that have the space loaded, one bit each.
   uint32_t cpus() const { return __atomic_load_n(&cpus_, __ATOMIC_ACQUIRE); }
+  // The CPUs whose TLB may hold entries of the space that a later access could use: those that have it
+  // loaded and, with tagged entries, those that left it since they last flushed it. A change asks them.
+  uint32_t tlb_cpus() const { return __atomic_load_n(&tlb_cpus_, __ATOMIC_ACQUIRE); }
   const char* name() const { return name_; }
   Kind kind() const { return kind_; }
 
  private:
   void CheckAlive(const char* what) const;
+  TlbScope Scope() const { return kind_ == Kind::kKernel ? TlbScope::kGlobal : TlbScope::kSpace; }
+  // Runs `batch` on the CPUs that may cache what it changed, then gives back its tables. Called with the
+  // lock released.
+  void Shootdown(TlbBatch& batch);
+  static TlbDone FlushHere(void* space, const TlbBatch& batch);
 
   const char* name_;
   Kind kind_;
   bool released_ = false;
   uint32_t cpus_ = 0;
+  uint32_t tlb_cpus_ = 0;
   ArchAspace& arch_;
   // Protects the space's tables and released_ (and, with the process issue, its VMAs). Address-space
   // level: a page-table change may take zone locks (page-table pages come from palloc), never the reverse.

@@ -42,16 +42,25 @@ VmallocStatus Vmalloc::Alloc(uint64_t size, Guard guard, VirtAddr* va) {
   return VmallocStatus::kOk;
 }
 
+// A chunk at a time: its frames are read, then the chunk is unmapped in one call (one TLB shootdown, a full
+// flush past TlbBatch::kMaxPages), and only then do its frames go back to the allocator, when no CPU can
+// reach them any more.
 void Vmalloc::Undo(VirtAddr va, uint64_t size, uint64_t mapped) {
-  // Page by page: a frame goes back to the allocator only once its mapping (and the TLB entry) is gone.
-  for (uint64_t off = 0; off < mapped; off += kPageSize) {
-    VmMapping m;
-    VmStatus s = kernel_.Query(va + off, &m);
-    KASSERT(s == VmStatus::kOk, "vmalloc: page 0x%lx of [0x%lx, +0x%lx) lost its mapping: %s", (va + off).value(),
-            va.value(), size, VmStatusName(s));
-    s = kernel_.Unmap(va + off, kPageSize);
-    KASSERT(s == VmStatus::kOk, "vmalloc: unmapping 0x%lx: %s", (va + off).value(), VmStatusName(s));
-    pages_.free(pages_.ctx, m.pa);
+  PhysAddr frames[kUndoChunk];
+  for (uint64_t done = 0; done < mapped;) {
+    const unsigned n = static_cast<unsigned>(Min<uint64_t>(kUndoChunk, (mapped - done) / kPageSize));
+    for (unsigned i = 0; i < n; ++i) {
+      VmMapping m;
+      const VmStatus s = kernel_.Query(va + done + i * kPageSize, &m);
+      KASSERT(s == VmStatus::kOk, "vmalloc: page 0x%lx of [0x%lx, +0x%lx) lost its mapping: %s",
+              (va + done + i * kPageSize).value(), va.value(), size, VmStatusName(s));
+      frames[i] = m.pa;
+    }
+    const VmStatus s = kernel_.Unmap(va + done, n * kPageSize);
+    KASSERT(s == VmStatus::kOk, "vmalloc: unmapping [0x%lx, +0x%lx): %s", (va + done).value(), n * kPageSize,
+            VmStatusName(s));
+    for (unsigned i = 0; i < n; ++i) pages_.free(pages_.ctx, frames[i]);
+    done += n * kPageSize;
   }
   KvaStatus k = arena_.Free(va, nullptr);
   KASSERT(k == KvaStatus::kOk, "vmalloc: range 0x%lx of '%s': %s", va.value(), arena_.name(), KvaStatusName(k));

@@ -40,7 +40,11 @@ class Vmalloc {
   VmallocStatus Free(VirtAddr va);
 
  private:
+  // Pages unmapped by one call, so by one TLB shootdown, when a range goes.
+  static constexpr unsigned kUndoChunk = 64;
+
   // Unmaps the first `mapped` bytes of the range [va, va + size), gives back their pages, then the range.
+  // O(pages); one unmap (and shootdown) per kUndoChunk pages.
   void Undo(VirtAddr va, uint64_t size, uint64_t mapped);
 
   KvaArena& arena_;

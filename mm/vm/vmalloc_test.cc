@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
 #include <vector>
 
 #include "testing/fake_aspace.h"
@@ -86,6 +87,20 @@ TEST_F(VmallocTest, FreeUnmapsAndGivesEveryPageAndTheRangeBack) {
   EXPECT_TRUE(arch_.pages.empty());
   EXPECT_EQ(arena_.Stats().ranges, 0u);
   EXPECT_EQ(vmalloc_.Free(va), VmallocStatus::kNotAllocated);  // twice
+}
+
+// A vfree is one unmap and so one TLB shootdown for its pages, not one a page: each CPU flushes once.
+TEST_F(VmallocTest, FreeUnmapsTheRangeInOneCallAndEveryCpuFlushesOnce) {
+  VirtAddr va;
+  ASSERT_EQ(vmalloc_.Alloc(5 * kPage, Guard::kAbove, &va), VmallocStatus::kOk);
+  arch_.calls.clear();
+  ASSERT_EQ(vmalloc_.Free(va), VmallocStatus::kOk);
+  std::vector<std::string> want;
+  for (uint64_t off = 0; off < 5 * kPage; off += kPage) want.push_back("query " + std::to_string(kBase + off) + " 0");
+  want.push_back("unmap " + std::to_string(kBase) + " " + std::to_string(5 * kPage));
+  EXPECT_EQ(arch_.calls, want);
+  for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) EXPECT_EQ(arch_.flushes[cpu], 1u) << "cpu " << cpu;
+  EXPECT_TRUE(pages_.out.empty());
 }
 
 TEST_F(VmallocTest, RunningOutOfPagesOrTablesUndoesEverything) {

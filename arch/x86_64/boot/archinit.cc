@@ -19,17 +19,21 @@ ArchConfig ArchInit(const x86::CpuInfo& cpu) {
   ArchConfig a;
   a.giant = cpu.Has(x86::CpuFeature::kGiantPages) ? x86::Mmu::GiantPages::kYes : x86::Mmu::GiantPages::kNo;
   a.global = cpu.Has(x86::CpuFeature::kGlobalPages) ? x86::GlobalPages::kYes : x86::GlobalPages::kNo;
+  // PCIDs only with global pages: kernel entries must survive the flushes a PCID load does not do for them,
+  // and FlushGlobal's CR4.PGE toggle is what drops every PCID's entries at once.
+  a.pcids = cpu.Has(x86::CpuFeature::kPcid) && a.global == x86::GlobalPages::kYes ? x86::Mmu::Pcids::kYes
+                                                                                  : x86::Mmu::Pcids::kNo;
   a.colours = cpu.colours;
   a.phys_limit = cpu.PhysLimit();
   // The kernel never runs code from a user page; with SMEP, a jump there faults instead of running it.
   const bool smep = cpu.Has(x86::CpuFeature::kSmep);
   if (smep) x86::EnableSmep();
   const char* const kOff = "off (not offered)";
-  Print("archinit: no-execute on, smep %s, 1G pages %s, global pages %s, %u page colour%s, physical addresses "
-        "below 0x%lx\n",
+  Print("archinit: no-execute on, smep %s, 1G pages %s, global pages %s, pcids %s, %u page colour%s, physical "
+        "addresses below 0x%lx\n",
         smep ? "on" : kOff, a.giant == x86::Mmu::GiantPages::kYes ? "on" : kOff,
-        a.global == x86::GlobalPages::kYes ? "on" : kOff, a.colours, a.colours == 1 ? "" : "s",
-        cpu.PhysLimit().value());
+        a.global == x86::GlobalPages::kYes ? "on" : kOff, a.pcids == x86::Mmu::Pcids::kYes ? "on" : kOff, a.colours,
+        a.colours == 1 ? "" : "s", cpu.PhysLimit().value());
   Print("archinit: PAT 0x%016lx: PCD and PWT select WB, WC (PWT), UC- (PCD), UC (both)\n", x86::kKernelPat);
   return a;
 }

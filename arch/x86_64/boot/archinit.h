@@ -11,6 +11,7 @@ namespace kmem::boot {
 struct ArchConfig {
   x86::Mmu::GiantPages giant = x86::Mmu::GiantPages::kNo;  // 1 GiB pages in the direct map
   x86::GlobalPages global = x86::GlobalPages::kNo;         // CR4.PGE for the kernel's entries
+  x86::Mmu::Pcids pcids = x86::Mmu::Pcids::kNo;            // CR4.PCIDE: address spaces keep tagged entries
   unsigned colours = 1;                                     // page colours for the page allocator
   PhysAddr phys_limit = x86::Mmu::kArchPhysLimit;           // Pmap refuses physical addresses from here up
 };

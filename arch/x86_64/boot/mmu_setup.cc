@@ -78,6 +78,10 @@ void SetUpMmu(const RamRange* ram, size_t n, const x86::Mtrrs& mtrrs, HoleAlloca
               MmuWait wait) {
   pt_pages.Init(&xalloc);
   x86::MmuInit(mmu, ram, n, arch.giant, arch.global, arch.phys_limit);
+  if (arch.pcids == x86::Mmu::Pcids::kYes) {
+    x86::EnablePcids();  // the kernel's table is loaded with PCID 0, as setting CR4.PCIDE requires
+    mmu.SetPcids(x86::Mmu::Pcids::kYes);
+  }
   mmu.SetPhysicalMemory(ram, n, mtrrs);
   kernel_space.Activate();  // the tables MmuInit loaded: this only records the boot CPU as their user
   x86::SetFaultExplainer(ExplainFault);

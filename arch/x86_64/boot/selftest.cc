@@ -5,6 +5,7 @@
 #include "arch/x86_64/boot/meminit.h"
 #include "arch/x86_64/boot/mmu_setup.h"
 #include "arch/x86_64/boot/smp.h"
+#include "arch/x86_64/boot/tlbtest.h"
 #include "arch/x86_64/kernel_cpu.h"
 #include "arch/x86_64/layout.h"
 #include "boot/allocinit.h"
@@ -212,6 +213,7 @@ void ArchSelfTests(KernelPalloc& palloc) {
   MmuSelfTest(palloc, KernelMmu());
   VmallocSelfTest(palloc, KernelMmu());
   SmpSelfTest();
+  TlbSelfTest(palloc);
 }
 
 }  // namespace kmem::boot
