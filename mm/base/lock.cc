@@ -21,6 +21,7 @@ PerCpu<HeldLocks> held;
 
 const char* LockLevelName(LockLevel level) {
   switch (level) {
+    case LockLevel::kConsole: return "console";
     case LockLevel::kZone: return "zone";
     case LockLevel::kEarlyAlloc: return "early allocator";
     case LockLevel::kAddressSpace: return "address space";

@@ -47,6 +47,7 @@
 namespace kmem {
 
 enum class LockLevel : uint8_t {
+  kConsole = 0,       // the console: a leaf below every other level, so that code holding any lock may print
   kZone = 1,          // page-frame allocator zones and banks
   kEarlyAlloc = 2,    // the boot-time allocators (the memory map, xalloc): leaves that page tables draw from
   kAddressSpace = 3,  // one address space's page tables and mappings

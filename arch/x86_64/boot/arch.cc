@@ -14,6 +14,7 @@
 #include "arch/x86_64/boot/smp.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/kernel_image.h"
+#include "arch/x86_64/kernel_percpu.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/pc/legacy.h"
 #include "arch/x86_64/ptdump.h"
@@ -108,6 +109,8 @@ void ArchExit(ExitStatus status) {
 }  // namespace kmem::boot
 
 void kmain(uint32_t magic, uint32_t info_pa) {
+  // CpuId reads the Mach through GS, and the first Print takes the console lock, which asks it.
+  kmem::x86::SetGsBase(&kmem::boot::MachOf(0));
   kmem::boot::boot_magic = magic;
   kmem::boot::boot_info_pa = kmem::PhysAddr(info_pa);
   kmem::boot::Main();

@@ -17,7 +17,6 @@ constinit Mach machs[kMaxCpus];
 Mach& Mach0Init(CpuidDump dump) {
   Mach& mach0 = machs[0];
   mach0.machno = 0;
-  x86::SetGsBase(&mach0);
   mach0.stack_base = VirtAddr(reinterpret_cast<uintptr_t>(boot_stack_bottom));
   mach0.stack_top = VirtAddr(reinterpret_cast<uintptr_t>(boot_stack_top));
   x86::KernelCpuid cpuid;

@@ -24,8 +24,8 @@ struct Mach {
 };
 static_assert(offsetof(Mach, machno) == x86::kGsCpuIdOffset, "CpuId reads the Mach's number through GS");
 
-// Fills in Mach 0, points the boot CPU's GS at it, and prints "mach0init: " with its stack, then the CPU's
-// "cpu0: " lines (cpu.h).
+// Fills in Mach 0 (kmain pointed the boot CPU's GS at it before the first Print) and prints "mach0init: "
+// with its stack, then the CPU's "cpu0: " lines (cpu.h).
 Mach& Mach0Init(CpuidDump dump);
 
 // Mach `cpu`, in [0, kMaxCpus); an AP's is filled by the SMP start-up.
