@@ -107,12 +107,12 @@ bool Mmu::AllocTable(PhysAddr* page) {
   KASSERT(page->IsAlignedTo(kPageSize), "page-table page 0x%lx is not page-aligned", page->value());
   uint64_t* t = Table(*page);
   for (unsigned i = 0; i < kEntriesPerTable; ++i) t[i] = 0;
-  ++table_pages_;
+  __atomic_fetch_add(&table_pages_, 1, __ATOMIC_RELAXED);
   return true;
 }
 
 void Mmu::FreeTable(PhysAddr page) {
-  --table_pages_;
+  __atomic_fetch_sub(&table_pages_, 1, __ATOMIC_RELAXED);
   Pool& pool = pools_[cpu_.CpuId()];
   if (pool.count >= kPoolLimit) {
     allocator_.Free(page);
@@ -275,7 +275,24 @@ MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Att
   return s;
 }
 
+// Holds kernel_tables_lock_ for a change through `table` when that is the kernel's table.
+class Mmu::TablesLock {
+ public:
+  TablesLock(Mmu& mmu, PhysAddr table) : lock_(table == mmu.kernel_table_ ? &mmu.kernel_tables_lock_ : nullptr) {
+    if (lock_ != nullptr) lock_->Lock();
+  }
+  ~TablesLock() {
+    if (lock_ != nullptr) lock_->Unlock();
+  }
+  TablesLock(const TablesLock&) = delete;
+  TablesLock& operator=(const TablesLock&) = delete;
+
+ private:
+  SpinLock* lock_;
+};
+
 MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Attr attrs, TlbBatch& b) {
+  TablesLock hold(*this, table);
   uint64_t* const top = LiveTop(table, "pmap");
   if (!pa.IsAlignedTo(kPageSize)) return MmuStatus::kMisaligned;
   MmuStatus status = CheckRange(table, va, size);
@@ -302,7 +319,7 @@ MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Att
         ReleaseEmpty(b, va + done, path, path.level);
         b.AddPage(va + done);
       }
-      if (done > 0) Punmap(table, va, done, b);
+      if (done > 0) ChangeRange(table, va, done, RangeOp::kUnmap, Attr::kRead, b);
       return status;
     }
     // The rest of this table takes no new walk while the same page size fits and the entries are free;
@@ -393,10 +410,12 @@ bool Mmu::Split(uint64_t* leaf, unsigned level, VirtAddr va) {
 }
 
 MmuStatus Mmu::Punmap(PhysAddr table, VirtAddr va, uint64_t size, TlbBatch& b) {
+  TablesLock hold(*this, table);
   return ChangeRange(table, va, size, RangeOp::kUnmap, Attr::kRead, b);
 }
 
 MmuStatus Mmu::Protect(PhysAddr table, VirtAddr va, uint64_t size, Attr attrs, TlbBatch& b) {
+  TablesLock hold(*this, table);
   return ChangeRange(table, va, size, RangeOp::kProtect, attrs, b);
 }
 
@@ -488,26 +507,37 @@ MmuStatus Mmu::Kmap(PhysAddr page, VirtAddr* va) {
     *va = DirectMapAddressOf(page);
     return MmuStatus::kOk;
   }
-  unsigned word = 0;
-  while (word < kKmapSlots / 64 && kmap_used_[word] == ~uint64_t{0}) ++word;
-  if (word == kKmapSlots / 64) return MmuStatus::kNoSpace;
-  const unsigned slot = word * 64 + static_cast<unsigned>(__builtin_ctzll(~kmap_used_[word]));
-  const VirtAddr at(kKmap + slot * kPageSize);
-  if (MmuStatus s = Pmap(kernel_table_, page, at, kPageSize, Attr::kWrite | Attr::kGlobal); s != MmuStatus::kOk) return s;
-  kmap_used_[word] |= uint64_t{1} << (slot % 64);
-  *va = at;
-  return MmuStatus::kOk;
+  // Takes the lowest free slot's bit first, so that two CPUs never map one slot.
+  for (unsigned word = 0; word < kKmapSlots / 64; ++word) {
+    uint64_t used = __atomic_load_n(&kmap_used_[word], __ATOMIC_RELAXED);
+    while (used != ~uint64_t{0}) {
+      const uint64_t bit = uint64_t{1} << __builtin_ctzll(~used);
+      if (!__atomic_compare_exchange_n(&kmap_used_[word], &used, used | bit, false, __ATOMIC_ACQUIRE,
+                                       __ATOMIC_RELAXED)) {
+        continue;
+      }
+      const VirtAddr at(kKmap + (word * 64 + static_cast<unsigned>(__builtin_ctzll(bit))) * kPageSize);
+      if (MmuStatus s = Pmap(kernel_table_, page, at, kPageSize, Attr::kWrite | Attr::kGlobal); s != MmuStatus::kOk) {
+        __atomic_fetch_and(&kmap_used_[word], ~bit, __ATOMIC_RELEASE);
+        return s;
+      }
+      *va = at;
+      return MmuStatus::kOk;
+    }
+  }
+  return MmuStatus::kNoSpace;
 }
 
 void Mmu::Kunmap(VirtAddr va) {
   if (va.value() >= kDirectMap && va.value() - kDirectMap < direct_end_.value()) return;
   const uint64_t slot = (va.value() - kKmap) / kPageSize;
   const uint64_t bit = uint64_t{1} << (slot % 64);
-  if (va.value() < kKmap || slot >= kKmapSlots || !va.IsAlignedTo(kPageSize) || (kmap_used_[slot / 64] & bit) == 0) {
+  if (va.value() < kKmap || slot >= kKmapSlots || !va.IsAlignedTo(kPageSize) ||
+      (__atomic_load_n(&kmap_used_[slot / 64], __ATOMIC_RELAXED) & bit) == 0) {
     Panic("mmu: kunmap of 0x%lx, which is no held KMAP slot and not in the direct map", va.value());
   }
-  Punmap(kernel_table_, va, kPageSize);
-  kmap_used_[slot / 64] &= ~bit;
+  Punmap(kernel_table_, va, kPageSize);  // shot down on every CPU before the slot is free again
+  __atomic_fetch_and(&kmap_used_[slot / 64], ~bit, __ATOMIC_RELEASE);
 }
 
 MmuStatus Mmu::NewAddressSpace(PhysAddr* table) {

@@ -19,6 +19,7 @@
 #include "arch/x86_64/mtrr.h"
 #include "mm/base/addr.h"
 #include "mm/base/direct_map.h"
+#include "mm/base/lock.h"
 #include "mm/base/percpu.h"
 #include "mm/base/ram_range.h"
 #include "mm/vm/kva.h"
@@ -235,7 +236,7 @@ class Mmu {
   void VisitLeaves(PhysAddr table, LeafVisitor visit, void* ctx);
 
   // Page-table pages in tables now (the kernel's included) and pages in this CPU's pool.
-  uint64_t table_pages() const { return table_pages_; }
+  uint64_t table_pages() const { return __atomic_load_n(&table_pages_, __ATOMIC_RELAXED); }
   unsigned pool_pages() { return pools_[cpu_.CpuId()].count; }
 
  private:
@@ -262,6 +263,7 @@ class Mmu {
   bool Split(uint64_t* leaf, unsigned level, VirtAddr va);
   MmuStatus ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp op, Attr attrs, TlbBatch& batch);
   void FreeSubtree(PhysAddr table, unsigned level);
+  class TablesLock;
   void VisitTable(PhysAddr table, unsigned level, uint64_t base, LeafVisitor visit, void* ctx);
 
   DirectMap tables_;
@@ -283,13 +285,20 @@ class Mmu {
   const RamRange* ram_ = nullptr;
   size_t ram_count_ = 0;
   const Mtrrs* mtrrs_ = nullptr;
-  uint64_t table_pages_ = 0;
+  uint64_t table_pages_ = 0;  // atomic: tables come and go on every CPU
   Pool pools_[kMaxCpus] = {};
   // The VMAP window's ranges (mm/vm/kva.h), one record per live Vmap.
   KvaRecord vmap_records_[kMaxVmaps] = {};
   KvaArena vmap_arena_{"vmap", VirtAddr(kVmap), kVmapSize, vmap_records_, kMaxVmaps};
-  // Bit s of word s / 64 is set while KMAP slot s is mapped.
+  // Bit s of word s / 64 is set while KMAP slot s is held (atomic: set by Kmap before it maps the slot,
+  // cleared by Kunmap after every CPU has flushed it).
   uint64_t kmap_used_[kKmapSlots / 64] = {};
+  // Protects the kernel's tables below its top level (shared by every space) against two CPUs changing
+  // them at once: held by Pmap, Punmap and Protect through kernel_table_, whether they come from the
+  // kernel's AddressSpace (whose lock is above it), Vmap and Kmap, or a self-test. User tables are their
+  // AddressSpace's to serialise. Below the address-space level, above the allocators the walk takes
+  // table pages from (palloc's zones, xalloc's Rampage); never held across a shootdown.
+  SpinLock kernel_tables_lock_{"kernel page tables", LockLevel::kPageTables};
 };
 
 // The PTE bits of `attrs` (no Present, no Large).

@@ -24,6 +24,7 @@ const char* LockLevelName(LockLevel level) {
     case LockLevel::kConsole: return "console";
     case LockLevel::kZone: return "zone";
     case LockLevel::kEarlyAlloc: return "early allocator";
+    case LockLevel::kPageTables: return "page tables";
     case LockLevel::kAddressSpace: return "address space";
     case LockLevel::kGlobal: return "global";
   }

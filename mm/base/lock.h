@@ -50,8 +50,9 @@ enum class LockLevel : uint8_t {
   kConsole = 0,       // the console: a leaf below every other level, so that code holding any lock may print
   kZone = 1,          // page-frame allocator zones and banks
   kEarlyAlloc = 2,    // the boot-time allocators (the memory map, xalloc): leaves that page tables draw from
-  kAddressSpace = 3,  // one address space's page tables and mappings
-  kGlobal = 4,        // memory-wide structures: the kernel-VA arenas, the pools
+  kPageTables = 3,    // page tables several spaces share (the kernel half), changed outside any one space
+  kAddressSpace = 4,  // one address space's page tables and mappings
+  kGlobal = 5,        // memory-wide structures: the kernel-VA arenas, the pools
 };
 const char* LockLevelName(LockLevel level);
 
