@@ -17,6 +17,7 @@ namespace kmem {
 
 class BuddyBackend {
  public:
+  static constexpr Colouring kColouring = Colouring::kIgnoresHint;
   static constexpr const char* kName = "buddy";
   static constexpr unsigned kCacheSize = 64;
   static constexpr unsigned kBatchOrder = 5;  // refill and flush 32 pages at a time

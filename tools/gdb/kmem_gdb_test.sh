@@ -3,9 +3,9 @@
 # gdb stub on a socket of its own, and runs gdb in batch mode with tools/gdb/kmem.py. gdb stops the kernel
 # three times, and each kmem command's output must agree with what the kernel printed on its serial line:
 #   1. at PoolsLate, just after palloc printed its free table: `kmem ptdump` and `kmem ptdump $cr3` print
-#      the `mmu:` dump's lines, `kmem buddyinfo` the `palloc:` free-blocks line, `kmem translate` the run
-#      of the dump that holds the address, `kmem page` names a free user page and a kernel-image page,
-#      `kmem cpus` the `cpu0:` identity line and address widths;
+#      the `mmu:` dump's lines, `kmem buddyinfo` the `palloc:` free-blocks lines (in all and per zone),
+#      `kmem translate` the run of the dump that holds the address, `kmem page` names a free user page and a
+#      kernel-image page, `kmem cpus` the `cpu0:` identity line and address widths;
 #   2. at the MMU self-test's user Pmap (the first Pmap after NewAddressSpace): `kmem page` inside the
 #      2 MiB block it allocated names that block;
 #   3. at ArchFaultTest, after the self-tests printed the pool tables: `kmem pools` prints those tables.
@@ -78,6 +78,10 @@ want=$(log | grep '^palloc: free blocks per order:')
 [ -n "$want" ] || fail "no free-block table in the serial log"
 [ "$(section buddyinfo | grep '^palloc: free blocks per order:')" = "$want" ] ||
   fail "kmem buddyinfo: $(section buddyinfo); the kernel printed: $want"
+zones=$(log | grep '^palloc: zone ')
+[ -n "$zones" ] || fail "no per-zone free-block lines in the serial log"
+[ "$(section buddyinfo | grep '^palloc: zone ')" = "$zones" ] ||
+  fail "kmem buddyinfo's zones: $(section buddyinfo | grep '^palloc: zone '); the kernel printed: $zones"
 header=$(log | grep "^palloc: $backend backend" | sed 's/, [0-9]* colours\?$//')
 [ "$(section buddyinfo | head -1)" = "$header" ] ||
   fail "kmem buddyinfo: $(section buddyinfo | head -1); the kernel printed: $header"
