@@ -14,7 +14,7 @@
 // allocated-block bitmaps. In front of the zones, every CPU has a bounded cache of free blocks of each
 // order below kCachedOrders per zone (PerCpu), touched only by that CPU with interrupts off and by
 // cross-calls to it, so the common alloc/free pair takes no lock and no atomic read-modify-write. A cache
-// refills and drains kCacheBatch blocks at a time under its zone's lock. An allocation that finds nothing
+// refills and drains 32 pages' worth at a time under its zone's lock. An allocation that finds nothing
 // drains its own caches and, when it may call other CPUs (interrupts on), theirs (CrossCall), then tries
 // once more, so no request fails while a free page of its zones sits in a cache. A cached block counts as
 // allocated in the zone's bitmaps; its head descriptor says where it is (PageUse), and that is what a
@@ -64,11 +64,12 @@ inline constexpr uint64_t kZoneEnd[kZones] = {(uint64_t{16} << 20) >> kPageShift
 // Orders with per-CPU caches: 0 to 3. Orders 1-3 are 20% of `mixed`'s allocations; caching them too keeps
 // all but 5% of its allocations off the zone lock (bench/README.md's palloc section has the figures).
 inline constexpr unsigned kCachedOrders = 4;
-// Blocks a cache holds at most, and moves to or from its zone at a time: a refill takes one block of
-// kCacheBatch times the order, a full cache gives back its kCacheBatch oldest.
+// A cache holds at most 64 pages' worth of blocks of its order and moves 32 pages' worth to or from its
+// zone at a time: a refill splits one order-kCacheBatchOrder block, a full cache gives back its oldest half.
 inline constexpr unsigned kCacheBatchOrder = 5;
-inline constexpr unsigned kCacheBatch = 1u << kCacheBatchOrder;
-inline constexpr unsigned kCacheSize = 2 * kCacheBatch;
+constexpr unsigned CacheSize(unsigned order) { return 2u << kCacheBatchOrder >> order; }
+inline constexpr unsigned kCacheSlots = 2 * CacheSize(0) - CacheSize(kCachedOrders - 1);  // all orders' sum
+static_assert(kCachedOrders <= kCacheBatchOrder, "a refill splits a block of at least the cached order");
 
 // Free memory as Linux's buddyinfo shows it: blocks per order and pages per colour. Cached blocks count as
 // free blocks of their order.
@@ -287,10 +288,9 @@ class Palloc {
   // What one CPU's caches and user-page count hold now (relaxed reads: exact once that CPU is quiet).
   PallocCpuCounts CpuCounts(unsigned cpu) const {
     PallocCpuCounts c{0, 0};
-    const CpuCaches& caches = cpus_[cpu];
     for (unsigned z = 0; z < kZones; ++z) {
-      for (unsigned k = 0; k < kCachedOrders; ++k) c.cached_pages += uint64_t{Count(caches.of[z][k])} << k;
-      c.users += __atomic_load_n(&caches.users[z], __ATOMIC_RELAXED);
+      for (unsigned k = 0; k < kCachedOrders; ++k) c.cached_pages += uint64_t{CacheOf(cpu, z, k).n()} << k;
+      c.users += __atomic_load_n(&cpus_[cpu].users[z], __ATOMIC_RELAXED);
     }
     return c;
   }
@@ -355,10 +355,10 @@ class Palloc {
     for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) {
       for (unsigned z = 0; z < kZones; ++z) {
         for (unsigned k = 0; k < kCachedOrders; ++k) {
-          const Cache& c = cpus_[cpu].of[z][k];
-          KASSERT(c.count <= kCacheSize, "cpu %u's zone %s order %u cache holds %u of %u", cpu, kZoneNames[z], k,
-                  c.count, kCacheSize);
-          for (unsigned i = 0; i < c.count; ++i) {
+          const Cache c = CacheOf(cpu, z, k);
+          KASSERT(c.n() <= c.size, "cpu %u's zone %s order %u cache holds %u of %u", cpu, kZoneNames[z], k, c.n(),
+                  c.size);
+          for (unsigned i = 0; i < c.n(); ++i) {
             Page* p = c.blocks[i];
             KASSERT(p->use == PageUse::kCached && p->order == k && banks_[BankOf(p)].zone == z,
                     "pa 0x%lx in cpu %u's zone %s order %u cache is use %u order %u", Pa(p).value(), cpu,
@@ -524,16 +524,38 @@ class Palloc {
     unsigned nbanks = 0;
   };
 
-  // One CPU's free blocks of one order from one zone, newest last. `count` is written by its CPU only
-  // and read by any (CpuCounts), so it is accessed with relaxed atomics: plain moves on x86.
-  struct Cache {
-    unsigned count = 0;
-    Page* blocks[kCacheSize] = {};
+  // One CPU's free blocks from one zone: those of order k in slots [first(k), first(k) + CacheSize(k)),
+  // newest last, and their count. A count is written by its CPU only and read by any (CpuCounts), so it
+  // is accessed with relaxed atomics: plain moves on x86.
+  struct ZoneCaches {
+    unsigned count[kCachedOrders] = {};
+    Page* slots[kCacheSlots] = {};
   };
   struct CpuCaches {
-    Cache of[kZones][kCachedOrders];
+    ZoneCaches of[kZones];
     int64_t users[kZones] = {};  // user pages of each zone this CPU allocated, less those it freed
   };
+  // One order's cache in a ZoneCaches.
+  class Cache {
+   public:
+    Cache(ZoneCaches& z, unsigned order)
+        : count_(&z.count[order]),
+          blocks(z.slots + (2 * CacheSize(0) - 2 * CacheSize(order))),  // after every lower order's slots
+          size(CacheSize(order)) {}
+    unsigned n() const { return __atomic_load_n(count_, __ATOMIC_RELAXED); }
+    void Set(unsigned n) { __atomic_store_n(count_, n, __ATOMIC_RELAXED); }
+
+   private:
+    unsigned* count_;
+
+   public:
+    Page** const blocks;
+    const unsigned size;
+  };
+  Cache CacheOf(unsigned cpu, unsigned zone, unsigned order) const {
+    return Cache(const_cast<ZoneCaches&>(cpus_[cpu].of[zone]), order);
+  }
+  Cache CacheHere(unsigned zone, unsigned order) { return Cache(cpus_.Here().of[zone], order); }
 
   // A chain of user pages linked through `next`, for SelfTestConcurrent's exchange.
   struct Chain {
@@ -552,8 +574,6 @@ class Palloc {
   static bool TestBit(const uint64_t* words, uint64_t i) { return (words[i >> 6] >> (i & 63)) & 1; }
   static void SetBit(uint64_t* words, uint64_t i) { words[i >> 6] |= uint64_t{1} << (i & 63); }
   static void ClearBit(uint64_t* words, uint64_t i) { words[i >> 6] &= ~(uint64_t{1} << (i & 63)); }
-  static unsigned Count(const Cache& c) { return __atomic_load_n(&c.count, __ATOMIC_RELAXED); }
-  static void SetCount(Cache& c, unsigned n) { __atomic_store_n(&c.count, n, __ATOMIC_RELAXED); }
   // Only the owner writes, so a relaxed load and store is the whole update: no read-modify-write.
   static void AddUsers(CpuCaches& caches, unsigned zone, int64_t delta) {
     __atomic_store_n(&caches.users[zone], caches.users[zone] + delta, __ATOMIC_RELAXED);
@@ -629,11 +649,11 @@ class Palloc {
     const unsigned top = Min(top_zone_, static_cast<unsigned>(highest));
     if (order < kCachedOrders && CacheServes(colour)) {
       const IrqState irq = IrqSave();
-      Cache& c = cpus_.Here().of[top][order];
-      const unsigned n = c.count;
+      Cache c = CacheHere(top, order);
+      const unsigned n = c.n();
       if (n != 0) {
         Page* p = c.blocks[n - 1];
-        SetCount(c, n - 1);
+        c.Set(n - 1);
         Hand(p, top, order, use);
         IrqRestore(irq);
         return PageResult{PallocStatus::kOk, p};
@@ -665,11 +685,11 @@ class Palloc {
     const IrqState irq = IrqSave();
     Page* p = nullptr;
     if (order < kCachedOrders && CacheServes(colour)) {
-      Cache& c = cpus_.Here().of[zone][order];
-      if (c.count == 0) Refill(zone, order, c);
-      if (c.count != 0) {
-        p = c.blocks[c.count - 1];
-        SetCount(c, c.count - 1);
+      Cache c = CacheHere(zone, order);
+      if (c.n() == 0) Refill(zone, order, c);
+      if (c.n() != 0) {
+        p = c.blocks[c.n() - 1];
+        c.Set(c.n() - 1);
       }
     } else {
       Zone& z = zones_[zone];
@@ -695,40 +715,37 @@ class Palloc {
     SetBit(bank.heads[order], idx);
   }
 
-  // Fills an empty cache with up to kCacheBatch blocks from its zone: one block kCacheBatch times larger,
+  // Fills an empty cache with half its size in blocks from its zone: one order-kCacheBatchOrder block,
   // split, or else one block at a time. Interrupts are off.
   void Refill(unsigned zone, unsigned order, Cache& c) {
     Zone& z = zones_[zone];
     LockGuard g(z.lock);
+    const unsigned batch = c.size / 2;
     unsigned n = 0;
-    if (order + kCacheBatchOrder <= kMaxOrder) {
-      if (Page* big = z.backend.Alloc(order + kCacheBatchOrder, kAnyColour)) {
-        // Pushed from the top, so that the allocations go up in address from the block's head.
-        for (unsigned i = kCacheBatch; i-- > 0;) {
-          Page* p = big + (uint64_t{i} << order);
-          MarkAllocated(p, order);
-          p->use = PageUse::kCached;
-          p->order = static_cast<uint8_t>(order);
-          c.blocks[n++] = p;
-        }
-        SetCount(c, n);
-        return;
+    if (Page* big = z.backend.Alloc(kCacheBatchOrder, kAnyColour)) {
+      // Pushed from the top, so that the allocations go up in address from the block's head.
+      for (unsigned i = batch; i-- > 0;) {
+        Page* p = big + (uint64_t{i} << order);
+        MarkAllocated(p, order);
+        c.blocks[n++] = Cached(p, order);
+      }
+    } else {
+      for (Page* p; n < batch && (p = z.backend.Alloc(order, kAnyColour)) != nullptr;) {
+        MarkAllocated(p, order);
+        c.blocks[n++] = Cached(p, order);
       }
     }
-    for (; n < kCacheBatch; ++n) {
-      Page* p = z.backend.Alloc(order, kAnyColour);
-      if (p == nullptr) break;
-      MarkAllocated(p, order);
-      p->use = PageUse::kCached;
-      p->order = static_cast<uint8_t>(order);
-      c.blocks[n] = p;
-    }
-    SetCount(c, n);
+    c.Set(n);
+  }
+  static Page* Cached(Page* p, unsigned order) {
+    p->use = PageUse::kCached;
+    p->order = static_cast<uint8_t>(order);
+    return p;
   }
 
   // Gives a cache's oldest blocks back to its zone, keeping the newest `keep`. Interrupts are off.
   void Drain(unsigned zone, unsigned order, Cache& c, unsigned keep) {
-    const unsigned n = c.count, give = n - keep;
+    const unsigned n = c.n(), give = n - keep;
     {
       LockGuard g(zones_[zone].lock);
       for (unsigned i = 0; i < give; ++i) {
@@ -740,16 +757,16 @@ class Palloc {
       }
     }
     for (unsigned i = give; i < n; ++i) c.blocks[i - give] = c.blocks[i];
-    SetCount(c, keep);
+    c.Set(keep);
   }
 
   // Every cache of this CPU, for a cross-call or the CPU itself with interrupts off.
   static void DrainHere(void* self) {
     auto* palloc = static_cast<Palloc*>(self);
-    CpuCaches& caches = palloc->cpus_.Here();
     for (unsigned z = 0; z < kZones; ++z) {
       for (unsigned k = 0; k < kCachedOrders; ++k) {
-        if (caches.of[z][k].count != 0) palloc->Drain(z, k, caches.of[z][k], 0);
+        Cache c = palloc->CacheHere(z, k);
+        if (c.n() != 0) palloc->Drain(z, k, c, 0);
       }
     }
   }
@@ -770,7 +787,7 @@ class Palloc {
     uint64_t n = 0;
     for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) {
       for (unsigned z = 0; z <= top; ++z) {
-        for (unsigned k = 0; k < kCachedOrders; ++k) n += uint64_t{Count(cpus_[cpu].of[z][k])} << k;
+        for (unsigned k = 0; k < kCachedOrders; ++k) n += uint64_t{CacheOf(cpu, z, k).n()} << k;
       }
     }
     return n;
@@ -781,11 +798,11 @@ class Palloc {
     if (order < kCachedOrders && head->use == as && head->order == order) {
       const IrqState irq = IrqSave();
       CpuCaches& caches = cpus_.Here();
-      Cache& c = caches.of[bank.zone][order];
-      if (c.count == kCacheSize) Drain(bank.zone, order, c, kCacheSize - kCacheBatch);
+      Cache c(caches.of[bank.zone], order);
+      if (c.n() == c.size) Drain(bank.zone, order, c, c.size / 2);
       head->use = PageUse::kCached;
-      c.blocks[c.count] = head;
-      SetCount(c, c.count + 1);
+      c.blocks[c.n()] = head;
+      c.Set(c.n() + 1);
       if (as == PageUse::kUser) AddUsers(caches, bank.zone, -1);
       IrqRestore(irq);
     } else {
@@ -830,8 +847,8 @@ class Palloc {
   void ForEachFreeIn(unsigned zone, Fn&& fn) const {
     for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) {
       for (unsigned k = 0; k < kCachedOrders; ++k) {
-        const Cache& c = cpus_[cpu].of[zone][k];
-        for (unsigned i = 0; i < Count(c); ++i) fn(static_cast<const Page*>(c.blocks[i]), k);
+        const Cache c = CacheOf(cpu, zone, k);
+        for (unsigned i = 0; i < c.n(); ++i) fn(static_cast<const Page*>(c.blocks[i]), k);
       }
     }
     zones_[zone].backend.ForEachFree([&](const Page* head, unsigned order) { fn(head, order); });
