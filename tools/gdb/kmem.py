@@ -245,7 +245,7 @@ class Palloc:
         counts[0] = self.order0_outside_bitmaps(z)
         for cpu in self.cpus:
             for k in range(self.cached_orders):
-                counts[k] += int(cpu["of"][z][k]["count"])
+                counts[k] += int(cpu["of"][z]["count"][k])
         for bank in self.buddy_banks(z):
             for k in range(int(bank["max_order"]) + 1):
                 counts[k] += int(bank["trees"][k]["count_"])
