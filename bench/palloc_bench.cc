@@ -31,7 +31,7 @@ void BM_Palloc(benchmark::State& state, const char* workload) {
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--small") == 0) {
-      sizes = Sizes{uint64_t{1} << 14, 20'000, 5'000, 20'000, 1'000};
+      sizes = Sizes{uint64_t{1} << 14, 20'000, 5'000, 20'000, 1'000, 20'000};
       argv[i] = argv[--argc];
     }
   }

@@ -22,6 +22,7 @@ namespace kmem {
 
 class ColourBackend {
  public:
+  static constexpr Colouring kColouring = Colouring::kHonoursHint;
   static constexpr const char* kName = "colour";
 
   static uint64_t MetaBytes(Pfn base, uint64_t npages) { return BitBuddy::MetaBytes(base, npages); }

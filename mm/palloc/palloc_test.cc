@@ -51,6 +51,7 @@ constinit Palloc<ColourBackend> constinit_colour;
 static_assert(PallocBackend<BuddyBackend> && PallocBackend<ColourBackend>);
 struct NoValidate {
   static constexpr const char* kName = "no-validate";
+  static constexpr Colouring kColouring = Colouring::kIgnoresHint;
   static uint64_t MetaBytes(Pfn, uint64_t) { return 0; }
   void Init(unsigned) {}
   void AddBank(Page*, Pfn, uint64_t, void*) {}
@@ -108,8 +109,9 @@ TYPED_TEST(PallocTest, ForEachFreeBlockGivesAddressAndOrder) {
 }
 
 TYPED_TEST(PallocTest, ContigBlocksAreNaturallyAlignedAtEveryOrder) {
-  // 2 GiB from 0: order 18 takes the first GiB, orders 17..0 together take less than the second.
-  HostPalloc<TypeParam> p({{PhysAddr(0), (2048 * kMiB) >> 12}}, 16);
+  // 2 GiB from 4 GiB, all normal memory: order 18 takes the first GiB, orders 17..0 together take less
+  // than the second. (A bank from 0 is split at 16 MiB, the DMA zone's end: no GiB block starts at 0.)
+  HostPalloc<TypeParam> p({{PhysAddr(4096 * kMiB), (2048 * kMiB) >> 12}}, 16);
   std::vector<std::pair<Page*, unsigned>> held;
   for (unsigned order = kMaxOrder + 1; order-- > 0;) {
     PageResult r = p->TryAllocContig(order);
@@ -117,8 +119,8 @@ TYPED_TEST(PallocTest, ContigBlocksAreNaturallyAlignedAtEveryOrder) {
     EXPECT_TRUE(p->Pa(r.page).IsAlignedTo(kPageSize << order)) << "order " << order;
     held.emplace_back(r.page, order);
   }
-  EXPECT_EQ(p->Pa(held.front().first), PhysAddr(0));
-  EXPECT_EQ(p->Pa(held[1].first), PhysAddr(1024 * kMiB));
+  EXPECT_EQ(p->Pa(held.front().first), PhysAddr(4096 * kMiB));
+  EXPECT_EQ(p->Pa(held[1].first), PhysAddr(5120 * kMiB));
   p->Validate();
   std::shuffle(held.begin(), held.end(), std::mt19937_64(2));
   for (auto [page, order] : held) p->FreeContig(p->Pa(page), order);
@@ -284,6 +286,73 @@ TYPED_TEST(PallocTest, NewPageSleepsUntilAPageIsFreed) {
   p->Validate();
 }
 
+//   15M   16M   17M         4G-1M    4G    4G+1M
+//   |DMA  |DMA32|   ...     |DMA32   |normal|      two banks, each split where it crosses a zone's end
+std::vector<BankRange> ZoneBanks() {
+  return {{PhysAddr(15 * kMiB), (2 * kMiB) >> 12}, {PhysAddr(4096 * kMiB - kMiB), (2 * kMiB) >> 12}};
+}
+
+TYPED_TEST(PallocTest, BanksAreSplitAtZoneBoundaries) {
+  HostPalloc<TypeParam> p(ZoneBanks(), 4);
+  PallocStats dma, dma32, normal;
+  p->ZoneStats(PallocZone::kDma, &dma);
+  p->ZoneStats(PallocZone::kDma32, &dma32);
+  p->ZoneStats(PallocZone::kNormal, &normal);
+  EXPECT_EQ(dma.total_pages, 256u);
+  EXPECT_EQ(dma32.total_pages, 512u);
+  EXPECT_EQ(normal.total_pages, 256u);
+  EXPECT_EQ(dma.free_pages + dma32.free_pages + normal.free_pages, p->FreeCount());
+  EXPECT_EQ(p->ZoneOf(p->PageOf(PhysAddr(16 * kMiB - kPageSize))), PallocZone::kDma);
+  EXPECT_EQ(p->ZoneOf(p->PageOf(PhysAddr(16 * kMiB))), PallocZone::kDma32);
+  EXPECT_EQ(p->ZoneOf(p->PageOf(PhysAddr(4096 * kMiB - kPageSize))), PallocZone::kDma32);
+  EXPECT_EQ(p->ZoneOf(p->PageOf(PhysAddr(4096 * kMiB))), PallocZone::kNormal);
+  // No block crosses a boundary: the 2 MiB-aligned block at 16 MiB - 1 MiB stops at 16 MiB.
+  EXPECT_EQ(dma.free_blocks[8], 1u);
+  p->Validate();
+  testing::ConsoleCapture console;
+  p->PrintFreeTable();
+  EXPECT_NE(console.text().find(std::string("palloc: ") + TypeParam::kName + " backend, 2 banks, 4 MiB: 1024 pages"),
+            std::string::npos)
+      << console.text();
+  for (const char* line : {"palloc: zone DMA: 1 banks, 256 pages, 256 free, 0 user; free blocks per order:",
+                           "palloc: zone DMA32: 2 banks, 512 pages, 512 free, 0 user; free blocks per order:",
+                           "palloc: zone normal: 1 banks, 256 pages, 256 free, 0 user; free blocks per order:"}) {
+    EXPECT_NE(console.text().find(line), std::string::npos) << line << "\n" << console.text();
+  }
+}
+
+// Ordinary allocations take normal memory first, then DMA32, then DMA; one that names a lower zone never
+// gets memory above it, and fails while only higher zones have some.
+TYPED_TEST(PallocTest, ZonesAreTakenFromTheHighestAllowedDown) {
+  HostPalloc<TypeParam> p(ZoneBanks(), 1);
+  std::vector<PallocZone> got;
+  for (PageResult r; (r = p->TryAllocContig(0)).status == PallocStatus::kOk;) got.push_back(p->ZoneOf(r.page));
+  ASSERT_EQ(got.size(), 1024u);
+  EXPECT_TRUE(std::is_sorted(got.rbegin(), got.rend())) << "a lower zone was taken before a higher one";
+  EXPECT_EQ(got[0], PallocZone::kNormal);
+  EXPECT_EQ(got[256], PallocZone::kDma32);
+  EXPECT_EQ(got[768], PallocZone::kDma);
+
+  HostPalloc<TypeParam> q(ZoneBanks(), 1);
+  PageResult low = q->TryAllocContig(2, PallocZone::kDma32);
+  ASSERT_EQ(low.status, PallocStatus::kOk);
+  EXPECT_EQ(q->ZoneOf(low.page), PallocZone::kDma32);
+  std::vector<Page*> dma;
+  for (PageResult r; (r = q->TryAllocContig(0, PallocZone::kDma)).status == PallocStatus::kOk;) {
+    EXPECT_EQ(q->ZoneOf(r.page), PallocZone::kDma);
+    dma.push_back(r.page);
+  }
+  EXPECT_EQ(dma.size(), 256u);
+  EXPECT_LT(q->Pa(dma.back()), PhysAddr(16 * kMiB));
+  // DMA32 exhausted too: a below-4-GiB request fails while normal memory is free.
+  while (q->TryAllocContig(0, PallocZone::kDma32).status == PallocStatus::kOk) {
+  }
+  EXPECT_EQ(q->FreeCount(), 256u);
+  EXPECT_EQ(q->TryAllocContig(0, PallocZone::kDma32).status, PallocStatus::kNoMemory);
+  EXPECT_EQ(q->ZoneOf(q->TryAllocContig(0).page), PallocZone::kNormal);
+  q->Validate();
+}
+
 TEST(Palloc, GlobalStartsEmptyWithoutAConstructor) {
   EXPECT_EQ(constinit_buddy.TotalPages(), 0u);
   EXPECT_EQ(constinit_colour.FreeCount(), 0u);
@@ -314,6 +383,28 @@ TYPED_TEST(PallocDeathTest, FreeingAFreePagePanics) {
   p->FreeContig(r.page, 0);
   EXPECT_DEATH(p->FreeContig(PhysAddr(0x100000), 0), "freeing pa 0x100000 \\(a block\\), which is already free");
   EXPECT_DEATH(p->FreeContig(PhysAddr(0x120000), 0), "freeing pa 0x120000 \\(a block\\), which is already free");
+}
+
+// The page sits in this CPU's cache after its first free: the second is caught all the same, whether it
+// comes from this CPU or another one.
+TYPED_TEST(PallocDeathTest, DoubleFreeOfACachedPagePanics) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x100000), 64}}, 4);
+  Page* page = p->TryAllocContig(0).page;
+  Page* user = p->NewPage(VirtAddr(0x5000));
+  PhysAddr pa = p->Pa(page), upa = p->Pa(user);
+  p->FreeContig(page, 0);
+  p->PutPage(user);
+  EXPECT_EQ(page->use, PageUse::kCached);
+  EXPECT_EQ(user->use, PageUse::kCached);
+  EXPECT_NE(p->CpuCounts(CpuId()).cached_pages, 0u);
+  char expected[96];
+  std::snprintf(expected, sizeof expected, "freeing pa 0x%lx \\(a block\\), which is already free", pa.value());
+  EXPECT_DEATH(p->FreeContig(page, 0), expected);
+  EXPECT_DEATH(std::thread([&] { p->FreeContig(page, 0); }).join(), expected);
+  EXPECT_DEATH(p->FreeContig(page, 1), expected);
+  std::snprintf(expected, sizeof expected, "freepages of pa 0x%lx, which is not a user page", upa.value());
+  user->ref = 0;
+  EXPECT_DEATH(p->FreePages(user, user, 1), expected);
 }
 
 TYPED_TEST(PallocDeathTest, FreeingOutsideEveryBankPanics) {

@@ -209,35 +209,51 @@ class Translate(_KmemCommand):
 
 
 class Palloc:
-    """The kernel's page allocator (mm/palloc/palloc.h) and its backend's free sets, read-only."""
+    """The kernel's page allocator (mm/palloc/palloc.h): its zones, their backends' free sets and every
+    CPU's page caches, read-only."""
 
     def __init__(self):
         self.p = gdb.parse_and_eval(_PALLOC)
+        self.zones = [self.p["zones_"][z] for z in range(_const("kmem::kZones"))]
         # The backend's kName is a constexpr the compiler folds away; its class is kmem::<Name>Backend.
-        self.name = self.p["backend_"].type.strip_typedefs().name.split("::")[-1].replace("Backend", "").lower()
+        backend_type = self.zones[0]["backend"].type.strip_typedefs()
+        self.name = backend_type.name.split("::")[-1].replace("Backend", "").lower()
         self.banks = [self.p["banks_"][i] for i in range(int(self.p["nbanks_"]))]
-        self.backend = self.p["backend_"]
-        self.buddy = self.backend["buddy_"]
-        self.buddy_banks = [self.buddy["banks_"][i] for i in range(int(self.buddy["nbanks_"]))]
         self.orders = _const("kmem::kOrders")
+        self.cached_orders = _const("kmem::kCachedOrders")
+        self.cpus = [self.p["cpus_"]["slot_"][c]["value"] for c in range(_const("kmem::kMaxCpus"))]
+        names = gdb.parse_and_eval("'kmem::kZoneNames'")
+        self.zone_names = [names[z].string() for z in range(len(self.zones))]
 
-    def order0_outside_bitmaps(self):
-        """Free single pages the backend holds outside the buddy bitmaps: the buddy backend's cache, the
-        colour backend's per-colour lists."""
-        names = [f.name for f in self.backend.type.strip_typedefs().fields()]
+    def buddy_banks(self, z):
+        buddy = self.zones[z]["backend"]["buddy_"]
+        return [buddy["banks_"][i] for i in range(int(buddy["nbanks_"]))]
+
+    def order0_outside_bitmaps(self, z):
+        """Free single pages zone z's backend holds outside the buddy bitmaps: the buddy backend's cache,
+        the colour backend's per-colour lists."""
+        backend = self.zones[z]["backend"]
+        names = [f.name for f in backend.type.strip_typedefs().fields()]
         if "ncache_" in names:
-            return int(self.backend["ncache_"])
+            return int(backend["ncache_"])
         if "list_pages_" in names:
-            return int(self.backend["list_pages_"])
-        raise gdb.GdbError("unknown palloc backend %s" % self.backend.type)
+            return int(backend["list_pages_"])
+        return 0
 
-    def free_blocks(self):
+    def free_blocks(self, z):
+        """Zone z's free blocks per order, the CPUs' cached blocks included (Palloc::ZoneStats)."""
         counts = [0] * self.orders
-        counts[0] = self.order0_outside_bitmaps()
-        for bank in self.buddy_banks:
+        counts[0] = self.order0_outside_bitmaps(z)
+        for cpu in self.cpus:
+            for k in range(self.cached_orders):
+                counts[k] += int(cpu["of"][z]["count"][k])
+        for bank in self.buddy_banks(z):
             for k in range(int(bank["max_order"]) + 1):
                 counts[k] += int(bank["trees"][k]["count_"])
         return counts
+
+    def users(self, z):
+        return sum(int(cpu["users"][z]) for cpu in self.cpus)
 
     def bank_of(self, pfn):
         for i, bank in enumerate(self.banks):
@@ -259,7 +275,8 @@ class Palloc:
 
     def free_order(self, bank_index, pfn):
         """(order, head pfn) of the free block in the buddy bitmaps that holds pfn, or None."""
-        bank = self.buddy_banks[bank_index]
+        z = int(self.banks[bank_index]["zone"])
+        bank = self.buddy_banks(z)[bank_index - int(self.zones[z]["first_bank"])]
         offset = pfn - int(bank["origin"])
         for k in range(int(bank["max_order"]) + 1):
             if self.bit(bank["trees"][k]["level_"][0], offset >> k):
@@ -268,21 +285,29 @@ class Palloc:
 
 
 class Buddyinfo(_KmemCommand):
-    """kmem buddyinfo: free blocks per order, as palloc's boot table prints them."""
+    """kmem buddyinfo: free blocks per order, in all and per zone, as palloc's boot table prints them."""
 
     def __init__(self):
         super().__init__("buddyinfo")
 
     def run(self, arg):
         pa = Palloc()
-        counts = pa.free_blocks()
         page_shift = _const("kmem::kPageShift")
+        per_zone = [pa.free_blocks(z) for z in range(len(pa.zones))]
+        counts = [sum(c[k] for c in per_zone) for k in range(pa.orders)]
         total = sum(int(b["npages"]) for b in pa.banks)
         free = sum(n << k for k, n in enumerate(counts))
+        users = sum(pa.users(z) for z in range(len(pa.zones)))
         gdb.write("palloc: %s backend, %d banks, %d MiB: %d pages, %d free, %d user\n" % (
-            pa.name, len(pa.banks), total >> (20 - page_shift),
-            total, free, int(pa.p["user_pages_"])))
+            pa.name, int(pa.p["ninput_banks_"]), total >> (20 - page_shift), total, free, users))
         gdb.write("palloc: free blocks per order:%s\n" % "".join(" %d:%d" % (k, n) for k, n in enumerate(counts)))
+        for z, zone in enumerate(pa.zones):
+            if int(zone["total_pages"]) == 0:
+                continue
+            zc = per_zone[z]
+            gdb.write("palloc: zone %s: %d banks, %d pages, %d free, %d user; free blocks per order:%s\n" % (
+                pa.zone_names[z], int(zone["nbanks"]), int(zone["total_pages"]), sum(n << k for k, n in enumerate(zc)),
+                pa.users(z), "".join(" %d:%d" % (k, n) for k, n in enumerate(zc))))
 
 
 class PageCmd(_KmemCommand):
@@ -310,11 +335,14 @@ class PageCmd(_KmemCommand):
 
     @staticmethod
     def state(pa, index, bank, pfn, page_shift):
+        use = int(bank["pages"][pfn - int(bank["base"])]["use"])
+        if use == int(gdb.parse_and_eval("kmem::PageUse::kUser")):
+            return "a user page"
+        if use == int(gdb.parse_and_eval("kmem::PageUse::kCached")):
+            return "free, in a CPU's page cache"
         allocated = pa.allocated_order(bank, pfn)
         if allocated is not None:
             k, head = allocated
-            if k == 0 and pa.bit(bank["users"], pfn - int(bank["base"])):
-                return "a user page"
             return "allocated in a block of order %d at 0x%x" % (k, head << page_shift)
         free = pa.free_order(index, pfn)
         if free is not None:

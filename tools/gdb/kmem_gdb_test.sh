@@ -3,10 +3,10 @@
 # gdb stub on a socket of its own, and runs gdb in batch mode with tools/gdb/kmem.py. gdb stops the kernel
 # four times, and each kmem command's output must agree with what the kernel printed on its serial line:
 #   1. at PoolsLate, just after palloc printed its free table: `kmem ptdump` and `kmem ptdump $cr3` print
-#      the `mmu:` dump's lines, `kmem buddyinfo` the `palloc:` free-blocks line, `kmem translate` the run
-#      of the dump that holds the address, `kmem page` names a free user page and a kernel-image page,
-#      `kmem cpus` the `cpu0:` identity line and address widths, and no other CPU (the SMP start-up is
-#      later);
+#      the `mmu:` dump's lines, `kmem buddyinfo` the `palloc:` free-blocks lines (in all and per zone),
+#      `kmem translate` the run of the dump that holds the address, `kmem page` names a free user page and a
+#      kernel-image page, `kmem cpus` the `cpu0:` identity line and address widths, and no other CPU (the
+#      SMP start-up is later);
 #   2. at ArchSelfTests, with both CPUs of -smp 2 online: `kmem cpus` each CPU's identity line, address
 #      widths and the boot stack its start-up line names;
 #   3. at the MMU self-test's user Pmap (the first Pmap after NewAddressSpace): `kmem page` inside the
@@ -83,6 +83,10 @@ want=$(log | grep '^palloc: free blocks per order:')
 [ -n "$want" ] || fail "no free-block table in the serial log"
 [ "$(section buddyinfo | grep '^palloc: free blocks per order:')" = "$want" ] ||
   fail "kmem buddyinfo: $(section buddyinfo); the kernel printed: $want"
+zones=$(log | grep '^palloc: zone ')
+[ -n "$zones" ] || fail "no per-zone free-block lines in the serial log"
+[ "$(section buddyinfo | grep '^palloc: zone ')" = "$zones" ] ||
+  fail "kmem buddyinfo's zones: $(section buddyinfo | grep '^palloc: zone '); the kernel printed: $zones"
 header=$(log | grep "^palloc: $backend backend" | sed 's/, [0-9]* colours\?$//')
 [ "$(section buddyinfo | head -1)" = "$header" ] ||
   fail "kmem buddyinfo: $(section buddyinfo | head -1); the kernel printed: $header"
