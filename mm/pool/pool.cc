@@ -59,8 +59,17 @@ uint64_t BlockFor(uint64_t size) {
   return n < kMinBlock ? kMinBlock : n;
 }
 
-void Lock(Pool& pool) { pool.lock.Lock(); }
-void Unlock(Pool& pool) { pool.lock.Unlock(); }
+void Lock(const Pool& pool) { pool.lock.Lock(); }
+void Unlock(const Pool& pool) { pool.lock.Unlock(); }
+
+// Reads `what` of a pool under its lock.
+template <typename Fn>
+auto Locked(const Pool& pool, Fn what) {
+  Lock(pool);
+  auto v = what();
+  Unlock(pool);
+  return v;
+}
 
 // Tells Smalloc's sleepers that memory went back to the pool. Called with the pool's lock released.
 void Wakeup(Pool& pool) {
@@ -422,9 +431,15 @@ void* Smalloc(size_t size) {
   }
 }
 
-AllocStats PoolStatsOf(const Pool& pool) { return pool.stats; }
-uint64_t PoolGrown(const Pool& pool) { return pool.grown; }
-uint64_t PoolLimit(const Pool& pool) { return pool.config.limit; }
+AllocStats PoolStatsOf(const Pool& pool) {
+  return Locked(pool, [&] { return pool.stats; });
+}
+uint64_t PoolGrown(const Pool& pool) {
+  return Locked(pool, [&] { return pool.grown; });
+}
+uint64_t PoolLimit(const Pool& pool) {
+  return Locked(pool, [&] { return pool.config.limit; });
+}
 
 void PoolCheck(Pool& pool) {
   Lock(pool);
@@ -486,8 +501,9 @@ void PoolDump(Pool* const* pools, size_t count) {
   Print("pool       live blocks   live bytes   peak bytes        grown        limit\n");
   for (size_t i = 0; i < count; ++i) {
     const Pool& p = *pools[i];
-    Print("%-10s %11lu %12lu %12lu %12lu %12lu\n", p.config.name, p.stats.live_blocks, p.stats.live_bytes,
-          p.stats.peak_bytes, p.grown, p.config.limit);
+    const AllocStats s = PoolStatsOf(p);
+    Print("%-10s %11lu %12lu %12lu %12lu %12lu\n", p.config.name, s.live_blocks, s.live_bytes, s.peak_bytes,
+          PoolGrown(p), PoolLimit(p));
   }
 }
 

@@ -54,7 +54,7 @@ struct Pool {
 
   explicit constexpr Pool(const char* lock_name = "pool") : lock(lock_name, LockLevel::kGlobal) {}
 
-  SpinLock lock;
+  mutable SpinLock lock;  // mutable: the const readers below take it too
   PoolConfig config;
   Arena* arenas = nullptr;
   FreeBlock* bins[kBins] = {};
@@ -110,7 +110,7 @@ void* Realloc(void* p, size_t size);
 void Free(void* p);
 size_t Msize(void* p);
 
-// A copy of the pool's counters and the backing bytes it holds.
+// A copy of the pool's counters and the backing bytes it holds, each read under the pool's lock.
 AllocStats PoolStatsOf(const Pool& pool);
 uint64_t PoolGrown(const Pool& pool);
 // The most backing bytes the pool may take from its source.
