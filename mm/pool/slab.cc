@@ -691,18 +691,17 @@ uint64_t KmemCacheEmptySlabs(KmemCache* c) {
 }
 
 uint64_t KmemReap() {
-  if (InterruptsOn()) {
-    CrossCall(
-        OnlineCpus(),
-        [](void*) {
-          LockGuard g(caches_lock);
-          for (KmemCache* c = all_caches; c != nullptr; c = c->next) {
-            Magazine& m = MagazineHere(c);
-            GiveBack(c, Flush(c, m, m.count));
-          }
-        },
-        nullptr);
-  }
+  if (!InterruptsOn()) return 0;
+  CrossCall(
+      OnlineCpus(),
+      [](void*) {
+        LockGuard g(caches_lock);
+        for (KmemCache* c = all_caches; c != nullptr; c = c->next) {
+          Magazine& m = MagazineHere(c);
+          GiveBack(c, Flush(c, m, m.count));
+        }
+      },
+      nullptr);
   return ReapAllEmpty();
 }
 

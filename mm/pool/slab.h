@@ -43,8 +43,9 @@ struct Slab;
 // Bytes at the start of a free object that hold poison: one cache line.
 inline constexpr size_t kSlabPoisonWindow = 64;
 
-// Free objects a CPU's magazine of one cache holds at most, and how many move between a magazine and the
-// slab layer at once (a refill, or the flush of a full magazine).
+// Free objects a CPU's magazine of one cache holds at most (a magazine and its CPU's counters fill 256
+// bytes), and how many move between a magazine and the slab layer at once (a refill, or the flush of a full
+// magazine): half, so that a CPU alternating allocs and frees at a boundary does not go back at once.
 inline constexpr uint32_t kMagazine = 27;
 inline constexpr uint32_t kMagazineBatch = 13;
 // Live caches at once (kmem's ten included); each has one magazine slot per CPU, in the kernel image
@@ -56,12 +57,13 @@ inline constexpr uint32_t kMaxCaches = 24;
 inline constexpr uint64_t kKeptEmptyBytes = 128 << 10;
 
 // One cache. Its fields are the allocator's own: use the functions below, never the fields. Aligned to
-// cache lines, so two caches never share one. The first line is read by every fast path and written only when the cache is set up. A destroyed
-// cache's descriptor is a free object of the cache of caches, poisoned in its first kSlabPoisonWindow
-// bytes: `window` then reads as poison, which no live cache has, and `name` lies beyond the poison so the
-// panic can still say which cache it was.
+// cache lines, so two caches never share one. The first line is read by every fast path and written only
+// when the cache is set up. A destroyed cache's descriptor is a free object of the cache of caches,
+// poisoned in its first kSlabPoisonWindow bytes: `window` then reads as poison, which no live cache has,
+// and `name` lies beyond the poison so the panic can still say which cache it was.
 struct alignas(64) KmemCache {
-  explicit constexpr KmemCache(const char* cache_name = "") : name(cache_name), lock(cache_name, LockLevel::kZone) {}
+  explicit constexpr KmemCache(const char* cache_name = "")
+      : name(cache_name), lock(cache_name, LockLevel::kZone) {}
 
   KmemCache* next = nullptr;  // every live cache, for KmemDump (a destroyed cache is unlinked first)
   uint32_t size = 0;    // object bytes, as created
@@ -101,8 +103,8 @@ void KmemInit(const MemSource& source);
 // cache.
 KmemCache* KmemCacheCreate(const char* name, size_t size, size_t align);
 // Drains every CPU's magazine of the cache (a cross-call: interrupts must be on), gives every slab back to
-// the source (when it takes memory back) and forgets the cache. Returns false,
-// leaving the cache alone, while objects are still live: that is a leak to hunt, and KmemDump shows it.
+// the source (when it takes memory back) and forgets the cache. Returns false, leaving the cache alone
+// (drained), while objects are still live: that is a leak to hunt, and KmemDump shows it.
 // Panics when the cache was destroyed already or is no cache.
 //
 // A destroyed cache panics, naming it, when it is allocated from, freed into or destroyed again, for as
@@ -110,13 +112,13 @@ KmemCache* KmemCacheCreate(const char* name, size_t size, size_t align);
 bool KmemCacheDestroy(KmemCache* cache);
 // An object of the cache, or nullptr when the source has no slab to give even after every cache gave its
 // kept empty slabs back and (when the caller has interrupts on) every CPU drained its magazine of this
-// cache into the slab layer. Its contents are unspecified
-// (poison in the window, whatever the last user left beyond it) unless `zero` asks for zeros. O(1) with
-// the guards and the magazine; Zero::kYes adds O(size); a refill adds O(kMagazineBatch) under the lock, a
-// new slab O(objects per slab).
+// cache into the slab layer. Its contents are unspecified (poison in the window, whatever the last user
+// left beyond it) unless `zero` asks for zeros. O(1) with the guards and the magazine; Zero::kYes adds
+// O(size); a refill adds O(kMagazineBatch) under the lock, a new slab O(objects per slab).
 void* KmemCacheAlloc(KmemCache* cache, Zero zero = Zero::kNo);
-// Returns an object to its cache, from any CPU. O(1); a full magazine flushes kMagazineBatch. Panics on nullptr, a double free, an object of another cache, a
-// pointer that is no object, or a smashed header or tail canary.
+// Returns an object to its cache, from any CPU. O(1); a full magazine flushes kMagazineBatch. Panics on
+// nullptr, a double free, an object of another cache, a pointer that is no object, or a smashed header or
+// tail canary.
 void KmemCacheFree(KmemCache* cache, void* p);
 
 // At least `size` bytes (1..kKmallocMax; 0 counts as 1) from the smallest size class that holds them,
@@ -136,9 +138,9 @@ AllocStats KmallocStats();
 uint64_t KmemCacheSlabs(KmemCache* cache);
 uint64_t KmemCacheEmptySlabs(KmemCache* cache);
 
-// Memory pressure: every CPU drains its magazines into the slab layer (a cross-call, when the caller has
-// interrupts on; otherwise the magazines stay) and every cache gives its kept empty slabs back to a source
-// that takes memory back. Returns the bytes given back.
+// Memory pressure: every CPU drains its magazines into the slab layer (a cross-call) and every cache gives
+// its kept empty slabs back to a source that takes memory back. Returns the bytes given back. Does nothing
+// and returns 0 when the caller has interrupts off (it may hold a lock, and could not cross-call).
 uint64_t KmemReap();
 
 // Walks every slab of `cache`: slab headers, object headers and canaries, poison of free objects, counts
