@@ -215,10 +215,17 @@ PoolAllocation AllocLocked(Pool& pool, size_t size, Zero zero) {
   if (TooLarge(pool, size)) return {nullptr, PoolStatus::kTooLarge};
   uint64_t need = BlockFor(size);
   FreeBlock* f = FindFree(pool, need);
-  // Growing drops the lock, so another CPU may take the new arena's room first: look again each time.
+  // Growing drops the lock, so another CPU may take the new arena's room first: look again each time. The
+  // limit may be taken up by another CPU's growth still under way: wait for its arena rather than fail.
   while (f == nullptr) {
     PoolStatus status = Grow(pool, need);
-    if (status != PoolStatus::kOk) return {nullptr, status};
+    if (status == PoolStatus::kOverLimit && pool.growing != 0) {
+      Unlock(pool);
+      CpuRelax();
+      Lock(pool);
+    } else if (status != PoolStatus::kOk) {
+      return {nullptr, status};
+    }
     f = FindFree(pool, need);
   }
   Unlink(pool, f);
