@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <random>
@@ -280,6 +281,38 @@ TEST_F(SmpTest, PoolStormWithFreesOnOtherCpus) {
   EXPECT_EQ(s.live_blocks, 0u);
   EXPECT_EQ(s.allocs, n);
   EXPECT_EQ(s.frees, n);
+}
+
+// A source whose take blocks until the test lets it go, so that one CPU's growth stays under way.
+struct GateSource {
+  std::atomic<bool> entered{false}, open{false};
+  alignas(kPageSize) static inline uint8_t arena[64 << 10];
+  static void* Take(void* ctx, size_t bytes, size_t) {
+    auto* g = static_cast<GateSource*>(ctx);
+    g->entered = true;
+    while (!g->open) std::this_thread::yield();
+    return bytes <= sizeof arena ? arena : nullptr;
+  }
+};
+
+// CPU A grows the pool to its whole limit and is still taking the arena from the source when CPU B needs a
+// block: B waits for A's arena instead of failing over the limit A's growth holds.
+TEST_F(SmpTest, AllocationWaitsForAnotherCpusGrowthInsteadOfFailing) {
+  GateSource gate;
+  PoolInit(mainmem, {"mainmem", 64 << 10, 64 << 10, FreeFill::kPoison, {&gate, &GateSource::Take, nullptr}, {}});
+  void* a = nullptr;
+  void* b = nullptr;
+  std::thread ta([&] { a = Malloc(1000); });
+  while (!gate.entered) std::this_thread::yield();
+  std::thread tb([&] { b = Malloc(1000); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // B has found the limit taken by now
+  gate.open = true;
+  ta.join();
+  tb.join();
+  EXPECT_NE(a, nullptr);
+  EXPECT_NE(b, nullptr);
+  PoolCheck(mainmem);
+  EXPECT_EQ(PoolStatsOf(mainmem).live_blocks, 2u);
 }
 
 using SmpDeathTest = SmpTest;
