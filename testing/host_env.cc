@@ -58,7 +58,7 @@ thread_local int running_for_cpu = -1;
 // pays for the store-load ordering of both with membarrier(2), which runs a full barrier on every thread
 // of the process (folly's asymmetric barrier). Without membarrier, and under TSan (which models neither
 // it nor fences), both sides use sequentially consistent operations instead.
-struct HostCpuState {
+struct alignas(64) HostCpuState {  // a line each: every IrqSave and IrqRestore writes its CPU's
   std::atomic<bool> irqs_off{false};
   std::atomic<bool> claimed{false};
 };

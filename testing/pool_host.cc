@@ -17,6 +17,7 @@ pool::MemSource HeapSource::source_without_give() { return {this, &Take, nullptr
 
 void* HeapSource::Take(void* ctx, size_t bytes, size_t align) {
   auto* self = static_cast<HeapSource*>(ctx);
+  std::lock_guard<std::mutex> g(self->mu_);
   if (bytes > self->capacity_ - self->out_) return nullptr;
   void* span = std::aligned_alloc(align, bytes);
   if (span == nullptr) return nullptr;
@@ -27,6 +28,7 @@ void* HeapSource::Take(void* ctx, size_t bytes, size_t align) {
 
 void HeapSource::Give(void* ctx, void* span, size_t bytes) {
   auto* self = static_cast<HeapSource*>(ctx);
+  std::lock_guard<std::mutex> g(self->mu_);
   auto it = self->spans_.find(span);
   KASSERT(it != self->spans_.end() && it->second == bytes, "span %p (%zu bytes) was not handed out", span, bytes);
   self->out_ -= bytes;

@@ -12,6 +12,7 @@
 
 namespace kmem::testing {
 
+// Thread-safe: slab caches on several CPUs (threads) take and give slabs at once.
 class HeapSource {
  public:
   // Hands out at most `capacity` bytes at a time; frees whatever is still out when destroyed.
@@ -23,13 +24,20 @@ class HeapSource {
   pool::MemSource source();
   // Like source() but without `give`: spans never come back, as with xalloc early in boot.
   pool::MemSource source_without_give();
-  uint64_t bytes_out() const { return out_; }
-  size_t spans_out() const { return spans_.size(); }
+  uint64_t bytes_out() {
+    std::lock_guard<std::mutex> g(mu_);
+    return out_;
+  }
+  size_t spans_out() {
+    std::lock_guard<std::mutex> g(mu_);
+    return spans_.size();
+  }
 
  private:
   static void* Take(void* ctx, size_t bytes, size_t align);
   static void Give(void* ctx, void* span, size_t bytes);
 
+  std::mutex mu_;
   uint64_t capacity_;
   uint64_t out_ = 0;
   std::map<void*, size_t> spans_;

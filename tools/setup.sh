@@ -9,6 +9,7 @@ packages=(
   libclang-rt-14-dev       # sanitizer and libFuzzer runtimes for host tests and fuzz targets
   qemu-system-x86          # boots the kernel
   googletest libabsl-dev libbenchmark-dev  # host test, tool and benchmark libraries
+  libgoogle-perftools-dev libmimalloc-dev   # tcmalloc and mimalloc, which //bench:pool_bench compares against
   binutils python3         # readelf for the kernel checks; python3 for tools/compile_commands.sh
   gdb                      # README's debugging line and tools/gdb: gdb on kernel.elf against QEMU's stub
   python3-matplotlib       # //tools:memviz draws the memory picture

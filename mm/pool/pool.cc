@@ -3,6 +3,7 @@
 #include "mm/base/addr.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
+#include "mm/pool/slab.h"
 
 namespace kmem::pool {
 
@@ -58,11 +59,25 @@ uint64_t BlockFor(uint64_t size) {
   return n < kMinBlock ? kMinBlock : n;
 }
 
-void Lock(Pool& pool) {
-  if (pool.config.sync.lock != nullptr) pool.config.sync.lock(pool.config.sync.ctx);
+void Lock(const Pool& pool) { pool.lock.Lock(); }
+void Unlock(const Pool& pool) { pool.lock.Unlock(); }
+
+// Reads `what` of a pool under its lock.
+template <typename Fn>
+auto Locked(const Pool& pool, Fn what) {
+  Lock(pool);
+  auto v = what();
+  Unlock(pool);
+  return v;
 }
-void Unlock(Pool& pool) {
-  if (pool.config.sync.unlock != nullptr) pool.config.sync.unlock(pool.config.sync.ctx);
+
+// Tells Smalloc's sleepers that memory went back to the pool. Called with the pool's lock released.
+void Wakeup(Pool& pool) {
+  const PoolSync& s = pool.config.sync;
+  if (s.wakeup == nullptr) return;
+  if (s.lock != nullptr) s.lock(s.ctx);
+  s.wakeup(s.ctx);
+  if (s.unlock != nullptr) s.unlock(s.ctx);
 }
 
 // The block's address and both links (prev rotated, so swapped links do not cancel out).
@@ -136,21 +151,37 @@ void LayOutArena(Pool& pool, Arena* a) {
   Insert(pool, first);
 }
 
+// Takes from the source with the pool's lock released (the source takes locks of its own); under memory
+// pressure the slab caches give their kept slabs back first, which helps when they share the source.
+void* TakeSpan(Pool& pool, uint64_t bytes) {
+  const MemSource& src = pool.config.source;
+  if (src.take == nullptr) return nullptr;
+  Unlock(pool);
+  void* span = src.take(src.ctx, bytes, kPageSize);
+  if (span == nullptr && KmemReap() != 0) span = src.take(src.ctx, bytes, kPageSize);
+  Lock(pool);
+  return span;
+}
+
 // Takes a new arena big enough for a block of `need` bytes: at least the quantum and at least what the
-// pool already holds (so a pool needs O(log) arenas), never past the limit.
+// pool already holds (so a pool needs O(log) arenas), never past the limit. Called with the lock held; drops
+// it while the source works, with the bytes reserved against the limit meanwhile.
 PoolStatus Grow(Pool& pool, uint64_t need) {
   const PoolConfig& c = pool.config;
-  uint64_t room = c.limit - pool.grown;
+  uint64_t room = c.limit - pool.grown - pool.growing;
   uint64_t minimal = (need + sizeof(Arena) + kHeader + c.quantum - 1) & ~(c.quantum - 1);
   if (minimal > room) return PoolStatus::kOverLimit;
   uint64_t bytes = pool.grown > c.quantum ? pool.grown : c.quantum;
   if (bytes < minimal) bytes = minimal;
   if (bytes > room) bytes = room & ~(c.quantum - 1);
-  void* span = c.source.take != nullptr ? c.source.take(c.source.ctx, bytes, kPageSize) : nullptr;
+  pool.growing += bytes;
+  void* span = TakeSpan(pool, bytes);
   if (span == nullptr && bytes > minimal) {
+    pool.growing -= bytes - minimal;
     bytes = minimal;
-    span = c.source.take != nullptr ? c.source.take(c.source.ctx, bytes, kPageSize) : nullptr;
+    span = TakeSpan(pool, bytes);
   }
+  pool.growing -= bytes;
   if (span == nullptr) return PoolStatus::kSourceExhausted;
   auto* a = static_cast<Arena*>(span);
   a->magic = SealMagic(kArenaMagic, a);
@@ -184,11 +215,18 @@ PoolAllocation AllocLocked(Pool& pool, size_t size, Zero zero) {
   if (TooLarge(pool, size)) return {nullptr, PoolStatus::kTooLarge};
   uint64_t need = BlockFor(size);
   FreeBlock* f = FindFree(pool, need);
-  if (f == nullptr) {
+  // Growing drops the lock, so another CPU may take the new arena's room first: look again each time. The
+  // limit may be taken up by another CPU's growth still under way: wait for its arena rather than fail.
+  while (f == nullptr) {
     PoolStatus status = Grow(pool, need);
-    if (status != PoolStatus::kOk) return {nullptr, status};
+    if (status == PoolStatus::kOverLimit && pool.growing != 0) {
+      Unlock(pool);
+      CpuRelax();
+      Lock(pool);
+    } else if (status != PoolStatus::kOk) {
+      return {nullptr, status};
+    }
     f = FindFree(pool, need);
-    KASSERT(f != nullptr, "pool %s: no block of %lu bytes right after growing", pool.config.name, need);
   }
   Unlink(pool, f);
   BlockHeader* h = &f->h;
@@ -251,9 +289,9 @@ BlockHeader* CheckedBlock(Pool& pool, void* p, const char* op) {
 
 }  // namespace
 
-constinit Pool mainmem;
-constinit Pool imagmem;
-constinit Pool secrmem;
+constinit Pool mainmem{"mainmem"};
+constinit Pool imagmem{"imagmem"};
+constinit Pool secrmem{"secrmem"};
 
 const char* PoolStatusName(PoolStatus status) {
   switch (status) {
@@ -277,6 +315,7 @@ void PoolInit(Pool& pool, const PoolConfig& config) {
   for (FreeBlock*& b : pool.bins) b = nullptr;
   pool.nonempty = 0;
   pool.grown = 0;
+  pool.growing = 0;
   pool.stats = AllocStats{};
 }
 
@@ -286,8 +325,8 @@ void PoolSetSource(Pool& pool, const MemSource& source, uint64_t limit) {
           pool.grown);
   pool.config.source = source;
   pool.config.limit = limit;
-  if (pool.config.sync.wakeup != nullptr) pool.config.sync.wakeup(pool.config.sync.ctx);
   Unlock(pool);
+  Wakeup(pool);
 }
 
 PoolAllocation PoolAlloc(Pool& pool, size_t size, Zero zero) {
@@ -321,8 +360,8 @@ void PoolFree(Pool& pool, void* p) {
   }
   Next(h)->prev_size = h->size;
   Insert(pool, h);
-  if (pool.config.sync.wakeup != nullptr) pool.config.sync.wakeup(pool.config.sync.ctx);
   Unlock(pool);
+  Wakeup(pool);
 }
 
 void* PoolRealloc(Pool& pool, void* p, size_t size) {
@@ -366,8 +405,8 @@ void Poolreset(Pool& pool) {
   }
   pool.stats.live_blocks = 0;
   pool.stats.live_bytes = 0;
-  if (pool.config.sync.wakeup != nullptr) pool.config.sync.wakeup(pool.config.sync.ctx);
   Unlock(pool);
+  Wakeup(pool);
 }
 
 void* Malloc(size_t size) { return Mallocz(size, Zero::kYes); }
@@ -378,27 +417,36 @@ size_t Msize(void* p) { return PoolMsize(mainmem, p); }
 
 void* Smalloc(size_t size) {
   Pool& pool = mainmem;
-  Lock(pool);
+  const PoolSync& sync = pool.config.sync;
+  if (sync.lock != nullptr) sync.lock(sync.ctx);
   for (;;) {
+    Lock(pool);
     PoolAllocation r = AllocLocked(pool, size, Zero::kYes);
+    Unlock(pool);
     if (r.p != nullptr) {
-      Unlock(pool);
+      if (sync.unlock != nullptr) sync.unlock(sync.ctx);
       return r.p;
     }
     if (r.status == PoolStatus::kTooLarge) {
       Panic("smalloc: %lu bytes exceed pool %s's limit of %lu bytes", size, pool.config.name, pool.config.limit);
     }
-    if (pool.config.sync.sleep == nullptr) {
+    if (sync.sleep == nullptr) {
       Panic("smalloc: pool %s cannot serve %lu bytes (%s) and has no way to wait", pool.config.name, size,
             PoolStatusName(r.status));
     }
-    pool.config.sync.sleep(pool.config.sync.ctx);
+    sync.sleep(sync.ctx);
   }
 }
 
-AllocStats PoolStatsOf(const Pool& pool) { return pool.stats; }
-uint64_t PoolGrown(const Pool& pool) { return pool.grown; }
-uint64_t PoolLimit(const Pool& pool) { return pool.config.limit; }
+AllocStats PoolStatsOf(const Pool& pool) {
+  return Locked(pool, [&] { return pool.stats; });
+}
+uint64_t PoolGrown(const Pool& pool) {
+  return Locked(pool, [&] { return pool.grown; });
+}
+uint64_t PoolLimit(const Pool& pool) {
+  return Locked(pool, [&] { return pool.config.limit; });
+}
 
 void PoolCheck(Pool& pool) {
   Lock(pool);
@@ -460,8 +508,9 @@ void PoolDump(Pool* const* pools, size_t count) {
   Print("pool       live blocks   live bytes   peak bytes        grown        limit\n");
   for (size_t i = 0; i < count; ++i) {
     const Pool& p = *pools[i];
-    Print("%-10s %11lu %12lu %12lu %12lu %12lu\n", p.config.name, p.stats.live_blocks, p.stats.live_bytes,
-          p.stats.peak_bytes, p.grown, p.config.limit);
+    const AllocStats s = PoolStatsOf(p);
+    Print("%-10s %11lu %12lu %12lu %12lu %12lu\n", p.config.name, s.live_blocks, s.live_bytes, s.peak_bytes,
+          PoolGrown(p), PoolLimit(p));
   }
 }
 

@@ -9,11 +9,17 @@
 // Corruption checks stay on: header magic per block, tail canary after the caller's bytes, freed memory
 // filled (poison, or zero for secrmem) and checked when handed out again; a bad free panics naming the
 // address, the pool and the reason.
+//
+// Several CPUs: each pool's `lock` (kGlobal level, named for the pool) protects its arenas, blocks, free
+// lists and counters; every entry point takes it. It is never held across a call to the source (xalloc's
+// and the zone locks are taken with it released: growing reserves the bytes, drops the lock, takes the
+// span and lays it out under the lock again), nor while waiting: Smalloc sleeps on the PoolSync hooks.
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mm/base/lock.h"
 #include "mm/pool/guard.h"
 #include "mm/pool/source.h"
 
@@ -46,11 +52,15 @@ struct Arena;
 struct Pool {
   static constexpr int kBins = 48;  // free lists by floor(log2(block size)); 2^47 bytes is beyond any pool
 
+  explicit constexpr Pool(const char* lock_name = "pool") : lock(lock_name, LockLevel::kGlobal) {}
+
+  mutable SpinLock lock;  // mutable: the const readers below take it too
   PoolConfig config;
   Arena* arenas = nullptr;
   FreeBlock* bins[kBins] = {};
   uint64_t nonempty = 0;  // bit b set when bins[b] has a block
   uint64_t grown = 0;     // backing bytes taken from the source
+  uint64_t growing = 0;   // bytes being taken from the source right now, counted against the limit
   AllocStats stats;
 };
 
@@ -100,7 +110,7 @@ void* Realloc(void* p, size_t size);
 void Free(void* p);
 size_t Msize(void* p);
 
-// A copy of the pool's counters and the backing bytes it holds.
+// A copy of the pool's counters and the backing bytes it holds, each read under the pool's lock.
 AllocStats PoolStatsOf(const Pool& pool);
 uint64_t PoolGrown(const Pool& pool);
 // The most backing bytes the pool may take from its source.

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "mm/base/format.h"
+#include "mm/base/percpu.h"
 #include "mm/pool/guard.h"
 #include "mm/pool/pool.h"
 #include "mm/pool/slab.h"
@@ -22,7 +23,10 @@ struct Slot {
 constexpr int kSlots = 256;
 constexpr int kOps = 8192;
 constexpr size_t kCacheObject = 200;
-constinit Slot slots[kSlots];
+
+// Alone: the boot's self-test, the only user of kmem meanwhile, so global counts and walks must agree.
+// Concurrent: one of several CPUs running the stress at once; only what this CPU owns is checked exactly.
+enum class Mode : uint8_t { kAlone, kConcurrent };
 
 uint64_t NextRandom(uint64_t& state) {  // xorshift64: deterministic, so a failure reproduces at every boot
   state ^= state << 13;
@@ -46,6 +50,16 @@ bool Report(const char* check, bool ok, const char* why) {
   return ok;
 }
 
+// The concurrent form's one line per CPU, so that CPUs printing at once stay readable.
+bool ReportCpu(unsigned cpu, bool ok, const char* why) {
+  if (ok) {
+    Print("pool selftest cpu%u: stress: ok\n", cpu);
+  } else {
+    Print("pool selftest cpu%u: stress: FAILED, %s\n", cpu, why);
+  }
+  return ok;
+}
+
 void Release(KmemCache* cache, Slot& s) {
   if (s.kind == Kind::kMalloc) Free(s.p);
   if (s.kind == Kind::kKmalloc) Kfree(s.p);
@@ -55,13 +69,24 @@ void Release(KmemCache* cache, Slot& s) {
 
 // Fills random slots with blocks of random kinds and sizes, each written with a pattern of its slot (after
 // checking that a Malloc block came zeroed), and frees occupied ones after checking the pattern survived
-// everything else the stream did.
-bool Stress() {
+// everything else the stream did. Each CPU has its own slots, cache and random stream (the boot CPU's, alone,
+// is the boot's fixed one).
+bool Stress(Mode mode) {
+  const unsigned cpu = CpuId();  // the self-test runs without preemption: it stays on this CPU
   AllocStats main_before = PoolStatsOf(mainmem);
   AllocStats kmalloc_before = KmallocStats();
+  // The slots come from mainmem, so that no CPU's share of them sits in the kernel image.
+  auto* slots = static_cast<Slot*>(Malloc(sizeof(Slot) * kSlots));
+  for (int i = 0; slots != nullptr && i < kSlots; ++i) slots[i] = Slot{};
   KmemCache* cache = KmemCacheCreate("selftest-200", kCacheObject, 8);
-  if (cache == nullptr) return Report("stress", false, "no memory for a slab cache");
+  if (slots == nullptr || cache == nullptr) {
+    Free(slots);
+    if (cache != nullptr) KmemCacheDestroy(cache);
+    const char* why = slots == nullptr ? "no memory for the slots" : "no memory for a slab cache";
+    return mode == Mode::kAlone ? Report("stress", false, why) : ReportCpu(cpu, false, why);
+  }
   uint64_t rng = 0x9e3779b97f4a7c15ULL;
+  if (mode == Mode::kConcurrent) rng ^= (cpu + 1) * 0xbf58476d1ce4e5b9ULL;
   int failed_allocs = 0, corrupted = 0, unzeroed = 0;
   uint64_t peak = 0, live = 0;
   for (int op = 0; op < kOps; ++op) {
@@ -89,20 +114,26 @@ bool Stress() {
       if (++live > peak) peak = live;
     }
     if (op % 1024 == 0) {
-      PoolCheck(mainmem);
-      KmemCheckAll();
+      PoolCheck(mainmem);  // under mainmem's lock: exact while other CPUs use it
+      if (mode == Mode::kAlone) {
+        KmemCheckAll();
+      } else {
+        KmemCacheCheck(cache);  // this CPU's own cache; the shared ones need quiet
+      }
     }
   }
   for (int i = 0; i < kSlots; ++i) {
     if (slots[i].kind != Kind::kEmpty) Release(cache, slots[i]);
   }
+  Free(slots);
   bool destroyed = KmemCacheDestroy(cache);
   char why[128];
   FormatTo(why, sizeof why,
            "%d allocations failed, %d bytes corrupted, %d Malloc blocks not zeroed, cache destroyed: %s",
            failed_allocs, corrupted, unzeroed, destroyed ? "yes" : "no");
-  Print("pool selftest: stress: %d operations, at most %lu blocks live at once\n", kOps, peak);
   bool ok = failed_allocs == 0 && corrupted == 0 && unzeroed == 0 && destroyed;
+  if (mode == Mode::kConcurrent) return ReportCpu(cpu, ok, why);
+  Print("pool selftest: stress: %d operations, at most %lu blocks live at once\n", kOps, peak);
   if (!Report("stress", ok, why)) return false;
   return Report("stress leaves mainmem and kmalloc as found",
                 Same(PoolStatsOf(mainmem), main_before) && Same(KmallocStats(), kmalloc_before),
@@ -144,7 +175,7 @@ bool StatsConsistent() {
 }  // namespace
 
 SelfTestStatus PoolSelfTest() {
-  bool ok = Stress();
+  bool ok = Stress(Mode::kAlone);
   ok = SecretWipe() && ok;
   ok = StatsConsistent() && ok;
   Pool* pools[] = {&mainmem, &imagmem, &secrmem};
@@ -152,6 +183,10 @@ SelfTestStatus PoolSelfTest() {
   KmemDump();
   Print("pool selftest: %s\n", ok ? "passed" : "FAILED");
   return ok ? SelfTestStatus::kPassed : SelfTestStatus::kFailed;
+}
+
+SelfTestStatus PoolSelfTestConcurrent() {
+  return Stress(Mode::kConcurrent) ? SelfTestStatus::kPassed : SelfTestStatus::kFailed;
 }
 
 }  // namespace kmem::pool

@@ -24,4 +24,12 @@ enum class SelfTestStatus { kPassed, kFailed };
 // invariant inside an allocator panics rather than returning kFailed. Costs a few milliseconds.
 SelfTestStatus PoolSelfTest();
 
+// The stress alone, in a form every CPU can run at once (each with its own slots, random stream and slab
+// cache, over the shared mainmem and Kmalloc): checks its blocks' contents, mainmem with PoolCheck and its
+// own cache with KmemCacheCheck as it goes, and prints one line, "pool selftest cpuN: stress: ok" or
+// ": FAILED, <why>". What it cannot check while others run, the caller checks once every CPU has finished:
+// mainmem's and Kmalloc's live counts as before, KmemCheckAll. Needs the pools to have room for every
+// CPU's share (kSelfTestMainmemBytes each) and interrupts on (destroying its cache drains every CPU).
+SelfTestStatus PoolSelfTestConcurrent();
+
 }  // namespace kmem::pool

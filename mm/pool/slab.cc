@@ -1,8 +1,17 @@
 #include "mm/pool/slab.h"
 
+// Placement new, to construct a descriptor (and its lock) in a cache_cache object: the kernel's freestanding
+// build has no <new>, so it gets the one declaration it needs.
+#if __has_include(<new>)
+#include <new>
+#else
+inline void* operator new(decltype(sizeof 0), void* at) noexcept { return at; }
+#endif
+
 #include "mm/base/addr.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
+#include "mm/base/percpu.h"
 
 namespace kmem::pool {
 
@@ -37,14 +46,50 @@ constexpr size_t kClasses = 9;                     // 16 B .. 4 KiB
 constexpr uint64_t kMinObjectsPerSlab = 8;         // bounds slab overhead for the large classes
 constexpr size_t kMaxObject = 64 * 1024;
 
-const char* const kClassNames[kClasses] = {"kmalloc-16",  "kmalloc-32",   "kmalloc-64",
+// One CPU's magazine of one cache, with that CPU's counters for it. Written only by its CPU with interrupts
+// off (or by a cross-call to it); the counters are stored with relaxed atomic stores (plain moves) so that
+// KmemCacheStats may read them from any CPU.
+struct Magazine {
+  uint32_t count = 0;
+  uint32_t unused = 0;
+  uint64_t allocs = 0;
+  uint64_t frees = 0;
+  uint64_t others_live = 0;  // the other CPUs' allocs - frees, read at this CPU's last refill or flush
+  uint64_t peak_live = 0;    // the most live objects this CPU saw: its own count plus others_live
+  void* obj[kMagazine] = {};  // obj[count - 1] goes out next
+};
+static_assert(sizeof(Magazine) == 256, "four cache lines: counters and the magazine's top share the first");
+
+// A CPU's magazines, one slot per cache.
+struct CpuMagazines {
+  Magazine slot[kMaxCaches];
+};
+
+constexpr const char* kClassNames[kClasses] = {"kmalloc-16",  "kmalloc-32",   "kmalloc-64",
                                            "kmalloc-128", "kmalloc-256",  "kmalloc-512",
                                            "kmalloc-1k",  "kmalloc-2k",   "kmalloc-4k"};
 
 constinit MemSource source;
-constinit KmemCache cache_cache;
-constinit KmemCache kmalloc_caches[kClasses];
-constinit KmemCache* all_caches = nullptr;
+constinit KmemCache cache_cache{"kmem_cache"};
+constinit KmemCache kmalloc_caches[kClasses] = {
+    KmemCache{kClassNames[0]}, KmemCache{kClassNames[1]}, KmemCache{kClassNames[2]},
+    KmemCache{kClassNames[3]}, KmemCache{kClassNames[4]}, KmemCache{kClassNames[5]},
+    KmemCache{kClassNames[6]}, KmemCache{kClassNames[7]}, KmemCache{kClassNames[8]}};
+constinit SpinLock caches_lock{"kmem caches", LockLevel::kGlobal};
+constinit KmemCache* all_caches = nullptr;  // under caches_lock
+constinit uint32_t magazines_used = 0;      // one bit per magazine slot; under caches_lock
+constexpr uint32_t kAllMagazines = (uint32_t{1} << kMaxCaches) - 1;
+static_assert(kMaxCaches < 32, "magazines_used has a bit a slot");
+constinit PerCpu<CpuMagazines> magazines;
+
+template <typename T>
+T Read(const T& field) {
+  return __atomic_load_n(&field, __ATOMIC_RELAXED);
+}
+template <typename T>
+void Write(T& field, T value) {
+  __atomic_store_n(&field, value, __ATOMIC_RELAXED);
+}
 
 uint8_t* Bytes(void* p) { return static_cast<uint8_t*>(p); }
 ObjHeader* HeaderOf(void* p) { return static_cast<ObjHeader*>(p) - 1; }
@@ -60,73 +105,74 @@ uint64_t FreeSeal(const ObjHeader* h, const void* link) {
 uint64_t SlabMagic(const KmemCache* c, const Slab* s) {
   return SealMagic(IsKmallocCache(c) ? kKmallocSlabMagic : kSlabMagic, s);
 }
-uint64_t Live(const KmemCache* c) { return c->allocs - c->frees; }
+Magazine& MagazineHere(const KmemCache* c) { return magazines.Here().slot[c->magazine]; }
+
+// allocs - frees over the CPUs in `cpus`; modular, since a CPU may free more than it allocated.
+uint64_t LiveOn(const KmemCache* c, CpuSet cpus) {
+  uint64_t live = 0;
+  for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) {
+    if (!cpus.Has(cpu)) continue;
+    const Magazine& m = magazines[cpu].slot[c->magazine];
+    live += Read(m.allocs) - Read(m.frees);
+  }
+  return live;
+}
+uint64_t Live(const KmemCache* c) { return LiveOn(c, CpuSet::All()); }
 
 constexpr uint64_t kPoisonWord = kPoisonByte * 0x0101010101010101ULL;
-static_assert(kPoisonByte * 0x01010101U > kSlabPoisonWindow, "AllocFrom tells a destroyed cache by its window");
+static_assert(kPoisonByte * 0x01010101U > kSlabPoisonWindow, "a destroyed cache's window matches no window");
 
-// Stores `kWords` poison words at `w`, in a constant-count loop the compiler turns into the same wide
-// stores as the matching loads in WindowPoisoned. Widths must match: a 16-byte load of two 8-byte stores
-// just made cannot be forwarded from them and waits for them to reach the cache (8.3 instead of 5 ns a
-// Kmalloc/Kfree pair at 32 bytes when the free stored words and the allocation loaded pairs of them).
-template <int kWords>
-[[gnu::always_inline]] inline void PoisonWords(uint64_t* w) {
-  for (int i = 0; i < kWords; ++i) w[i] = kPoisonWord;
-}
-
-// Poisons words [0, window / 8) of a free object. Straight-line stores (constant-count loops for the
-// windows that have their own check, the fall-through switch for the rest), since a loop of a runtime
-// count becomes a call to memset, which costs more than the rest of a Kmalloc/Kfree pair at these sizes.
-void PoisonWindow(void* p, uint32_t window) {
+// Poisons, and checks for poison, the window of a free object: kWindow / 8 words at constant offsets, in
+// straight-line code of matching widths. A loop of a runtime count becomes a call to memset, which costs
+// more than the rest of a Kmalloc/Kfree pair at these sizes; a 16-byte load of two 8-byte stores just made
+// cannot be forwarded from them and waits for them to reach the cache (8.3 instead of 5 ns a Kmalloc/Kfree
+// pair at 32 bytes when the free stored words and the allocation loaded pairs of them).
+template <uint32_t kWindow>
+[[gnu::always_inline]] inline void PoisonWindow(void* p) {
   auto* w = static_cast<uint64_t*>(p);
-  if (__builtin_expect(window == kSlabPoisonWindow, 1)) return PoisonWords<8>(w);  // every object >= 64 B
-  if (window == 32) return PoisonWords<4>(w);
-  if (window == 16) return PoisonWords<2>(w);
-  switch (window / 8) {
-    case 8: w[7] = kPoisonWord; [[fallthrough]];
-    case 7: w[6] = kPoisonWord; [[fallthrough]];
-    case 6: w[5] = kPoisonWord; [[fallthrough]];
-    case 5: w[4] = kPoisonWord; [[fallthrough]];
-    case 4: w[3] = kPoisonWord; [[fallthrough]];
-    case 3: w[2] = kPoisonWord; [[fallthrough]];
-    case 2: w[1] = kPoisonWord; [[fallthrough]];
-    case 1: w[0] = kPoisonWord; [[fallthrough]];
-    default: break;
-  }
+  for (uint32_t i = 0; i < kWindow / 8; ++i) w[i] = kPoisonWord;
 }
 
-// Which poison window a fast path was specialised for: every cache of objects of 64 bytes or more has the
-// full window, whose check is eight constant-offset loads; 16- and 32-byte objects (Kmalloc's two smallest
-// classes among them) have their own (two and four loads); any other short window goes through the switch.
-enum class Window { kFull, k16, k32, kShort };
-
-// Checks words [0, window / 8) of a free object for poison. Each window is its own instantiation: written
-// as one function, the compiler merged the straight-line check with the switch into one block of
-// register-held offsets, which spilled and cost Kmalloc about a nanosecond per pair.
-template <Window kWindow>
-[[gnu::always_inline]] inline bool WindowPoisoned(const void* p, uint32_t window) {
+template <uint32_t kWindow>
+[[gnu::always_inline]] inline bool WindowPoisoned(const void* p) {
   const auto* w = static_cast<const uint64_t*>(p);
   uint64_t diff = 0;
-  if constexpr (kWindow == Window::kFull || kWindow == Window::k16 || kWindow == Window::k32) {
-    constexpr int kWords = kWindow == Window::kFull ? 8 : kWindow == Window::k32 ? 4 : 2;
-    for (int i = 0; i < kWords; ++i) diff |= w[i] ^ kPoisonWord;
-    return diff == 0;
-  }
-  switch (window / 8) {
-    case 8: diff |= w[7] ^ kPoisonWord; [[fallthrough]];
-    case 7: diff |= w[6] ^ kPoisonWord; [[fallthrough]];
-    case 6: diff |= w[5] ^ kPoisonWord; [[fallthrough]];
-    case 5: diff |= w[4] ^ kPoisonWord; [[fallthrough]];
-    case 4: diff |= w[3] ^ kPoisonWord; [[fallthrough]];
-    case 3: diff |= w[2] ^ kPoisonWord; [[fallthrough]];
-    case 2: diff |= w[1] ^ kPoisonWord; [[fallthrough]];
-    case 1: diff |= w[0] ^ kPoisonWord; [[fallthrough]];
-    default: break;
-  }
+  for (uint32_t i = 0; i < kWindow / 8; ++i) diff |= w[i] ^ kPoisonWord;
   return diff == 0;
 }
 
-static_assert(kSlabPoisonWindow == 64, "PoisonWindow and WindowPoisoned spell out eight words");
+// A poison window as a type, so that a generic lambda can take it as a constant.
+template <uint32_t kBytes>
+struct WindowOf {
+  static constexpr uint32_t kWindow = kBytes;
+};
+
+// Calls op(WindowOf<c->window>{}): each window a cache can have (a word to kSlabPoisonWindow bytes) gets
+// its own instantiation of the fast path, and bad(), when the window is none of them (a destroyed cache's
+// is poison). Kmalloc's windows come first, expected, so that they do not wait on the table.
+template <typename Op, typename Bad>
+[[gnu::always_inline]] inline auto ByWindow(uint32_t window, Op op, Bad bad) {
+  if (__builtin_expect(window == 64, 1)) return op(WindowOf<64>{});
+  switch (window) {
+    case 8: return op(WindowOf<8>{});
+    case 16: return op(WindowOf<16>{});
+    case 24: return op(WindowOf<24>{});
+    case 32: return op(WindowOf<32>{});
+    case 40: return op(WindowOf<40>{});
+    case 48: return op(WindowOf<48>{});
+    case 56: return op(WindowOf<56>{});
+    default: return bad();
+  }
+}
+static_assert(kSlabPoisonWindow == 64, "ByWindow lists the windows up to 64 bytes");
+
+// Kmalloc's classes have three windows: 16 and 32 bytes for the two smallest, the full one for the rest.
+template <typename Op>
+[[gnu::always_inline]] inline auto ByKmallocWindow(uint32_t window, Op op) {
+  if (__builtin_expect(window == 64, 1)) return op(WindowOf<64>{});
+  if (window == 32) return op(WindowOf<32>{});
+  return op(WindowOf<16>{});
+}
 
 void Push(Slab*& head, Slab* s) {
   s->prev = nullptr;
@@ -144,9 +190,10 @@ void Remove(Slab*& head, Slab* s) {
   if (s->next != nullptr) s->next->prev = s->prev;
 }
 
-void Setup(KmemCache* c, const char* name, size_t size, size_t align) {
-  *c = KmemCache{};
-  c->name = name;
+// Sets up the descriptor at `c` (its memory raw or a former cache's) and gives it magazine slot `slot`,
+// whose every CPU's magazine is empty and counters zero.
+void Setup(KmemCache* c, const char* name, size_t size, size_t align, uint32_t slot) {
+  new (c) KmemCache(name);
   c->size = static_cast<uint32_t>(size);
   c->align = static_cast<uint32_t>(align);
   c->object = static_cast<uint32_t>(RoundUp(size, 8));
@@ -157,7 +204,12 @@ void Setup(KmemCache* c, const char* name, size_t size, size_t align) {
   while ((bytes - c->first) / c->stride < kMinObjectsPerSlab) bytes *= 2;
   c->slab_bytes = bytes;
   c->per_slab = static_cast<uint32_t>((bytes - c->first) / c->stride);
-  KmemCache** link = &all_caches;  // appended, so KmemDump lists caches in creation order
+  c->magazine = slot;
+}
+
+// Appends a set-up cache to the list (so KmemDump lists caches in creation order). Under caches_lock.
+void Link(KmemCache* c) {
+  KmemCache** link = &all_caches;
   while (*link != nullptr) link = &(*link)->next;
   *link = c;
 }
@@ -168,8 +220,13 @@ Slab* SlabOf(const KmemCache* c, const void* p) {
   return reinterpret_cast<Slab*>(AlignDown(reinterpret_cast<uintptr_t>(p), c->slab_bytes));
 }
 
+void PoisonAny(void* p, uint32_t window) {
+  ByWindow(window, [p](auto w) { PoisonWindow<decltype(w)::kWindow>(p); }, [] {});
+}
+
 // Takes a slab from the source and threads all its objects, poisoned, onto its free list (lowest first).
-[[gnu::noinline]] Slab* NewSlab(KmemCache* c) {
+// Called with no lock held: the slab is this CPU's until AddSlab publishes it.
+Slab* NewSlab(KmemCache* c) {
   if (source.take == nullptr) return nullptr;
   auto* s = static_cast<Slab*>(source.take(source.ctx, c->slab_bytes, c->slab_bytes));
   if (s == nullptr) return nullptr;
@@ -182,12 +239,10 @@ Slab* SlabOf(const KmemCache* c, const void* p) {
     ObjHeader* h = HeaderOf(p);
     h->link = s->free;
     h->magic = FreeSeal(h, h->link);
-    PoisonWindow(p, c->window);
+    PoisonAny(p, c->window);
     PutTail(Bytes(p) + c->object);
     s->free = p;
   }
-  Push(c->partial, s);
-  ++c->slabs;
   return s;
 }
 
@@ -246,15 +301,8 @@ CacheState StateOf(KmemCache* c) {
   Panic("cache %s: %s of %p: tail canary smashed, written past the %u-byte object", c->name, op, p, c->size);
 }
 
-// The cache and slab of the live object `p`. Every guard of a live object is checked here, each failure
-// going to BadObject for the message.
-struct Owner {
-  KmemCache* cache;
-  Slab* slab;
-};
-
 // For KmemCacheFree: the slab comes from the cache's slab size, so finding it waits on no load.
-[[gnu::always_inline]] inline Owner CheckedCacheObject(KmemCache* c, void* p, const char* op) {
+[[gnu::always_inline]] inline void CheckCacheObject(KmemCache* c, void* p, const char* op) {
   if (__builtin_expect(p == nullptr, 0)) BadObject(c, p, op);  // its header would be at -16
   ObjHeader* h = HeaderOf(p);
   Slab* s = SlabOf(c, p);
@@ -262,20 +310,20 @@ struct Owner {
       !TailIntact(Bytes(p) + c->object)) {
     BadObject(c, p, op);
   }
-  return {c, s};
 }
 
 // For Kfree: the header names the slab, the slab magic says it is Kmalloc's, and the slab names the class.
-[[gnu::always_inline]] inline Owner CheckedKmallocObject(void* p, const char* op) {
+[[gnu::always_inline]] inline KmemCache* CheckedKmallocObject(void* p, const char* op) {
   ObjHeader* h = HeaderOf(p);
   Slab* s = SlabOfLive(h);
   if (h->magic != LiveSeal(h, s) || s->magic != SealMagic(kKmallocSlabMagic, s)) BadObject(nullptr, p, op);
   KmemCache* c = s->cache;
   if (!TailIntact(Bytes(p) + c->object)) BadObject(nullptr, p, op);
-  return {c, s};
+  return c;
 }
 
-[[noreturn, gnu::cold, gnu::noinline]] void BadFreeObject(KmemCache* c, Slab* s, void* p) {
+[[noreturn, gnu::cold, gnu::noinline]] void BadFreeObject(KmemCache* c, void* p) {
+  Slab* s = SlabOf(c, p);
   ObjHeader* h = HeaderOf(p);
   void* next = h->link;
   if (h->magic != FreeSeal(h, next)) {
@@ -290,7 +338,142 @@ struct Owner {
         Bytes(p)[off], kPoisonByte);
 }
 
-void* AllocSlow(KmemCache* c, Zero zero);
+// The other CPUs' live objects, for this CPU's high-water mark. Read at every refill and flush.
+void SampleOthers(const KmemCache* c, Magazine& m) { m.others_live = LiveOn(c, CpuSet::All().Without(CpuId())); }
+
+// Moves up to kMagazineBatch free objects from the slab layer into the empty magazine `m` (this CPU's,
+// interrupts off). Returns whether it moved any. Checks each object's seal as it leaves its free list.
+bool Refill(KmemCache* c, Magazine& m) {
+  LockGuard g(c->lock);
+  while (m.count < kMagazineBatch) {
+    Slab* s = c->partial;
+    if (s == nullptr) {
+      s = c->empty;
+      if (s == nullptr) break;
+      Remove(c->empty, s);
+      --c->empty_slabs;
+      Push(c->partial, s);
+    }
+    void* p = s->free;
+    ObjHeader* h = HeaderOf(p);
+    if (h->magic != FreeSeal(h, h->link)) BadFreeObject(c, p);
+    s->free = h->link;
+    ++s->inuse;
+    if (s->free == nullptr) {
+      Remove(c->partial, s);
+      Push(c->full, s);
+    }
+    m.obj[m.count++] = p;
+  }
+  SampleOthers(c, m);
+  return m.count != 0;
+}
+
+// Publishes a slab from NewSlab.
+void AddSlab(KmemCache* c, Slab* s) {
+  LockGuard g(c->lock);
+  Push(c->partial, s);
+  ++c->slabs;
+}
+
+// Returns the objects obj[0, n) of this CPU's magazine `m` to their slabs (interrupts off) and shifts the
+// rest down. Slabs that become empty are kept up to kKeptEmptyBytes; the others are chained through `next`
+// and returned, for the caller to give back to the source once interrupts are as its caller had them.
+Slab* Flush(KmemCache* c, Magazine& m, uint32_t n) {
+  Slab* give = nullptr;
+  LockGuard g(c->lock);
+  for (uint32_t i = 0; i < n; ++i) {
+    void* p = m.obj[i];
+    Slab* s = SlabOf(c, p);
+    ObjHeader* h = HeaderOf(p);
+    if (s->free == nullptr) {
+      Remove(c->full, s);
+      Push(c->partial, s);
+    }
+    h->link = s->free;
+    h->magic = FreeSeal(h, h->link);
+    s->free = p;
+    if (--s->inuse != 0) continue;
+    Remove(c->partial, s);
+    if (source.give == nullptr || (c->empty_slabs + 1) * c->slab_bytes <= kKeptEmptyBytes || c->empty_slabs == 0) {
+      Push(c->empty, s);
+      ++c->empty_slabs;
+    } else {
+      --c->slabs;
+      s->next = give;
+      give = s;
+    }
+  }
+  m.count -= n;
+  for (uint32_t i = 0; i < m.count; ++i) m.obj[i] = m.obj[i + n];
+  SampleOthers(c, m);
+  return give;
+}
+
+void GiveBack(const KmemCache* c, Slab* list) {
+  while (list != nullptr) {
+    Slab* s = list;
+    list = s->next;
+    source.give(source.ctx, s, c->slab_bytes);
+  }
+}
+
+// Whether the caller of a kmem entry point has interrupts on, so that it may cross-call.
+bool InterruptsOn() {
+  const IrqState irq = IrqSave();
+  IrqRestore(irq);
+  return irq == IrqState::kWereOn;
+}
+
+// A cross-call's part: this CPU's magazine of the cache `arg` goes back to the slab layer.
+void DrainHere(void* arg) {
+  auto* c = static_cast<KmemCache*>(arg);
+  Magazine& m = MagazineHere(c);
+  GiveBack(c, Flush(c, m, m.count));
+}
+
+void DrainEveryCpu(KmemCache* c) { CrossCall(OnlineCpus(), DrainHere, c); }
+
+uint64_t ReapEmpty(KmemCache* c) {
+  if (source.give == nullptr) return 0;
+  Slab* list;
+  {
+    LockGuard g(c->lock);
+    list = c->empty;
+    c->empty = nullptr;
+    c->slabs -= c->empty_slabs;
+    c->empty_slabs = 0;
+  }
+  uint64_t bytes = 0;
+  for (Slab* s = list; s != nullptr; s = s->next) bytes += c->slab_bytes;
+  GiveBack(c, list);
+  return bytes;
+}
+
+uint64_t ReapAllEmpty() {
+  LockGuard g(caches_lock);
+  uint64_t bytes = 0;
+  for (KmemCache* c = all_caches; c != nullptr; c = c->next) bytes += ReapEmpty(c);
+  return bytes;
+}
+
+// Memory for one more refill of `c` when the slab layer has none: a new slab, or else, under memory
+// pressure, every cache's kept empty slabs back to the source and every CPU's magazine of `c` drained into
+// the slab layer. The pressure steps need the caller's interrupts on (which also means it holds no lock:
+// they take the cache list's lock and cross-call). Returns false when nothing came of it.
+bool Grow(KmemCache* c) {
+  Slab* s = NewSlab(c);
+  const bool may_reap = s == nullptr && InterruptsOn();
+  if (may_reap && ReapAllEmpty() != 0) s = NewSlab(c);
+  if (s != nullptr) {
+    AddSlab(c, s);
+    return true;
+  }
+  if (!may_reap) return false;
+  DrainEveryCpu(c);
+  LockGuard g(c->lock);
+  return c->partial != nullptr || c->empty != nullptr;
+}
 
 // Out of line so that the allocation fast path can jump here instead of calling memset. The empty asm
 // hides that the result is `p`: knowing it, the compiler keeps `p` live across a call instead of jumping.
@@ -300,73 +483,73 @@ void* AllocSlow(KmemCache* c, Zero zero);
   return p;
 }
 
-// The fast path makes no calls (the slow, zeroing and failing paths are tail calls), so it saves no
-// registers. `kWindow` must match c->window (AllocFrom below picks it).
-template <Window kWindow>
-[[gnu::always_inline]] inline void* AllocWindowed(KmemCache* c, Zero zero) {
-  Slab* s = c->partial;
-  if (__builtin_expect(s == nullptr, 0)) return AllocSlow(c, zero);
-  void* p = s->free;
+// Takes the top object of this CPU's non-empty magazine `m` (interrupts off) and makes it live: checks its
+// free seal and poison, seals it live, counts it.
+template <uint32_t kWindow>
+[[gnu::always_inline]] inline void* TakeFrom(KmemCache* c, Magazine& m) {
+  const uint32_t n = m.count - 1;
+  void* p = m.obj[n];
+  m.count = n;
   ObjHeader* h = HeaderOf(p);
-  void* next = h->link;
-  if (h->magic != FreeSeal(h, next) || !WindowPoisoned<kWindow>(p, c->window)) BadFreeObject(c, s, p);
-  ++s->inuse;
-  s->free = next;
-  if (next == nullptr) {
-    Remove(c->partial, s);
-    Push(c->full, s);
-  }
+  if (h->magic != FreeSeal(h, h->link) || !WindowPoisoned<kWindow>(p)) BadFreeObject(c, p);
+  Slab* s = SlabOf(c, p);
   h->magic = LiveSeal(h, s);
   h->link = s;
-  uint64_t live = ++c->allocs - c->frees;
-  if (live > c->peak_live) c->peak_live = live;
+  const uint64_t allocs = m.allocs + 1;
+  Write(m.allocs, allocs);
+  const uint64_t live = m.others_live + allocs - m.frees;
+  if (live > m.peak_live) Write(m.peak_live, live);
+  return p;
+}
+
+template <uint32_t kWindow>
+[[gnu::noinline]] void* AllocSlow(KmemCache* c, Zero zero) {
+  for (;;) {
+    const IrqState irq = IrqSave();
+    Magazine& m = MagazineHere(c);
+    if (m.count != 0 || Refill(c, m)) {
+      void* p = TakeFrom<kWindow>(c, m);
+      IrqRestore(irq);
+      return zero == Zero::kYes ? ZeroObject(p, c->size) : p;
+    }
+    IrqRestore(irq);
+    if (!Grow(c)) return nullptr;
+  }
+}
+
+// The fast path makes no calls besides the interrupt hooks (the slow, zeroing and failing paths are tail
+// calls). `kWindow` must match c->window.
+template <uint32_t kWindow>
+[[gnu::always_inline]] inline void* AllocWindowed(KmemCache* c, Zero zero) {
+  const IrqState irq = IrqSave();
+  Magazine& m = MagazineHere(c);
+  if (__builtin_expect(m.count == 0, 0)) {
+    IrqRestore(irq);
+    return AllocSlow<kWindow>(c, zero);
+  }
+  void* p = TakeFrom<kWindow>(c, m);
+  IrqRestore(irq);
   if (zero == Zero::kYes) return ZeroObject(p, c->size);
   return p;
 }
 
-// A destroyed cache's `window` is poison (slab.h), above every real window: the three common windows
-// pay nothing to tell it, the short ones one compare.
-[[gnu::always_inline]] inline void* AllocFrom(KmemCache* c, Zero zero) {
-  if (c->window == kSlabPoisonWindow) return AllocWindowed<Window::kFull>(c, zero);
-  if (c->window == 32) return AllocWindowed<Window::k32>(c, zero);
-  if (c->window == 16) return AllocWindowed<Window::k16>(c, zero);
-  if (__builtin_expect(c->window > kSlabPoisonWindow, 0)) BadCache(c, "alloc");
-  return AllocWindowed<Window::kShort>(c, zero);
-}
+[[gnu::noinline]] Slab* FlushFull(KmemCache* c, Magazine& m) { return Flush(c, m, kMagazineBatch); }
 
-[[gnu::noinline]] void* AllocSlow(KmemCache* c, Zero zero) {
-  if (NewSlab(c) == nullptr) return nullptr;
-  return AllocFrom(c, zero);
-}
-
-// `s` has just become empty and is not the cache's spare. One empty slab stays (the spare), so that an
-// alloc/free pair at a slab boundary does not go to the source each time; a second goes back to the
-// source when it takes memory back.
-[[gnu::noinline]] void SlabEmptied(KmemCache* c, Slab* s) {
-  if (source.give == nullptr || c->spare == nullptr || c->spare->inuse != 0) {
-    c->spare = s;
-    return;
-  }
-  Remove(c->partial, s);
-  --c->slabs;
-  source.give(source.ctx, s, c->slab_bytes);
-}
-
-[[gnu::always_inline]] inline void FreeChecked(Owner owner, void* p) {
-  KmemCache* c = owner.cache;
-  Slab* s = owner.slab;
+// Frees the live object `p` of `c`, whose guards the caller checked, into this CPU's magazine: poisons its
+// window and seals it free (its link keeps naming its slab) before it goes in.
+template <uint32_t kWindow>
+[[gnu::always_inline]] inline void FreeWindowed(KmemCache* c, void* p) {
+  PoisonWindow<kWindow>(p);
   ObjHeader* h = HeaderOf(p);
-  PoisonWindow(p, c->window);
-  void* link = s->free;
-  if (link == nullptr) {
-    Remove(c->full, s);
-    Push(c->partial, s);
-  }
-  h->link = link;
-  h->magic = FreeSeal(h, link);
-  s->free = p;
-  ++c->frees;
-  if (--s->inuse == 0 && c->spare != s) SlabEmptied(c, s);
+  h->magic = FreeSeal(h, h->link);
+  const IrqState irq = IrqSave();
+  Magazine& m = MagazineHere(c);
+  Slab* give = nullptr;
+  if (__builtin_expect(m.count == kMagazine, 0)) give = FlushFull(c, m);
+  m.obj[m.count++] = p;
+  Write(m.frees, m.frees + 1);
+  IrqRestore(irq);
+  if (__builtin_expect(give != nullptr, 0)) GiveBack(c, give);
 }
 
 // The Kmalloc class of `size` (0..kKmallocMax): 16 << class is the smallest class size >= size. No branch.
@@ -380,68 +563,107 @@ size_t ClassOf(size_t size) {
 void KmemInit(const MemSource& src) {
   source = src;
   all_caches = nullptr;
-  Setup(&cache_cache, "kmem_cache", sizeof(KmemCache), alignof(KmemCache));
-  for (size_t i = 0; i < kClasses; ++i) Setup(&kmalloc_caches[i], kClassNames[i], size_t{16} << i, 16);
+  for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) magazines[cpu] = CpuMagazines{};
+  magazines_used = 0;
+  uint32_t slot = 0;
+  Setup(&cache_cache, "kmem_cache", sizeof(KmemCache), alignof(KmemCache), slot++);
+  Link(&cache_cache);
+  for (size_t i = 0; i < kClasses; ++i) {
+    Setup(&kmalloc_caches[i], kClassNames[i], size_t{16} << i, 16, slot++);
+    Link(&kmalloc_caches[i]);
+  }
+  magazines_used = (uint32_t{1} << slot) - 1;
+}
+
+void* KmemCacheAlloc(KmemCache* c, Zero zero) {
+  return ByWindow(
+      c->window, [c, zero](auto w) { return AllocWindowed<decltype(w)::kWindow>(c, zero); },
+      [c]() -> void* { BadCache(c, "alloc"); });
+}
+
+void KmemCacheFree(KmemCache* c, void* p) {
+  CheckCacheObject(c, p, "free");
+  ByWindow(c->window, [c, p](auto w) { FreeWindowed<decltype(w)::kWindow>(c, p); }, [c] { BadCache(c, "free"); });
 }
 
 KmemCache* KmemCacheCreate(const char* name, size_t size, size_t align) {
   if (align == 0) align = 8;
   KASSERT(size > 0 && size <= kMaxObject, "cache %s: object size %lu not in 1..%lu", name, size, kMaxObject);
   KASSERT(IsPowerOfTwo(align) && align <= kPageSize, "cache %s: alignment %lu", name, align);
-  void* mem = AllocFrom(&cache_cache, Zero::kYes);
-  if (mem == nullptr) return nullptr;
-  auto* c = static_cast<KmemCache*>(mem);
-  Setup(c, name, size, align < 8 ? 8 : align);
+  uint32_t slot;
+  {
+    LockGuard g(caches_lock);
+    if (magazines_used == kAllMagazines) return nullptr;
+    slot = static_cast<uint32_t>(__builtin_ctz(~magazines_used));
+    magazines_used |= uint32_t{1} << slot;
+  }
+  auto* c = static_cast<KmemCache*>(KmemCacheAlloc(&cache_cache, Zero::kYes));
+  LockGuard g(caches_lock);
+  if (c == nullptr) {
+    magazines_used &= ~(uint32_t{1} << slot);
+    return nullptr;
+  }
+  Setup(c, name, size, align < 8 ? 8 : align, slot);
+  Link(c);
   return c;
 }
 
 bool KmemCacheDestroy(KmemCache* c) {
   KASSERT(c != &cache_cache && !IsKmallocCache(c), "cache %s belongs to kmem itself", c->name);
   if (StateOf(c) != CacheState::kLive) BadCache(c, "destroy");
+  DrainEveryCpu(c);
   if (Live(c) != 0) return false;
-  while (c->partial != nullptr) {
-    Slab* s = c->partial;
-    Remove(c->partial, s);
-    if (source.give != nullptr) source.give(source.ctx, s, c->slab_bytes);
-  }
-  for (KmemCache** link = &all_caches; *link != nullptr; link = &(*link)->next) {
-    if (*link == c) {
-      *link = c->next;
-      break;
+  {
+    LockGuard g(caches_lock);
+    for (KmemCache** link = &all_caches; *link != nullptr; link = &(*link)->next) {
+      if (*link == c) {
+        *link = c->next;
+        break;
+      }
     }
+    // Every CPU's magazine of the slot is empty (drained) and its counters go with the cache.
+    for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) magazines[cpu].slot[c->magazine] = Magazine{};
+    magazines_used &= ~(uint32_t{1} << c->magazine);
   }
+  // Drained and with nothing live, every slab is empty, kept or just given back.
+  KASSERT(c->partial == nullptr && c->full == nullptr, "cache %s: slabs in use with no object live", c->name);
+  if (source.give != nullptr) GiveBack(c, c->empty);
   KmemCacheFree(&cache_cache, c);
   return true;
 }
-
-void* KmemCacheAlloc(KmemCache* c, Zero zero) { return AllocFrom(c, zero); }
-
-void KmemCacheFree(KmemCache* c, void* p) { FreeChecked(CheckedCacheObject(c, p, "free"), p); }
 
 void* Kmalloc(size_t size, Zero zero) {
   if (size > kKmallocMax) return nullptr;
   // The class fixes the window (16 << class bytes, KmemInit), so no load of c->window decides the check.
   const size_t k = ClassOf(size);
   KmemCache* c = &kmalloc_caches[k];
-  if (k == 0) return AllocWindowed<Window::k16>(c, zero);
-  if (k == 1) return AllocWindowed<Window::k32>(c, zero);
-  return AllocWindowed<Window::kFull>(c, zero);
+  if (k == 0) return AllocWindowed<16>(c, zero);
+  if (k == 1) return AllocWindowed<32>(c, zero);
+  return AllocWindowed<64>(c, zero);
 }
 
 void Kfree(void* p) {
   if (p == nullptr) return;
-  FreeChecked(CheckedKmallocObject(p, "kfree"), p);
+  KmemCache* c = CheckedKmallocObject(p, "kfree");
+  ByKmallocWindow(c->window, [c, p](auto w) { FreeWindowed<decltype(w)::kWindow>(c, p); });
 }
 
-size_t KmallocSize(void* p) { return CheckedKmallocObject(p, "ksize").cache->size; }
+size_t KmallocSize(void* p) { return CheckedKmallocObject(p, "ksize")->size; }
 
 AllocStats KmemCacheStats(const KmemCache* c) {
   AllocStats s;
-  s.live_blocks = Live(c);
-  s.live_bytes = Live(c) * c->size;
-  s.peak_bytes = c->peak_live * c->size;
-  s.allocs = c->allocs;
-  s.frees = c->frees;
+  uint64_t peak = 0;
+  for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) {
+    const Magazine& m = magazines[cpu].slot[c->magazine];
+    s.allocs += Read(m.allocs);
+    s.frees += Read(m.frees);
+    const uint64_t p = Read(m.peak_live);
+    if (p > peak) peak = p;
+  }
+  s.live_blocks = s.allocs - s.frees;
+  if (s.live_blocks > peak) peak = s.live_blocks;
+  s.live_bytes = s.live_blocks * c->size;
+  s.peak_bytes = peak * c->size;
   return s;
 }
 
@@ -458,16 +680,40 @@ AllocStats KmallocStats() {
   return sum;
 }
 
-uint64_t KmemCacheSlabs(const KmemCache* c) { return c->slabs; }
+uint64_t KmemCacheSlabs(KmemCache* c) {
+  LockGuard g(c->lock);
+  return c->slabs;
+}
+
+uint64_t KmemCacheEmptySlabs(KmemCache* c) {
+  LockGuard g(c->lock);
+  return c->empty_slabs;
+}
+
+uint64_t KmemReap() {
+  if (!InterruptsOn()) return 0;
+  CrossCall(
+      OnlineCpus(),
+      [](void*) {
+        LockGuard g(caches_lock);
+        for (KmemCache* c = all_caches; c != nullptr; c = c->next) {
+          Magazine& m = MagazineHere(c);
+          GiveBack(c, Flush(c, m, m.count));
+        }
+      },
+      nullptr);
+  return ReapAllEmpty();
+}
 
 void KmemCacheCheck(KmemCache* c) {
+  LockGuard g(c->lock);
   uint64_t live = 0, slabs = 0, empty = 0;
-  for (int list = 0; list < 2; ++list) {
-    for (Slab* s = list == 0 ? c->partial : c->full; s != nullptr; s = s->next) {
+  for (int list = 0; list < 3; ++list) {
+    for (Slab* s = list == 0 ? c->partial : list == 1 ? c->full : c->empty; s != nullptr; s = s->next) {
       KASSERT(s->magic == SlabMagic(c, s) && s->cache == c, "cache %s: slab %p header smashed", c->name,
               static_cast<void*>(s));
       ++slabs;
-      uint64_t in_slab = 0, free_listed = 0;
+      uint64_t in_slab = 0, free_listed = 0, free_objects = 0;
       for (uint64_t i = 0; i < c->per_slab; ++i) {
         void* p = ObjectAt(c, s, i);
         ObjHeader* h = HeaderOf(p);
@@ -479,39 +725,41 @@ void KmemCacheCheck(KmemCache* c) {
         KASSERT(h->magic == FreeSeal(h, h->link), "cache %s: object %p header smashed", c->name, p);
         size_t off = FindNot(p, c->window, kPoisonByte);
         KASSERT(off == c->window, "cache %s: free object %p written after free at +%lu", c->name, p, off);
+        ++free_objects;
       }
       for (void* p = s->free; p != nullptr; p = HeaderOf(p)->link) {
         KASSERT(SlabOf(c, p) == s && HeaderOf(p)->magic == FreeSeal(HeaderOf(p), HeaderOf(p)->link) &&
                     ++free_listed <= c->per_slab,
                 "cache %s: slab %p free list broken at %p", c->name, static_cast<void*>(s), p);
       }
-      KASSERT(in_slab == s->inuse && in_slab + free_listed == c->per_slab,
-              "cache %s: slab %p has %lu live and %lu listed free objects of %u, counts %lu in use", c->name,
-              static_cast<void*>(s), in_slab, free_listed, c->per_slab, s->inuse);
-      KASSERT((list == 1) == (free_listed == 0), "cache %s: slab %p on the wrong list", c->name,
-              static_cast<void*>(s));
-      KASSERT(in_slab != 0 || s == c->spare || source.give == nullptr,
-              "cache %s: slab %p is empty but not the spare %p", c->name, static_cast<void*>(s),
-              static_cast<void*>(c->spare));
-      if (in_slab == 0) ++empty;
+      // The free objects off the free list are in magazines, which count as in use to their slab.
+      KASSERT(in_slab + free_objects - free_listed == s->inuse && in_slab + free_objects == c->per_slab,
+              "cache %s: slab %p has %lu live, %lu free and %lu listed free objects of %u, counts %lu in use",
+              c->name, static_cast<void*>(s), in_slab, free_objects, free_listed, c->per_slab, s->inuse);
+      const int want = s->inuse == 0 ? 2 : free_listed == 0 ? 1 : 0;
+      KASSERT(list == want, "cache %s: slab %p (%lu in use) on the wrong list", c->name, static_cast<void*>(s),
+              s->inuse);
+      if (list == 2) ++empty;
       live += in_slab;
     }
   }
-  KASSERT(live == Live(c) && slabs == c->slabs,
-          "cache %s: walk finds %lu live objects in %lu slabs (%lu empty), statistics say %lu in %lu", c->name,
-          live, slabs, empty, Live(c), c->slabs);
+  KASSERT(live == Live(c) && slabs == c->slabs && empty == c->empty_slabs,
+          "cache %s: walk finds %lu live objects in %lu slabs (%lu empty), statistics say %lu in %lu (%lu empty)",
+          c->name, live, slabs, empty, Live(c), c->slabs, c->empty_slabs);
 }
 
 void KmemCheckAll() {
+  LockGuard g(caches_lock);
   for (KmemCache* c = all_caches; c != nullptr; c = c->next) KmemCacheCheck(c);
 }
 
 void KmemDump() {
   Print("cache              size  live objects   live bytes   peak bytes  slabs  slab bytes\n");
+  LockGuard g(caches_lock);
   for (KmemCache* c = all_caches; c != nullptr; c = c->next) {
     AllocStats s = KmemCacheStats(c);
     Print("%-16s %6u %13lu %12lu %12lu %6lu %11lu\n", c->name, c->size, s.live_blocks, s.live_bytes,
-          s.peak_bytes, c->slabs, c->slab_bytes);
+          s.peak_bytes, KmemCacheSlabs(c), c->slab_bytes);
   }
 }
 

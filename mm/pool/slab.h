@@ -13,12 +13,26 @@
 // free would cost several times what a whole glibc malloc/free pair costs, and the slab paths must stay
 // that cheap. The pools (Malloc) poison and check every byte.
 //
-// Callers serialise: the kernel runs one CPU without preemption today, and these paths take no lock.
+// Several CPUs (Bonwick's magazines, Linux SLAB's per-CPU arrays): every cache has, on every CPU, a
+// magazine of up to kMagazine free objects in front of the slab layer. Alloc and free touch only the
+// calling CPU's magazine, with interrupts off and no atomic read-modify-write; a free from another CPU than
+// the allocating one goes into the freeing CPU's magazine. A magazine refills from, and flushes half of
+// itself into, the slab layer in batches of kMagazineBatch under the cache's lock. An object in a magazine
+// is free as far as every guard is concerned: its header is sealed free on the way in (a double free of it
+// panics), its window is poisoned, and the allocation that takes it out checks both. Another CPU's
+// magazines are reached only by a cross-call to that CPU (destroy, reap, memory pressure).
+//
+// Locks: each cache's `lock` (named for the cache, kZone level: a leaf, never held across a call to the
+// source or while taking any other lock, so a holder of any other lock may allocate) protects its slab
+// lists, its slabs' free lists and in-use counts, and its slab counts. The cache list's lock ("kmem
+// caches", kGlobal) protects the list of live caches and the magazine slots; it is taken with no other
+// lock held and may take cache locks. Statistics are per CPU, each written only by its CPU, summed on read.
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mm/base/lock.h"
 #include "mm/pool/guard.h"
 #include "mm/pool/source.h"
 
@@ -29,12 +43,28 @@ struct Slab;
 // Bytes at the start of a free object that hold poison: one cache line.
 inline constexpr size_t kSlabPoisonWindow = 64;
 
+// Free objects a CPU's magazine of one cache holds at most (a magazine and its CPU's counters fill 256
+// bytes), and how many move between a magazine and the slab layer at once (a refill, or the flush of a full
+// magazine): half, so that a CPU alternating allocs and frees at a boundary does not go back at once.
+inline constexpr uint32_t kMagazine = 27;
+inline constexpr uint32_t kMagazineBatch = 13;
+// Live caches at once (kmem's ten included); each has one magazine slot per CPU, in the kernel image
+// (kMaxCaches * kMaxCpus * 256 bytes, 48 KiB, which the kernel's minimum memory pays for).
+inline constexpr uint32_t kMaxCaches = 24;
+// Empty slabs a cache keeps for reuse rather than giving them back to its source, in bytes (at least one
+// slab is kept): enough for a few thousand small objects to come and go without the source. KmemReap gives
+// them back.
+inline constexpr uint64_t kKeptEmptyBytes = 128 << 10;
+
 // One cache. Its fields are the allocator's own: use the functions below, never the fields. Aligned to
-// cache lines: two caches never share one, and Kmalloc finds its class by a shift rather than a multiply.
-// A destroyed cache's descriptor is a free object of the cache of caches, poisoned in its first
-// kSlabPoisonWindow bytes: `window` then reads as poison, which no live cache has, and `name` lies beyond
-// the poison so the panic can still say which cache it was.
+// cache lines, so two caches never share one. The first line is read by every fast path and written only
+// when the cache is set up. A destroyed cache's descriptor is a free object of the cache of caches,
+// poisoned in its first kSlabPoisonWindow bytes: `window` then reads as poison, which no live cache has,
+// and `name` lies beyond the poison so the panic can still say which cache it was.
 struct alignas(64) KmemCache {
+  explicit constexpr KmemCache(const char* cache_name = "")
+      : name(cache_name), lock(cache_name, LockLevel::kZone) {}
+
   KmemCache* next = nullptr;  // every live cache, for KmemDump (a destroyed cache is unlinked first)
   uint32_t size = 0;    // object bytes, as created
   uint32_t object = 0;  // size rounded up to a word: the bytes an object occupies before its canary
@@ -43,19 +73,19 @@ struct alignas(64) KmemCache {
   uint32_t stride = 0;  // bytes per slot: header, object, canary, slack
   uint32_t first = 0;   // offset of the first object in a slab
   uint32_t per_slab = 0;
+  uint32_t magazine = 0;  // this cache's magazine slot, in [0, kMaxCaches)
   uint64_t slab_bytes = 0;
-  Slab* partial = nullptr;  // slabs with at least one free object; the head serves allocations
+  uint64_t unused[2] = {};  // the rest of the read-mostly line: slab-layer writes start on the next one
+  const char* name;
+  SpinLock lock;
+  Slab* partial = nullptr;  // slabs with some free and some used objects; the head serves refills
   Slab* full = nullptr;
-  uint64_t slabs = 0;
-  Slab* spare = nullptr;  // the one empty slab kept back from the source, when there is one
-  const char* name = "";
-  // Statistics in the fewest stores a pair can make: live objects are allocs - frees.
-  uint64_t allocs = 0;
-  uint64_t frees = 0;
-  uint64_t peak_live = 0;
+  Slab* empty = nullptr;    // slabs kept for reuse, every object free
+  uint64_t slabs = 0;       // on all three lists
+  uint64_t empty_slabs = 0;
 };
 
-static_assert(sizeof(KmemCache) == 128, "two cache lines; Kmalloc indexes its class array by shifting");
+static_assert(offsetof(KmemCache, name) == 64, "the fast paths' line holds no field the slab layer writes");
 static_assert(offsetof(KmemCache, window) + sizeof(uint32_t) <= kSlabPoisonWindow &&
                   offsetof(KmemCache, name) >= kSlabPoisonWindow,
               "a destroyed cache is told by the poison over `window` and named by `name`, past the poison");
@@ -64,25 +94,31 @@ static_assert(offsetof(KmemCache, window) + sizeof(uint32_t) <= kSlabPoisonWindo
 inline constexpr size_t kKmallocMax = 4096;
 
 // (Re)initialises the caches: Kmalloc's size classes and the cache of cache descriptors take their slabs
-// from `source`. Forgets every cache created before (their memory stays with the source's owner).
+// from `source`. Forgets every cache created before and empties every CPU's magazines (their memory stays
+// with the source's owner). No other CPU may use kmem meanwhile.
 void KmemInit(const MemSource& source);
 
 // A cache of `size`-byte objects aligned to `align` (a power of two up to kPageSize; 0 means 8). Returns
-// nullptr when the descriptor cannot be allocated. `name` must outlive the cache.
+// nullptr when the descriptor cannot be allocated or kMaxCaches caches are live. `name` must outlive the
+// cache.
 KmemCache* KmemCacheCreate(const char* name, size_t size, size_t align);
-// Gives every slab back to the source (when it takes memory back) and forgets the cache. Returns false,
-// leaving the cache alone, while objects are still live: that is a leak to hunt, and KmemDump shows it.
+// Drains every CPU's magazine of the cache (a cross-call: interrupts must be on), gives every slab back to
+// the source (when it takes memory back) and forgets the cache. Returns false, leaving the cache alone
+// (drained), while objects are still live: that is a leak to hunt, and KmemDump shows it.
 // Panics when the cache was destroyed already or is no cache.
 //
 // A destroyed cache panics, naming it, when it is allocated from, freed into or destroyed again, for as
 // long as its descriptor is not handed to a new cache (after that the stale pointer is the new cache).
 bool KmemCacheDestroy(KmemCache* cache);
-// An object of the cache, or nullptr when the source has no slab to give. Its contents are unspecified
-// (poison in the window, whatever the last user left beyond it) unless `zero` asks for zeros. O(1) with
-// the guards; Zero::kYes adds O(size); a new slab adds O(objects per slab).
+// An object of the cache, or nullptr when the source has no slab to give even after every cache gave its
+// kept empty slabs back and (when the caller has interrupts on) every CPU drained its magazine of this
+// cache into the slab layer. Its contents are unspecified (poison in the window, whatever the last user
+// left beyond it) unless `zero` asks for zeros. O(1) with the guards and the magazine; Zero::kYes adds
+// O(size); a refill adds O(kMagazineBatch) under the lock, a new slab O(objects per slab).
 void* KmemCacheAlloc(KmemCache* cache, Zero zero = Zero::kNo);
-// Returns an object to its cache. O(1). Panics on nullptr, a double free, an object of another cache, a
-// pointer that is no object, or a smashed header or tail canary.
+// Returns an object to its cache, from any CPU. O(1); a full magazine flushes kMagazineBatch. Panics on
+// nullptr, a double free, an object of another cache, a pointer that is no object, or a smashed header or
+// tail canary.
 void KmemCacheFree(KmemCache* cache, void* p);
 
 // At least `size` bytes (1..kKmallocMax; 0 counts as 1) from the smallest size class that holds them,
@@ -93,13 +129,23 @@ void Kfree(void* p);
 // The size class's object size behind a Kmalloc pointer.
 size_t KmallocSize(void* p);
 
+// Counters summed over the CPUs, exact when no CPU is using the cache meanwhile. The high-water mark is
+// exact on one CPU; with several, each CPU measures live objects against the other CPUs' counts as they
+// were at its last refill or flush, so the mark can be off by what the others did since.
 AllocStats KmemCacheStats(const KmemCache* cache);
 // Kmalloc's size classes summed.
 AllocStats KmallocStats();
-uint64_t KmemCacheSlabs(const KmemCache* cache);
+uint64_t KmemCacheSlabs(KmemCache* cache);
+uint64_t KmemCacheEmptySlabs(KmemCache* cache);
+
+// Memory pressure: every CPU drains its magazines into the slab layer (a cross-call) and every cache gives
+// its kept empty slabs back to a source that takes memory back. Returns the bytes given back. Does nothing
+// and returns 0 when the caller has interrupts off (it may hold a lock, and could not cross-call).
+uint64_t KmemReap();
 
 // Walks every slab of `cache`: slab headers, object headers and canaries, poison of free objects, counts
-// against the statistics. Panics with the first broken invariant. O(slab bytes held).
+// against the statistics (an object in a magazine counts as free and is checked like one). No other CPU
+// may use the cache meanwhile. Panics with the first broken invariant. O(slab bytes held).
 void KmemCacheCheck(KmemCache* cache);
 // Checks every live cache, Kmalloc's included.
 void KmemCheckAll();

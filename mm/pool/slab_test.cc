@@ -90,24 +90,25 @@ TEST_F(SlabTest, CacheHonoursAlignmentAndZero) {
   EXPECT_TRUE(KmemCacheDestroy(c));
 }
 
-// Three full slabs; freeing everything keeps one empty slab and gives the others back to the source.
-TEST_F(SlabTest, EmptySlabsGoBackToTheSourceButOne) {
-  KmemCache* c = KmemCacheCreate("obj", 256, 8);
+// Freed objects reach their slabs through this CPU's magazine, a batch at a time. A slab that empties is
+// kept for reuse while the cache keeps fewer than kKeptEmptyBytes of them, and goes back to the source past
+// that; KmemReap drains the magazines and gives every kept slab back.
+TEST_F(SlabTest, EmptySlabsAreKeptUpToTheBoundAndReaped) {
+  KmemCache* c = KmemCacheCreate("obj", 256, 8);  // one-page slabs of 14 objects
+  const uint64_t kept = kKeptEmptyBytes / kPageSize;
   uint64_t before = heap_.bytes_out();
   std::vector<void*> objs;
-  void* p;
-  while (KmemCacheSlabs(c) < 4) {
-    objs.push_back(p = KmemCacheAlloc(c));
-  }
-  KmemCacheFree(c, objs.back());
-  objs.pop_back();  // three slabs exactly full, the fourth empty again
-  KmemCacheCheck(c);
-  EXPECT_EQ(KmemCacheSlabs(c), 4u);
+  while (KmemCacheSlabs(c) < kept + 2 * kMagazine) objs.push_back(KmemCacheAlloc(c));
   std::shuffle(objs.begin(), objs.end(), rng_);
   for (void* o : objs) KmemCacheFree(c, o);
   KmemCacheCheck(c);
-  EXPECT_EQ(KmemCacheSlabs(c), 1u);
-  EXPECT_EQ(heap_.bytes_out(), before + kPageSize);
+  EXPECT_EQ(KmemCacheEmptySlabs(c), kept);
+  EXPECT_LE(KmemCacheSlabs(c), kept + kMagazine);  // the rest hold an object in the magazine at most
+  EXPECT_EQ(heap_.bytes_out(), before + KmemCacheSlabs(c) * kPageSize);
+  EXPECT_GE(KmemReap(), kept * kPageSize);
+  EXPECT_EQ(KmemCacheSlabs(c), 0u);
+  EXPECT_EQ(heap_.bytes_out(), before);
+  KmemCacheCheck(c);
   EXPECT_TRUE(KmemCacheDestroy(c));
 }
 

@@ -25,8 +25,10 @@ struct MemSource {
   void (*give)(void* ctx, void* span, size_t bytes) = nullptr;
 };
 
-// Serialisation and waiting for one pool. All hooks may be nullptr: the kernel runs one CPU without
-// preemption today, so nothing needs a lock, and Smalloc then panics instead of waiting forever.
+// How Smalloc waits for memory in one pool (the pool's own SpinLock serialises the pool; these hooks are a
+// sleep lock and condition variable beside it). All hooks may be nullptr: the kernel has no sleep yet, and
+// Smalloc then panics instead of waiting forever. Smalloc holds `lock` from an attempt that failed until
+// `sleep`, and a free calls `wakeup` under `lock` after the pool's lock is released, so no wakeup is lost.
 struct PoolSync {
   void* ctx = nullptr;
   void (*lock)(void* ctx) = nullptr;

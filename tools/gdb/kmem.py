@@ -19,6 +19,7 @@ _MACHS = "'kmem::boot::(anonymous namespace)::machs'"
 _ONLINE = "'kmem::(anonymous namespace)::online'"
 _POOLS = ("'kmem::pool::mainmem'", "'kmem::pool::imagmem'", "'kmem::pool::secrmem'")
 _CACHES = "'kmem::pool::(anonymous namespace)::all_caches'"
+_MAGAZINES = "'kmem::pool::(anonymous namespace)::magazines'"
 
 
 def _const(name):
@@ -366,12 +367,15 @@ class Pools(_KmemCommand):
                 int(p["grown"]), int(p["config"]["limit"])))
         gdb.write("cache              size  live objects   live bytes   peak bytes  slabs  slab bytes\n")
         c = gdb.parse_and_eval(_CACHES)
+        cpus = gdb.parse_and_eval(_MAGAZINES)["slot_"]
         while int(c) != 0:
-            live = int(c["allocs"]) - int(c["frees"])
+            # The counters are per CPU (slab.cc's Magazine), summed as KmemCacheStats does.
+            mags = [cpus[i]["value"]["slot"][int(c["magazine"])] for i in range(cpus.type.range()[1] + 1)]
+            live = (sum(int(m["allocs"]) for m in mags) - sum(int(m["frees"]) for m in mags)) % (1 << 64)
+            peak = max([live] + [int(m["peak_live"]) for m in mags])
             size = int(c["size"])
             gdb.write("%-16s %6d %13d %12d %12d %6d %11d\n" % (
-                c["name"].string(), size, live, live * size, int(c["peak_live"]) * size, int(c["slabs"]),
-                int(c["slab_bytes"])))
+                c["name"].string(), size, live, live * size, peak * size, int(c["slabs"]), int(c["slab_bytes"])))
             c = c["next"]
 
 
