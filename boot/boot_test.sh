@@ -1,6 +1,6 @@
 #!/bin/bash
 # boot_test.sh BACKEND MEM [CPU]: boots the kernel built with page allocator BACKEND under TCG with MEM of
-# RAM (4M to 64G), on QEMU's CPU model CPU (default: qemu.sh's), and checks the serial log: the banner
+# RAM (5M to 64G), on QEMU's CPU model CPU (default: qemu.sh's), and checks the serial log: the banner
 # naming BACKEND, a CPU identification that archinit and mmuinit act on consistently, a memory map whose
 # RAM adds up to what QEMU was given, a sanitised E820 table equal line for line to what //tools:memmap
 # prints for the firmware map the kernel logged, a typed map with the kernel reserved, and a clean exit.
