@@ -46,10 +46,13 @@ struct HostCpu {
   ~HostCpu();
 };
 
-// The calling thread's interrupt flag as mm/ sees it, and the CPU it runs a cross-call part for (-1: its
-// own). While it runs a part, its interrupts are off and CpuId() is the other CPU's.
-thread_local bool irqs_on = true;
-thread_local int running_for_cpu = -1;
+// The calling thread's interrupt flag as mm/ sees it, and the CPU it runs as: its own id once it took one
+// (-1 before), or the CPU whose cross-call part it runs, with its interrupts off. Initial-exec TLS, one
+// %fs-relative load each, as the kernel's CpuId is one %gs-relative load: the per-CPU fast paths of the
+// allocators ask for both on every call, and the default model for a library compiled -fPIC goes through
+// __tls_get_addr.
+[[gnu::tls_model("initial-exec")]] constinit thread_local bool irqs_on = true;
+[[gnu::tls_model("initial-exec")]] constinit thread_local int current_cpu = -1;
 
 // Each CPU id's interrupts-off flag, which the thread holding the id sets for its sections, and the claim a
 // cross-caller sets to run a part on that CPU. They are a Dekker pair: a section starts by setting
@@ -84,9 +87,16 @@ HostCpu::~HostCpu() {
   cpus_in_use.fetch_and(~(uint32_t{1} << id));
 }
 
+// The first CpuId of a thread: takes the lowest free id, which the thread's HostCpu gives back at exit.
+[[gnu::noinline]] unsigned TakeCpuId() {
+  thread_local HostCpu cpu;
+  current_cpu = static_cast<int>(cpu.id);
+  return cpu.id;
+}
+
 // A section's start on `s`: returns once irqs_off is set and no cross-call part is running on this CPU.
 // A claim found here is served first, as a CPU takes a pending interrupt before it turns them off.
-void EnterIrqsOff(HostCpuState& s) {
+[[gnu::always_inline]] inline void EnterIrqsOff(HostCpuState& s) {
   for (;;) {
     if (asymmetric) {
       s.irqs_off.store(true, std::memory_order_relaxed);
@@ -111,12 +121,12 @@ void RunAs(unsigned cpu, CrossCallFn fn, void* arg) {
     s.claimed.store(true, std::memory_order_seq_cst);
   }
   while (s.irqs_off.load(asymmetric ? std::memory_order_acquire : std::memory_order_seq_cst)) CpuRelax();
-  const int was_for = running_for_cpu;
-  running_for_cpu = static_cast<int>(cpu);
+  const int was = current_cpu;
+  current_cpu = static_cast<int>(cpu);
   irqs_on = false;
   fn(arg);
   irqs_on = true;
-  running_for_cpu = was_for;
+  current_cpu = was;
   s.claimed.store(false, std::memory_order_release);
 }
 
@@ -145,9 +155,9 @@ void Print(const char* fmt, ...) {
 }
 
 unsigned CpuId() {
-  if (running_for_cpu >= 0) return static_cast<unsigned>(running_for_cpu);
-  thread_local HostCpu cpu;
-  return cpu.id;
+  const int cpu = current_cpu;
+  if (__builtin_expect(cpu >= 0, 1)) return static_cast<unsigned>(cpu);
+  return TakeCpuId();
 }
 
 IrqState IrqSave() {
