@@ -275,10 +275,16 @@ MmuStatus Mmu::Pmap(PhysAddr table, PhysAddr pa, VirtAddr va, uint64_t size, Att
   return s;
 }
 
-// Holds kernel_tables_lock_ for a change through `table` when that is the kernel's table.
+// Holds kernel_tables_lock_ for a change through `table` when that is the kernel's table; for a reader
+// (Translate), not when this CPU holds it already: a fault report from inside a change reads the tables
+// the change is writing, on the CPU that writes them.
 class Mmu::TablesLock {
  public:
-  TablesLock(Mmu& mmu, PhysAddr table) : lock_(table == mmu.kernel_table_ ? &mmu.kernel_tables_lock_ : nullptr) {
+  enum class For : uint8_t { kChange, kRead };
+  TablesLock(Mmu& mmu, PhysAddr table, For use = For::kChange)
+      : lock_(table == mmu.kernel_table_ && (use == For::kChange || !mmu.kernel_tables_lock_.HeldHere())
+                  ? &mmu.kernel_tables_lock_
+                  : nullptr) {
     if (lock_ != nullptr) lock_->Lock();
   }
   ~TablesLock() {
@@ -434,6 +440,7 @@ MmuStatus Mmu::Protect(PhysAddr table, VirtAddr va, uint64_t size, Attr attrs) {
 }
 
 Translation Mmu::Translate(PhysAddr table, VirtAddr va) {
+  TablesLock hold(*this, table, TablesLock::For::kRead);
   uint64_t* const top = LiveTop(table, "translate");
   Translation t = {MmuStatus::kNotMapped, PhysAddr(), PageSize::k4K, Attr::kRead};
   if (!IsCanonical(va)) return t;

@@ -186,7 +186,8 @@ class Mmu {
   // The batch-less forms' ending: flushes where the comment above says, then Reclaim.
   void Finish(PhysAddr table, TlbBatch& batch);
 
-  // O(levels); no allocation.
+  // O(levels); no allocation. Through the kernel's table it holds the kernel tables' lock (another CPU may
+  // be changing them), unless the calling CPU holds it already.
   Translation Translate(PhysAddr table, VirtAddr va);
 
   // Maps device memory [pa, pa + size) (any alignment) writable, NX, global, in the VMAP window, with the
@@ -294,7 +295,8 @@ class Mmu {
   // cleared by Kunmap after every CPU has flushed it).
   uint64_t kmap_used_[kKmapSlots / 64] = {};
   // Protects the kernel's tables below its top level (shared by every space) against two CPUs changing
-  // them at once: held by Pmap, Punmap and Protect through kernel_table_, whether they come from the
+  // them at once, and Translate against reading a change half made: held by Pmap, Punmap, Protect and
+  // Translate through kernel_table_, whether they come from the
   // kernel's AddressSpace (whose lock is above it), Vmap and Kmap, or a self-test. User tables are their
   // AddressSpace's to serialise. Below the address-space level, above the allocators the walk takes
   // table pages from (palloc's zones, xalloc's Rampage); never held across a shootdown.
