@@ -95,8 +95,8 @@ void ArchRunOnCpus(CpuSet cpus, CrossCallFn fn, void* arg);
 void ArchSelfTests(KernelPalloc& palloc);
 
 // One CPU's part of the all-CPU stress (boot/main.cc), safe on every online CPU at once with interrupts on:
-// `rounds` times a Vmap of device space and a Vmalloc of one to four pages, each checked through its
-// mapping (a pattern of this CPU written and read back) and unmapped again. Panics with the round and the
+// `rounds` times Vmaps of device space (translations checked) and a Vmalloc of one to four pages (a pattern
+// of this CPU written through it and read back), each unmapped again. Panics with the round and the
 // values on a mismatch; returns the mappings it made.
 uint64_t ArchStressCpu(KernelPalloc& palloc, uint64_t rounds);
 
