@@ -94,6 +94,15 @@ void ArchRunOnCpus(CpuSet cpus, CrossCallFn fn, void* arg);
 // the page allocator's and the pools'.
 void ArchSelfTests(KernelPalloc& palloc);
 
+// One CPU's part of the all-CPU stress (boot/main.cc), safe on every online CPU at once with interrupts on:
+// `rounds` times Vmaps of device space (translations checked) and a Vmalloc of one to four pages (a pattern
+// of this CPU written through it and read back), each unmapped again. Panics with the round and the
+// values on a mismatch; returns the mappings it made.
+uint64_t ArchStressCpu(KernelPalloc& palloc, uint64_t rounds);
+
+// The pages in the kernel's page tables now, which the stress must leave as it found them.
+uint64_t ArchTablePages();
+
 // The bad access the command line names (kmem.fault=WHAT), whose trap report a boot test expects; nothing
 // when it names none.
 void ArchFaultTest(const char* cmdline, KernelPalloc& palloc);

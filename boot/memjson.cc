@@ -27,12 +27,29 @@ void Memmap(const kmem::Memmap& map) {
   Print("]}\n");
 }
 
+// The counts and free blocks of all the zones or of one, as members of the object being printed.
+void PrintCounts(const PallocStats& s) {
+  Print("\"total_pages\":%lu,\"free_pages\":%lu,\"user_pages\":%lu,\"free_blocks\":[", s.total_pages, s.free_pages,
+        s.user_pages);
+  for (unsigned k = 0; k < kOrders; ++k) Print("%s%lu", k == 0 ? "" : ",", s.free_blocks[k]);
+  Print("]");
+}
+
+// In all, then per zone that has memory (as the buddyinfo table lists them).
 void Buddyinfo(const KernelPalloc& palloc) {
   palloc.Stats(&stats);
-  Print("{\"kmem\":\"buddyinfo\",\"backend\":\"%s\",\"total_pages\":%lu,\"free_pages\":%lu,\"user_pages\":%lu,"
-        "\"free_blocks\":[",
-        KernelPalloc::kBackendName, stats.total_pages, stats.free_pages, stats.user_pages);
-  for (unsigned k = 0; k < kOrders; ++k) Print("%s%lu", k == 0 ? "" : ",", stats.free_blocks[k]);
+  Print("{\"kmem\":\"buddyinfo\",\"backend\":\"%s\",", KernelPalloc::kBackendName);
+  PrintCounts(stats);
+  Print(",\"zones\":[");
+  const char* sep = "";
+  for (unsigned z = 0; z < kZones; ++z) {
+    palloc.ZoneStats(static_cast<PallocZone>(z), &stats);
+    if (stats.total_pages == 0) continue;
+    Print("%s{\"name\":\"%s\",", sep, kZoneNames[z]);
+    PrintCounts(stats);
+    Print("}");
+    sep = ",";
+  }
   Print("]}\n");
 }
 

@@ -1,7 +1,8 @@
 """memjson_check.py LOG: the kernel's JSON dumps (boot/memjson.h) in a serial log agree with its text.
 
 The answer to the monitor's `json` (the lines after `kmem> json`) must be the four dumps, each valid JSON;
-its buddyinfo must equal the `buddyinfo` answer's free-blocks line and counts, its regions must add up to
+its buddyinfo must equal the `buddyinfo` answer's free-blocks line and counts, and each zone's object its
+zone line, the zones adding up to the whole; its regions must add up to
 the free pages, and its pools must equal the `pools` answer's table."""
 import json
 import sys
@@ -33,6 +34,19 @@ def main(path):
     assert text[0].startswith("palloc: %s backend, " % b["backend"]), text[0]
     assert ": %d pages, %d free, %d user" % (b["total_pages"], b["free_pages"], b["user_pages"]) in text[0]
     assert sum(n << k for k, n in enumerate(b["free_blocks"])) == b["free_pages"]
+    zones = b["zones"]
+    names = [z["name"] for z in zones]
+    assert zones and names == sorted(names, key=["DMA", "DMA32", "normal"].index), names
+    for z in zones:
+        line = [t for t in text if t.startswith("palloc: zone %s: " % z["name"])]
+        assert len(line) == 1, (z["name"], text)
+        want = " %d pages, %d free, %d user; free blocks per order: %s" % (
+            z["total_pages"], z["free_pages"], z["user_pages"],
+            " ".join("%d:%d" % kv for kv in enumerate(z["free_blocks"])))
+        assert line[0].endswith(want), (want, line[0])
+    for key in "total_pages", "free_pages", "user_pages":
+        assert sum(z[key] for z in zones) == b[key], (key, zones, b)
+    assert [sum(n) for n in zip(*(z["free_blocks"] for z in zones))] == b["free_blocks"], (zones, b)
     r = dumps["regions"]
     assert sum(r["free_pages"]) == b["free_pages"], (sum(r["free_pages"]), b["free_pages"])
     assert r["region_bytes"] == 2 << 20 and len(r["free_pages"]) == -(-r["end"] // r["region_bytes"])

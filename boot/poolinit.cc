@@ -17,4 +17,6 @@ void PoolsLate(const Conf& conf, KernelPalloc& palloc) {
   pool::PoolsLate(conf, spans.source());
 }
 
+uint64_t PoolPages(PallocZone zone) { return spans.Held(zone); }
+
 }  // namespace kmem::boot

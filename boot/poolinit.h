@@ -21,4 +21,7 @@ void PoolsEarly(const Conf& conf, HoleAllocator& xalloc);
 // caches start over the same source.
 void PoolsLate(const Conf& conf, KernelPalloc& palloc);
 
+// The pages of `zone` that the pools and slab caches hold from the page allocator now.
+uint64_t PoolPages(PallocZone zone);
+
 }  // namespace kmem::boot

@@ -2,7 +2,8 @@
 # smp_test.sh BACKEND CPUS [WORDS]: boots the kernel built with page allocator BACKEND under TCG with -smp
 # CPUS (and -append WORDS) and checks the SMP start-up in the serial log: ACPI lists CPUS CPUs, every CPU
 # started (its "smp: cpuN (apic id N) started" line on a vmalloc'ed stack) and printed its three "cpuN:"
-# lines, "smp: N of CPUS CPUs online", the cross-call self-test over all of them, and a clean exit. With
+# lines, "smp: N of CPUS CPUs online", the cross-call self-test over all of them, the all-CPU allocator
+# stress (a line from each CPU and the total, every page back), and a clean exit. With
 # kmem.nosipi the last CPU gets no STARTUP: it must be reported as not started and left out, and the boot
 # must go on with the others. Prints the boot's wall-clock time.
 set -u
@@ -39,6 +40,12 @@ done
 ! grep -q "^cpu$online: " <<<"$clean" || fail "cpu$online printed, but only $online CPUs should be online"
 grep -qx "smp: $online of $cpus CPUs online" <<<"$clean" || fail "no 'smp: $online of $cpus CPUs online'"
 grep -q "^smp: self-test ok: $online CPUs answered " <<<"$clean" || fail "no cross-call self-test over $online CPUs"
+for ((n = 0; n < online; ++n)); do
+  grep -q "^smp stress cpu$n: [1-9][0-9]* page pairs (-\?[0-9]* user pages net here, [0-9]* pages cached), [1-9][0-9]* pool pairs, [1-9][0-9]* maps$" <<<"$clean" ||
+    fail "no all-CPU stress line from cpu$n"
+done
+grep -q "^smp stress: $online cpus, [1-9][0-9]* page pairs, [1-9][0-9]* pool pairs, [1-9][0-9]* maps, every page back " <<<"$clean" ||
+  fail "no all-CPU stress total over $online CPUs"
 grep -q '^selftest: every layer passed$' <<<"$clean" || fail "self-tests incomplete"
 grep -q '^kmem: boot ok' <<<"$clean" || fail "no 'boot ok'"
 echo "PASS: -smp $cpus${words:+ -append $words}, backend $backend: $online of $cpus CPUs online; boot took $ms ms"

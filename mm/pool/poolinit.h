@@ -30,7 +30,8 @@ unsigned SpanOrder(size_t bytes, size_t align);
 
 // Spans of whole page blocks from a page allocator `P`, reached through `direct`. Pools take arenas
 // aligned to at most their size and slabs aligned to exactly theirs, so the order of a span follows from
-// its size alone when it comes back. The object must outlive the sources it hands out.
+// its size alone when it comes back. The object must outlive the sources it hands out. It counts the pages
+// it holds per zone, so that a test can tell pages the pools grew by from pages lost.
 template <typename P>
 class PageSpans {
  public:
@@ -38,6 +39,10 @@ class PageSpans {
   PageSpans(P& palloc, const DirectMap& direct) : palloc_(&palloc), direct_(direct) {}
 
   MemSource source() { return MemSource{this, Take, Give}; }
+  // The pages of `zone` handed out and not given back (a relaxed read: exact when no CPU is using them).
+  uint64_t Held(PallocZone zone) const {
+    return __atomic_load_n(&held_[static_cast<unsigned>(zone)], __ATOMIC_RELAXED);
+  }
 
  private:
   static void* Take(void* ctx, size_t bytes, size_t align) {
@@ -48,16 +53,26 @@ class PageSpans {
     if (order > kMaxOrder) return nullptr;
     PageResult r = self->palloc_->TryAllocContig(order);
     if (r.status != PallocStatus::kOk) return nullptr;
+    self->Count(r.page, int64_t{1} << order);
     return self->direct_.Kaddr(self->palloc_->Pa(r.page));
   }
 
   static void Give(void* ctx, void* span, size_t bytes) {
     auto* self = static_cast<PageSpans*>(ctx);
-    self->palloc_->FreeContig(self->direct_.Paddr(span), SpanOrder(bytes, kPageSize));
+    const unsigned order = SpanOrder(bytes, kPageSize);
+    const PhysAddr pa = self->direct_.Paddr(span);
+    self->Count(self->palloc_->PageOf(pa), -(int64_t{1} << order));
+    self->palloc_->FreeContig(pa, order);
+  }
+
+  void Count(const Page* head, int64_t pages) {
+    __atomic_fetch_add(&held_[static_cast<unsigned>(palloc_->ZoneOf(head))], static_cast<uint64_t>(pages),
+                       __ATOMIC_RELAXED);
   }
 
   P* palloc_ = nullptr;
   DirectMap direct_;
+  uint64_t held_[kZones] = {};
 };
 
 }  // namespace kmem::pool

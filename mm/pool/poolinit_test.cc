@@ -48,10 +48,16 @@ TEST(PoolInit, ConfLimitsFromXallocThenFromPages) {
   PageSpans<Palloc<BuddyBackend>> spans(palloc, ram.direct_map());
   PoolsLate(conf, spans.source());
   ExpectConfLimits(conf);
-  const uint64_t pfree = palloc.FreeCount();
+  const auto held = [&] {
+    uint64_t n = 0;
+    for (unsigned z = 0; z < kZones; ++z) n += spans.Held(static_cast<PallocZone>(z));
+    return n;
+  };
+  const uint64_t pfree = palloc.FreeCount(), held_before = held();
   void* late = Malloc(2 * kPoolQuantum);  // more than any arena mainmem holds: it must grow
   ASSERT_NE(late, nullptr);
   EXPECT_LT(palloc.FreeCount(), pfree) << "mainmem did not grow from the page allocator";
+  EXPECT_EQ(held() - held_before, pfree - palloc.FreeCount()) << "the spans' count misses pages they hand out";
   void* small = Kmalloc(64);
   ASSERT_NE(small, nullptr);
   Kfree(small);

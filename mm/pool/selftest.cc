@@ -70,8 +70,8 @@ void Release(KmemCache* cache, Slot& s) {
 // Fills random slots with blocks of random kinds and sizes, each written with a pattern of its slot (after
 // checking that a Malloc block came zeroed), and frees occupied ones after checking the pattern survived
 // everything else the stream did. Each CPU has its own slots, cache and random stream (the boot CPU's, alone,
-// is the boot's fixed one).
-bool Stress(Mode mode) {
+// is the boot's fixed one). Adds the allocations it made (each freed again) to *allocations.
+bool Stress(Mode mode, uint64_t* allocations) {
   const unsigned cpu = CpuId();  // the self-test runs without preemption: it stays on this CPU
   AllocStats main_before = PoolStatsOf(mainmem);
   AllocStats kmalloc_before = KmallocStats();
@@ -109,6 +109,7 @@ bool Stress(Mode mode) {
         s.kind = Kind::kEmpty;
         continue;
       }
+      ++*allocations;
       if (s.kind == Kind::kMalloc) unzeroed += FindNot(s.p, s.size, 0) != s.size;  // Malloc zeroes
       for (uint32_t b = 0; b < s.size; ++b) s.p[b] = PatternAt(i, b);
       if (++live > peak) peak = live;
@@ -175,7 +176,8 @@ bool StatsConsistent() {
 }  // namespace
 
 SelfTestStatus PoolSelfTest() {
-  bool ok = Stress(Mode::kAlone);
+  uint64_t allocations = 0;
+  bool ok = Stress(Mode::kAlone, &allocations);
   ok = SecretWipe() && ok;
   ok = StatsConsistent() && ok;
   Pool* pools[] = {&mainmem, &imagmem, &secrmem};
@@ -185,8 +187,9 @@ SelfTestStatus PoolSelfTest() {
   return ok ? SelfTestStatus::kPassed : SelfTestStatus::kFailed;
 }
 
-SelfTestStatus PoolSelfTestConcurrent() {
-  return Stress(Mode::kConcurrent) ? SelfTestStatus::kPassed : SelfTestStatus::kFailed;
+SelfTestStatus PoolSelfTestConcurrent(uint64_t* allocations) {
+  *allocations = 0;
+  return Stress(Mode::kConcurrent, allocations) ? SelfTestStatus::kPassed : SelfTestStatus::kFailed;
 }
 
 }  // namespace kmem::pool

@@ -30,6 +30,7 @@ SelfTestStatus PoolSelfTest();
 // ": FAILED, <why>". What it cannot check while others run, the caller checks once every CPU has finished:
 // mainmem's and Kmalloc's live counts as before, KmemCheckAll. Needs the pools to have room for every
 // CPU's share (kSelfTestMainmemBytes each) and interrupts on (destroying its cache drains every CPU).
-SelfTestStatus PoolSelfTestConcurrent();
+// *allocations gets the blocks and objects it allocated (and freed again), for the caller's totals.
+SelfTestStatus PoolSelfTestConcurrent(uint64_t* allocations);
 
 }  // namespace kmem::pool

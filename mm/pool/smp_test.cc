@@ -256,9 +256,14 @@ TEST_F(SmpTest, ReapWhileEveryCpuAllocates) {
 TEST_F(SmpTest, SelfTestStressOnEveryCpuAtOnce) {
   PoolInit(mainmem, {"mainmem", kThreads * kSelfTestMainmemBytes, 64 << 10, FreeFill::kPoison, heap_.source(), {}});
   AllocStats main_before = PoolStatsOf(mainmem), kmalloc_before = KmallocStats();
-  std::atomic<int> passed{0};
-  OnThreads(kThreads, [&](int) { passed += PoolSelfTestConcurrent() == SelfTestStatus::kPassed; });
+  std::atomic<int> passed{0}, counted{0};
+  OnThreads(kThreads, [&](int) {
+    uint64_t allocations;
+    passed += PoolSelfTestConcurrent(&allocations) == SelfTestStatus::kPassed;
+    counted += allocations > 0;
+  });
   EXPECT_EQ(passed.load(), kThreads);
+  EXPECT_EQ(counted.load(), kThreads);
   PoolCheck(mainmem);
   KmemCheckAll();
   EXPECT_EQ(PoolStatsOf(mainmem).live_blocks, main_before.live_blocks);

@@ -2,6 +2,7 @@
 
 #include <stdint.h>
 
+#include "arch/x86_64/apic.h"
 #include "arch/x86_64/boot/meminit.h"
 #include "arch/x86_64/boot/mmu_setup.h"
 #include "arch/x86_64/boot/smp.h"
@@ -12,6 +13,7 @@
 #include "boot/arch.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
+#include "mm/base/percpu.h"
 #include "mm/vm/palloc_pages.h"
 #include "mm/vm/vmalloc.h"
 
@@ -50,6 +52,16 @@ void ExpectPatterns(VirtAddr va, PhysAddr pa, uint64_t bytes, const char* throug
   }
 }
 
+// The first 2 MiB boundary above the installed RAM: device space with nothing behind it, for vmaps.
+PhysAddr AboveRam() {
+  const InstalledRam& installed = ArchInstalledRam();
+  uint64_t top = 0;
+  for (size_t i = 0; i < installed.n; ++i) top = Max(top, installed.range[i].end().value());
+  uint64_t unbacked;
+  AlignUp(top, x86::k2M, &unbacked);
+  return PhysAddr(unbacked);
+}
+
 constexpr uint32_t kApicBaseMsr = 0x1b;
 constexpr uint64_t kApicEnabled = uint64_t{1} << 11;
 constexpr uint64_t kApicX2 = uint64_t{1} << 10;
@@ -82,12 +94,8 @@ uint32_t VmapSelfTest(x86::Mmu& mmu, PhysAddr ram) {
   t = mmu.Translate(kernel, va);
   Expect(t.status == MmuStatus::kNotMapped, "vunmapped address still translates", t.pa.value(), 0);
 
-  const InstalledRam& installed = ArchInstalledRam();
-  uint64_t top = 0;
-  for (size_t i = 0; i < installed.n; ++i) top = Max(top, installed.range[i].end().value());
-  uint64_t unbacked;
-  AlignUp(top, x86::k2M, &unbacked);
-  ExpectOk(mmu.Vmap(PhysAddr(unbacked), x86::k2M, &va, x86::Cache::kWriteCombining), "vmap above RAM");
+  const PhysAddr unbacked = AboveRam();
+  ExpectOk(mmu.Vmap(unbacked, x86::k2M, &va, x86::Cache::kWriteCombining), "vmap above RAM");
   t = mmu.Translate(kernel, va);
   Expect(t.size == PageSize::k2M && x86::CacheFlag(t.attrs) == 'c', "vmap write-combining 2M page",
          static_cast<uint64_t>(t.attrs), static_cast<uint64_t>(Attr::kWrite | Attr::kGlobal | Attr::kWriteCombining));
@@ -170,6 +178,10 @@ void MmuSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
         tables_before);
 }
 
+bool Unmapped(x86::Mmu& mmu, VirtAddr va) {
+  return mmu.Translate(mmu.kernel_table(), va).status == MmuStatus::kNotMapped;
+}
+
 void ExpectUnmapped(x86::Mmu& mmu, VirtAddr va, const char* what) {
   const x86::Translation t = mmu.Translate(mmu.kernel_table(), va);
   Expect(t.status == MmuStatus::kNotMapped, what, t.pa.value(), 0);
@@ -207,7 +219,66 @@ void VmallocSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
         kBufferBytes, kStackBytes >> 10);
 }
 
+void StressExpect(bool ok, uint64_t round, const char* what, uint64_t got, uint64_t want) {
+  if (!ok) Panic("smp stress cpu%u: round %lu: %s: got 0x%lx, want 0x%lx", CpuId(), round, what, got, want);
+}
+
+// The word the stress writes at `at` on this CPU in `round`: another CPU's mapping of the same page or
+// address, handed out twice, writes a word of its own there.
+uint64_t StressWord(VirtAddr at, uint64_t round) { return at.value() ^ kPattern ^ (uint64_t{CpuId()} << 56) ^ round; }
+
+// [pa, pa + size) through a fresh Vmap: its first and last page translated to it, then unmapped. (Once a
+// range is given back another CPU may map it at once, so nothing here checks an address after its release.)
+void StressVmap(x86::Mmu& mmu, PhysAddr pa, uint64_t size, x86::Cache cache, uint64_t round) {
+  VirtAddr va;
+  const x86::MmuStatus s = mmu.Vmap(pa, size, &va, cache);
+  StressExpect(s == MmuStatus::kOk, round, "vmap", static_cast<uint64_t>(s), pa.value());
+  const uint64_t ends[] = {0, size - kPageSize};
+  for (const uint64_t off : ends) {
+    const x86::Translation t = mmu.Translate(mmu.kernel_table(), va + off);
+    StressExpect(t.status == MmuStatus::kOk && t.pa == pa + off, round, "vmap translation", t.pa.value(),
+                 (pa + off).value());
+  }
+  StressExpect(mmu.Vunmap(va, size) == MmuStatus::kOk, round, "vunmap", va.value(), 0);
+}
+
+// One to four pages of Vmalloc, every word written through the mapping and read back, the guard page above
+// unmapped, then freed.
+void StressVmalloc(x86::Mmu& mmu, Vmalloc& vmalloc, uint64_t round) {
+  const uint64_t bytes = (1 + round % 4) * kPageSize;
+  VirtAddr va;
+  const VmallocStatus s = vmalloc.Alloc(bytes, Guard::kAbove, &va);
+  StressExpect(s == VmallocStatus::kOk, round, "vmalloc", static_cast<uint64_t>(s), 0);
+  for (VirtAddr at = va; at < va + bytes; at = at + 8) {
+    *reinterpret_cast<volatile uint64_t*>(at.value()) = StressWord(at, round);
+  }
+  for (VirtAddr at = va; at < va + bytes; at = at + 8) {
+    const uint64_t got = *reinterpret_cast<volatile uint64_t*>(at.value());
+    StressExpect(got == StressWord(at, round), round, "read back through vmalloc", got, StressWord(at, round));
+  }
+  StressExpect(Unmapped(mmu, va + bytes), round, "the guard page is mapped", (va + bytes).value(), 0);
+  StressExpect(vmalloc.Free(va) == VmallocStatus::kOk, round, "vfree", va.value(), 0);
+}
+
 }  // namespace
+
+// Each round: the local APIC's page uncached; 2 MiB of the space above RAM write-combining, one page off
+// its alignment, so 4K pages in page tables of their own that the Vunmap frees again (tables made and
+// freed by every CPU at once); a Vmalloc. Holds one VMAP range at a time, so that kMaxCpus CPUs fit beside
+// the APs' stacks in the VMAP records.
+uint64_t ArchStressCpu(KernelPalloc& palloc, uint64_t rounds) {
+  x86::Mmu& mmu = KernelMmu();
+  Vmalloc vmalloc(mmu.vmap_arena(), KernelSpace(), PallocPages(palloc));
+  const PhysAddr apic = x86::LapicBase(), unbacked = AboveRam() + kPageSize;
+  for (uint64_t round = 0; round < rounds; ++round) {
+    StressVmap(mmu, apic, kPageSize, x86::Cache::kUncached, round);
+    StressVmap(mmu, unbacked, x86::k2M, x86::Cache::kWriteCombining, round);
+    StressVmalloc(mmu, vmalloc, round);
+  }
+  return 3 * rounds;
+}
+
+uint64_t ArchTablePages() { return KernelMmu().table_pages(); }
 
 void ArchSelfTests(KernelPalloc& palloc) {
   MmuSelfTest(palloc, KernelMmu());
