@@ -369,10 +369,13 @@ bool Refill(KmemCache* c, Magazine& m) {
   return m.count != 0;
 }
 
-// Publishes a slab from NewSlab.
+// Publishes a slab from NewSlab, on the empty list: nothing of it is in use until a Refill takes from it,
+// and by then another CPU's flush may have put a partial slab in front of it, which the Refill prefers. On
+// the partial list it would then stay with nothing in use, where no reap finds it.
 void AddSlab(KmemCache* c, Slab* s) {
   LockGuard g(c->lock);
-  Push(c->partial, s);
+  Push(c->empty, s);
+  ++c->empty_slabs;
   ++c->slabs;
 }
 
