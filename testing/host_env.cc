@@ -46,13 +46,18 @@ struct HostCpu {
   ~HostCpu();
 };
 
-// The calling thread's interrupt flag as mm/ sees it, and the CPU it runs as: its own id once it took one
-// (-1 before), or the CPU whose cross-call part it runs, with its interrupts off. Initial-exec TLS, one
-// %fs-relative load each, as the kernel's CpuId is one %gs-relative load: the per-CPU fast paths of the
-// allocators ask for both on every call, and the default model for a library compiled -fPIC goes through
-// __tls_get_addr.
-[[gnu::tls_model("initial-exec")]] constinit thread_local bool irqs_on = true;
-[[gnu::tls_model("initial-exec")]] constinit thread_local int current_cpu = -1;
+// The calling thread's interrupt flag as mm/ sees it, the CPU it runs as (its own id once it took one, -1
+// before, or the CPU whose cross-call part it runs, with its interrupts off) and that CPU's flags below.
+// One initial-exec TLS block, reached by %fs-relative loads as the kernel's Mach is by %gs-relative ones:
+// the per-CPU fast paths of the allocators read it on every call, and the default model for a library
+// compiled -fPIC goes through __tls_get_addr.
+struct HostCpuState;
+struct ThreadCpu {
+  bool irqs_on = true;
+  int cpu = -1;
+  HostCpuState* state = nullptr;  // cpu's flags, once cpu is set
+};
+[[gnu::tls_model("initial-exec")]] constinit thread_local ThreadCpu here;
 
 // Each CPU id's interrupts-off flag, which the thread holding the id sets for its sections, and the claim a
 // cross-caller sets to run a part on that CPU. They are a Dekker pair: a section starts by setting
@@ -90,7 +95,8 @@ HostCpu::~HostCpu() {
 // The first CpuId of a thread: takes the lowest free id, which the thread's HostCpu gives back at exit.
 [[gnu::noinline]] unsigned TakeCpuId() {
   thread_local HostCpu cpu;
-  current_cpu = static_cast<int>(cpu.id);
+  here.cpu = static_cast<int>(cpu.id);
+  here.state = &cpu_state[cpu.id];
   return cpu.id;
 }
 
@@ -121,12 +127,10 @@ void RunAs(unsigned cpu, CrossCallFn fn, void* arg) {
     s.claimed.store(true, std::memory_order_seq_cst);
   }
   while (s.irqs_off.load(asymmetric ? std::memory_order_acquire : std::memory_order_seq_cst)) CpuRelax();
-  const int was = current_cpu;
-  current_cpu = static_cast<int>(cpu);
-  irqs_on = false;
+  const ThreadCpu was = here;
+  here = ThreadCpu{false, static_cast<int>(cpu), &s};
   fn(arg);
-  irqs_on = true;
-  current_cpu = was;
+  here = was;
   s.claimed.store(false, std::memory_order_release);
 }
 
@@ -155,29 +159,30 @@ void Print(const char* fmt, ...) {
 }
 
 unsigned CpuId() {
-  const int cpu = current_cpu;
+  const int cpu = here.cpu;
   if (__builtin_expect(cpu >= 0, 1)) return static_cast<unsigned>(cpu);
   return TakeCpuId();
 }
 
 IrqState IrqSave() {
-  if (!irqs_on) return IrqState::kWereOff;
-  irqs_on = false;
-  EnterIrqsOff(cpu_state[CpuId()]);
+  if (!here.irqs_on) return IrqState::kWereOff;
+  here.irqs_on = false;
+  if (__builtin_expect(here.state == nullptr, 0)) TakeCpuId();
+  EnterIrqsOff(*here.state);
   return IrqState::kWereOn;
 }
 
 void IrqRestore(IrqState state) {
   if (state != IrqState::kWereOn) return;
-  cpu_state[CpuId()].irqs_off.store(false, std::memory_order_release);
-  irqs_on = true;
+  here.state->irqs_off.store(false, std::memory_order_release);
+  here.irqs_on = true;
 }
 
 CpuSet OnlineCpus() { return CpuSet::All(); }
 
 void CrossCall(CpuSet cpus, CrossCallFn fn, void* arg) {
   const unsigned me = CpuId();
-  if (!irqs_on) Panic("cross-call from cpu %u with interrupts off", me);
+  if (!here.irqs_on) Panic("cross-call from cpu %u with interrupts off", me);
   // One cross-call at a time, as one IPI vector serves them in the kernel.
   static std::mutex one_at_a_time;
   std::lock_guard<std::mutex> g(one_at_a_time);
