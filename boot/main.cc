@@ -6,13 +6,11 @@
 #include "boot/cmdline.h"
 #include "boot/monitor.h"
 #include "boot/poolinit.h"
+#include "boot/smp_stress.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
-#include "mm/base/percpu.h"
 #include "mm/palloc/kernel_palloc.h"
-#include "mm/pool/pool.h"
 #include "mm/pool/selftest.h"
-#include "mm/pool/slab.h"
 #include "mm/vm/tlb.h"
 
 extern "C" {
@@ -26,94 +24,6 @@ namespace {
 
 void RunConstructors() {
   for (const Constructor* c = __init_array_start; c != __init_array_end; ++c) (*c)();
-}
-
-// The all-CPU stress's size per CPU: palloc's rounds take up to 64 user pages and a block each, the
-// architecture's rounds two vmaps and a vmalloc. Under TCG on a 2-core host a -smp 8 boot takes 3-4 s with
-// the stress, 1 s without it (the boot test allows 240 s).
-constexpr uint64_t kStressPageRounds = 100;
-constexpr uint64_t kStressMapRounds = 100;
-
-// What the stress must leave as it found it: palloc's user pages and its free pages, in all and per zone,
-// each with the pages the pools grew by from that zone (their arenas and kept slabs stay theirs), the
-// pools' live blocks, the kernel's page-table pages. Read on a quiet machine (before and after the stress).
-struct StressCounts {
-  uint64_t free, users, zone_free[kZones], mainmem_live, kmalloc_live, kmalloc_bytes, tables;
-};
-
-StressCounts CountsNow(KernelPalloc& palloc) {
-  StressCounts c{0, palloc.UserCount(), {}, pool::PoolStatsOf(pool::mainmem).live_blocks,
-                 pool::KmallocStats().live_blocks, pool::KmallocStats().live_bytes, ArchTablePages()};
-  PallocStats zone;
-  uint64_t zones_free = 0;
-  for (unsigned z = 0; z < kZones; ++z) {
-    palloc.ZoneStats(static_cast<PallocZone>(z), &zone);
-    zones_free += zone.free_pages;
-    c.zone_free[z] = zone.free_pages + PoolPages(static_cast<PallocZone>(z));
-    c.free += c.zone_free[z];
-  }
-  KASSERT(zones_free == palloc.FreeCount(), "smp stress: the zones' free pages add up to %lu, palloc says %lu",
-          zones_free, palloc.FreeCount());
-  return c;
-}
-
-void ExpectBack(const char* what, uint64_t before, uint64_t after) {
-  if (before != after) Panic("smp stress: %s: %lu before the stress, %lu after", what, before, after);
-}
-
-// The stress's totals, which every CPU adds its share to.
-struct StressRun {
-  KernelPalloc* palloc;
-  uint64_t page_pairs, pool_pairs, maps;
-  unsigned failed;
-};
-
-// One CPU's part: palloc's, the pools' and the architecture's concurrent self-tests, one line of what it did.
-// Its net user pages are what it allocated less what it freed for the others (palloc's stress frees the
-// pages another CPU took), so only their sum over the CPUs must come back to zero.
-void StressCpu(void* arg) {
-  StressRun& run = *static_cast<StressRun*>(arg);
-  const unsigned cpu = CpuId();
-  const int64_t users_before = run.palloc->CpuCounts(cpu).users;
-  const uint64_t pages = run.palloc->SelfTestConcurrent(kStressPageRounds);
-  uint64_t pool_pairs;
-  const bool pool_ok = pool::PoolSelfTestConcurrent(&pool_pairs) == pool::SelfTestStatus::kPassed;
-  const uint64_t maps = ArchStressCpu(*run.palloc, kStressMapRounds);
-  const PallocCpuCounts now = run.palloc->CpuCounts(cpu);
-  Print("smp stress cpu%u: %lu page pairs (%ld user pages net here, %lu pages cached), %lu pool pairs%s, %lu maps\n",
-        cpu, pages, now.users - users_before, now.cached_pages, pool_pairs, pool_ok ? "" : " FAILED", maps);
-  __atomic_fetch_add(&run.page_pairs, pages, __ATOMIC_RELAXED);
-  __atomic_fetch_add(&run.pool_pairs, pool_pairs, __ATOMIC_RELAXED);
-  __atomic_fetch_add(&run.maps, maps, __ATOMIC_RELAXED);
-  if (!pool_ok) __atomic_fetch_add(&run.failed, 1, __ATOMIC_RELAXED);
-}
-
-// The allocators on every online CPU at once (issue 13's kernel stress): pages freed on other CPUs than
-// took them, Kmalloc and slab storms, vmaps and vmallocs shot down everywhere. Afterwards every count is
-// back, per zone and in all, and every structure walks clean; a count that is not panics with both values.
-void SmpStress(KernelPalloc& palloc) {
-  const StressCounts before = CountsNow(palloc);
-  StressRun run{&palloc, 0, 0, 0, 0};
-  ArchRunOnCpus(OnlineCpus(), StressCpu, &run);
-  if (run.failed != 0) Panic("smp stress: the pools' stress failed on %u CPUs", run.failed);
-  const StressCounts after = CountsNow(palloc);
-  ExpectBack("free pages and the pools' pages", before.free, after.free);
-  ExpectBack("user pages", before.users, after.users);
-  for (unsigned z = 0; z < kZones; ++z) {
-    char what[64];
-    FormatTo(what, sizeof what, "zone %s's free and pools' pages", kZoneNames[z]);
-    ExpectBack(what, before.zone_free[z], after.zone_free[z]);
-  }
-  ExpectBack("mainmem's live blocks", before.mainmem_live, after.mainmem_live);
-  ExpectBack("Kmalloc's live objects", before.kmalloc_live, after.kmalloc_live);
-  ExpectBack("Kmalloc's live bytes", before.kmalloc_bytes, after.kmalloc_bytes);
-  ExpectBack("kernel page-table pages", before.tables, after.tables);
-  pool::PoolCheck(pool::mainmem);
-  pool::KmemCheckAll();
-  Print("smp stress: %u cpus, %lu page pairs, %lu pool pairs, %lu maps, every page back (%lu free, %lu in the "
-        "pools, %lu in page tables)\n",
-        OnlineCpus().Count(), run.page_pairs, run.pool_pairs, run.maps, palloc.FreeCount(),
-        after.free - palloc.FreeCount(), after.tables);
 }
 
 // The in-kernel self-tests of every layer, run once the whole boot is done: the page allocator hands out
