@@ -7,6 +7,8 @@
 // The kernel is linked at KZERO + 1 MiB and loaded at 1 MiB, so before paging every symbol is used as
 // PADDR(symbol).
 
+#include "arch/x86_64/boot/asm.h"
+
 #define KZERO 0xffffffff80000000
 #define PADDR(x) ((x) - KZERO)
 
@@ -17,13 +19,6 @@
 #define PTE_W 0x2
 #define PTE_PS 0x80
 
-#define CR0_PE 0x1
-#define CR0_WP 0x10000
-#define CR0_PG 0x80000000
-#define CR4_PAE 0x20
-#define MSR_EFER 0xC0000080
-#define EFER_LME 0x100
-#define EFER_NXE 0x800
 
   .section .multiboot, "a"
   .balign 4
@@ -109,7 +104,7 @@ _start32:
   movl %eax, %cr0
 
   lgdt PADDR(boot_gdt_ptr32)
-  ljmp $0x08, $PADDR(start64_low)
+  ljmp $KERNEL_CS, $PADDR(start64_low)
 
   .code64
 start64_low:
@@ -119,13 +114,7 @@ start64_low:
   .text
 start64:
   lgdt boot_gdt_ptr64
-  movw $0x10, %ax
-  movw %ax, %ds
-  movw %ax, %es
-  movw %ax, %ss
-  xorw %ax, %ax
-  movw %ax, %fs
-  movw %ax, %gs
+  LOAD_KERNEL_DATA_SEGMENTS
   movq $boot_stack_top, %rsp
   movl %esi, %edi   // kmain(magic, info_pa)
   movl %ebp, %esi

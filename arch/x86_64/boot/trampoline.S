@@ -9,11 +9,7 @@
 // The code does not know its address until it runs: it takes it from CS and patches its own GDT pointer
 // and far jumps before it uses them. %ebx holds the page's physical address throughout.
 
-#define MSR_EFER 0xC0000080
-#define EFER_LME 0x100
-#define EFER_NXE 0x800
-#define CR0_PE 0x1
-#define CR4_PAE 0x20
+#include "arch/x86_64/boot/asm.h"
 
 #define OFF(x) ((x) - trampoline_start)
 
@@ -53,7 +49,7 @@ trampoline_start:
 
   .code32
 start32:
-  movw $0x10, %ax
+  movw $KERNEL_DS, %ax
   movw %ax, %ds
   movw %ax, %es
   movw %ax, %ss
@@ -92,7 +88,7 @@ far32:
   .word 0x18
 far64:
   .long 0  // patched: the page's start64
-  .word 0x08
+  .word KERNEL_CS
 
   .balign 8
   .globl trampoline_params
@@ -114,13 +110,7 @@ trampoline_end:
 // In the kernel half, on the trampoline's tables: everything read from the page before they go.
 ap_entry64:
   lgdt boot_gdt_ptr64(%rip)
-  movw $0x10, %ax
-  movw %ax, %ds
-  movw %ax, %es
-  movw %ax, %ss
-  xorw %ax, %ax
-  movw %ax, %fs
-  movw %ax, %gs
+  LOAD_KERNEL_DATA_SEGMENTS
   movq OFF(trampoline_params) + P_STACK(%rbx), %rsp
   movq OFF(trampoline_params) + P_MACH(%rbx), %rdi
   movq OFF(trampoline_params) + P_CR4_FULL(%rbx), %rcx
