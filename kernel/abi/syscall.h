@@ -1,0 +1,66 @@
+// The system-call interface between kmem's kernel and its user programs (user/): one freestanding header
+// both sides compile, so a number or a structure can never mean two things.
+//
+// Calling convention (x86_64, Linux's): the number in rax, arguments in rdi, rsi, rdx, r10, r8, r9, the
+// `syscall` instruction; the result comes back in rax, and rcx and r11 are clobbered (SYSCALL keeps the
+// return address and flags there). A result in [-4095, -1] is a negated error (Err), anything else success.
+//
+// A program starts at its ELF entry point with rdi = argc, rsi = argv (argv[argc] == nullptr; the strings
+// and the array lie on the initial stack), rsp 16-byte aligned, every other register zero.
+#pragma once
+
+#include <stdint.h>
+
+namespace kmem::abi {
+
+enum class Sys : uint64_t {
+  kExit = 0,      // exit(status): ends the process; never returns
+  kWrite = 1,     // write(fd, buf, len) -> bytes written; fd 1 and 2 are the console
+  kBrk = 2,       // brk(addr) -> the new break; brk(0) asks for the current one; the heap begins at bss's end
+  kMmap = 3,      // mmap(addr hint or 0, len, prot) -> address: anonymous, private, zero-filled
+  kMunmap = 4,    // munmap(addr, len) -> 0
+  kMprotect = 5,  // mprotect(addr, len, prot) -> 0
+  kGetpid = 6,    // getpid() -> pid
+  kYield = 7,     // yield() -> 0: lets another thread run
+  kSleep = 8,     // sleep(ms) -> 0
+  kMemstat = 9,   // memstat(MemStat* out, VmaStat* vmas, cap) -> number of VMAs (may exceed cap; fills cap)
+};
+inline constexpr uint64_t kSyscalls = 10;
+
+// Negated errors, Linux's numbers so strace-minded readers recognise them.
+enum class Err : int64_t {
+  kPerm = -1,     // not allowed
+  kNoMem = -12,   // no memory (or no address-space gap) left
+  kFault = -14,   // a pointer argument points outside the process's readable (or writable) memory
+  kInval = -22,   // a bad argument: misaligned, zero-length, out of the user half, unknown flags
+  kNoSys = -38,   // no such system call
+};
+
+// Protection bits of mmap and mprotect (PROT_*): read is implied by any mapping that exists.
+inline constexpr uint64_t kProtRead = 1;
+inline constexpr uint64_t kProtWrite = 2;
+inline constexpr uint64_t kProtExec = 4;
+
+// What a VMA holds, for memstat and the maps listing.
+enum class VmaKindId : uint32_t { kText = 0, kData = 1, kBss = 2, kHeap = 3, kStack = 4, kAnon = 5 };
+
+// One VMA as memstat reports it: [start, end), its kProt* bits, its kind, and how many of its pages are
+// present (resident) now.
+struct VmaStat {
+  uint64_t start;
+  uint64_t end;
+  uint32_t prot;
+  VmaKindId kind;
+  uint64_t resident_pages;
+};
+static_assert(sizeof(VmaStat) == 32, "VmaStat is part of the user ABI");
+
+struct MemStat {
+  uint64_t pid;
+  uint64_t vmas;            // how many VMAs the process has
+  uint64_t resident_pages;  // over all of them
+  uint64_t table_pages;     // page-table pages its address space holds
+};
+static_assert(sizeof(MemStat) == 32, "MemStat is part of the user ABI");
+
+}  // namespace kmem::abi
