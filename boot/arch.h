@@ -100,8 +100,12 @@ void ArchSelfTests(KernelPalloc& palloc);
 // values on a mismatch; returns the mappings it made.
 uint64_t ArchStressCpu(KernelPalloc& palloc, uint64_t rounds);
 
-// The pages in the kernel's page tables now, which the stress must leave as it found them.
+// The pages in page tables now (the kernel's and every user space's), which the stress and the user
+// programs must leave as they found them.
 uint64_t ArchTablePages();
+// The page-table pages from palloc that the architecture keeps pooled for later tables, added to
+// per_zone[zone] by the zone they came from; on a quiet machine.
+void ArchPooledTablePages(const KernelPalloc& palloc, uint64_t per_zone[kZones]);
 
 // The bad access the command line names (kmem.fault=WHAT), whose trap report a boot test expects; nothing
 // when it names none.

@@ -1,13 +1,11 @@
 #include "boot/smp_stress.h"
 
 #include "boot/arch.h"
-#include "boot/poolinit.h"
+#include "boot/counts.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 #include "mm/base/percpu.h"
-#include "mm/pool/pool.h"
 #include "mm/pool/selftest.h"
-#include "mm/pool/slab.h"
 
 namespace kmem::boot {
 namespace {
@@ -17,34 +15,6 @@ namespace {
 // the stress, 1 s without it (the boot test allows 240 s).
 constexpr uint64_t kStressPageRounds = 100;
 constexpr uint64_t kStressMapRounds = 100;
-
-// What the stress must leave as it found it: palloc's user pages and its free pages, in all and per zone,
-// each with the pages the pools grew by from that zone (their arenas and kept slabs stay theirs), the
-// pools' live blocks, the kernel's page-table pages. Read on a quiet machine (before and after the stress).
-struct StressCounts {
-  uint64_t free, users, zone_free[kZones], mainmem_live, kmalloc_live, kmalloc_bytes, tables;
-};
-
-StressCounts CountsNow(KernelPalloc& palloc) {
-  const pool::AllocStats kmalloc = pool::KmallocStats();
-  StressCounts c{0, palloc.UserCount(), {}, pool::PoolStatsOf(pool::mainmem).live_blocks, kmalloc.live_blocks,
-                 kmalloc.live_bytes, ArchTablePages()};
-  PallocStats zone;
-  uint64_t zones_free = 0;
-  for (unsigned z = 0; z < kZones; ++z) {
-    palloc.ZoneStats(static_cast<PallocZone>(z), &zone);
-    zones_free += zone.free_pages;
-    c.zone_free[z] = zone.free_pages + PoolPages(static_cast<PallocZone>(z));
-    c.free += c.zone_free[z];
-  }
-  KASSERT(zones_free == palloc.FreeCount(), "smp stress: the zones' free pages add up to %lu, palloc says %lu",
-          zones_free, palloc.FreeCount());
-  return c;
-}
-
-void ExpectBack(const char* what, uint64_t before, uint64_t after) {
-  if (before != after) Panic("smp stress: %s: %lu before the stress, %lu after", what, before, after);
-}
 
 // The stress's totals, which every CPU adds its share to.
 struct StressRun {
@@ -79,24 +49,12 @@ void StressCpu(void* arg) {
 // took them, Kmalloc and slab storms, vmaps and vmallocs shot down everywhere. Afterwards every count is
 // back, per zone and in all, and every structure walks clean; a count that is not panics with both values.
 void SmpStress(KernelPalloc& palloc) {
-  const StressCounts before = CountsNow(palloc);
+  const MemCounts before = CountMem(palloc);
   StressRun run{&palloc, 0, 0, 0, 0};
   ArchRunOnCpus(OnlineCpus(), StressCpu, &run);
   if (run.failed != 0) Panic("smp stress: the pools' stress failed on %u CPUs", run.failed);
-  const StressCounts after = CountsNow(palloc);
-  ExpectBack("free pages and the pools' pages", before.free, after.free);
-  ExpectBack("user pages", before.users, after.users);
-  for (unsigned z = 0; z < kZones; ++z) {
-    char what[64];
-    FormatTo(what, sizeof what, "zone %s's free and pools' pages", kZoneNames[z]);
-    ExpectBack(what, before.zone_free[z], after.zone_free[z]);
-  }
-  ExpectBack("mainmem's live blocks", before.mainmem_live, after.mainmem_live);
-  ExpectBack("Kmalloc's live objects", before.kmalloc_live, after.kmalloc_live);
-  ExpectBack("Kmalloc's live bytes", before.kmalloc_bytes, after.kmalloc_bytes);
-  ExpectBack("kernel page-table pages", before.tables, after.tables);
-  pool::PoolCheck(pool::mainmem);
-  pool::KmemCheckAll();
+  const MemCounts after = CountMem(palloc);
+  ExpectCountsBack("smp stress", before, after);
   Print("smp stress: %u cpus, %lu page pairs, %lu pool pairs, %lu maps, every page back (%lu free, %lu in the "
         "pools, %lu in page tables)\n",
         OnlineCpus().Count(), run.page_pairs, run.pool_pairs, run.maps, palloc.FreeCount(),

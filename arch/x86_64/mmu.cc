@@ -123,6 +123,13 @@ void Mmu::FreeTable(PhysAddr page) {
   ++pool.count;
 }
 
+void Mmu::VisitPooled(void (*visit)(void* ctx, PhysAddr page), void* ctx) {
+  for (const Pool& pool : pools_) {
+    PhysAddr page = pool.head;
+    for (unsigned i = 0; i < pool.count; ++i, page = PhysAddr(*Table(page))) visit(ctx, page);
+  }
+}
+
 MmuStatus Mmu::Init(GiantPages giant, PhysAddr phys_limit) {
   KASSERT(phys_limit.IsAlignedTo(kPageSize) && phys_limit > PhysAddr() && phys_limit <= kArchPhysLimit,
           "physical limit 0x%lx", phys_limit.value());

@@ -239,6 +239,9 @@ class Mmu {
   // Page-table pages in tables now (the kernel's included) and pages in this CPU's pool.
   uint64_t table_pages() const { return __atomic_load_n(&table_pages_, __ATOMIC_RELAXED); }
   unsigned pool_pages() { return pools_[cpu_.CpuId()].count; }
+  // Calls visit(ctx, page) for every page in every CPU's pool: on a quiet machine (no table coming or
+  // going), for counts that must add up. O(pooled pages).
+  void VisitPooled(void (*visit)(void* ctx, PhysAddr page), void* ctx);
 
  private:
   struct Pool {

@@ -178,21 +178,13 @@ class Palloc {
 
   // The descriptor of the frame holding `pa`; panics when no bank holds it. O(log banks).
   Page* PageOf(PhysAddr pa) const {
-    uint64_t pfn = Pfn::Containing(pa).number();
-    unsigned lo = 0, hi = nbanks_;  // the bank is below hi
-    while (hi - lo > 1) {
-      unsigned mid = (lo + hi) / 2;
-      if (banks_[mid].base <= pfn) {
-        lo = mid;
-      } else {
-        hi = mid;
-      }
-    }
-    const Bank& bank = banks_[lo];
-    KASSERT(nbanks_ != 0 && pfn >= bank.base && pfn - bank.base < bank.npages, "pa 0x%lx is outside every bank",
-            pa.value());
-    return bank.pages + (pfn - bank.base);
+    const uint64_t pfn = Pfn::Containing(pa).number();
+    const Bank* bank = BankOf(pfn);
+    KASSERT(bank != nullptr, "pa 0x%lx is outside every bank", pa.value());
+    return bank->pages + (pfn - bank->base);
   }
+  // Whether a bank holds `pa` (the page allocator's frame, not xalloc's or the kernel's). O(log banks).
+  bool Holds(PhysAddr pa) const { return BankOf(Pfn::Containing(pa).number()) != nullptr; }
   // The physical address of a descriptor's frame. O(1).
   PhysAddr Pa(const Page* p) const {
     const Bank& bank = banks_[p->bank];
@@ -513,6 +505,20 @@ class Palloc {
     unsigned zone;
     uint64_t* heads[kOrders];  // heads[k] bit i: an allocated block of order k starts at origin + (i << k)
   };
+  // The bank holding frame `pfn`, or nullptr. O(log banks).
+  const Bank* BankOf(uint64_t pfn) const {
+    unsigned lo = 0, hi = nbanks_;  // the bank is below hi
+    while (hi - lo > 1) {
+      const unsigned mid = (lo + hi) / 2;
+      if (banks_[mid].base <= pfn) {
+        lo = mid;
+      } else {
+        hi = mid;
+      }
+    }
+    const Bank& bank = banks_[lo];
+    return nbanks_ != 0 && pfn >= bank.base && pfn - bank.base < bank.npages ? &bank : nullptr;
+  }
 
   // One zone: its lock, its backend over its banks (banks_[first_bank, first_bank + nbanks)), its size.
   struct Zone {

@@ -280,6 +280,20 @@ uint64_t ArchStressCpu(KernelPalloc& palloc, uint64_t rounds) {
 
 uint64_t ArchTablePages() { return KernelMmu().table_pages(); }
 
+void ArchPooledTablePages(const KernelPalloc& palloc, uint64_t per_zone[kZones]) {
+  struct Count {
+    const KernelPalloc& palloc;
+    uint64_t* per_zone;
+  } count{palloc, per_zone};
+  KernelMmu().VisitPooled(
+      [](void* ctx, PhysAddr page) {
+        Count& c = *static_cast<Count*>(ctx);
+        if (!c.palloc.Holds(page)) return;  // a table page from xalloc, never palloc's
+        ++c.per_zone[static_cast<unsigned>(c.palloc.ZoneOf(c.palloc.PageOf(page)))];
+      },
+      &count);
+}
+
 void ArchSelfTests(KernelPalloc& palloc) {
   MmuSelfTest(palloc, KernelMmu());
   VmallocSelfTest(palloc, KernelMmu());
