@@ -21,11 +21,11 @@ bool ParseUint(const char* text, uint64_t max, uint64_t* out) {
 
 }  // namespace
 
-uint64_t UintArg(int argc, char** argv, int index, uint64_t fallback, uint64_t max) {
+uint64_t UintArg(const char* program, int argc, char** argv, int index, uint64_t fallback, uint64_t max) {
   if (index >= argc) return fallback;
   uint64_t value;
   if (!ParseUint(argv[index], max, &value)) {
-    Print("%s: bad argument '%s' (a number up to %lu)\n", argv[0], argv[index], max);
+    Print("%s: bad argument '%s' (a number up to %lu)\n", program, argv[index], max);
     Exit(2);
   }
   return value;

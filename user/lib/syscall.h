@@ -54,8 +54,7 @@ inline int64_t Yield() { return Syscall(abi::Sys::kYield); }
 inline int64_t Sleep(uint64_t ms) { return Syscall(abi::Sys::kSleep, ms); }
 
 inline int64_t Memstat(abi::MemStat* out, abi::VmaStat* vmas, uint64_t cap) {
-  return Syscall(abi::Sys::kMemstat, reinterpret_cast<uint64_t>(out), reinterpret_cast<uint64_t>(vmas),
-                 cap);
+  return Syscall(abi::Sys::kMemstat, reinterpret_cast<uint64_t>(out), reinterpret_cast<uint64_t>(vmas), cap);
 }
 
 }  // namespace kmem::user

@@ -23,13 +23,15 @@ constexpr uint64_t kStride = 64;
 uint64_t Pattern(uint64_t addr) { return addr * 0x9e3779b97f4a7c15 ^ 0x6d656d686f67; }
 
 void Fill(uint64_t start, uint64_t len) {
-  for (uint64_t a = start; a < start + len; a += kStride) *reinterpret_cast<volatile uint64_t*>(a) = Pattern(a);
+  for (uint64_t a = start; a < start + len; a += kStride)
+    *reinterpret_cast<volatile uint64_t*>(a) = Pattern(a);
 }
 
 void Check(uint64_t start, uint64_t len, const char* what) {
   for (uint64_t a = start; a < start + len; a += kStride) {
     const uint64_t got = *reinterpret_cast<volatile uint64_t*>(a);
-    if (got != Pattern(a)) Fail("memhog: FAIL at 0x%lx (%s): read 0x%lx, wrote 0x%lx\n", a, what, got, Pattern(a));
+    if (got != Pattern(a))
+      Fail("memhog: FAIL at 0x%lx (%s): read 0x%lx, wrote 0x%lx\n", a, what, got, Pattern(a));
   }
 }
 
@@ -56,7 +58,8 @@ void HogHeap(uint64_t len) {
 
 void HogMmap(uint64_t len) {
   const int64_t addr = kmem::user::Mmap(0, len, kmem::abi::kProtRead | kmem::abi::kProtWrite);
-  if (kmem::user::IsErr(addr)) Fail("memhog: FAIL at 0x0 (mmap): mmap of 0x%lx bytes returned %ld\n", len, addr);
+  if (kmem::user::IsErr(addr))
+    Fail("memhog: FAIL at 0x0 (mmap): mmap of 0x%lx bytes returned %ld\n", len, addr);
   const uint64_t base = static_cast<uint64_t>(addr);
   CheckZero(base, len, "mmap");
   Fill(base, len);
@@ -68,7 +71,7 @@ void HogMmap(uint64_t len) {
 }  // namespace
 
 extern "C" int main(int argc, char** argv) {
-  const uint64_t mib = kmem::user::UintArg(argc, argv, 1, 16, 1 << 20);
+  const uint64_t mib = kmem::user::UintArg("memhog", argc, argv, 1, 16, 1 << 20);
   HogHeap(mib * kMiB);
   const uint64_t quarter = mib * kMiB / 4;
   HogMmap(quarter < kPage ? kPage : quarter);

@@ -34,8 +34,8 @@ extern "C" int main(int, char**) {
   const uint64_t shown = static_cast<uint64_t>(n) < kMaxVmas ? static_cast<uint64_t>(n) : kMaxVmas;
   for (uint64_t i = 0; i < shown; ++i) {
     const kmem::abi::VmaStat& v = vmas[i];
-    kmem::Print("memstat: %016lx-%016lx %c%c%c %s %lu resident\n", v.start, v.end,
-                'r', (v.prot & kmem::abi::kProtWrite) != 0 ? 'w' : '-',
+    kmem::Print("memstat: %016lx-%016lx %c%c%c %s %lu resident\n", v.start, v.end, 'r',
+                (v.prot & kmem::abi::kProtWrite) != 0 ? 'w' : '-',
                 (v.prot & kmem::abi::kProtExec) != 0 ? 'x' : '-', KindName(v.kind), v.resident_pages);
   }
   if (static_cast<uint64_t>(n) != stat.vmas) {

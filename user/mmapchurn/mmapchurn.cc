@@ -1,8 +1,8 @@
 // mmapchurn [rounds]: random mmap, munmap (whole or a head or tail) and mprotect (read-only and back, over a
 // part) of anonymous memory in up to kSlots mappings, checking contents all along: a new mapping reads zero,
 // and a page keeps what was last written to it until it is unmapped. At the end everything is unmapped and
-// memstat must count as many VMAs as before the first round (munmap and mprotect merged back what they split).
-// Prints "mmapchurn: R rounds ok", or "mmapchurn: FAIL ..." and exits 1.
+// memstat must count as many VMAs as before the first round (munmap and mprotect merged back what they
+// split). Prints "mmapchurn: R rounds ok", or "mmapchurn: FAIL ..." and exits 1.
 
 #include <stdint.h>
 
@@ -58,7 +58,8 @@ void CheckSlot(const Slot& s) {
 }
 
 void Expect(int64_t result, const char* call, uint64_t addr, uint64_t len) {
-  if (result != 0) Fail("mmapchurn: FAIL round %lu: %s(0x%lx, 0x%lx) returned %ld\n", round, call, addr, len, result);
+  if (result != 0)
+    Fail("mmapchurn: FAIL round %lu: %s(0x%lx, 0x%lx) returned %ld\n", round, call, addr, len, result);
 }
 
 void Map(Slot& s) {
@@ -122,7 +123,7 @@ uint64_t VmaCount() {
 }  // namespace
 
 extern "C" int main(int argc, char** argv) {
-  const uint64_t rounds = kmem::user::UintArg(argc, argv, 1, 500, 1 << 30);
+  const uint64_t rounds = kmem::user::UintArg("mmapchurn", argc, argv, 1, 500, 1 << 30);
   const uint64_t seed = static_cast<uint64_t>(kmem::user::Getpid()) * 0x100000001b3;
   rng = kmem::user::Random(seed);
   const uint64_t vmas_before = VmaCount();

@@ -30,7 +30,10 @@ void ExecHeap() {
   const int64_t page = kmem::user::Mmap(0, 4096, kmem::abi::kProtRead | kmem::abi::kProtWrite);
   if (kmem::user::IsErr(page)) kmem::user::Fail("segv: FAIL: mmap returned %ld\n", page);
   *reinterpret_cast<volatile uint8_t*>(page) = 0xc3;  // ret: it would come straight back without NX
-  asm volatile("call *%0" : : "r"(page) : "memory", "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11");
+  asm volatile("call *%0"
+               :
+               : "r"(page)
+               : "memory", "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11");
 }
 
 struct Case {

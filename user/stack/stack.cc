@@ -25,7 +25,7 @@ constexpr uint64_t kReport = 256;  // KiB between lines
 }  // namespace
 
 extern "C" int main(int argc, char** argv) {
-  const uint64_t limit = kmem::user::UintArg(argc, argv, 1, UINT64_MAX, UINT64_MAX);
+  const uint64_t limit = kmem::user::UintArg("stack", argc, argv, 1, UINT64_MAX, UINT64_MAX);
   const uint64_t sum = Recurse(1, limit);
   if (limit == UINT64_MAX) {
     kmem::Print("stack: survived (sum %lu)\n", sum);
