@@ -5,46 +5,25 @@ red zone, no SSE/MMX/x87 code, the kernel code model (text and data in the top 2
 RTTI, no stack protector and no libc: only clang's own freestanding headers are on the include path.
 """
 
-load("@rules_cc//cc:action_names.bzl", "ACTION_NAMES")
+load("@rules_cc//cc:cc_toolchain_config_lib.bzl", "feature", "flag_group", "flag_set")
 load(
-    "@rules_cc//cc:cc_toolchain_config_lib.bzl",
-    "feature",
-    "flag_group",
-    "flag_set",
-    "tool_path",
+    ":llvm.bzl",
+    "CLANG_RESOURCE_INCLUDE",
+    "COMPILE_ACTIONS",
+    "CXX_ACTIONS",
+    "LINK_ACTIONS",
+    "LLVM_BIN",
+    "llvm_tool_paths",
 )
 
-_COMPILE_ACTIONS = [
-    ACTION_NAMES.assemble,
-    ACTION_NAMES.preprocess_assemble,
-    ACTION_NAMES.c_compile,
-    ACTION_NAMES.cpp_compile,
-    ACTION_NAMES.cpp_header_parsing,
-]
-
-_CXX_ACTIONS = [ACTION_NAMES.cpp_compile, ACTION_NAMES.cpp_header_parsing]
-
-_LINK_ACTIONS = [ACTION_NAMES.cpp_link_executable]
-
 def _impl(ctx):
-    llvm = ctx.attr.llvm_bin
-    tool_paths = [
-        tool_path(name = "gcc", path = llvm + "/clang"),
-        tool_path(name = "ld", path = llvm + "/ld.lld"),
-        tool_path(name = "ar", path = llvm + "/llvm-ar"),
-        tool_path(name = "cpp", path = llvm + "/clang-cpp"),
-        tool_path(name = "nm", path = llvm + "/llvm-nm"),
-        tool_path(name = "objcopy", path = llvm + "/llvm-objcopy"),
-        tool_path(name = "objdump", path = llvm + "/llvm-objdump"),
-        tool_path(name = "strip", path = llvm + "/llvm-strip"),
-        tool_path(name = "gcov", path = "/bin/false"),
-    ]
+    tool_paths = llvm_tool_paths(ctx.attr.llvm_bin)
     freestanding = feature(
         name = "kernel_freestanding",
         enabled = True,
         flag_sets = [
             flag_set(
-                actions = _COMPILE_ACTIONS,
+                actions = COMPILE_ACTIONS,
                 flag_groups = [flag_group(flags = [
                     "--target=x86_64-unknown-none-elf",
                     "-ffreestanding",
@@ -69,7 +48,7 @@ def _impl(ctx):
                 ])],
             ),
             flag_set(
-                actions = _CXX_ACTIONS,
+                actions = CXX_ACTIONS,
                 flag_groups = [flag_group(flags = [
                     "-fno-exceptions",
                     "-fno-rtti",
@@ -78,7 +57,7 @@ def _impl(ctx):
                 ])],
             ),
             flag_set(
-                actions = _LINK_ACTIONS,
+                actions = LINK_ACTIONS,
                 flag_groups = [flag_group(flags = [
                     "--target=x86_64-unknown-none-elf",
                     "-fuse-ld=lld",
@@ -109,8 +88,8 @@ def _impl(ctx):
 kernel_cc_toolchain_config = rule(
     implementation = _impl,
     attrs = {
-        "llvm_bin": attr.string(default = "/usr/lib/llvm-14/bin"),
-        "clang_resource_include": attr.string(default = "/usr/lib/llvm-14/lib/clang/14.0.6/include"),
+        "llvm_bin": attr.string(default = LLVM_BIN),
+        "clang_resource_include": attr.string(default = CLANG_RESOURCE_INCLUDE),
     },
     provides = [CcToolchainConfigInfo],
 )
