@@ -65,4 +65,13 @@ ElfFile PackedElf() {
   return f;
 }
 
+ElfFile MaxSegmentsElf() {
+  ElfFile f = ValidElf();
+  for (uint64_t va = 0x408000; va <= 0x40c000; va += 0x1000) f.Add(LoadPhdr(kPfR, 0x3000, va, 0x40, 0x40));
+  elf::Elf64Phdr ninth = LoadPhdr(kPfR, 0x3000, 0x410000, 0x40, 0x40);
+  ninth.p_type = kPtNote;
+  f.Add(ninth);
+  return f;
+}
+
 }  // namespace kmem::testing

@@ -48,6 +48,10 @@ ElfFile ValidElf();
 // in a file of 0x228 bytes; its pages end at 0x404000.
 ElfFile PackedElf();
 
+// ValidElf with kMaxSegments PT_LOADs: five more read-only pages at 0x408000-0x40c000 (program headers 4-8),
+// then a PT_NOTE (program header 9) that would be a valid ninth segment at 0x410000 if its type were PT_LOAD.
+ElfFile MaxSegmentsElf();
+
 // The user half the tests parse against: [0x1000, 0x800000000000).
 inline constexpr elf::Limits kUserLimits{0x1000, uint64_t{1} << 47};
 

@@ -118,6 +118,7 @@ TEST(Elf, AcceptsStaticProgramFromLld) {
 TEST(Elf, FuzzSeedsAreBuilderPrograms) {
   EXPECT_EQ(ReadFile("testing/elf/corpus/valid"), ValidElf().Build());
   EXPECT_EQ(ReadFile("testing/elf/corpus/packed"), testing::PackedElf().Build());
+  EXPECT_EQ(ReadFile("testing/elf/corpus/max_segments"), testing::MaxSegmentsElf().Build());
 }
 
 TEST(Elf, RefusesFileShorterThanHeader) {
@@ -422,12 +423,12 @@ TEST(Elf, AcceptsSegmentOnNextPage) {
 
 // kMaxSegments PT_LOADs load; one more is refused.
 TEST(Elf, RefusesMoreThanMaxSegments) {
-  ElfFile f = ValidElf();
-  for (unsigned i = 3; i < kMaxSegments; ++i) f.Add(LoadPhdr(kPfR, 0x3000, 0x405000 + i * 0x1000, 0x40, 0x40));
+  ElfFile f = testing::MaxSegmentsElf();
   const Parsed p = ParseFile(f);
   ASSERT_EQ(p.status, ElfStatus::kOk) << p.why;
   EXPECT_EQ(p.image.segments, kMaxSegments);
-  f.Add(LoadPhdr(kPfR, 0x3000, 0x500000, 0x40, 0x40));
+  EXPECT_EQ(p.image.end, 0x40d000u);
+  f.phdrs.back().p_type = testing::kPtLoad;
   EXPECT_REFUSED(f, kTooManySegments, "program header 9: a PT_LOAD beyond the 8 supported");
 }
 
