@@ -544,4 +544,22 @@ void UserVm::Teardown() {
   heap_set_ = stack_set_ = false;
 }
 
+void UserVm::Validate() const {
+  tree_.Validate();
+  const VmaNode* prev = nullptr;
+  for (const VmaNode* n = tree_.First(); n != nullptr; prev = n, n = VmaTree::Next(const_cast<VmaNode*>(n))) {
+    const Vma& v = n->vma;
+    KASSERT(InUserHalf(v.start, v.end), "%s: VMA 0x%lx-0x%lx is outside the user half", space_.name(),
+            v.start.value(), v.end.value());
+    KASSERT(!stack_set_ || v.kind == VmaKind::kStack || v.end <= StackReserveBottom() || v.start >= stack_top_,
+            "%s: %s VMA 0x%lx-0x%lx lies in the stack's reservation", space_.name(), Name(v.kind), v.start.value(),
+            v.end.value());
+    const uint64_t mapped = CountResident(v.start, v.end);
+    KASSERT(v.resident == mapped, "%s: VMA 0x%lx-0x%lx counts %lu resident pages but %lu are mapped", space_.name(),
+            v.start.value(), v.end.value(), v.resident, mapped);
+    KASSERT(prev == nullptr || !Mergeable(prev->vma, v), "%s: VMAs 0x%lx-0x%lx and 0x%lx-0x%lx should be one",
+            space_.name(), prev->vma.start.value(), prev->vma.end.value(), v.start.value(), v.end.value());
+  }
+}
+
 }  // namespace kmem

@@ -142,6 +142,9 @@ class UserVm {
   void Dump(FormatSink sink, void* ctx) const;
   // Unmaps everything, gives back every page and every node; the caller then releases the AddressSpace.
   void Teardown();
+  // Checks the invariants above (the tree's, the user half, the reservation, the resident counts against
+  // the page tables, no mergeable neighbours apart); panics with the VMA that breaks one. O(n + pages).
+  void Validate() const;
 
  private:
   // [va, va + len rounded up) inside the user half into *end; the status otherwise.
