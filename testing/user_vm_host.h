@@ -17,8 +17,11 @@
 
 namespace kmem::testing {
 
+// Nodes come in blocks of kBlock, packed as a slab cache packs them in the kernel.
 class VmaNodePool {
  public:
+  static constexpr size_t kBlock = 256;
+
   VmaNodeSource source() { return VmaNodeSource{&Alloc, &Free, this}; }
   // Nodes handed out and not returned.
   size_t outstanding() const { return out_.size(); }
@@ -30,14 +33,12 @@ class VmaNodePool {
     auto& pool = *static_cast<VmaNodePool*>(ctx);
     if (pool.budget_ == 0) return nullptr;
     if (pool.budget_ > 0) --pool.budget_;
-    VmaNode* n;
     if (pool.free_.empty()) {
-      pool.storage_.push_back(std::make_unique<VmaNode>());
-      n = pool.storage_.back().get();
-    } else {
-      n = pool.free_.back();
-      pool.free_.pop_back();
+      pool.storage_.push_back(std::make_unique<VmaNode[]>(kBlock));
+      for (size_t i = kBlock; i > 0; --i) pool.free_.push_back(&pool.storage_.back()[i - 1]);
     }
+    VmaNode* n = pool.free_.back();
+    pool.free_.pop_back();
     pool.out_.insert(n);
     return n;
   }
@@ -50,7 +51,7 @@ class VmaNodePool {
     pool.free_.push_back(static_cast<VmaNode*>(node));
   }
 
-  std::vector<std::unique_ptr<VmaNode>> storage_;
+  std::vector<std::unique_ptr<VmaNode[]>> storage_;
   std::vector<VmaNode*> free_;
   std::set<VmaNode*> out_;
   long budget_ = -1;
