@@ -1,8 +1,10 @@
-// Vmalloc's page source over the page allocator: single frames, any colour. The kernel passes its
-// KernelPalloc; host tests pass a Palloc over any backend.
+// Vmalloc's page source over the page allocator (single frames, any colour) and UserVm's (NewPage and
+// PutPage: user pages in their address's colour). The kernel passes its KernelPalloc; host tests pass a
+// Palloc over any backend.
 #pragma once
 
 #include "mm/palloc/palloc.h"
+#include "mm/vm/user_vm.h"
 #include "mm/vm/vmalloc.h"
 
 namespace kmem {
@@ -20,6 +22,26 @@ PageSource PallocPages(P& palloc) {
         return true;
       },
       [](void* ctx, PhysAddr pa) { static_cast<P*>(ctx)->FreeContig(pa, 0); },
+      &palloc,
+  };
+}
+
+// A user page from TryNewPage (it fails rather than sleeps: a fault reports kNoMemory) and PutPage of the
+// descriptor behind a physical address. O(1) on palloc's fast path, plus PageOf's O(log banks).
+template <typename P>
+UserPages PallocUserPages(P& palloc) {
+  return UserPages{
+      [](void* ctx, VirtAddr va, PhysAddr* pa) {
+        P& p = *static_cast<P*>(ctx);
+        const PageResult r = p.TryNewPage(va);
+        if (r.status != PallocStatus::kOk) return false;
+        *pa = p.Pa(r.page);
+        return true;
+      },
+      [](void* ctx, PhysAddr pa) {
+        P& p = *static_cast<P*>(ctx);
+        p.PutPage(p.PageOf(pa));
+      },
       &palloc,
   };
 }

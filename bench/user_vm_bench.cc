@@ -1,0 +1,140 @@
+// Cost of a process's VMA operations (mm/vm/user_vm.h) over the x86 tables on a host Mmu: a demand-zero
+// fault (palloc's NewPage in the address's colour, zeroing 4 KiB, the map), an mmap+munmap pair of 4 KiB and
+// of 2 MiB with every page faulted in between, and a VMA lookup among 10, 1000 and 100 000 VMAs (the AVL
+// tree's O(log n): the label gives log2 n beside the time).
+//   bazel run -c opt //bench:user_vm_bench
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "arch/x86_64/aspace.h"
+#include "testing/phys_arena.h"
+#include "testing/pt_pages.h"
+#include "testing/user_vm_host.h"
+
+namespace {
+
+using kmem::Access;
+using kmem::FaultStatus;
+using kmem::kPageSize;
+using kmem::PhysAddr;
+using kmem::Prot;
+using kmem::UserVmStatus;
+using kmem::VirtAddr;
+
+// Counts the CPU operations instead of recording them, so a long run does not grow a log.
+class CountingCpu : public kmem::x86::CpuOps {
+ public:
+  void LoadCr3(PhysAddr, uint16_t, kmem::TlbReuse) override {}
+  void Invlpg(VirtAddr) override {}
+  void FlushGlobal() override {}
+  unsigned CpuId() override { return 0; }
+};
+
+constexpr uint64_t kLo = 0x10000, kHi = 0x800000000000;
+
+// A user space with its UserVm: user pages from a 256 MiB arena, tables from another.
+struct Fixture {
+  Fixture()
+      : user(PhysAddr(0x40000000), 256 << 20),
+        tables(PhysAddr(0x100000000), 64 << 20),
+        pt(tables),
+        mmu(tables.direct_map(), pt, cpu),
+        pages(user) {
+    if (mmu.Init(kmem::x86::Mmu::GiantPages::kYes) != kmem::x86::MmuStatus::kOk) std::abort();
+    arch = std::make_unique<kmem::x86::X86Aspace>(kmem::x86::X86Aspace::Kernel(mmu));
+    if (kmem::x86::X86Aspace::User(mmu, arch.get()) != kmem::VmStatus::kOk) std::abort();
+    space = std::make_unique<kmem::AddressSpace>("bench", kmem::AddressSpace::Kind::kUser, *arch);
+    vm = std::make_unique<kmem::UserVm>(*space, pages.source(), user.direct_map(), nodes.source(),
+                                        kmem::UserVmLimits{VirtAddr(kLo), VirtAddr(kHi)});
+  }
+  ~Fixture() { vm->Teardown(); }
+
+  VirtAddr Mmap(uint64_t len, VirtAddr hint = VirtAddr(0), Prot prot = Prot::kWrite) {
+    VirtAddr at;
+    if (vm->Mmap(hint, len, prot, &at) != UserVmStatus::kOk) std::abort();
+    return at;
+  }
+  void FaultAll(VirtAddr at, uint64_t len) {
+    for (uint64_t off = 0; off < len; off += kPageSize) {
+      if (vm->Fault(at + off, Access::kWrite).status != FaultStatus::kResolved) std::abort();
+    }
+  }
+
+  kmem::testing::PhysArena user, tables;
+  kmem::testing::ArenaPtPages pt;
+  CountingCpu cpu;
+  kmem::x86::Mmu mmu;
+  kmem::testing::HostUserPages pages;
+  kmem::testing::VmaNodePool nodes;
+  std::unique_ptr<kmem::x86::X86Aspace> arch;
+  std::unique_ptr<kmem::AddressSpace> space;
+  std::unique_ptr<kmem::UserVm> vm;
+};
+
+// Faults 16 MiB page by page; the unmap and the new mapping between rounds are not timed.
+void BM_DemandZeroFault(benchmark::State& state) {
+  Fixture f;
+  constexpr uint64_t kLen = 16 << 20;
+  VirtAddr at = f.Mmap(kLen);
+  uint64_t off = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(f.vm->Fault(at + off, Access::kWrite));
+    off += kPageSize;
+    if (off == kLen) {
+      state.PauseTiming();
+      if (f.vm->Munmap(at, kLen) != UserVmStatus::kOk) std::abort();
+      at = f.Mmap(kLen);
+      off = 0;
+      state.ResumeTiming();
+    }
+  }
+}
+BENCHMARK(BM_DemandZeroFault);
+
+// mmap, a write fault on every page, munmap (which unmaps and frees them): 4 KiB and 2 MiB.
+void BM_MmapFaultMunmap(benchmark::State& state) {
+  Fixture f;
+  const uint64_t len = static_cast<uint64_t>(state.range(0));
+  for (auto _ : state) {
+    VirtAddr at = f.Mmap(len);
+    f.FaultAll(at, len);
+    if (f.vm->Munmap(at, len) != UserVmStatus::kOk) std::abort();
+  }
+  state.SetLabel(std::to_string(len / kPageSize) + " pages");
+}
+BENCHMARK(BM_MmapFaultMunmap)->Arg(4 << 10)->Arg(2 << 20);
+
+// Lookup of a random address among n one-page VMAs a page apart (alternate protections, so none merge),
+// cycling through `probes` addresses: 4096 walk paths that leave the caches at 100 000 VMAs (8 MiB of
+// nodes), or 16 whose paths stay cached, which leaves the walk's log n steps alone.
+void BM_VmaLookup(benchmark::State& state) {
+  Fixture f;
+  const uint64_t n = static_cast<uint64_t>(state.range(0));
+  const size_t nprobes = static_cast<size_t>(state.range(1));
+  constexpr uint64_t kBase = 0x100000000;
+  for (uint64_t i = 0; i < n; ++i) {
+    f.Mmap(kPageSize, VirtAddr(kBase + 2 * i * kPageSize), i % 2 == 0 ? Prot::kRead : Prot::kWrite);
+  }
+  std::mt19937_64 rng(14);
+  std::vector<VirtAddr> probes(nprobes);
+  for (auto& p : probes) p = VirtAddr(kBase + 2 * (rng() % n) * kPageSize + rng() % kPageSize);
+  kmem::Vma vma;
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(f.vm->Lookup(probes[i], &vma));
+    i = (i + 1) & (probes.size() - 1);
+  }
+  state.SetLabel("log2 n = " + std::to_string(static_cast<int>(std::lround(std::log2(static_cast<double>(n))))));
+}
+BENCHMARK(BM_VmaLookup)->ArgsProduct({{10, 1000, 100000}, {16, 4096}});
+
+}  // namespace
+
+BENCHMARK_MAIN();
