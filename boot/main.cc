@@ -29,15 +29,16 @@ void RunConstructors() {
 }
 
 // The in-kernel self-tests of every layer, run once the whole boot is done: the page allocator hands out
-// every user page exactly once, the architecture's MMU maps real memory, all of them run at once on every
-// CPU, threads run, sleep and migrate on them, and the pools survive a stress run and wipe secrets (their tables, which the monitor compares its
+// every user page exactly once, the architecture's MMU maps real memory, threads run, sleep and migrate on
+// every CPU (before the stress leaves pages in the pools), the allocators' tests run at once on every CPU,
+// and the pools survive a stress run and wipe secrets (their tables, which the monitor compares its
 // own with, come last). Each prints what it checked; a failure panics, so a kernel whose memory manager is
 // broken can never look like it booted.
 void SelfTests(KernelPalloc& palloc) {
   palloc.SelfTest();
   ArchSelfTests(palloc);
-  SmpStress(palloc);
   kernel::SchedSelfTest();
+  SmpStress(palloc);
   if (pool::PoolSelfTest() != pool::SelfTestStatus::kPassed) Panic("pool self-test failed");
   palloc.Validate();
   Print("selftest: every layer passed\n");

@@ -22,7 +22,6 @@ namespace kmem::kernel {
 // The one place that reaches into Thread and the CPUs' queues.
 struct Sched {
   static constexpr unsigned kHz = 100;
-  static constexpr uint64_t kStackBytes = 16384;  // as an AP's boot stack, Thread at the top included
 
   struct Cpu {
     SpinLock lock{"run queue", LockLevel::kSched};
@@ -107,6 +106,7 @@ struct Sched {
       Unlink(c, nullptr, next);
     } else {
       next = c.idle;
+      if (next == nullptr) Panic("sched: '%s' blocks on cpu %u, which has nothing else to run", prev->name_, CpuId());
     }
     c.resched = false;
     if (next == prev) {
@@ -252,8 +252,8 @@ struct Sched {
   // A thread with a new stack, not yet on any list; nullptr when vmalloc has no stack.
   static Thread* Make(const char* name, void (*fn)(void*), void* arg) {
     VirtAddr base;
-    if (stacks->Alloc(kStackBytes, Guard::kBelow, &base) != VmallocStatus::kOk) return nullptr;
-    const VirtAddr top = base + kStackBytes;
+    if (stacks->Alloc(kThreadStackBytes, Guard::kBelow, &base) != VmallocStatus::kOk) return nullptr;
+    const VirtAddr top = base + kThreadStackBytes;
     const uint64_t slot = (sizeof(Thread) + 15) & ~uint64_t{15};
     Thread* t = new (reinterpret_cast<void*>((top - slot).value())) Thread;
     FormatTo(t->name_, sizeof t->name_, "%s", name);
@@ -295,6 +295,7 @@ struct Sched {
   }
 
   static void Sleep(uint64_t ms) {
+    BootCpuIdle();
     Count(&SchedCounts::sleeps);
     const IrqState irq = IrqSave();
     Thread* me = Sleeper("sleep");
@@ -323,14 +324,8 @@ struct Sched {
     alignas(Vmalloc) static constinit char storage[sizeof(Vmalloc)] = {};
     stacks = new (storage) Vmalloc(ArchStackArena(), ArchKernelSpace(), pages);
     ArchSchedInit(kHz, Tick, IdleStep);
-    Thread* idle = Make("idle0", [](void*) { ArchIdleLoop(); }, nullptr);
-    if (idle == nullptr) Panic("sched: no stack for cpu 0's idle thread");
-    idle->pinned_ = true;
-    idle->cpu_ = 0;
     const IrqState irq = IrqSave();
-    Cpu& c = cpus.Here();
-    Adopt(c, &adopted[kMaxCpus], "boot");
-    c.idle = idle;
+    Adopt(cpus.Here(), &adopted[kMaxCpus], "boot");
     ArchTimerStartHere();
     IrqRestore(irq);
     // The APs run their idle loops' first step, which adopts them, on their next wake-up.
@@ -339,7 +334,23 @@ struct Sched {
     }
   }
 
+  // The boot CPU's idle thread, on a stack of its own, made by the first Spawn or SleepMs (until then the
+  // boot thread is all the CPU runs and never waits), so that the page allocator's self-test, the boot's
+  // first, still finds every page free. Before any other thread exists: no race.
+  static void BootCpuIdle() {
+    Cpu& c = cpus[0];
+    if (__atomic_load_n(&c.idle, __ATOMIC_ACQUIRE) != nullptr) return;
+    Thread* idle = Make("idle0", [](void*) { ArchIdleLoop(); }, nullptr);
+    if (idle == nullptr) Panic("sched: no stack for cpu 0's idle thread");
+    idle->pinned_ = true;
+    idle->cpu_ = 0;
+    c.lock.Lock();
+    __atomic_store_n(&c.idle, idle, __ATOMIC_RELEASE);
+    c.lock.Unlock();
+  }
+
   static SchedStatus Spawn(const char* name, void (*fn)(void*), void* arg, int cpu, Thread** out) {
+    BootCpuIdle();
     Reap();
     if (cpu != kAnyCpu && (cpu < 0 || cpu >= static_cast<int>(kMaxCpus) || !OnlineCpus().Has(static_cast<unsigned>(cpu)))) {
       return SchedStatus::kBadCpu;

@@ -65,6 +65,10 @@ const char* SchedStatusName(SchedStatus status);
 
 inline constexpr int kAnyCpu = -1;
 
+// Each thread's stack, the Thread at its top included, as an AP's boot stack; the guard page below it
+// takes address space only.
+inline constexpr uint64_t kThreadStackBytes = 16384;
+
 // One kernel thread: its stack (vmalloc'ed, a guard page below it, this object at its top), where it runs
 // and in which address space. The public fields are its owner's to set (before it first runs, or from the
 // thread itself); the private ones are the scheduler's.
@@ -104,8 +108,8 @@ class Thread {
 };
 
 // Starts the scheduler on the boot CPU, after the SMP start-up: the calling context becomes the thread
-// "boot" on this CPU (its stack is not freed), every online CPU gets an idle thread and its timer, and
-// thread stacks come from `pages`. Once, with interrupts on.
+// "boot0" on this CPU (its stack is not freed), every online CPU gets an idle thread (the boot CPU's with
+// the first Spawn or SleepMs) and its timer, and thread stacks come from `pages`. Once, with interrupts on.
 void SchedStart(PageSource pages);
 
 // A thread running fn(arg) on `cpu` (pinned there) or, with kAnyCpu, on the least loaded CPU (free to
@@ -144,5 +148,9 @@ SchedCounts SchedCountsNow();
 // yielding to each other on one CPU time the switch. Prints one "sched: " line; a failure panics (a
 // watchdog too, naming the threads still running, when something never wakes).
 void SchedSelfTest();
+// The pages the self-test's threads hold at once (the two of the benchmark come after), for the boot's
+// minimum memory.
+inline constexpr unsigned kSelfTestThreads = 64;
+inline constexpr uint64_t kSelfTestBytes = kSelfTestThreads * kThreadStackBytes;
 
 }  // namespace kmem::kernel
