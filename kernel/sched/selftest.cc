@@ -162,7 +162,8 @@ void BenchThread(void*) {
 }
 
 // Two threads on the boot thread's CPU yielding to each other: ns a switch (a tick's interrupt included).
-uint64_t YieldSwitchNs() {
+uint64_t YieldSwitchNsOnce() {
+  bench = Bench{};
   const int cpu = static_cast<int>(CurrentThread()->cpu());
   Thread* t[2];
   const uint64_t before = SchedCountsNow().switches;
@@ -175,13 +176,23 @@ uint64_t YieldSwitchNs() {
   return (bench.end - bench.start) / (2 * kBenchYields);
 }
 
+// The best of a few runs: the host preempting a virtual CPU (under TCG, on a shared machine) only adds.
+uint64_t YieldSwitchNs() {
+  constexpr int kRuns = 3;
+  uint64_t best = ~uint64_t{0};
+  for (int i = 0; i < kRuns; ++i) {
+    const uint64_t ns = YieldSwitchNsOnce();
+    if (ns < best) best = ns;
+  }
+  return best;
+}
+
 }  // namespace
 
 void SchedSelfTest() {
   // A second run (the monitor's selftest) starts from what the first left: the turns back at 0.
   test.counter = test.finished = 0;
   for (bool& d : test.done) d = false;
-  bench = Bench{};
   // First, so that the boot CPU's idle thread, which the first Spawn makes, is not counted as a leak.
   const uint64_t ns = YieldSwitchNs();
   KvaArena& arena = ArchStackArena();
