@@ -1,6 +1,7 @@
 #include "boot/allocinit.h"
 
 #include "boot/arch.h"
+#include "kernel/sched/sched.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 #include "mm/conf/meminit.h"
@@ -26,12 +27,12 @@ bool TakeMapPage(void* ctx, PhysAddr* out) {
 }
 
 // What the boot takes from each share before any process runs: its self-tests' needs (the MMU self-test's
-// block is back before the pools' self-test starts, and smaller), the page allocator's arrays as
-// KernelPalloc sizes them.
+// block and the scheduler self-test's stacks are back before the pools' self-test starts), the page
+// allocator's arrays as KernelPalloc sizes them.
 ConfNeeds BootNeeds() {
   ConfNeeds needs;
   needs.kernel_bytes = ArchSelfTestKernelBytes();
-  needs.user_bytes = pool::kSelfTestSourceBytes;
+  needs.user_bytes = pool::kSelfTestSourceBytes > kernel::kSelfTestBytes ? pool::kSelfTestSourceBytes : kernel::kSelfTestBytes;
   PageInitArrayNeeds(&KernelPalloc::BankBytes, &needs);
   needs.mainmem_bytes = pool::kSelfTestMainmemBytes;
   needs.secrmem_bytes = pool::kSelfTestSecrmemBytes;

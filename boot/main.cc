@@ -7,10 +7,12 @@
 #include "boot/monitor.h"
 #include "boot/poolinit.h"
 #include "boot/smp_stress.h"
+#include "kernel/sched/sched.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 #include "mm/palloc/kernel_palloc.h"
 #include "mm/pool/selftest.h"
+#include "mm/vm/palloc_pages.h"
 #include "mm/vm/tlb.h"
 
 extern "C" {
@@ -27,13 +29,21 @@ void RunConstructors() {
 }
 
 // The in-kernel self-tests of every layer, run once the whole boot is done: the page allocator hands out
-// every user page exactly once, the architecture's MMU maps real memory, all of them run at once on every
-// CPU, and the pools survive a stress run and wipe secrets (their tables, which the monitor compares its
+// every user page exactly once, the architecture's MMU maps real memory, threads run, sleep and migrate on
+// every CPU (before the stress leaves pages in the pools), the allocators' tests run at once on every CPU,
+// and the pools survive a stress run and wipe secrets (their tables, which the monitor compares its
 // own with, come last). Each prints what it checked; a failure panics, so a kernel whose memory manager is
 // broken can never look like it booted.
 void SelfTests(KernelPalloc& palloc) {
   palloc.SelfTest();
   ArchSelfTests(palloc);
+  // A freed thread stack would stay in other CPUs' TLBs, and a new thread at its address run on the old
+  // stack's contents there.
+  if (ShootdownMode() == Shootdown::kOn) {
+    kernel::SchedSelfTest();
+  } else {
+    Print("sched: self-test skipped: kmem.noshootdown leaves freed thread stacks in other CPUs' TLBs\n");
+  }
   SmpStress(palloc);
   if (pool::PoolSelfTest() != pool::SelfTestStatus::kPassed) Panic("pool self-test failed");
   palloc.Validate();
@@ -65,6 +75,8 @@ void Main() {
   KernelPalloc& palloc = PageInit(conf, colours);
   PoolsLate(conf, palloc);
   conf.nmach = ArchSmpInit(palloc, cmdline);
+  // From here the boot goes on as the boot CPU's thread "boot0".
+  kernel::SchedStart(PallocPages(palloc));
   SelfTests(palloc);
   MonitorIfAsked(cmdline, {palloc, map, xalloc, SelfTests});
   // Exercises the failure path end to end: boot/BUILD.bazel has a test that boots with this word.

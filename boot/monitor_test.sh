@@ -44,7 +44,8 @@ done
 boot | sed -n '/^mmu: page tables of the kernel/,/^[^f]/p' | grep '^ffff' >"$dir/dump.boot"
 [ -s "$dir/dump.boot" ] || fail "no mmu dump in the boot log"
 # Since the boot's dump the SMP start-up has mapped, in the VMAP window, the local APIC's page and cpu1's boot
-# and double-fault stacks; the rest is as the boot dumped it.
+# and double-fault stacks (each physically contiguous, one run), and the scheduler cpu0's idle thread's stack
+# (its pages in any order); the rest is as the boot dumped it.
 answer ptdump | grep -v '^ffff82' | diff "$dir/dump.boot" - || fail "ptdump differs from the boot's mmu dump"
 vmap=$(answer ptdump | grep '^ffff82')
 grep -q -- ' -W-GC -> 00000000fee00000$' <<<"$vmap" || fail "ptdump shows no uncached vmap of the local APIC: $vmap"
@@ -56,7 +57,7 @@ answer cpus | diff "$dir/cpus.boot" - || fail "cpus differs from the boot's cpuN
 answer kva | head -1 | grep -q '^kva vmap: \[0xffff820000000000, 0xffff828000000000)$' || fail "kva names no vmap arena"
 answer kva | tail -1 | grep -qE '^kva vmap: [0-9]+ ranges, [0-9]+ KiB in use, [0-9]+ KiB of guard pages, largest gap [0-9]+ KiB$' \
   || fail "kva has no totals line"
-[ "$(answer kva | grep -c ' 16K guard below$')" = 2 ] || fail "kva does not show cpu1's two guarded stacks: $(answer kva)"
+[ "$(answer kva | grep -c ' 16K guard below$')" = 3 ] || fail "kva does not show cpu1's two guarded stacks and cpu0's idle thread's: $(answer kva)"
 
 # The counts only grow: tlb's shootdowns and flushes are at least the boot's.
 tlb_count() { sed -n "s/^tlb: \([0-9]*\) shootdowns to [0-9]* other cpus, \([0-9]*\) pages and \([0-9]*\) full flushes.*/\1 \2 \3/p"; }

@@ -3,7 +3,9 @@
 # CPUS (and -append WORDS) and checks the SMP start-up in the serial log: ACPI lists CPUS CPUs, every CPU
 # started (its "smp: cpuN (apic id N) started" line on a vmalloc'ed stack) and printed its three "cpuN:"
 # lines, "smp: N of CPUS CPUs online", the cross-call self-test over all of them, the all-CPU allocator
-# stress (a line from each CPU and the total, every page back), and a clean exit. With
+# stress (a line from each CPU and the total, every page back), the scheduler's self-test over all of them
+# (threads switched, slept, joined with every stack back; with several CPUs some migrated), and a clean
+# exit. With
 # kmem.nosipi the last CPU gets no STARTUP: it must be reported as not started and left out, and the boot
 # must go on with the others. Prints the boot's wall-clock time.
 set -u
@@ -46,6 +48,11 @@ for ((n = 0; n < online; ++n)); do
 done
 grep -q "^smp stress: $online cpus, [1-9][0-9]* page pairs, [1-9][0-9]* pool pairs, [1-9][0-9]* maps, every page back " <<<"$clean" ||
   fail "no all-CPU stress total over $online CPUs"
+grep -q '^sched: local APIC timer at [1-9][0-9]* counts a ms, 100 Hz on every CPU$' <<<"$clean" || fail "no APIC timer line"
+sched=$(grep "^sched: $online CPUs, 64 threads, [1-9][0-9]* switches, [1-9][0-9]* sleeps, [0-9]* migrations ok, every stack freed; yield between two threads on one CPU: [1-9][0-9]* ns a switch$" <<<"$clean") ||
+  fail "no scheduler self-test line over $online CPUs"
+migrations=$(sed 's/.* sleeps, \([0-9]*\) migrations.*/\1/' <<<"$sched")
+(( online == 1 || migrations > 0 )) || fail "no thread migrated between $online CPUs"
 grep -q '^selftest: every layer passed$' <<<"$clean" || fail "self-tests incomplete"
 grep -q '^kmem: boot ok' <<<"$clean" || fail "no 'boot ok'"
 echo "PASS: -smp $cpus${words:+ -append $words}, backend $backend: $online of $cpus CPUs online; boot took $ms ms"

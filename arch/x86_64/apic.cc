@@ -1,5 +1,6 @@
 #include "arch/x86_64/apic.h"
 
+#include "arch/x86_64/delay.h"
 #include "arch/x86_64/io.h"
 #include "mm/base/panic.h"
 #include "mm/base/percpu.h"
@@ -24,6 +25,9 @@ constexpr uint32_t kLvtTimer = 0x320;
 constexpr uint32_t kLvtLint0 = 0x350;
 constexpr uint32_t kLvtLint1 = 0x360;
 constexpr uint32_t kLvtError = 0x370;
+constexpr uint32_t kTimerInitial = 0x380;
+constexpr uint32_t kTimerCurrent = 0x390;
+constexpr uint32_t kTimerDivide = 0x3e0;
 
 constexpr uint32_t kSvrEnable = 1u << 8;
 constexpr uint32_t kLvtMasked = 1u << 16;
@@ -31,6 +35,8 @@ constexpr uint32_t kIcrPending = 1u << 12;  // xAPIC: delivery status, set until
 constexpr uint32_t kIcrAssert = 1u << 14;
 constexpr uint32_t kIcrInit = 5u << 8;
 constexpr uint32_t kIcrStartup = 6u << 8;
+constexpr uint32_t kLvtPeriodic = 1u << 17;
+constexpr uint32_t kDivideBy16 = 0x3;
 
 constinit ApicMode mode = ApicMode::kXApic;
 constinit volatile uint32_t* mmio = nullptr;
@@ -128,6 +134,25 @@ void LapicSendStartup(uint32_t apic_id, PhysAddr page) {
   KASSERT(page.IsAlignedTo(kPageSize) && page.value() < 0x100000, "STARTUP page 0x%lx not a page below 1 MiB",
           page.value());
   SendIcr(apic_id, kIcrStartup | static_cast<uint32_t>(page.value() >> kPageShift));
+}
+
+uint32_t LapicTimerCalibrate() {
+  constexpr uint64_t kMs = 10;
+  Write(kTimerDivide, kDivideBy16);
+  Write(kLvtTimer, kLvtMasked);
+  Write(kTimerInitial, ~uint32_t{0});
+  DelayUs(kMs * 1000);
+  const uint32_t counted = ~uint32_t{0} - Read(kTimerCurrent);
+  Write(kTimerInitial, 0);
+  KASSERT(counted >= kMs, "the local APIC timer counted %u in %lu ms", counted, kMs);
+  return static_cast<uint32_t>(counted / kMs);
+}
+
+void LapicTimerPeriodic(unsigned vector, uint32_t count) {
+  KASSERT(vector >= 32 && vector <= 0xff && count > 0, "APIC timer on vector %u every %u counts", vector, count);
+  Write(kTimerDivide, kDivideBy16);
+  Write(kLvtTimer, kLvtPeriodic | vector);
+  Write(kTimerInitial, count);
 }
 
 void PicMask() {

@@ -42,6 +42,12 @@ void LapicSendIpi(uint32_t apic_id, unsigned vector);
 void LapicSendInit(uint32_t apic_id);
 void LapicSendStartup(uint32_t apic_id, PhysAddr page);
 
+// The local APIC timer, which counts down at the bus clock over 16 (its divide register). Calibration: the
+// timer's counts per millisecond, measured over 10 ms of the TSC (delay.h, calibrated first); once, on the
+// boot CPU. LapicTimerPeriodic: this CPU's timer interrupts on `vector` every `count` counts, for ever.
+uint32_t LapicTimerCalibrate();
+void LapicTimerPeriodic(unsigned vector, uint32_t count);
+
 // Moves the 8259 PICs' vectors to [0x20, 0x30), clear of the exceptions, and masks all their inputs.
 void PicMask();
 

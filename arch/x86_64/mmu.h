@@ -248,7 +248,8 @@ class Mmu {
     PhysAddr head;
     unsigned count;
   };
-  static constexpr unsigned kMaxVmaps = 32;
+  // Room for a kernel stack per thread (kernel/sched) besides the device windows and vmalloc buffers.
+  static constexpr unsigned kMaxVmaps = 512;
   enum class RangeOp { kUnmap, kProtect };
 
   uint64_t* Table(PhysAddr pa) { return tables_.Kaddr<uint64_t>(pa); }

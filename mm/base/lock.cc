@@ -22,6 +22,7 @@ PerCpu<HeldLocks> held;
 const char* LockLevelName(LockLevel level) {
   switch (level) {
     case LockLevel::kConsole: return "console";
+    case LockLevel::kSched: return "scheduler";
     case LockLevel::kZone: return "zone";
     case LockLevel::kEarlyAlloc: return "early allocator";
     case LockLevel::kPageTables: return "page tables";

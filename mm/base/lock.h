@@ -48,11 +48,12 @@ namespace kmem {
 
 enum class LockLevel : uint8_t {
   kConsole = 0,       // the console: a leaf below every other level, so that code holding any lock may print
-  kZone = 1,          // page-frame allocator zones and banks
-  kEarlyAlloc = 2,    // the boot-time allocators (the memory map, xalloc): leaves that page tables draw from
-  kPageTables = 3,    // page tables several spaces share (the kernel half), changed outside any one space
-  kAddressSpace = 4,  // one address space's page tables and mappings
-  kGlobal = 5,        // memory-wide structures: the kernel-VA arenas, the pools
+  kSched = 1,         // run queues, Rendez and QLock words (kernel/sched): leaves, so that any holder may wake
+  kZone = 2,          // page-frame allocator zones and banks
+  kEarlyAlloc = 3,    // the boot-time allocators (the memory map, xalloc): leaves that page tables draw from
+  kPageTables = 4,    // page tables several spaces share (the kernel half), changed outside any one space
+  kAddressSpace = 5,  // one address space's page tables and mappings
+  kGlobal = 6,        // memory-wide structures: the kernel-VA arenas, the pools
 };
 const char* LockLevelName(LockLevel level);
 

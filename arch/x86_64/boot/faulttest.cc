@@ -9,6 +9,7 @@
 //   apstack the stack recursion on the last CPU online, whose boot stack is vmalloc's (a double fault
 //           there, on that CPU's own double-fault stack)
 //   crosscall a cross-call with interrupts off, which the cross-call contract forbids
+//   threadoverflow the stack recursion on a kernel thread (kernel/sched), whose stack's guard page stops it
 #include <stdint.h>
 
 #include "arch/x86_64/boot/mmu_setup.h"
@@ -16,6 +17,7 @@
 #include "boot/allocinit.h"
 #include "boot/arch.h"
 #include "boot/cmdline.h"
+#include "kernel/sched/sched.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 #include "mm/vm/palloc_pages.h"
@@ -80,6 +82,14 @@ void RecurseOnLastCpu() {
   ArchRunOnCpus(CpuSet::Of(last), RecurseJob, nullptr);
 }
 
+void RecurseOnThread() {
+  kernel::Thread* t;
+  if (kernel::Spawn("overflow", RecurseJob, nullptr, kernel::kAnyCpu, &t) != kernel::SchedStatus::kOk) {
+    Panic("faulttest: no thread");
+  }
+  kernel::Join(t);
+}
+
 void CrossCallWithInterruptsOff() {
   const IrqState irq = IrqSave();
   CrossCall(OnlineCpus(), [](void*) {}, nullptr);
@@ -100,7 +110,8 @@ void ArchFaultTest(const char* cmdline, KernelPalloc& palloc) {
                  {"kmem.fault=stack", [] { Recurse(0); }},
                  {"kmem.fault=vmalloc", OverrunVmalloc},
                  {"kmem.fault=apstack", RecurseOnLastCpu},
-                 {"kmem.fault=crosscall", CrossCallWithInterruptsOff}};
+                 {"kmem.fault=crosscall", CrossCallWithInterruptsOff},
+                 {"kmem.fault=threadoverflow", RecurseOnThread}};
   for (const auto& f : kFaults) {
     if (!CmdlineHas(cmdline, f.word)) continue;
     Print("faulttest: %s\n", f.word);

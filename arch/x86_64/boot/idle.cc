@@ -15,6 +15,7 @@ struct alignas(64) Job {
   x86::Countdown* done = nullptr;
 };
 constinit Job jobs[kMaxCpus];
+constinit bool (*idle_step)() = nullptr;
 
 // With interrupts off: the job posted to this CPU, taken, or false when there is none.
 bool TakeJob(Job* out) {
@@ -39,7 +40,9 @@ void PostJob(void* arg) {
 
 }  // namespace
 
-// cli before the check, sti;hlt after (sti's shadow holds interrupts until hlt), so no wake-up is lost.
+void SetIdleStep(bool (*step)()) { __atomic_store_n(&idle_step, step, __ATOMIC_RELEASE); }
+
+// cli before the checks, sti;hlt after (sti's shadow holds interrupts until hlt), so no wake-up is lost.
 void IdleLoop() {
   for (;;) {
     asm volatile("cli" : : : "memory");
@@ -49,6 +52,8 @@ void IdleLoop() {
       RunJob(j);
       continue;
     }
+    bool (*const step)() = __atomic_load_n(&idle_step, __ATOMIC_ACQUIRE);
+    if (step != nullptr && step()) continue;
     asm volatile("sti; hlt" : : : "memory");
   }
 }

@@ -26,8 +26,10 @@ unsigned SmpInit(KernelPalloc& palloc, SmpFault fault);
 // such job at a time: two callers handing jobs to one CPU at once panics.
 void RunOnCpus(CpuSet cpus, CrossCallFn fn, void* arg);
 
-// Where an AP goes once online: hlt with interrupts on, running each job RunOnCpus hands it.
+// Where an AP goes once online: hlt with interrupts on, running each job RunOnCpus hands it and, once
+// installed, the scheduler's idle step (kernel/sched/arch.h), which is called with interrupts off.
 [[noreturn]] void IdleLoop();
+void SetIdleStep(bool (*step)());
 
 // The cross-call self-test: every CPU answers rounds of calls on its own stack, from the boot CPU and from
 // an AP. Prints one "smp: self-test ok" line; a failure panics.
