@@ -4,6 +4,8 @@
 //   rodata  write to the kernel's read-only data
 //   nx      call into the kernel's data, which is no-execute
 //   smep    call into a user page (faults where the CPU has SMEP, which archinit turns on)
+//   smap    read a user page outside the checked copies (faults where the CPU has SMAP, which archinit
+//           turns on unless kmem.nosmap)
 //   stack   recurse until the boot stack runs into its guard page (a double fault)
 //   vmalloc write one byte past a vmalloc'ed page, into its guard page
 //   apstack the stack recursion on the last CPU online, whose boot stack is vmalloc's (a double fault
@@ -39,7 +41,8 @@ void CallData() { asm volatile("call *%0" : : "r"(data_code) : "memory"); }
 // A page of `ret`s mapped user-executable at 4 MiB in a fresh address space, then called from the kernel.
 alignas(4096) uint8_t user_code[4096] = {0xc3};
 
-void CallUserPage() {
+// Returns the user page's address, loaded.
+uint64_t LoadUserPage() {
   x86::Mmu& mmu = KernelMmu();
   PhysAddr space;
   const VirtAddr at(4 << 20);
@@ -49,7 +52,14 @@ void CallUserPage() {
     Panic("faulttest: no page tables for the user page");
   }
   mmu.MmuSwitch(space);
-  asm volatile("call *%0" : : "r"(at.value()) : "memory");
+  return at.value();
+}
+
+void CallUserPage() { asm volatile("call *%0" : : "r"(LoadUserPage()) : "memory"); }
+
+void ReadUserPage() {
+  uint64_t v;
+  asm volatile("movq (%1), %0" : "=r"(v) : "r"(LoadUserPage()) : "memory");
 }
 
 // Each frame holds 512 bytes the compiler must keep, and the call is not in tail position.
@@ -97,6 +107,7 @@ void ArchFaultTest(const char* cmdline, KernelPalloc& palloc) {
                  {"kmem.fault=rodata", WriteRodata},
                  {"kmem.fault=nx", CallData},
                  {"kmem.fault=smep", CallUserPage},
+                 {"kmem.fault=smap", ReadUserPage},
                  {"kmem.fault=stack", [] { Recurse(0); }},
                  {"kmem.fault=vmalloc", OverrunVmalloc},
                  {"kmem.fault=apstack", RecurseOnLastCpu},

@@ -290,6 +290,7 @@ void ArchSelfTests(KernelPalloc& palloc) {
   VmallocSelfTest(palloc, KernelMmu());
   SmpSelfTest();
   TlbSelfTest(palloc);
+  UserSelfTest(palloc);
 }
 
 }  // namespace kmem::boot
