@@ -3,7 +3,7 @@
 // (CopyFromUser), passes a bad pointer and a kernel pointer to write (kFault, so -EFAULT), touches a page
 // the fault hook maps, has CopyToUser fault in another, is interrupted in ring 3, makes kNullCalls null
 // system calls (the benchmark) and is killed reading kernel memory. Two more runs exit with status 7 and
-// die of a general protection fault. Then SMAP: an unchecked kernel read of the user page faults exactly
+// die of a general protection fault. The copies' edges are tried from the kernel. Then SMAP: an unchecked kernel read of the user page faults exactly
 // when SMAP is on. Every page and table page comes back. One "user:" line; a failure panics.
 #include <stddef.h>
 #include <stdint.h>
@@ -23,7 +23,7 @@
 #include "mm/vm/aspace.h"
 
 extern "C" {
-extern const char user_test_code[], user_test_code_end[], user_test_exit7[], user_test_hlt[];
+extern const char user_test_code[], user_test_code_end[], user_test_exit7[], user_test_hlt[], user_test_message[];
 }
 
 namespace kmem::boot {
@@ -42,7 +42,10 @@ constexpr unsigned kDemandPages = 2;
 constexpr uint64_t kKernelAddress = 0xffffffff80100000;
 constexpr uint64_t kArg0 = 0x1234, kArg1 = 0x5678;
 constexpr int64_t kPid = 42;
-constexpr uint64_t kNullCalls = 1000;
+constexpr uint64_t kNullCalls = 1001;
+// The null calls are timed in batches, the quickest reported: a virtual CPU the host preempts in one batch
+// does not count.
+constexpr uint64_t kBatch = 100, kBatches = (kNullCalls - 1) / kBatch;
 
 struct Test {
   KernelPalloc* palloc = nullptr;
@@ -51,7 +54,7 @@ struct Test {
   char written[64] = {};
   unsigned writes = 0, bad_writes = 0;
   unsigned user_faults_mapped = 0, copy_faults_mapped = 0, kills_asked = 0;
-  uint64_t null_calls = 0, first_null_tsc = 0, last_null_tsc = 0;
+  uint64_t null_calls = 0, batch_start = 0, best_batch = ~uint64_t{0};
   bool in_syscall_or_fault = false, ipi_wanted = false;
   unsigned interrupt_returns = 0, before_returns = 0, returns_with_interrupts_off = 0;
 };
@@ -101,10 +104,15 @@ int64_t TestSyscall(x86::SyscallArgs& a) {
       x86::EndUser(exit);
     }
     case abi::Sys::kWrite: return TestWrite(a.arg[1], a.arg[2]);
-    case abi::Sys::kGetpid:
-      t.last_null_tsc = x86::ReadTsc();
-      if (t.null_calls++ == 0) t.first_null_tsc = t.last_null_tsc;
+    case abi::Sys::kGetpid: {
+      const uint64_t now = x86::ReadTsc();
+      if (t.null_calls % kBatch == 0) {
+        if (t.null_calls != 0) t.best_batch = Min(t.best_batch, now - t.batch_start);
+        t.batch_start = now;
+      }
+      ++t.null_calls;
       return kPid;
+    }
     case abi::Sys::kMemstat: {
       const abi::MemStat m{static_cast<uint64_t>(kPid), 0, 0, 0};
       return x86::CopyToUser(a.arg[0], &m, sizeof m) == CopyStatus::kOk ? 0 : Error(abi::Err::kFault);
@@ -172,6 +180,28 @@ void ExpectExit(const UserExit& e, UserExit::How how, int64_t status, const char
   }
 }
 
+void ExpectCopy(CopyStatus got, CopyStatus want, const char* what) {
+  if (got != want) Panic("user self-test: %s: %s, want %s", what, x86::CopyStatusName(got), x86::CopyStatusName(want));
+}
+
+// The copies' edges, from the kernel, with the user space loaded and the test's fault hook: ranges that leave
+// the user half or wrap around refused, strings cut short, whole, or in nothing mapped.
+void CopyEdges() {
+  char buf[32];
+  const uint64_t message = CodeVa(user_test_message);
+  ExpectCopy(x86::CopyFromUser(buf, x86::kUserLimit - 4, 8), CopyStatus::kFault, "a copy across the user half's end");
+  ExpectCopy(x86::CopyFromUser(buf, ~uint64_t{0} - 2, 8), CopyStatus::kFault, "a copy that wraps around");
+  ExpectCopy(x86::CopyToUser(x86::kUserLimit, buf, 1), CopyStatus::kFault, "a copy to the kernel half");
+  ExpectCopy(x86::CopyFromUser(buf, x86::kUserLimit, 0), CopyStatus::kOk, "an empty copy at the user half's end");
+  ExpectCopy(x86::CopyStringFromUser(buf, message, sizeof buf), CopyStatus::kOk, "a whole string");
+  Expect(Contains(buf, "hello from ring 3"), "the string copied is not the program's");
+  ExpectCopy(x86::CopyStringFromUser(buf, message, 6), CopyStatus::kTooLong, "a string longer than its buffer");
+  Expect(buf[5] == '\0' && Contains(buf, "hello"), "a string cut short is not its first bytes and a NUL");
+  ExpectCopy(x86::CopyStringFromUser(buf, message, 0), CopyStatus::kTooLong, "a string into no room");
+  ExpectCopy(x86::CopyStringFromUser(buf, 0x10000, sizeof buf), CopyStatus::kFault, "a string where nothing is mapped");
+  ExpectCopy(x86::CopyStringFromUser(buf, x86::kUserLimit, sizeof buf), CopyStatus::kFault, "a string in the kernel half");
+}
+
 // With the user space loaded: whether a plain kernel read of the user code page gets through.
 bool UnprotectedReadWorks() {
   uint64_t v;
@@ -214,6 +244,7 @@ void UserSelfTest(KernelPalloc& palloc) {
   ExpectExit(gp, UserExit::kKilled, 13, "the hlt run");
   Expect(Contains(gp.why, gp_why), "the hlt run's kill does not name the fault and rip");
 
+  CopyEdges();
   const bool unprotected = UnprotectedReadWorks();
   const bool smap = x86::UserSmap() == x86::Smap::kOn;
   Expect(unprotected != smap, smap ? "SMAP is on but an unchecked read of user memory succeeded"
@@ -230,15 +261,14 @@ void UserSelfTest(KernelPalloc& palloc) {
   Expect(palloc.FreeCount() == free_before && mmu.table_pages() == tables_before,
          "pages or page-table pages not back after the user space");
 
-  const uint64_t ticks = t.last_null_tsc - t.first_null_tsc;
-  const uint64_t ns = x86::TscPerMs() == 0 ? 0 : ticks * 1000000 / x86::TscPerMs() / (kNullCalls - 1);
+  const uint64_t ns = x86::TscPerMs() == 0 ? 0 : t.best_batch * 1000000 / x86::TscPerMs() / kBatch;
   Print("user: self-test ok: ring 3 wrote \"%s\", a bad and a kernel pointer got -EFAULT, a page faulted in by "
         "a user write and one by CopyToUser, an interrupt in ring 3, killed by \"%s\", exit 7, \"%s\"; %s; null "
-        "system call %lu ns\n",
+        "system call %lu ns (the best of %lu batches of %lu)\n",
         t.written, killed.why, gp.why,
         smap ? "smap on: an unchecked kernel read of user memory faults"
              : "smap off: an unchecked kernel read of user memory succeeded, the protection is off",
-        ns);
+        ns, kBatches, kBatch);
 }
 
 }  // namespace kmem::boot

@@ -14,7 +14,7 @@
 #define DEMAND 0x600000               // two pages the test's fault hook maps on first touch
 #define BAD_POINTER 0x10000           // a user address nothing maps
 #define KERNEL_ADDRESS 0xffffffff80100000  // the kernel's text
-#define NULL_CALLS 1000               // usertest.cc's kNullCalls
+#define NULL_CALLS 1001               // usertest.cc's kNullCalls
 #define KEPT 0x0123456789abcdef
 
 .macro CHECK_OR_EXIT status
@@ -133,6 +133,9 @@ user_test_exit7:
 user_test_hlt:
   hlt
 
+// Not NUL-terminated here: the zeros after the program on its page end it (usertest.cc's string copies).
+  .globl user_test_message
+user_test_message:
 message:
   .ascii "hello from ring 3"
 message_end:
