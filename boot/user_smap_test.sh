@@ -1,7 +1,7 @@
 #!/bin/bash
 # user_smap_test.sh on|nosmap|qemu64: boots under TCG and checks the ring-3 self-test's line
 # (arch/x86_64/boot/usertest.cc): the program's write, the -EFAULTs, the demand pages, the interrupt in
-# ring 3, the kill naming the kernel address, the exit status, the #GP naming its rip and the null system
+# ring 3, the kill naming the kernel address, the exit status (on each CPU), the #GP naming its rip and the null system
 # call's cost; and SMAP as archinit set it: on (-cpu max, on two CPUs) an unchecked kernel read of user
 # memory faults, with kmem.nosmap it gets through and the line says the protection is off, on qemu64 the
 # CPU does not offer it.
@@ -9,9 +9,9 @@ set -u
 mode=$1
 log=${TEST_UNDECLARED_OUTPUTS_DIR:-${TMPDIR:-/tmp}}/user-smap-$mode.log
 case $mode in
-  on) args=(-smp 2); archsmap="on" ;;
-  nosmap) args=(-append kmem.nosmap); archsmap="off (kmem.nosmap)" ;;
-  qemu64) args=(-cpu qemu64); archsmap="off (not offered)" ;;
+  on) args=(-smp 2); archsmap="on"; cpus="2 cpus" ;;
+  nosmap) args=(-append kmem.nosmap); archsmap="off (kmem.nosmap)"; cpus="1 cpu" ;;
+  qemu64) args=(-cpu qemu64); archsmap="off (not offered)"; cpus="1 cpu" ;;
   *) echo "user_smap_test: mode '$mode' is not on, nosmap or qemu64"; exit 1 ;;
 esac
 KMEM_ACCEL=tcg KMEM_KERNEL=boot/kernel_buddy.bin timeout 120 boot/qemu -m 64M "${args[@]}" >"$log" 2>&1
@@ -25,7 +25,7 @@ grep -q "^archinit: no-execute on, smep [^,]*, smap $archsmap, " <<<"$clean" || 
 line=$(grep '^user: ' <<<"$clean")
 [ -n "$line" ] || fail "no user: line"
 hex='0x[0-9a-f]+'
-expect="^user: self-test ok: ring 3 wrote \"hello from ring 3\", a bad and a kernel pointer got -EFAULT, a page faulted in by a user write and one by CopyToUser, an interrupt in ring 3, killed by \"user read of 0xffffffff80100000 at rip $hex: a kernel address\", exit 7, \"general protection fault at rip $hex\"; "
+expect="^user: self-test ok: ring 3 wrote \"hello from ring 3\", a bad and a kernel pointer got -EFAULT, a page faulted in by a user write and one by CopyToUser, an interrupt in ring 3, killed by \"user read of 0xffffffff80100000 at rip $hex: a kernel address\", exit 7 on $cpus, \"general protection fault at rip $hex\"; "
 if [ "$mode" = on ]; then
   expect+="smap on: an unchecked kernel read of user memory faults; "
 else

@@ -3,7 +3,7 @@
 // (CopyFromUser), passes a bad pointer and a kernel pointer to write (kFault, so -EFAULT), touches a page
 // the fault hook maps, has CopyToUser fault in another, is interrupted in ring 3, makes kNullCalls null
 // system calls (the benchmark) and is killed reading kernel memory. Two more runs exit with status 7 and
-// die of a general protection fault. The copies' edges are tried from the kernel. Then SMAP: an unchecked kernel read of the user page faults exactly
+// die of a general protection fault, and the first runs again on every other CPU. The copies' edges are tried from the kernel. Then SMAP: an unchecked kernel read of the user page faults exactly
 // when SMAP is on. Every page and table page comes back. One "user:" line; a failure panics.
 #include <stddef.h>
 #include <stdint.h>
@@ -17,9 +17,11 @@
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/trap.h"
 #include "arch/x86_64/user.h"
+#include "boot/arch.h"
 #include "kernel/abi/syscall.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
+#include "mm/base/percpu.h"
 #include "mm/vm/aspace.h"
 
 extern "C" {
@@ -202,6 +204,27 @@ void CopyEdges() {
   ExpectCopy(x86::CopyStringFromUser(buf, x86::kUserLimit, sizeof buf), CopyStatus::kFault, "a string in the kernel half");
 }
 
+// On one application processor (ArchRunOnCpus): the exit run in the test's space, through that CPU's
+// SYSCALL MSRs, GDT and TSS.
+void ExitRunHere(void* out) {
+  t.space->Activate();
+  *static_cast<UserExit*>(out) = x86::RunUser(CodeVa(user_test_exit7), kStackVa + kPageSize, 0, 0);
+  KernelSpace().Activate();
+}
+
+// The exit run on every other online CPU in turn; returns how many CPUs ran it, this one included.
+unsigned ExitRunEverywhere() {
+  unsigned cpus = 1;
+  for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) {
+    if (cpu == CpuId() || !OnlineCpus().Has(cpu)) continue;
+    UserExit exit;
+    ArchRunOnCpus(CpuSet::Of(cpu), ExitRunHere, &exit);
+    ExpectExit(exit, UserExit::kExited, 7, "the exit run on an application processor");
+    ++cpus;
+  }
+  return cpus;
+}
+
 // With the user space loaded: whether a plain kernel read of the user code page gets through.
 bool UnprotectedReadWorks() {
   uint64_t v;
@@ -238,6 +261,7 @@ void UserSelfTest(KernelPalloc& palloc) {
   Expect(t.returns_with_interrupts_off == 0, "before_return ran with interrupts off");
   const UserExit exited = x86::RunUser(CodeVa(user_test_exit7), kStackVa + kPageSize, 0, 0);
   ExpectExit(exited, UserExit::kExited, 7, "the exit run");
+  const unsigned exit_cpus = ExitRunEverywhere();
   const UserExit gp = x86::RunUser(CodeVa(user_test_hlt), kStackVa + kPageSize, 0, 0);
   char gp_why[64];
   FormatTo(gp_why, sizeof gp_why, "general protection fault at rip 0x%lx", CodeVa(user_test_hlt));
@@ -263,9 +287,10 @@ void UserSelfTest(KernelPalloc& palloc) {
 
   const uint64_t ns = x86::TscPerMs() == 0 ? 0 : t.best_batch * 1000000 / x86::TscPerMs() / kBatch;
   Print("user: self-test ok: ring 3 wrote \"%s\", a bad and a kernel pointer got -EFAULT, a page faulted in by "
-        "a user write and one by CopyToUser, an interrupt in ring 3, killed by \"%s\", exit 7, \"%s\"; %s; null "
+        "a user write and one by CopyToUser, an interrupt in ring 3, killed by \"%s\", exit 7 on %u cpu%s, \"%s\"; "
+        "%s; null "
         "system call %lu ns (the best of %lu batches of %lu)\n",
-        t.written, killed.why, gp.why,
+        t.written, killed.why, exit_cpus, exit_cpus == 1 ? "" : "s", gp.why,
         smap ? "smap on: an unchecked kernel read of user memory faults"
              : "smap off: an unchecked kernel read of user memory succeeded, the protection is off",
         ns, kBatches, kBatch);
