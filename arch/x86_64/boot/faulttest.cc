@@ -6,6 +6,8 @@
 //   smep    call into a user page (faults where the CPU has SMEP, which archinit turns on)
 //   smap    read a user page outside the checked copies (faults where the CPU has SMAP, which archinit
 //           turns on unless kmem.nosmap)
+//   copy    CopyFromUser of a user page into a vmalloc'ed page's last bytes and on into its guard page: a
+//           fault on the kernel side of a checked copy panics like any kernel fault
 //   stack   recurse until the boot stack runs into its guard page (a double fault)
 //   vmalloc write one byte past a vmalloc'ed page, into its guard page
 //   apstack the stack recursion on the last CPU online, whose boot stack is vmalloc's (a double fault
@@ -15,6 +17,7 @@
 
 #include "arch/x86_64/boot/mmu_setup.h"
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/user.h"
 #include "boot/allocinit.h"
 #include "boot/arch.h"
 #include "boot/cmdline.h"
@@ -73,11 +76,18 @@ void ReadUserPage() {
 // One byte past the end of a one-page vmalloc buffer: its guard page.
 KernelPalloc* fault_palloc;
 
-void OverrunVmalloc() {
+VirtAddr VmallocPage() {
   Vmalloc vmalloc(KernelMmu().vmap_arena(), KernelSpace(), PallocPages(*fault_palloc));
   VirtAddr buffer;
   if (vmalloc.Alloc(kPageSize, Guard::kAbove, &buffer) != VmallocStatus::kOk) Panic("faulttest: no vmalloc page");
-  asm volatile("movb $0, (%0)" : : "r"((buffer + kPageSize).value()) : "memory");
+  return buffer;
+}
+
+void OverrunVmalloc() { asm volatile("movb $0, (%0)" : : "r"((VmallocPage() + kPageSize).value()) : "memory"); }
+
+void CopyIntoGuard() {
+  const VirtAddr buffer = VmallocPage();
+  x86::CopyFromUser(reinterpret_cast<void*>((buffer + kPageSize - 8).value()), LoadUserPage(), 16);
 }
 
 void RecurseJob(void*) { Recurse(0); }
@@ -108,6 +118,7 @@ void ArchFaultTest(const char* cmdline, KernelPalloc& palloc) {
                  {"kmem.fault=nx", CallData},
                  {"kmem.fault=smep", CallUserPage},
                  {"kmem.fault=smap", ReadUserPage},
+                 {"kmem.fault=copy", CopyIntoGuard},
                  {"kmem.fault=stack", [] { Recurse(0); }},
                  {"kmem.fault=vmalloc", OverrunVmalloc},
                  {"kmem.fault=apstack", RecurseOnLastCpu},
