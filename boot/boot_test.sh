@@ -93,8 +93,10 @@ giant="2M and 4K"; archgiant="off (not offered)"
 if [[ "$features" == *" 1g-pages "* ]]; then giant="1G, 2M and 4K"; archgiant="on"; fi
 archsmep="off (not offered)"
 if [[ "$features" == *" smep "* ]]; then archsmep="on"; fi
-grep -q "^archinit: no-execute on, smep $archsmep, 1G pages $archgiant," <<<"$clean" ||
-  fail "archinit does not say smep $archsmep, 1G pages $archgiant"
+archsmap="off (not offered)"
+if [[ "$features" == *" smap "* ]]; then archsmap="on"; fi
+grep -q "^archinit: no-execute on, smep $archsmep, smap $archsmap, 1G pages $archgiant," <<<"$clean" ||
+  fail "archinit does not say smep $archsmep, smap $archsmap, 1G pages $archgiant"
 archpcids="off (not offered)"
 if [[ "$features" == *" pge "* && "$features" == *" pcid "* ]]; then archpcids="on"; fi
 grep -q "^archinit: .*, global pages [^,]*, pcids $archpcids, " <<<"$clean" || fail "archinit does not say pcids $archpcids"

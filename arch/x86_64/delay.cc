@@ -80,6 +80,10 @@ uint64_t DelayCalibrate() {
   return tsc_per_ms;
 }
 
+uint64_t ReadTsc() { return Rdtsc(); }
+
+uint64_t TscPerMs() { return tsc_per_ms; }
+
 uint64_t DeadlineUs(uint64_t us) {
   KASSERT(tsc_per_ms != 0, "delay before DelayCalibrate");
   return Rdtsc() + us * tsc_per_ms / 1000;

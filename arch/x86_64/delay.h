@@ -16,6 +16,10 @@ uint64_t DelayCalibrate();
 // Spins for at least `us` microseconds.
 void DelayUs(uint64_t us);
 
+// The TSC now, and its rate in ticks per millisecond as DelayCalibrate measured it (0 before): for timing.
+uint64_t ReadTsc();
+uint64_t TscPerMs();
+
 // A deadline `us` microseconds from now, and whether it has passed.
 uint64_t DeadlineUs(uint64_t us);
 bool Passed(uint64_t deadline);

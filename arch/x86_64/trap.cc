@@ -1,6 +1,10 @@
 #include "arch/x86_64/trap.h"
 
+#include "arch/x86_64/entry.h"
 #include "arch/x86_64/fault.h"
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/user.h"
+#include "arch/x86_64/user_trap.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
 #include "mm/base/percpu.h"
@@ -16,10 +20,11 @@ void InterruptDispatch(uint64_t vector);
 namespace kmem::x86 {
 namespace {
 
-constexpr uint16_t kKernelCode = 0x08;  // the boot GDT's selectors (arch/x86_64/boot/multiboot.S), kept
-constexpr uint16_t kTssSelector = 0x18;
+constexpr uint16_t kKernelCode = KERNEL_CODE_SELECTOR;  // the boot GDT's (arch/x86_64/boot/multiboot.S), kept
+constexpr uint16_t kTssSelector = TSS_SELECTOR;
 
-// The 64-bit TSS: only the interrupt stack table is used (no ring 3 yet, so no rsp0).
+// The 64-bit TSS: rsp0, the stack an interrupt or exception from ring 3 switches to (user.h's entry stack),
+// and the interrupt stack table.
 struct [[gnu::packed]] Tss {
   uint32_t reserved0;
   uint64_t rsp[3];
@@ -53,12 +58,18 @@ constexpr size_t kDoubleFaultStack = 16384;
 
 // The boot CPU's; each application processor's comes from vmalloc with a guard page (TrapInitCpu).
 alignas(16) uint8_t double_fault_stack[kDoubleFaultStack];
-// Per CPU: a GDT of null, kernel code, kernel data (as the boot GDT), then the TSS's 16-byte descriptor. A
-// TSS descriptor is marked busy by ltr, so no two CPUs can share one.
+// Per CPU: a GDT of null, kernel code, kernel data (as the boot GDT), user data and 64-bit user code (in
+// SYSRET's order, entry.h), then the TSS's 16-byte descriptor. A TSS descriptor is marked busy by ltr, so no
+// two CPUs can share one.
 struct alignas(64) CpuTables {
-  uint64_t gdt[5] = {0, 0x00209a0000000000, 0x0000920000000000, 0, 0};
+  uint64_t gdt[7] = {0, 0x00209a0000000000, 0x0000920000000000, 0x0000f20000000000, 0x0020fa0000000000, 0, 0};
   Tss tss;
 };
+static_assert(USER_DATA_SELECTOR == (3 << 3 | 3) && USER_CODE_SELECTOR == (4 << 3 | 3) && TSS_SELECTOR == 5 << 3,
+              "entry.h's selectors index CpuTables::gdt");
+static_assert(USER_DATA_SELECTOR == ((SYSRET_BASE_SELECTOR + 8) | 3) &&
+                  USER_CODE_SELECTOR == ((SYSRET_BASE_SELECTOR + 16) | 3),
+              "SYSRET's selectors");
 CpuTables cpu_tables[kMaxCpus];
 IdtGate idt[kVectors];
 InterruptHandler handlers[kVectors];
@@ -110,6 +121,14 @@ void PrintFrame(const TrapFrame& f, uint64_t cr2) {
   Print("trap: r13 %016lx r14 %016lx r15 %016lx cr2 %016lx\n", f.r13, f.r14, f.r15, cr2);
 }
 
+// What a kernel read or write of a present user page means where SMAP is on.
+const char* SmapHint(const TrapFrame& f, uint64_t address) {
+  constexpr uint64_t kPresent = 1, kFetch = 1 << 4;
+  const bool data = (f.error & (kPresent | kFetch)) == kPresent;
+  if (!data || address >= kUserLimit || UserSmap() == Smap::kOff) return "";
+  return "; SMAP: a kernel access to user memory outside the checked copies";
+}
+
 }  // namespace
 
 void TrapInit() {
@@ -118,6 +137,7 @@ void TrapInit() {
   }
   for (unsigned v = kFirstInterrupt; v < kVectors; ++v) idt[v] = Gate(interrupt_entries[v - kFirstInterrupt], 0);
   LoadTables(0, reinterpret_cast<uint64_t>(double_fault_stack + kDoubleFaultStack));
+  UserInitCpu();
   Print("trapinit: %u exception vectors, double faults on their own %lu KiB stack; %u interrupt vectors\n",
         kExceptionVectors, kDoubleFaultStack >> 10, kVectors - kFirstInterrupt);
 }
@@ -125,7 +145,10 @@ void TrapInit() {
 void TrapInitCpu(unsigned cpu, VirtAddr double_fault_stack_top) {
   KASSERT(cpu != 0, "TrapInitCpu is for application processors; cpu 0 has TrapInit");
   LoadTables(cpu, double_fault_stack_top.value());
+  UserInitCpu();
 }
+
+void SetTssRsp0(uint64_t top) { cpu_tables[CpuId()].tss.rsp[0] = top; }
 
 void SetFaultExplainer(FaultExplainer explain) { explainer = explain; }
 
@@ -136,23 +159,27 @@ void SetInterruptHandler(unsigned vector, InterruptHandler handler) {
 
 }  // namespace kmem::x86
 
-// Returns only for a fault it fixed up; everything else panics.
+// Returns only for a fault it fixed up and for what user.cc sends back to ring 3; everything else panics.
 void TrapDispatch(kmem::x86::TrapFrame* frame) {
   using namespace kmem::x86;
-  if (frame->vector == kPageFault && frame->rip == reinterpret_cast<uint64_t>(probe_read_load)) {
-    frame->rip = reinterpret_cast<uint64_t>(probe_read_fault);
-    return;
-  }
-  const TrapFrame& f = *frame;
   // A page fault's address; after a double fault, the address of the page fault that caused it, if one did.
   const uint64_t address = ReadCr2();
+  if ((frame->cs & 3) == 3 && UserTrap(*frame, address)) return;
+  if (frame->vector == kPageFault && (frame->cs & 3) == 0) {
+    if (frame->rip == reinterpret_cast<uint64_t>(probe_read_load)) {
+      frame->rip = reinterpret_cast<uint64_t>(probe_read_fault);
+      return;
+    }
+    if (UserCopyFixup(*frame, address)) return;
+  }
+  const TrapFrame& f = *frame;
   PrintFrame(f, address);
   char why[160];
   if (f.vector == kPageFault) {
     char what[96];
     DescribePageFaultError(f.error, what, sizeof what);
     Explain(address, why, sizeof why);
-    kmem::Panic("page fault at 0x%lx: %s; %s (rip 0x%lx)", address, what, why, f.rip);
+    kmem::Panic("page fault at 0x%lx: %s; %s%s (rip 0x%lx)", address, what, why, SmapHint(f, address), f.rip);
   }
   if (f.vector == kDoubleFault) {
     Explain(address, why, sizeof why);

@@ -1,10 +1,11 @@
-// Traps (kernel-only): each CPU's GDT with its TSS, the IDT every CPU shares, the entry stubs of the 32
-// exception vectors and of the interrupt vectors above them (trap_entry.S). Every exception is fatal (no
-// user mode, no demand paging yet), so that a fault in the kernel panics saying what happened instead of
-// triple-faulting, but a page fault in ProbeRead, which the handler recovers from as Linux's exception
-// table lets a marked load fail. A double fault, which is what a kernel stack overflow into its guard
-// page becomes (the CPU cannot push the page fault's frame), runs on a stack of its own (IST 1). Interrupts (the SMP
-// start-up's IPIs) go to the handler installed for their vector and return to what they interrupted.
+// Traps: each CPU's GDT with its TSS, the IDT every CPU shares, the entry stubs of the 32 exception vectors
+// and of the interrupt vectors above them (trap_entry.S). An exception in the kernel is fatal, so that a
+// fault panics saying what happened instead of triple-faulting, but a page fault in ProbeRead, which the
+// handler recovers from as Linux's exception table lets a marked load fail, and one in a checked copy of
+// user memory (user.h). An exception from ring 3 is user.h's: it kills the process or, for a page fault the
+// fault hook resolves, returns to it. A double fault, which is what a kernel stack overflow into its guard
+// page becomes (the CPU cannot push the page fault's frame), runs on a stack of its own (IST 1). Interrupts
+// go to the handler installed for their vector and return to what they interrupted.
 #pragma once
 
 #include <stddef.h>

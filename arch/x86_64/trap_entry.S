@@ -1,11 +1,17 @@
 // Entry stubs for the 32 exception vectors (arch/x86_64/trap.h): each makes the stack look the same (an
 // error code, 0 where the CPU pushes none, then the vector) and joins trap_common, which saves the general
-// registers as a TrapFrame and hands it to TrapDispatch. TrapDispatch panics, except for a fault it fixes
-// up (trap.h's ProbeRead): then it returns, and the saved registers, with the rip it changed, are restored
-// by iretq. The interrupt vectors 32-255 each push their number and join
-// interrupt_common, which saves the registers a C call may clobber, calls InterruptDispatch(vector) and
-// returns to the interrupted code (the kernel is built without SSE and without a red zone, so the general
-// registers are all an interrupt must keep).
+// registers as a TrapFrame and hands it to TrapDispatch. TrapDispatch panics on a kernel fault, except one it
+// fixes up (trap.h's ProbeRead, user.h's checked copies); an exception from ring 3 it hands to user.cc, which
+// kills the process or resolves the fault. When it returns, the saved registers, with what it changed, are
+// restored by iretq. The interrupt vectors 32-255 each push their number and join interrupt_common, which
+// saves the registers a C call may clobber, calls InterruptDispatch(vector) and returns to the interrupted
+// code (the kernel is built without SSE and without a red zone, so the general registers are all an
+// interrupt must keep); from ring 3, through user.cc's UserReturn, the scheduler's preemption point. Every
+// entry from ring 3 swaps GS to the kernel's and every exit to it back (user.h), and every entry clears
+// RFLAGS.AC, which the CPU keeps: a handler, or a thread it switches to, never runs in a checked copy's
+// SMAP window.
+
+#include "arch/x86_64/entry.h"
 
 .macro TRAP_ENTRY vector, has_error
   .balign 16
@@ -52,47 +58,22 @@ TRAP_ENTRY 30, 1
 TRAP_ENTRY 31, 0
 
 trap_common:
-  pushq %rax
-  pushq %rbx
-  pushq %rcx
-  pushq %rdx
-  pushq %rsi
-  pushq %rdi
-  pushq %rbp
-  pushq %r8
-  pushq %r9
-  pushq %r10
-  pushq %r11
-  pushq %r12
-  pushq %r13
-  pushq %r14
-  pushq %r15
+  SWAPGS_IF_USER 24  // above the vector, the error code and rip
+  SMAP_CLAC
+  PUSH_GENERAL
   movq %rsp, %rdi   // TrapDispatch(TrapFrame*)
   movq %rsp, %rbx   // callee-saved: the frame again after the call
   cld
   andq $-16, %rsp   // the ABI's call alignment, whatever the interrupted code had
   call TrapDispatch
   movq %rbx, %rsp
-  popq %r15
-  popq %r14
-  popq %r13
-  popq %r12
-  popq %r11
-  popq %r10
-  popq %r9
-  popq %r8
-  popq %rbp
-  popq %rdi
-  popq %rsi
-  popq %rdx
-  popq %rcx
-  popq %rbx
-  popq %rax
+  POP_GENERAL
   addq $16, %rsp    // the vector and the error code
+  SWAPGS_IF_USER 8
   iretq
 
-// bool ProbeRead(const volatile uint64_t* address, uint64_t* value): the one load the trap handler
-// recovers from. A page fault at probe_read_load resumes at probe_read_fault, which returns false.
+// bool ProbeRead(const volatile uint64_t* address, uint64_t* value): a load the trap handler recovers
+// from. A page fault at probe_read_load resumes at probe_read_fault, which returns false.
   .globl ProbeRead
   .globl probe_read_load
   .globl probe_read_fault
@@ -117,6 +98,8 @@ interrupt_entries_start:
   .endr
 
 interrupt_common:
+  SWAPGS_IF_USER 16  // above the vector and rip
+  SMAP_CLAC
   pushq %rax
   pushq %rcx
   pushq %rdx
@@ -132,6 +115,10 @@ interrupt_common:
   andq $-16, %rsp      // the ABI's call alignment, whatever the interrupted code had
   cld
   call InterruptDispatch
+  testb $3, 96(%rbp)   // the interrupted CS, above the registers, the vector and rip: from ring 3?
+  jz 1f
+  call UserReturn      // the callee-saved registers are the user's, kept by the C++ it calls
+1:
   movq %rbp, %rsp
   popq %rbp
   popq %r11
@@ -144,6 +131,7 @@ interrupt_common:
   popq %rcx
   popq %rax
   addq $8, %rsp        // the vector
+  SWAPGS_IF_USER 8
   iretq
 
   .section .rodata

@@ -34,6 +34,7 @@ constinit HoleAllocator xalloc(kKzeroMap);
 
 uint32_t boot_magic;
 PhysAddr boot_info_pa;
+const char* cmdline = "";  // the user's words, from ArchBootInit
 const Mach* mach;
 ArchConfig arch;
 
@@ -57,8 +58,10 @@ void ArchConsoleInit() { SerialInit(); }
 const char* ArchBootInit() {
   if (boot_magic != kMultibootLoaderMagic) Panic("not started by a Multiboot loader: magic 0x%x", boot_magic);
   const MultibootInfo& mbi = BootInfo();
-  if ((mbi.flags & MultibootInfo::kCmdline) == 0) return "";
-  return CmdlineWords(x86::KzeroPointer<const char>(PhysAddr(mbi.cmdline)));
+  if ((mbi.flags & MultibootInfo::kCmdline) != 0) {
+    cmdline = CmdlineWords(x86::KzeroPointer<const char>(PhysAddr(mbi.cmdline)));
+  }
+  return cmdline;
 }
 
 PhysAddr ArchLowMemoryEnd() { return PhysAddr(x86::kLegacyEnd); }
@@ -79,7 +82,7 @@ void ArchTrapInit() { x86::TrapInit(); }
 Memmap& ArchMemInit(MemSource source) { return MemInit(BootInfo(), boot_info_pa, source, mach->cpu); }
 
 unsigned ArchInit() {
-  arch = ArchInit(mach->cpu);
+  arch = ArchInit(mach->cpu, CmdlineHas(cmdline, "kmem.nosmap") ? x86::Smap::kOff : x86::Smap::kOn);
   return arch.colours;
 }
 

@@ -6,7 +6,7 @@
 
 namespace kmem::boot {
 
-ArchConfig ArchInit(const x86::CpuInfo& cpu) {
+ArchConfig ArchInit(const x86::CpuInfo& cpu, x86::Smap smap) {
   if (!cpu.Has(x86::CpuFeature::kNx)) {
     Panic("archinit: the CPU has no no-execute page bit (CPUID 0x80000001 EDX bit 20); the kernel keeps its "
           "data and the direct map no-execute and cannot run without it");
@@ -28,10 +28,14 @@ ArchConfig ArchInit(const x86::CpuInfo& cpu) {
   // The kernel never runs code from a user page; with SMEP, a jump there faults instead of running it.
   const bool smep = cpu.Has(x86::CpuFeature::kSmep);
   if (smep) x86::EnableSmep();
+  // Nor reads or writes user memory but through the checked copies (user.h); with SMAP, any other access faults.
   const char* const kOff = "off (not offered)";
-  Print("archinit: no-execute on, smep %s, 1G pages %s, global pages %s, pcids %s, %u page colour%s, physical "
-        "addresses below 0x%lx\n",
-        smep ? "on" : kOff, a.giant == x86::Mmu::GiantPages::kYes ? "on" : kOff,
+  const char* smap_state = kOff;
+  if (cpu.Has(x86::CpuFeature::kSmap)) smap_state = smap == x86::Smap::kOn ? "on" : "off (kmem.nosmap)";
+  x86::SetUserSmap(cpu.Has(x86::CpuFeature::kSmap) ? smap : x86::Smap::kOff);
+  Print("archinit: no-execute on, smep %s, smap %s, 1G pages %s, global pages %s, pcids %s, %u page colour%s, "
+        "physical addresses below 0x%lx\n",
+        smep ? "on" : kOff, smap_state, a.giant == x86::Mmu::GiantPages::kYes ? "on" : kOff,
         a.global == x86::GlobalPages::kYes ? "on" : kOff, a.pcids == x86::Mmu::Pcids::kYes ? "on" : kOff, a.colours,
         a.colours == 1 ? "" : "s", cpu.PhysLimit().value());
   Print("archinit: PAT 0x%016lx: PCD and PWT select WB, WC (PWT), UC- (PCD), UC (both)\n", x86::kKernelPat);

@@ -5,6 +5,7 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/mmu.h"
 #include "arch/x86_64/mmu_init.h"
+#include "arch/x86_64/user.h"
 
 namespace kmem::boot {
 
@@ -16,10 +17,10 @@ struct ArchConfig {
   PhysAddr phys_limit = x86::Mmu::kArchPhysLimit;           // Pmap refuses physical addresses from here up
 };
 
-// Turns on SMEP when the CPU has it, loads the kernel's PAT (mtrr.h), and prints "archinit: " lines with
+// Turns on SMEP when the CPU has it, and SMAP when it has it and `smap` is kOn (kOff: kmem.nosmap), loads the kernel's PAT (mtrr.h), and prints "archinit: " lines with
 // the choices and the PAT. Panics on a CPU without the no-execute bit: the kernel's layout (W^X, a
 // no-execute direct map) depends on it, and multiboot.S leaves EFER.NXE clear there rather than fault
 // before the console exists; and on one without a PAT.
-ArchConfig ArchInit(const x86::CpuInfo& cpu);
+ArchConfig ArchInit(const x86::CpuInfo& cpu, x86::Smap smap);
 
 }  // namespace kmem::boot

@@ -4,6 +4,10 @@
 //   rodata  write to the kernel's read-only data
 //   nx      call into the kernel's data, which is no-execute
 //   smep    call into a user page (faults where the CPU has SMEP, which archinit turns on)
+//   smap    read a user page outside the checked copies (faults where the CPU has SMAP, which archinit
+//           turns on unless kmem.nosmap)
+//   copy    CopyFromUser of a user page into a vmalloc'ed page's last bytes and on into its guard page: a
+//           fault on the kernel side of a checked copy panics like any kernel fault
 //   stack   recurse until the boot stack runs into its guard page (a double fault)
 //   vmalloc write one byte past a vmalloc'ed page, into its guard page
 //   apstack the stack recursion on the last CPU online, whose boot stack is vmalloc's (a double fault
@@ -14,6 +18,7 @@
 
 #include "arch/x86_64/boot/mmu_setup.h"
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/user.h"
 #include "boot/allocinit.h"
 #include "boot/arch.h"
 #include "boot/cmdline.h"
@@ -41,7 +46,8 @@ void CallData() { asm volatile("call *%0" : : "r"(data_code) : "memory"); }
 // A page of `ret`s mapped user-executable at 4 MiB in a fresh address space, then called from the kernel.
 alignas(4096) uint8_t user_code[4096] = {0xc3};
 
-void CallUserPage() {
+// Returns the user page's address, loaded.
+uint64_t LoadUserPage() {
   x86::Mmu& mmu = KernelMmu();
   PhysAddr space;
   const VirtAddr at(4 << 20);
@@ -51,7 +57,14 @@ void CallUserPage() {
     Panic("faulttest: no page tables for the user page");
   }
   mmu.MmuSwitch(space);
-  asm volatile("call *%0" : : "r"(at.value()) : "memory");
+  return at.value();
+}
+
+void CallUserPage() { asm volatile("call *%0" : : "r"(LoadUserPage()) : "memory"); }
+
+void ReadUserPage() {
+  uint64_t v;
+  asm volatile("movq (%1), %0" : "=r"(v) : "r"(LoadUserPage()) : "memory");
 }
 
 // Each frame holds 512 bytes the compiler must keep, and the call is not in tail position.
@@ -65,11 +78,18 @@ void CallUserPage() {
 // One byte past the end of a one-page vmalloc buffer: its guard page.
 KernelPalloc* fault_palloc;
 
-void OverrunVmalloc() {
+VirtAddr VmallocPage() {
   Vmalloc vmalloc(KernelMmu().vmap_arena(), KernelSpace(), PallocPages(*fault_palloc));
   VirtAddr buffer;
   if (vmalloc.Alloc(kPageSize, Guard::kAbove, &buffer) != VmallocStatus::kOk) Panic("faulttest: no vmalloc page");
-  asm volatile("movb $0, (%0)" : : "r"((buffer + kPageSize).value()) : "memory");
+  return buffer;
+}
+
+void OverrunVmalloc() { asm volatile("movb $0, (%0)" : : "r"((VmallocPage() + kPageSize).value()) : "memory"); }
+
+void CopyIntoGuard() {
+  const VirtAddr buffer = VmallocPage();
+  x86::CopyFromUser(reinterpret_cast<void*>((buffer + kPageSize - 8).value()), LoadUserPage(), 16);
 }
 
 void RecurseJob(void*) { Recurse(0); }
@@ -107,6 +127,8 @@ void ArchFaultTest(const char* cmdline, KernelPalloc& palloc) {
                  {"kmem.fault=rodata", WriteRodata},
                  {"kmem.fault=nx", CallData},
                  {"kmem.fault=smep", CallUserPage},
+                 {"kmem.fault=smap", ReadUserPage},
+                 {"kmem.fault=copy", CopyIntoGuard},
                  {"kmem.fault=stack", [] { Recurse(0); }},
                  {"kmem.fault=vmalloc", OverrunVmalloc},
                  {"kmem.fault=apstack", RecurseOnLastCpu},

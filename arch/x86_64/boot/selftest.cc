@@ -9,6 +9,7 @@
 #include "arch/x86_64/boot/tlbtest.h"
 #include "arch/x86_64/kernel_cpu.h"
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/user.h"
 #include "boot/allocinit.h"
 #include "boot/arch.h"
 #include "mm/base/format.h"
@@ -44,11 +45,13 @@ void ExpectOk(MmuStatus s, const char* what) {
   if (s != MmuStatus::kOk) Panic("mmu self-test: %s: %s", what, x86::MmuStatusName(s));
 }
 
-// Every page of the block of `bytes` seen through `va` holds its own pattern.
-void ExpectPatterns(VirtAddr va, PhysAddr pa, uint64_t bytes, const char* through) {
+// Every page of the block of `bytes` seen through the user mapping at `va` holds its own pattern: read with
+// the checked copy, as SMAP wants every kernel access to user memory.
+void ExpectUserPatterns(VirtAddr va, PhysAddr pa, uint64_t bytes, const char* through) {
   for (uint64_t off = 0; off < bytes; off += kPageSize) {
-    uint64_t got = *reinterpret_cast<volatile uint64_t*>((va + off).value());
-    Expect(got == PatternOf(pa + off), through, got, PatternOf(pa + off));
+    uint64_t got = 0;
+    const x86::CopyStatus s = x86::CopyFromUser(&got, (va + off).value(), sizeof got);
+    Expect(s == x86::CopyStatus::kOk && got == PatternOf(pa + off), through, got, PatternOf(pa + off));
   }
 }
 
@@ -146,8 +149,10 @@ void MmuSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
   Expect(t.size == user_size, "user mapping page size", static_cast<uint64_t>(t.size),
          static_cast<uint64_t>(user_size));
   mmu.MmuSwitch(space);
-  ExpectPatterns(kUserVa, pa, bytes, "read through the user mapping");
-  *reinterpret_cast<volatile uint64_t*>(kUserVa.value()) = ~kPattern;
+  ExpectUserPatterns(kUserVa, pa, bytes, "read through the user mapping");
+  const uint64_t word = ~kPattern;
+  Expect(x86::CopyToUser(kUserVa.value(), &word, sizeof word) == x86::CopyStatus::kOk, "write through the user mapping",
+         0, 0);
   Expect(*DirectWord(pa) == ~kPattern, "user write seen in the direct map", *DirectWord(pa), ~kPattern);
   *DirectWord(pa) = PatternOf(pa);
   ExpectOk(mmu.Protect(space, kUserVa + kPageSize, kPageSize, Attr::kUser), "protect one page read-only");
@@ -156,7 +161,7 @@ void MmuSelfTest(KernelPalloc& palloc, x86::Mmu& mmu) {
          (pa + kPageSize).value());
   t = mmu.Translate(space, kUserVa + 2 * kPageSize);
   Expect(x86::Has(t.attrs, Attr::kWrite), "neighbour of the protected page stays writable", 0, 1);
-  ExpectPatterns(kUserVa, pa, bytes, "read after the protection change");
+  ExpectUserPatterns(kUserVa, pa, bytes, "read after the protection change");
   mmu.MmuSwitch(kernel);
   mmu.MmuRelease(space);
   Expect(mmu.table_pages() == tables_before, "page-table pages after release", mmu.table_pages(), tables_before);
@@ -299,6 +304,7 @@ void ArchSelfTests(KernelPalloc& palloc) {
   VmallocSelfTest(palloc, KernelMmu());
   SmpSelfTest();
   TlbSelfTest(palloc);
+  UserSelfTest(palloc);
 }
 
 }  // namespace kmem::boot

@@ -42,9 +42,9 @@ struct TrampolineParams {
 };
 static_assert(sizeof(TrampolineParams) == 56, "trampoline.S's P_ offsets");
 
-// CR4 bits the AP takes only in the kernel half: SMEP would fault on the identity page (a user page), and
-// PCIDE may not be set outside long mode.
-constexpr uint64_t kCr4LongModeOnly = (uint64_t{1} << 20) | (uint64_t{1} << 17);
+// CR4 bits the AP takes only in the kernel half: SMEP and SMAP would fault on the identity page (a user page)
+// that it runs from and reads its parameters through, and PCIDE may not be set outside long mode.
+constexpr uint64_t kCr4LongModeOnly = (uint64_t{1} << 21) | (uint64_t{1} << 20) | (uint64_t{1} << 17);
 constexpr uint64_t kStackBytes = 16384;            // each AP's boot stack, as the boot CPU's
 constexpr uint64_t kDoubleFaultStackBytes = 16384;  // as the boot CPU's (trap.cc)
 // The SDM's and the MP specification's waits (SDM vol. 3 8.4.4.1, MP spec B.4).
