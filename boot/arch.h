@@ -85,6 +85,10 @@ void ArchMmuInit(HoleAllocator& xalloc, MmuWait wait);
 // name a start-up fault for the boot tests (x86_64: kmem.nosipi).
 unsigned ArchSmpInit(KernelPalloc& palloc, const char* cmdline);
 
+// From here every new page-table page comes from `palloc` (before, from xalloc, whose pages the self-tests'
+// counts and the boot's minimum reckon with), and those freed go back to it: processes' tables come and go.
+void ArchTablesFromPalloc(KernelPalloc& palloc);
+
 // Runs fn(arg) on every online CPU of `cpus` at once, with interrupts on (the caller's own part here), and
 // returns when all have finished: work for the other CPUs, which fn may spread further with cross-calls.
 void ArchRunOnCpus(CpuSet cpus, CrossCallFn fn, void* arg);

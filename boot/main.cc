@@ -6,7 +6,9 @@
 #include "boot/cmdline.h"
 #include "boot/monitor.h"
 #include "boot/poolinit.h"
+#include "boot/programs.h"
 #include "boot/smp_stress.h"
+#include "kernel/proc/proc.h"
 #include "kernel/sched/sched.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
@@ -78,6 +80,10 @@ void Main() {
   // From here the boot goes on as the boot CPU's thread "boot0".
   kernel::SchedStart(PallocPages(palloc));
   SelfTests(palloc);
+  ArchTablesFromPalloc(palloc);
+  kernel::ProcInit({PallocUserPages(palloc), ArchDirectMap(),
+                    CmdlineHas(cmdline, "kmem.ps") ? kernel::PrintMaps::kYes : kernel::PrintMaps::kNo});
+  RunProgramsIfAsked(cmdline, palloc);
   MonitorIfAsked(cmdline, {palloc, map, xalloc, SelfTests});
   // Exercises the failure path end to end: boot/BUILD.bazel has a test that boots with this word.
   if (CmdlineHas(cmdline, "kmem.panic")) Panic("kmem.panic on the command line");

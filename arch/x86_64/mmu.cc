@@ -610,6 +610,26 @@ void Mmu::FreeSubtree(PhysAddr table, unsigned level) {
   FreeTable(table);
 }
 
+uint64_t Mmu::CountSubtree(PhysAddr table, unsigned level) {
+  uint64_t n = 1;
+  if (level > 0) {
+    const uint64_t* t = Table(table);
+    for (unsigned i = 0; i < kEntriesPerTable; ++i) {
+      if ((t[i] & pte::kPresent) != 0 && !IsLeaf(t[i], level)) n += CountSubtree(EntryAddr(t[i]), level - 1);
+    }
+  }
+  return n;
+}
+
+uint64_t Mmu::UserTablePages(PhysAddr table) {
+  const uint64_t* const top = LiveTop(table, "count");
+  uint64_t n = 1;
+  for (unsigned i = 0; i < kEntriesPerTable / 2; ++i) {
+    if ((top[i] & pte::kPresent) != 0) n += CountSubtree(EntryAddr(top[i]), kTopLevel - 1);
+  }
+  return n;
+}
+
 void Mmu::MmuRelease(PhysAddr table) {
   uint64_t* const top = LiveTop(table, "release");
   KASSERT(table != kernel_table_, "releasing the kernel's table 0x%lx", table.value());

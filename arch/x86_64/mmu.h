@@ -239,6 +239,9 @@ class Mmu {
   // Page-table pages in tables now (the kernel's included) and pages in this CPU's pool.
   uint64_t table_pages() const { return __atomic_load_n(&table_pages_, __ATOMIC_RELAXED); }
   unsigned pool_pages() { return pools_[cpu_.CpuId()].count; }
+  // The pages of user table `table`'s own tables: its top level and every table below it in the user
+  // half (the kernel half's are shared). Under the space's lock. O(tables).
+  uint64_t UserTablePages(PhysAddr table);
   // Calls visit(ctx, page) for every page in every CPU's pool: on a quiet machine (no table coming or
   // going), for counts that must add up. O(pooled pages).
   void VisitPooled(void (*visit)(void* ctx, PhysAddr page), void* ctx);
@@ -268,6 +271,7 @@ class Mmu {
   bool Split(uint64_t* leaf, unsigned level, VirtAddr va);
   MmuStatus ChangeRange(PhysAddr table, VirtAddr va, uint64_t size, RangeOp op, Attr attrs, TlbBatch& batch);
   void FreeSubtree(PhysAddr table, unsigned level);
+  uint64_t CountSubtree(PhysAddr table, unsigned level);
   class TablesLock;
   void VisitTable(PhysAddr table, unsigned level, uint64_t base, LeafVisitor visit, void* ctx);
 

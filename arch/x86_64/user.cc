@@ -105,6 +105,13 @@ bool InUserHalf(uint64_t address, size_t n) { return address <= kUserLimit && n 
 
 }  // namespace
 
+}  // namespace kmem::x86
+
+// kernel/proc/arch.h's user mode, over the entry code and per-CPU state above.
+namespace kmem::kernel {
+
+using namespace x86;  // NOLINT: the helpers above are this file's own
+
 const char* UserAccessName(UserAccess access) {
   switch (access) {
     case UserAccess::kRead: return "read";
@@ -178,6 +185,10 @@ CopyStatus CopyStringFromUser(char* dst, uint64_t user_src, size_t cap) {
   dst[cap - 1] = '\0';
   return CopyStatus::kTooLong;
 }
+
+}  // namespace kmem::kernel
+
+namespace kmem::x86 {
 
 void SetUserSmap(Smap smap) {
   if (smap == Smap::kOn) {

@@ -39,7 +39,7 @@ struct Sched {
   static Thread adopted[kMaxCpus + 1];
   static PerCpu<Cpu> cpus;
   static Vmalloc* stacks;
-  static void (*switch_hook)(Thread*);
+  static void (*switch_hook)(Thread*, Thread*);
   static SchedCounts counts;
   // Detached threads that exited, for Reap; under zombie_lock.
   static SpinLock zombie_lock;
@@ -123,7 +123,7 @@ struct Sched {
     c.lock.Unlock();
     AddressSpace& space = next->space != nullptr ? *next->space : ArchKernelSpace();
     if (AddressSpace::Current() != &space) space.Activate();
-    if (switch_hook != nullptr) switch_hook(next);
+    if (switch_hook != nullptr) switch_hook(prev, next);
     Count(&SchedCounts::switches);
     ArchSwitch(&prev->sp_, next->sp_);
     FinishSwitch();
@@ -387,7 +387,7 @@ struct Sched {
 constinit Thread Sched::adopted[kMaxCpus + 1];
 constinit PerCpu<Sched::Cpu> Sched::cpus;
 constinit Vmalloc* Sched::stacks = nullptr;
-constinit void (*Sched::switch_hook)(Thread*) = nullptr;
+constinit void (*Sched::switch_hook)(Thread*, Thread*) = nullptr;
 constinit SchedCounts Sched::counts = {};
 constinit SpinLock Sched::zombie_lock{"zombie threads", LockLevel::kSched};
 constinit Thread* Sched::zombies = nullptr;
@@ -421,7 +421,7 @@ void ExitThread() { Sched::Exit(); }
 
 void Join(Thread* t) { Sched::Join(t); }
 
-void SetSwitchHook(void (*in)(Thread* next)) { Sched::switch_hook = in; }
+void SetSwitchHook(void (*hook)(Thread* prev, Thread* next)) { Sched::switch_hook = hook; }
 
 void PreemptIfAsked() {
   const IrqState irq = IrqSave();

@@ -127,8 +127,9 @@ void SleepMs(uint64_t ms);
 // Waits until t has exited and its CPU has left its stack, then frees it (t is invalid after).
 void Join(Thread* t);
 
-// Called on the CPU with interrupts off just before `next` runs, after its space is loaded.
-void SetSwitchHook(void (*in)(Thread* next));
+// Called on the CPU with interrupts off when `prev` leaves it and just before `next` runs, after next's
+// space is loaded: per-CPU state that follows threads (kernel/proc's user state) moves here.
+void SetSwitchHook(void (*hook)(Thread* prev, Thread* next));
 
 // A safe point: if this CPU's timer tick asked for a reschedule (another thread is waiting), yields.
 void PreemptIfAsked();

@@ -1,16 +1,9 @@
 #include "mm/pool/slab.h"
 
-// Placement new, to construct a descriptor (and its lock) in a cache_cache object: the kernel's freestanding
-// build has no <new>, so it gets the one declaration it needs.
-#if __has_include(<new>)
-#include <new>
-#else
-inline void* operator new(decltype(sizeof 0), void* at) noexcept { return at; }
-#endif
-
 #include "mm/base/addr.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
+#include "mm/base/placement_new.h"
 #include "mm/base/percpu.h"
 
 namespace kmem::pool {

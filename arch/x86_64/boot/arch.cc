@@ -91,6 +91,8 @@ void ArchMmuInit(HoleAllocator& xalloc, MmuWait wait) {
   SetUpMmu(ram.range, ram.n, MemMtrrs(), xalloc, arch, wait);
 }
 
+void ArchTablesFromPalloc(KernelPalloc& palloc) { TablePagesFromPalloc(palloc); }
+
 unsigned ArchSmpInit(KernelPalloc& palloc, const char* cmdline) {
   return SmpInit(palloc, CmdlineHas(cmdline, "kmem.nosipi") ? SmpFault::kLastGetsNoStartup : SmpFault::kNone);
 }

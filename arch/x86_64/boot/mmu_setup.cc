@@ -14,15 +14,24 @@
 namespace kmem::boot {
 namespace {
 
-// Page-table pages from Rampage. Pages the MMU gives back (tables emptied by an unmap) are kept for reuse
-// here: those taken from the memory map before xinit do not belong to xalloc and cannot be Xfree'd.
-class RampagePtPages final : public x86::PtPageAllocator {
+// Page-table pages from Rampage until pageinit, from palloc after (user spaces' tables come and go with
+// processes). Pages the MMU gives back go to palloc when they are its own; the others (tables emptied by an
+// unmap that were taken from xalloc, or from the memory map before xinit, which cannot be Xfree'd) are kept
+// for reuse here, and reused first.
+class BootPtPages final : public x86::PtPageAllocator {
  public:
   void Init(HoleAllocator* xalloc) { xalloc_ = xalloc; }
+  void UsePalloc(KernelPalloc* palloc) { palloc_ = palloc; }
 
   bool Alloc(PhysAddr* page) override {
     if (returned_ > 0) {
       *page = spare_[--returned_];
+      return true;
+    }
+    if (palloc_ != nullptr) {
+      const PageResult r = palloc_->TryAllocContig(0);
+      if (r.status != PallocStatus::kOk) return false;
+      *page = palloc_->Pa(r.page);
       return true;
     }
     KASSERT(xalloc_ != nullptr, "page-table page wanted before SetUpMmu");
@@ -33,6 +42,10 @@ class RampagePtPages final : public x86::PtPageAllocator {
   }
 
   void Free(PhysAddr page) override {
+    if (palloc_ != nullptr && palloc_->Holds(page)) {
+      palloc_->FreeContig(page, 0);
+      return;
+    }
     KASSERT(returned_ < kSpares, "%u page-table pages returned already, 0x%lx is one too many", returned_,
             page.value());
     spare_[returned_++] = page;
@@ -41,12 +54,13 @@ class RampagePtPages final : public x86::PtPageAllocator {
  private:
   static constexpr unsigned kSpares = 256;
   HoleAllocator* xalloc_ = nullptr;
+  KernelPalloc* palloc_ = nullptr;
   PhysAddr spare_[kSpares] = {};
   unsigned returned_ = 0;
 };
 
 constinit x86::KernelCpuOps cpu_ops;
-constinit RampagePtPages pt_pages;
+constinit BootPtPages pt_pages;
 // Until the new tables are live, page-table pages are reached through the boot tables' KZERO window.
 constinit x86::Mmu mmu(DirectMap(PhysAddr(0), x86::kKzeroWindow, x86::kKzero), pt_pages, cpu_ops);
 // The kernel's address space (mm/vm/aspace.h) over the Mmu's kernel table.
@@ -71,6 +85,8 @@ void ExplainFault(uint64_t address, char* buf, size_t cap) {
 }  // namespace
 
 x86::Mmu& KernelMmu() { return mmu; }
+
+void TablePagesFromPalloc(KernelPalloc& palloc) { pt_pages.UsePalloc(&palloc); }
 
 AddressSpace& KernelSpace() { return kernel_space; }
 

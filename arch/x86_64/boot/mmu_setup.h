@@ -10,6 +10,7 @@
 #include "arch/x86_64/boot/archinit.h"
 #include "boot/arch.h"
 #include "mm/base/ram_range.h"
+#include "mm/palloc/kernel_palloc.h"
 #include "mm/vm/aspace.h"
 #include "mm/xalloc/xalloc.h"
 
@@ -22,6 +23,10 @@ namespace kmem::boot {
 // stay valid): it refuses RAM and keeps its cache types within what the MTRRs allow.
 void SetUpMmu(const RamRange* ram, size_t n, const x86::Mtrrs& mtrrs, HoleAllocator& xalloc, const ArchConfig& arch,
               MmuWait wait);
+
+// From here new page-table pages come from `palloc` (before, from xalloc's Rampage), and those freed go back
+// to it when they are its own. Once, after pageinit.
+void TablePagesFromPalloc(KernelPalloc& palloc);
 
 // The kernel's MMU and its address space (loaded on the boot CPU), valid after SetUpMmu.
 x86::Mmu& KernelMmu();

@@ -18,4 +18,8 @@ inline constexpr uint64_t kMmuSelfTestTablePages = 6;
 // system call's cost, or panics.
 void UserSelfTest(KernelPalloc& palloc);
 
+// palloc's free pages and those the MMU keeps pooled for page tables: what a self-test that makes and
+// releases a space must find as before. On a quiet machine.
+uint64_t FreeAndPooledPages(const KernelPalloc& palloc);
+
 }  // namespace kmem::boot

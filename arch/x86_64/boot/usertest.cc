@@ -235,7 +235,7 @@ bool UnprotectedReadWorks() {
 
 void UserSelfTest(KernelPalloc& palloc) {
   x86::Mmu& mmu = KernelMmu();
-  const uint64_t free_before = palloc.FreeCount(), tables_before = mmu.table_pages();
+  const uint64_t free_before = FreeAndPooledPages(palloc), tables_before = mmu.table_pages();
   x86::X86Aspace arch = x86::X86Aspace::Kernel(mmu);
   Expect(x86::X86Aspace::User(mmu, &arch) == VmStatus::kOk, "no tables for a user space");
   AddressSpace space("usertest", AddressSpace::Kind::kUser, arch);
@@ -282,7 +282,7 @@ void UserSelfTest(KernelPalloc& palloc) {
   palloc.PutPage(stack);
   for (Page* p : t.demand) palloc.PutPage(p);
   space.Release(KernelSpace());
-  Expect(palloc.FreeCount() == free_before && mmu.table_pages() == tables_before,
+  Expect(FreeAndPooledPages(palloc) == free_before && mmu.table_pages() == tables_before,
          "pages or page-table pages not back after the user space");
 
   const uint64_t ns = x86::TscPerMs() == 0 ? 0 : t.best_batch * 1000000 / x86::TscPerMs() / kBatch;

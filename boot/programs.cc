@@ -1,0 +1,151 @@
+#include "boot/programs.h"
+
+#include "boot/cmdline.h"
+#include "boot/counts.h"
+#include "kernel/proc/proc.h"
+#include "kernel/sched/sched.h"
+#include "mm/base/format.h"
+#include "mm/base/panic.h"
+
+namespace kmem::boot {
+namespace {
+
+// One program to run, and how it must end for the suite (nullptr expect: any way).
+struct Job {
+  const char* argv[kernel::kMaxArgs];
+  unsigned argc;
+  kernel::Process* process;
+  // The suite's expectation: killed with a message containing `why`, or exited with status 0.
+  const char* why;
+  bool expect_kill;
+};
+
+constexpr unsigned kMaxJobs = 80;
+// The suite's crowd: memhogs at once across the CPUs, each with this many MiB.
+constexpr unsigned kHogs = 64;
+constexpr const char* kHogMiB = "2";
+
+bool Contains(const char* text, const char* part) {
+  for (; *text != '\0'; ++text) {
+    unsigned i = 0;
+    while (part[i] != '\0' && text[i] == part[i]) ++i;
+    if (part[i] == '\0') return true;
+  }
+  return part[0] == '\0';
+}
+
+
+// Splits "a:1:2,b" (the run= word's value, up to the next blank) into jobs, in place in `text`.
+unsigned ParseRun(char* text, Job* jobs) {
+  unsigned n = 0;
+  char* p = text;
+  while (*p != '\0' && *p != ' ' && n < kMaxJobs) {
+    Job& j = jobs[n++];
+    j = Job{};
+    j.argv[j.argc++] = p;
+    for (; *p != '\0' && *p != ' ' && *p != ','; ++p) {
+      if (*p == ':' && j.argc < kernel::kMaxArgs) {
+        *p = '\0';
+        j.argv[j.argc++] = p + 1;
+      }
+    }
+    const char end = *p;
+    *p = '\0';
+    if (end == ',') ++p;
+  }
+  return n;
+}
+
+// Starts every job, then waits for each; says how many ended as the suite expects (all, outside it).
+unsigned RunJobs(Job* jobs, unsigned n, bool check) {
+  for (unsigned i = 0; i < n; ++i) {
+    char why[160];
+    const kernel::ProcStatus st =
+        kernel::Spawn(jobs[i].argc, jobs[i].argv, kernel::kAnyCpu, &jobs[i].process, why, sizeof why);
+    if (st != kernel::ProcStatus::kOk) {
+      Print("run: %s: %s: %s\n", jobs[i].argv[0], kernel::ProcStatusName(st), why);
+      jobs[i].process = nullptr;
+    }
+  }
+  unsigned as_expected = 0;
+  for (unsigned i = 0; i < n; ++i) {
+    if (jobs[i].process == nullptr) continue;
+    const kernel::ProcEnd end = kernel::Wait(jobs[i].process);
+    bool ok = true;
+    if (check) {
+      ok = jobs[i].expect_kill ? end.killed && Contains(end.why, jobs[i].why) : !end.killed && end.status == 0;
+      if (!ok) Print("run: %s did not end as expected (%s)\n", jobs[i].argv[0], jobs[i].expect_kill ? jobs[i].why : "exit 0");
+    }
+    if (ok) ++as_expected;
+  }
+  return as_expected;
+}
+
+// A job of the suite: argv, and the words its kill message must contain (nullptr: it must exit 0).
+Job SuiteJob(const char* a0, const char* a1, const char* why) {
+  Job j{};
+  j.argv[j.argc++] = a0;
+  if (a1 != nullptr) j.argv[j.argc++] = a1;
+  j.why = why;
+  j.expect_kill = why != nullptr;
+  return j;
+}
+
+// The suite: each program once, at once, each ending as it must; then the crowd of memhogs.
+unsigned Suite(Job* jobs, unsigned* ok) {
+  unsigned n = 0;
+  jobs[n++] = SuiteJob("hello", nullptr, nullptr);
+  jobs[n++] = SuiteJob("memhog", "8", nullptr);
+  jobs[n++] = SuiteJob("mmapchurn", "200", nullptr);
+  jobs[n++] = SuiteJob("memstat", nullptr, nullptr);
+  jobs[n++] = SuiteJob("stack", nullptr, "below its limit of 1 MiB (guard gap)");
+  jobs[n++] = SuiteJob("segv", "null", "read of 0x0 outside every VMA");
+  jobs[n++] = SuiteJob("segv", "kernel", "read of 0xffff800000000000, a kernel address");
+  jobs[n++] = SuiteJob("segv", "text", "in text VMA");
+  jobs[n++] = SuiteJob("segv", "heapexec", "which forbids execution");
+  *ok = RunJobs(jobs, n, true);
+  Print("run: suite: %u of %u programs ended as they must\n", *ok, n);
+  const unsigned first = n;
+  for (unsigned i = 0; i < kHogs; ++i) jobs[n++] = SuiteJob("memhog", kHogMiB, nullptr);
+  const unsigned hogs = RunJobs(jobs + first, kHogs, true);
+  Print("run: %u memhogs of %s MiB at once: %u exited ok\n", kHogs, kHogMiB, hogs);
+  *ok += hogs;
+  return n;
+}
+
+// The value of the command line's `run=` word, copied out (the command line stays as it is), or nullptr.
+char* RunWord(const char* cmdline, char* buf, size_t cap) {
+  for (const char* p = cmdline; *p != '\0'; ++p) {
+    if ((p != cmdline && p[-1] != ' ') || p[0] != 'r' || p[1] != 'u' || p[2] != 'n' || p[3] != '=') continue;
+    size_t i = 0;
+    for (p += 4; *p != '\0' && *p != ' ' && i + 1 < cap; ++p) buf[i++] = *p;
+    buf[i] = '\0';
+    return buf;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void RunProgramsIfAsked(const char* cmdline, KernelPalloc& palloc) {
+  static char run[256];
+  static Job jobs[kMaxJobs];
+  const bool suite = CmdlineHas(cmdline, "kmem.usertests");
+  char* word = RunWord(cmdline, run, sizeof run);
+  if (!suite && word == nullptr) return;
+  const MemCounts before = CountMem(palloc);
+  unsigned n = 0, ok = 0;
+  if (suite) {
+    n = Suite(jobs, &ok);
+  } else {
+    n = ParseRun(word, jobs);
+    ok = RunJobs(jobs, n, false);
+  }
+  const MemCounts after = CountMem(palloc);
+  ExpectCountsBack("run", before, after);
+  Print("run: %u programs, %u as expected; every page back (%lu free, %lu user pages, %lu page-table pages)\n", n,
+        ok, after.free, after.users, after.tables);
+  if (suite && ok != n) Panic("run: %u of %u programs of the suite did not end as they must", n - ok, n);
+}
+
+}  // namespace kmem::boot

@@ -1,0 +1,62 @@
+// Processes: just enough of one to give the memory manager real clients. A process is a program linked
+// into the kernel (user/images.h), an address space made of VMAs (mm/vm/user_vm.h) loaded from its ELF
+// file (kernel/elf), and one kernel thread (kernel/sched) that runs it in user mode and serves its system
+// calls (kernel/abi/syscall.h). When it exits or is killed everything it held goes back: its pages, its
+// page-table pages, its VMAs, its thread's stack.
+//
+// Concurrency: a process's VMA operations (its system calls, its page faults, the loader's writes into it)
+// run under its own sleeping lock, since they make TLB shootdowns, which cannot wait under a spinlock.
+// Processes have one thread each, so only the kernel looking at a process contends for it.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mm/base/direct_map.h"
+#include "mm/vm/user_vm.h"
+
+namespace kmem::kernel {
+
+inline constexpr unsigned kMaxArgs = 8;        // argv[0], the program's name, included
+inline constexpr unsigned kMaxArgBytes = 256;  // argv's strings, their NULs included
+// How far a stack may grow below its top (the user half's last page is left unmapped above it).
+inline constexpr uint64_t kStackLimit = uint64_t{1} << 20;
+
+enum class ProcStatus : uint8_t {
+  kOk,
+  kNoProgram,   // argv[0] names no program linked into the kernel
+  kBadProgram,  // its ELF file is malformed (`why` says how)
+  kBadArgs,     // no argv[0], more than kMaxArgs arguments or kMaxArgBytes of them
+  kNoMemory,    // no memory for the process, its tables, its VMAs, its stack or its thread
+};
+const char* ProcStatusName(ProcStatus status);
+
+class Process;
+
+// What processes are made of: where user pages come from (palloc's NewPage, in the page's colour), the
+// window their contents are filled through, and whether each process prints its maps as it ends (kmem.ps).
+enum class PrintMaps : uint8_t { kNo, kYes };
+struct ProcDeps {
+  UserPages pages;
+  DirectMap map;
+  PrintMaps maps;
+};
+// Once, after the scheduler started: installs the user-mode hooks and the thread-switch hook that carries
+// each thread's user state.
+void ProcInit(const ProcDeps& deps);
+
+// Starts argv[0] with `argv` on a thread of its own, on `cpu` (kernel/sched's kAnyCpu: the least loaded).
+// Prints nothing; on failure says why in `why`.
+ProcStatus Spawn(unsigned argc, const char* const* argv, int cpu, Process** out, char* why, size_t cap);
+
+// How a process ended: exit's status, or killed and why.
+struct ProcEnd {
+  bool killed;
+  int64_t status;
+  char why[160];
+};
+// Waits for `p` to end, then frees it. Each process is waited for exactly once.
+ProcEnd Wait(Process* p);
+uint64_t PidOf(const Process* p);
+
+}  // namespace kmem::kernel

@@ -1,0 +1,261 @@
+#include "kernel/proc/process.h"
+
+#include "kernel/abi/syscall.h"
+#include "kernel/elf/elf.h"
+#include "kernel/proc/arch.h"
+#include "kernel/proc/proc.h"
+#include "kernel/sched/arch.h"
+#include "kernel/sched/sched.h"
+#include "mm/base/format.h"
+#include "mm/base/placement_new.h"
+#include "mm/base/panic.h"
+#include "mm/pool/slab.h"
+#include "user/images.h"
+
+
+namespace kmem::kernel {
+namespace {
+
+ProcDeps deps;
+pool::KmemCache* vma_nodes;  // every process's VMA nodes
+uint64_t next_pid = 1;       // atomic: processes start on every CPU
+
+VmaNodeSource Nodes() {
+  return VmaNodeSource{[](void*) { return pool::KmemCacheAlloc(vma_nodes); },
+                       [](void*, void* node) { pool::KmemCacheFree(vma_nodes, node); }, nullptr};
+}
+
+Prot ProtOf(elf::SegmentProt p) {
+  Prot prot = Prot::kRead;
+  if (Has(p, elf::SegmentProt::kWrite)) prot = prot | Prot::kWrite;
+  if (Has(p, elf::SegmentProt::kExec)) prot = prot | Prot::kExec;
+  return prot;
+}
+
+// The ELF's segments as VMAs: an executable or read-only one is text (a.out's sense: code and constants), a
+// writable one data, and the whole pages of a data segment past its file bytes bss.
+ProcStatus LoadSegments(Process& p, const uint8_t* file, const elf::Image& image, char* why, size_t cap) {
+  for (unsigned i = 0; i < image.segments; ++i) {
+    const elf::Segment& s = image.segment[i];
+    const uint64_t start = elf::PageStart(s), end = elf::PageEnd(s);
+    const uint64_t head = s.va - start;  // the file's bytes before va on the first page come along
+    const Prot prot = ProtOf(s.prot);
+    const bool writable = Has(prot, Prot::kWrite);
+    const uint64_t file_end = AlignDown(s.va + s.filesz + (kPageSize - 1), kPageSize);  // Parse: no overflow
+    const uint64_t image_end = writable && s.filesz < s.memsz ? file_end : end;
+    UserVmStatus st = UserVmStatus::kOk;
+    if (image_end > start) {
+      st = p.vm.AddImage(VirtAddr(start), image_end - start, prot, writable ? VmaKind::kData : VmaKind::kText,
+                         file + s.offset - head, s.filesz + head);
+    }
+    if (st == UserVmStatus::kOk && image_end < end) {
+      st = p.vm.AddImage(VirtAddr(image_end), end - image_end, prot, VmaKind::kBss, nullptr, 0);
+    }
+    if (st != UserVmStatus::kOk) {
+      FormatTo(why, cap, "segment %u [0x%lx, 0x%lx): %s", i, start, end, Name(st));
+      return st == UserVmStatus::kNoMemory ? ProcStatus::kNoMemory : ProcStatus::kBadProgram;
+    }
+  }
+  return ProcStatus::kOk;
+}
+
+// The initial stack, top down: argv's strings, then argv[] (NULL-terminated), 16-byte aligned.
+ProcStatus BuildStack(Process& p, unsigned argc, const char* const* argv, uint64_t top, char* why, size_t cap) {
+  uint64_t ptrs[kMaxArgs + 1];
+  uint64_t at = top;
+  for (unsigned i = argc; i-- > 0;) {
+    uint64_t n = 0;
+    while (argv[i][n] != '\0') ++n;
+    at -= n + 1;
+    if (p.vm.Write(VirtAddr(at), argv[i], n + 1) != UserVmStatus::kOk) {
+      FormatTo(why, cap, "no memory for the initial stack");
+      return ProcStatus::kNoMemory;
+    }
+    ptrs[i] = at;
+  }
+  ptrs[argc] = 0;
+  at = AlignDown(at - (argc + 1) * sizeof(uint64_t), 16);
+  if (p.vm.Write(VirtAddr(at), ptrs, (argc + 1) * sizeof(uint64_t)) != UserVmStatus::kOk) {
+    FormatTo(why, cap, "no memory for the initial stack");
+    return ProcStatus::kNoMemory;
+  }
+  p.argc = argc;
+  p.argv = at;
+  p.sp = at;
+  return ProcStatus::kOk;
+}
+
+ProcStatus Load(Process& p, const user::UserImage& program, unsigned argc, const char* const* argv, char* why,
+                size_t cap) {
+  const UserHalf half = ArchUserHalf();
+  elf::Image image;
+  const elf::ElfStatus es = elf::Parse(program.elf, program.size, elf::Limits{half.lowest, half.highest - kPageSize},
+                                       &image, why, cap);
+  if (es != elf::ElfStatus::kOk) return ProcStatus::kBadProgram;
+  ProcStatus st = LoadSegments(p, program.elf, image, why, cap);
+  if (st != ProcStatus::kOk) return st;
+  const uint64_t top = half.highest - kPageSize;
+  if (p.vm.SetHeap(VirtAddr(image.end)) != UserVmStatus::kOk ||
+      p.vm.SetStack(VirtAddr(top), kStackLimit) != UserVmStatus::kOk) {
+    FormatTo(why, cap, "the heap at 0x%lx or the stack below 0x%lx does not fit", image.end, top);
+    return ProcStatus::kBadProgram;
+  }
+  p.entry = image.entry;
+  return BuildStack(p, argc, argv, top, why, cap);
+}
+
+void PrintLine(void*, const char* text, size_t len) { Print("%.*s", static_cast<int>(len), text); }
+
+// Gives back everything the process holds but the Process itself, on its own thread.
+void TearDown(Process& p) {
+  p.lock.Lock();
+  if (deps.maps == PrintMaps::kYes) {
+    Print("proc: pid %lu (%s) maps:\n", p.pid, p.name);
+    p.vm.Dump(PrintLine, nullptr);
+  }
+  p.vm.Teardown();
+  p.lock.Unlock();
+  CurrentThread()->space = nullptr;
+  p.space.Release(ArchKernelSpace());
+  ArchFreeUserTables(&p.tables);
+}
+
+void ProcMain(void* arg) {
+  Process& p = *static_cast<Process*>(arg);
+  Thread* t = CurrentThread();
+  t->owner = &p;
+  {
+    const IrqState irq = IrqSave();
+    t->space = &p.space;
+    p.space.Activate();
+    IrqRestore(irq);
+  }
+  const UserExit exit = RunUser(p.entry, p.sp, p.argc, p.argv);
+  p.end.killed = exit.how == UserExit::kKilled;
+  p.end.status = exit.status;
+  FormatTo(p.end.why, sizeof p.end.why, "%s", exit.why);
+  if (p.end.killed) {
+    Print("proc: pid %lu (%s) killed on cpu%u: %s\n", p.pid, p.name, CpuId(), exit.why);
+  } else {
+    Print("proc: pid %lu (%s) exited with status %ld on cpu%u\n", p.pid, p.name, exit.status, CpuId());
+  }
+  TearDown(p);
+}
+
+UserFaultAction Fault(uint64_t address, UserAccess access, uint64_t rip, char* why, size_t cap) {
+  Process& p = CurrentProcess();
+  const Access a = access == UserAccess::kWrite  ? Access::kWrite
+                   : access == UserAccess::kExec ? Access::kExec
+                                                 : Access::kRead;
+  p.lock.Lock();
+  const FaultResult r = p.vm.Fault(VirtAddr(address), a);
+  p.lock.Unlock();
+  if (r.status == FaultStatus::kResolved) return UserFaultAction::kRetry;
+  const size_t n = UserVm::DescribeFault(r, VirtAddr(address), a, why, cap);
+  if (n < cap) FormatTo(why + n, cap - n, " (rip 0x%lx)", rip);
+  return UserFaultAction::kKill;
+}
+
+// The switch hook: the user state of the thread leaving the CPU goes into its arch slots, the arriving
+// thread's comes out of them (zero for a kernel thread).
+void SwitchUserState(Thread* prev, Thread* next) {
+  const UserCpuState out = SaveUserState();
+  prev->arch_slot[0] = out.entry_stack;
+  prev->arch_slot[1] = out.unwind;
+  LoadUserState(UserCpuState{next->arch_slot[0], next->arch_slot[1]});
+}
+
+}  // namespace
+
+Process::Process(uint64_t pid, const char* program, ArchAspace& tables, const UserVmLimits& limits)
+    : pid(pid),
+      tables(tables),
+      space(name, AddressSpace::Kind::kUser, tables),
+      vm(space, deps.pages, deps.map, Nodes(), limits) {
+  FormatTo(name, sizeof name, "%s", program);
+}
+
+const char* ProcStatusName(ProcStatus status) {
+  switch (status) {
+    case ProcStatus::kOk: return "ok";
+    case ProcStatus::kNoProgram: return "no such program";
+    case ProcStatus::kBadProgram: return "bad program";
+    case ProcStatus::kBadArgs: return "bad arguments";
+    case ProcStatus::kNoMemory: return "no memory";
+  }
+  return "?";
+}
+
+const ProcDeps& Deps() { return deps; }
+
+Process& CurrentProcess() {
+  Thread* t = CurrentThread();
+  KASSERT(t->owner != nullptr, "thread %s runs no process", t->name());
+  return *static_cast<Process*>(t->owner);
+}
+
+void ProcInit(const ProcDeps& d) {
+  deps = d;
+  vma_nodes = pool::KmemCacheCreate("vma", sizeof(VmaNode), alignof(VmaNode));
+  KASSERT(vma_nodes != nullptr, "no memory for the VMA cache");
+  SetUserHooks(UserHooks{Syscall, Fault, PreemptIfAsked});
+  SetSwitchHook(SwitchUserState);
+}
+
+ProcStatus Spawn(unsigned argc, const char* const* argv, int cpu, Process** out, char* why, size_t cap) {
+  uint64_t bytes = 0;
+  for (unsigned i = 0; i < argc && i < kMaxArgs; ++i) {
+    for (const char* s = argv[i]; *s != '\0'; ++s) ++bytes;
+    ++bytes;
+  }
+  if (argc == 0 || argc > kMaxArgs || bytes > kMaxArgBytes) {
+    FormatTo(why, cap, "%u arguments of %lu bytes (at most %u of %u)", argc, bytes, kMaxArgs, kMaxArgBytes);
+    return ProcStatus::kBadArgs;
+  }
+  const user::UserImage* program = user::FindUserImage(argv[0]);
+  if (program == nullptr) {
+    FormatTo(why, cap, "no program called '%s' in the kernel", argv[0]);
+    return ProcStatus::kNoProgram;
+  }
+  ArchAspace* tables = ArchNewUserTables();
+  void* mem = tables != nullptr ? pool::Kmalloc(sizeof(Process)) : nullptr;
+  if (mem == nullptr) {
+    if (tables != nullptr) ArchFreeUserTables(tables);
+    FormatTo(why, cap, "no memory for the process");
+    return ProcStatus::kNoMemory;
+  }
+  const UserHalf half = ArchUserHalf();
+  const uint64_t pid = __atomic_fetch_add(&next_pid, 1, __ATOMIC_RELAXED);
+  Process* p = new (mem) Process(pid, argv[0], *tables, UserVmLimits{VirtAddr(half.lowest), VirtAddr(half.highest)});
+  p->lock.Lock();
+  ProcStatus st = Load(*p, *program, argc, argv, why, cap);
+  p->lock.Unlock();
+  if (st == ProcStatus::kOk && kernel::Spawn(p->name, ProcMain, p, cpu, &p->thread) != SchedStatus::kOk) {
+    FormatTo(why, cap, "no memory for the thread");
+    st = ProcStatus::kNoMemory;
+  }
+  if (st != ProcStatus::kOk) {
+    p->lock.Lock();
+    p->vm.Teardown();
+    p->lock.Unlock();
+    p->space.Release(ArchKernelSpace());
+    ArchFreeUserTables(tables);
+    p->~Process();
+    pool::Kfree(p);
+    return st;
+  }
+  *out = p;
+  return ProcStatus::kOk;
+}
+
+ProcEnd Wait(Process* p) {
+  Join(p->thread);
+  const ProcEnd end = p->end;
+  p->~Process();
+  pool::Kfree(p);
+  return end;
+}
+
+uint64_t PidOf(const Process* p) { return p->pid; }
+
+}  // namespace kmem::kernel

@@ -1,0 +1,133 @@
+// The system calls of kernel/abi/syscall.h: each checks its arguments, works on the calling process under
+// its lock, and returns a result or a negated abi::Err; a bad pointer is kFault, never a kill.
+#include "kernel/abi/syscall.h"
+#include "kernel/proc/arch.h"
+#include "kernel/proc/process.h"
+#include "kernel/sched/sched.h"
+#include "mm/base/format.h"
+#include "mm/pool/slab.h"
+
+namespace kmem::kernel {
+namespace {
+
+using abi::Err;
+
+constexpr int64_t Error(Err e) { return static_cast<int64_t>(e); }
+
+int64_t ErrorOf(UserVmStatus st) {
+  switch (st) {
+    case UserVmStatus::kOk: return 0;
+    case UserVmStatus::kNoMemory:
+    case UserVmStatus::kNoGap: return Error(Err::kNoMem);
+    default: return Error(Err::kInval);
+  }
+}
+
+bool ProtOf(uint64_t bits, Prot* out) {
+  if ((bits & ~(abi::kProtRead | abi::kProtWrite | abi::kProtExec)) != 0) return false;
+  Prot p = Prot::kRead;
+  if ((bits & abi::kProtWrite) != 0) p = p | Prot::kWrite;
+  if ((bits & abi::kProtExec) != 0) p = p | Prot::kExec;
+  *out = p;
+  return true;
+}
+
+// write(fd, buf, len): the console, in pieces of a line's size so that one Print holds each.
+int64_t Write(uint64_t fd, uint64_t buf, uint64_t len) {
+  if (fd != 1 && fd != 2) return Error(Err::kInval);
+  char piece[128];
+  for (uint64_t done = 0; done < len;) {
+    const uint64_t n = len - done < sizeof piece ? len - done : sizeof piece;
+    if (CopyFromUser(piece, buf + done, n) != CopyStatus::kOk) return done != 0 ? static_cast<int64_t>(done) : Error(Err::kFault);
+    Print("%.*s", static_cast<int>(n), piece);
+    done += n;
+  }
+  return static_cast<int64_t>(len);
+}
+
+int64_t Brk(Process& p, uint64_t addr) {
+  VirtAddr now;
+  p.lock.Lock();
+  p.vm.Brk(VirtAddr(addr), &now);
+  p.lock.Unlock();
+  return static_cast<int64_t>(now.value());  // Linux's brk: the break as it is, moved or not
+}
+
+int64_t Mmap(Process& p, uint64_t hint, uint64_t len, uint64_t prot_bits) {
+  Prot prot;
+  if (!ProtOf(prot_bits, &prot) || len == 0) return Error(Err::kInval);
+  VirtAddr at;
+  p.lock.Lock();
+  const UserVmStatus st = p.vm.Mmap(VirtAddr(AlignDown(hint, kPageSize)), len, prot, &at);
+  p.lock.Unlock();
+  return st == UserVmStatus::kOk ? static_cast<int64_t>(at.value()) : ErrorOf(st);
+}
+
+int64_t Munmap(Process& p, uint64_t addr, uint64_t len) {
+  p.lock.Lock();
+  const UserVmStatus st = p.vm.Munmap(VirtAddr(addr), len);
+  p.lock.Unlock();
+  return ErrorOf(st);
+}
+
+int64_t Mprotect(Process& p, uint64_t addr, uint64_t len, uint64_t prot_bits) {
+  Prot prot;
+  if (!ProtOf(prot_bits, &prot)) return Error(Err::kInval);
+  p.lock.Lock();
+  const UserVmStatus st = p.vm.Mprotect(VirtAddr(addr), len, prot);
+  p.lock.Unlock();
+  return ErrorOf(st);
+}
+
+// memstat(out, vmas, cap): the totals, and the first cap VMAs through a kernel buffer (at most
+// kMaxMemstatVmas of them: the rest are counted, not copied).
+int64_t Memstat(Process& p, uint64_t out, uint64_t vmas, uint64_t cap) {
+  constexpr uint64_t kMaxMemstatVmas = 4096;
+  abi::MemStat totals{};
+  p.lock.Lock();
+  const uint64_t count = p.vm.Stats(&totals, nullptr, 0);
+  p.lock.Unlock();
+  uint64_t n = cap < count ? cap : count;
+  if (n > kMaxMemstatVmas) n = kMaxMemstatVmas;
+  if (n != 0) {
+    auto* batch = static_cast<abi::VmaStat*>(pool::Kmalloc(n * sizeof(abi::VmaStat)));
+    if (batch == nullptr) return Error(Err::kNoMem);
+    p.lock.Lock();
+    const uint64_t now = p.vm.Stats(&totals, batch, n);
+    p.lock.Unlock();
+    if (now < n) n = now;
+    const CopyStatus st = CopyToUser(vmas, batch, n * sizeof(abi::VmaStat));
+    pool::Kfree(batch);
+    if (st != CopyStatus::kOk) return Error(Err::kFault);
+  }
+  totals.pid = p.pid;
+  totals.table_pages = ArchUserTablePages(p.tables);
+  if (CopyToUser(out, &totals, sizeof totals) != CopyStatus::kOk) return Error(Err::kFault);
+  return static_cast<int64_t>(count);
+}
+
+}  // namespace
+
+int64_t Syscall(SyscallArgs& a) {
+  Process& p = CurrentProcess();
+  const uint64_t* x = a.arg;
+  switch (static_cast<abi::Sys>(a.number)) {
+    case abi::Sys::kExit: {
+      UserExit exit;
+      exit.status = static_cast<int64_t>(x[0]);
+      EndUser(exit);
+    }
+    case abi::Sys::kWrite: return Write(x[0], x[1], x[2]);
+    case abi::Sys::kBrk: return Brk(p, x[0]);
+    case abi::Sys::kMmap: return Mmap(p, x[0], x[1], x[2]);
+    case abi::Sys::kMunmap: return Munmap(p, x[0], x[1]);
+    case abi::Sys::kMprotect: return Mprotect(p, x[0], x[1], x[2]);
+    case abi::Sys::kGetpid: return static_cast<int64_t>(p.pid);
+    case abi::Sys::kYield: Yield(); return 0;
+    case abi::Sys::kSleep: SleepMs(x[0]); return 0;
+    case abi::Sys::kMemstat: return Memstat(p, x[0], x[1], x[2]);
+  }
+  return Error(Err::kNoSys);
+}
+
+}  // namespace kmem::kernel
