@@ -91,6 +91,9 @@ void ArchTablesFromPalloc(KernelPalloc& palloc);
 
 // Runs fn(arg) on every online CPU of `cpus` at once, with interrupts on (the caller's own part here), and
 // returns when all have finished: work for the other CPUs, which fn may spread further with cross-calls.
+// Once the scheduler runs (kernel/sched), another CPU runs its part on its idle thread, so after the
+// threads it is running block or yield, and fn must not block; the caller's CPU waits in hlt, running
+// no other thread meanwhile.
 void ArchRunOnCpus(CpuSet cpus, CrossCallFn fn, void* arg);
 
 // The architecture's self-tests (its MMU and vmap, vmalloc over its tables, the cross-calls, the TLB

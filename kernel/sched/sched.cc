@@ -133,7 +133,6 @@ struct Sched {
   [[noreturn]] static void Start(void* arg) {
     FinishSwitch();
     Thread* t = static_cast<Thread*>(arg);
-    asm volatile("" ::: "memory");
     IrqRestore(IrqState::kWereOn);
     t->fn_(t->arg_);
     ExitThread();
@@ -232,7 +231,7 @@ struct Sched {
       c.idle = c.current;
       ArchTimerStartHere();
     }
-    if (c.current != c.idle) return false;  // RunOnCpus's waiting loop on a thread
+    KASSERT(c.current == c.idle, "sched: cpu %u's idle loop runs on thread '%s'", CpuId(), c.current->name_);
     if (__atomic_load_n(&c.queued, __ATOMIC_RELAXED) == 0) Steal(c);
     if (__atomic_load_n(&c.queued, __ATOMIC_RELAXED) == 0) return false;
     Schedule();
