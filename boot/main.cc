@@ -1,5 +1,6 @@
 // The portable kernel: 9front's init order (mach0init, trapinit, meminit0, archinit, xalloc's rampage,
-// mmuinit, confinit, xinit, the pools, preallocpages and pageinit, the self-tests) over the architecture's
+// mmuinit, confinit, xinit, the pools, preallocpages and pageinit, the SMP start-up and the scheduler, the
+// self-tests, then the processes and the user programs the command line names) over the architecture's
 // steps in boot/arch.h. The architecture's start-up code (arch/<cpu>/boot) enters Main on the boot stack.
 #include "boot/allocinit.h"
 #include "boot/arch.h"
@@ -80,11 +81,11 @@ void Main() {
   // From here the boot goes on as the boot CPU's thread "boot0".
   kernel::SchedStart(PallocPages(palloc));
   SelfTests(palloc);
+  MonitorIfAsked(cmdline, {palloc, map, xalloc, SelfTests});
   ArchTablesFromPalloc(palloc);
   kernel::ProcInit({PallocUserPages(palloc), ArchDirectMap(),
                     CmdlineHas(cmdline, "kmem.ps") ? kernel::PrintMaps::kYes : kernel::PrintMaps::kNo});
   RunProgramsIfAsked(cmdline, palloc);
-  MonitorIfAsked(cmdline, {palloc, map, xalloc, SelfTests});
   // Exercises the failure path end to end: boot/BUILD.bazel has a test that boots with this word.
   if (CmdlineHas(cmdline, "kmem.panic")) Panic("kmem.panic on the command line");
   ArchFaultTest(cmdline, palloc);

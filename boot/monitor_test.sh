@@ -49,7 +49,14 @@ boot | sed -n '/^mmu: page tables of the kernel/,/^[^f]/p' | grep '^ffff' >"$dir
 answer ptdump | grep -v '^ffff82' | diff "$dir/dump.boot" - || fail "ptdump differs from the boot's mmu dump"
 vmap=$(answer ptdump | grep '^ffff82')
 grep -q -- ' -W-GC -> 00000000fee00000$' <<<"$vmap" || fail "ptdump shows no uncached vmap of the local APIC: $vmap"
-[ "$(grep -c ' 16K     4 x 4K -W-G- ' <<<"$vmap")" = 2 ] || fail "ptdump does not show cpu1's two stacks: $vmap"
+# cpu1's boot stack [base, ...) and its double-fault stack below top, as its start-up line names them: each
+# one 16K run (whether the idle thread's stack is one too depends on which pages it got).
+started=$(boot | grep -o 'smp: cpu1 (apic id 1) started: boot stack \[0x[0-9a-f]*, 0x[0-9a-f]*), double-fault stack below 0x[0-9a-f]*')
+base=$(sed 's/.*boot stack \[0x\([0-9a-f]*\),.*/\1/' <<<"$started")
+top=$(sed 's/.*below 0x\([0-9a-f]*\)$/\1/' <<<"$started")
+[ -n "$base" ] && [ -n "$top" ] || fail "no start-up line for cpu1"
+grep -q "^$base-[0-9a-f]*    16K     4 x 4K -W-G- " <<<"$vmap" || fail "ptdump does not show cpu1's boot stack at $base: $vmap"
+grep -q "^[0-9a-f]*-$top    16K     4 x 4K -W-G- " <<<"$vmap" || fail "ptdump does not show cpu1's double-fault stack below $top: $vmap"
 
 boot | grep '^cpu[0-9]*: ' >"$dir/cpus.boot"
 grep -q '^cpu1: ' "$dir/cpus.boot" || fail "the boot log has no cpu1 lines"

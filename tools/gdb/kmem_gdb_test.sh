@@ -11,7 +11,8 @@
 #      widths and the boot stack its start-up line names;
 #   3. at the MMU self-test's user Pmap (the first Pmap after NewAddressSpace): `kmem page` inside the
 #      2 MiB block it allocated names that block;
-#   4. at ArchFaultTest, after the self-tests printed the pool tables: `kmem pools` prints those tables.
+#   4. at ProcInit, after the self-tests printed the pool tables (before the VMA cache exists): `kmem pools`
+#      prints those tables.
 # Then gdb detaches and the kernel must finish its boot. Every wait has a deadline.
 set -u
 backend=$1
@@ -50,7 +51,7 @@ timeout 100 gdb -batch -nx "boot/kernel_$backend.elf" -x tools/gdb/kmem.py \
   -ex "hbreak *'kmem::x86::Mmu::NewAddressSpace'" -ex continue -ex 'delete' \
   -ex "hbreak *'kmem::x86::Mmu::Pmap'" -ex continue -ex 'delete' \
   -ex 'echo ==page-block\n' -ex 'kmem page $rdx + 0x3000' -ex 'echo ==block-pa\n' -ex 'printf "0x%lx\n", $rdx' \
-  -ex "hbreak *'kmem::boot::ArchFaultTest'" -ex continue -ex 'delete' \
+  -ex "hbreak *'kmem::kernel::ProcInit'" -ex continue -ex 'delete' \
   -ex 'echo ==pools\n' -ex 'kmem pools' \
   -ex 'echo ==end\n' -ex detach >"$gdblog" 2>&1
 # gdb's status is not the test's: the kernel may finish and QEMU close the socket before gdb has read the
