@@ -18,6 +18,8 @@ struct Job {
   // The suite's expectation: killed with a message containing `why`, or exited with status 0.
   const char* why;
   bool expect_kill;
+  int cpu;  // where it runs: kernel::kAnyCpu, or pinned
+  kernel::ProcEnd end;
 };
 
 constexpr unsigned kMaxJobs = 80;
@@ -42,6 +44,7 @@ unsigned ParseRun(char* text, Job* jobs) {
   while (*p != '\0' && *p != ' ' && n < kMaxJobs) {
     Job& j = jobs[n++];
     j = Job{};
+    j.cpu = kernel::kAnyCpu;
     j.argv[j.argc++] = p;
     for (; *p != '\0' && *p != ' ' && *p != ','; ++p) {
       if (*p == ':' && j.argc < kernel::kMaxArgs) {
@@ -61,7 +64,7 @@ unsigned RunJobs(Job* jobs, unsigned n, bool check) {
   for (unsigned i = 0; i < n; ++i) {
     char why[160];
     const kernel::ProcStatus st =
-        kernel::Spawn(jobs[i].argc, jobs[i].argv, kernel::kAnyCpu, &jobs[i].process, why, sizeof why);
+        kernel::Spawn(jobs[i].argc, jobs[i].argv, jobs[i].cpu, &jobs[i].process, why, sizeof why);
     if (st != kernel::ProcStatus::kOk) {
       Print("run: %s: %s: %s\n", jobs[i].argv[0], kernel::ProcStatusName(st), why);
       jobs[i].process = nullptr;
@@ -70,7 +73,7 @@ unsigned RunJobs(Job* jobs, unsigned n, bool check) {
   unsigned as_expected = 0;
   for (unsigned i = 0; i < n; ++i) {
     if (jobs[i].process == nullptr) continue;
-    const kernel::ProcEnd end = kernel::Wait(jobs[i].process);
+    const kernel::ProcEnd& end = jobs[i].end = kernel::Wait(jobs[i].process);
     bool ok = true;
     if (check) {
       ok = jobs[i].expect_kill ? end.killed && Contains(end.why, jobs[i].why) : !end.killed && end.status == 0;
@@ -88,7 +91,44 @@ Job SuiteJob(const char* a0, const char* a1, const char* why) {
   if (a1 != nullptr) j.argv[j.argc++] = a1;
   j.why = why;
   j.expect_kill = why != nullptr;
+  j.cpu = kernel::kAnyCpu;
   return j;
+}
+
+// The time jobs[0, n) spent from the first's entry into user mode to the last's end, run at once on cpu0.
+uint64_t TimeOnCpu0(Job* jobs, unsigned n) {
+  for (unsigned i = 0; i < n; ++i) jobs[i].cpu = 0;
+  if (RunJobs(jobs, n, true) != n) Panic("run: bench: %s did not exit cleanly", jobs[0].argv[0]);
+  uint64_t first = ~uint64_t{0}, last = 0;
+  for (unsigned i = 0; i < n; ++i) {
+    first = jobs[i].end.entered_ns < first ? jobs[i].end.entered_ns : first;
+    last = jobs[i].end.left_ns > last ? jobs[i].end.left_ns : last;
+  }
+  return last - first;
+}
+
+// kmem.userbench: a demand-zero fault from user space (faults 4096 less faults 0, per page), and a context
+// switch between two processes on one CPU (two yielders at once less twice one alone, per yield): both on
+// cpu0, the best of three runs, so that a host preempting the vCPU only lengthens the others.
+void UserBench() {
+  constexpr unsigned kPages = 4096, kYields = 2000, kRuns = 3;
+  uint64_t fault_ns = ~uint64_t{0}, switch_ns = ~uint64_t{0};
+  bool tagged = false;
+  for (unsigned run = 0; run < kRuns; ++run) {
+    Job j[2] = {SuiteJob("faults", "0", nullptr), SuiteJob("faults", "4096", nullptr)};
+    const uint64_t none = TimeOnCpu0(&j[0], 1), many = TimeOnCpu0(&j[1], 1);
+    const uint64_t f = many > none ? (many - none) / kPages : 0;
+    fault_ns = f < fault_ns ? f : fault_ns;
+    Job y[3] = {SuiteJob("yield", "2000", nullptr), SuiteJob("yield", "2000", nullptr), SuiteJob("yield", "2000", nullptr)};
+    const uint64_t alone = TimeOnCpu0(&y[0], 1), pair = TimeOnCpu0(&y[1], 2);
+    const uint64_t s = pair > 2 * alone ? (pair - 2 * alone) / (2 * kYields) : 0;
+    switch_ns = s < switch_ns ? s : switch_ns;
+    tagged = y[1].end.tagged;
+  }
+  Print("run: bench: a demand-zero fault from user space %lu ns (%lu faults/s), a switch between two processes "
+        "on one cpu %lu ns (%s)\n",
+        fault_ns, fault_ns != 0 ? 1000000000 / fault_ns : 0, switch_ns,
+        tagged ? "with PCIDs" : "without PCIDs: the CPU has none");
 }
 
 // The suite: each program once, at once, each ending as it must; then the crowd of memhogs.
@@ -130,14 +170,15 @@ char* RunWord(const char* cmdline, char* buf, size_t cap) {
 void RunProgramsIfAsked(const char* cmdline, KernelPalloc& palloc) {
   static char run[256];
   static Job jobs[kMaxJobs];
-  const bool suite = CmdlineHas(cmdline, "kmem.usertests");
+  const bool suite = CmdlineHas(cmdline, "kmem.usertests"), bench = CmdlineHas(cmdline, "kmem.userbench");
   char* word = RunWord(cmdline, run, sizeof run);
-  if (!suite && word == nullptr) return;
+  if (!suite && !bench && word == nullptr) return;
   const MemCounts before = CountMem(palloc);
+  if (bench) UserBench();
   unsigned n = 0, ok = 0;
   if (suite) {
     n = Suite(jobs, &ok);
-  } else {
+  } else if (word != nullptr) {
     n = ParseRun(word, jobs);
     ok = RunJobs(jobs, n, false);
   }

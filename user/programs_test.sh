@@ -34,6 +34,9 @@ expect 0 '^memhog: 3 MiB ok$' memhog 3
 expect 2 "^memhog: bad argument 'x1'" memhog x1
 expect 0 '^mmapchurn: 2000 rounds ok' mmapchurn 2000
 expect 0 '^stack: 2048 KiB ok$' stack 2048
+expect 0 '^faults: 300 pages touched$' faults 300
+expect 0 '^yield: 50 yields$' yield 50
+expect 0 '^spin: 2 rounds done$' spin 2
 expect $SEGV '^stack: depth [1-9][0-9]* KiB$' stack
 for c in null kernel text heapexec; do expect $SEGV "^segv: trying $c$" segv $c; done
 expect 2 '^segv: usage' segv

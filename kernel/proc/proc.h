@@ -54,6 +54,8 @@ struct ProcEnd {
   bool killed;
   int64_t status;
   char why[160];
+  uint64_t entered_ns, left_ns;  // when it entered user mode and when it ended (kernel/sched's NowNs)
+  bool tagged;                   // its TLB entries were tagged (x86: a PCID), so switches kept them
 };
 // Waits for `p` to end, then frees it. Each process is waited for exactly once.
 ProcEnd Wait(Process* p);

@@ -130,7 +130,10 @@ void ProcMain(void* arg) {
     p.space.Activate();
     IrqRestore(irq);
   }
+  p.end.tagged = p.tables.Tagged();
+  p.end.entered_ns = NowNs();
   const UserExit exit = RunUser(p.entry, p.sp, p.argc, p.argv);
+  p.end.left_ns = NowNs();
   p.end.killed = exit.how == UserExit::kKilled;
   p.end.status = exit.status;
   FormatTo(p.end.why, sizeof p.end.why, "%s", exit.why);

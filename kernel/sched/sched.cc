@@ -420,6 +420,8 @@ void ExitThread() { Sched::Exit(); }
 
 void Join(Thread* t) { Sched::Join(t); }
 
+uint64_t NowNs() { return ArchNowNs(); }
+
 void SetSwitchHook(void (*hook)(Thread* prev, Thread* next)) { Sched::switch_hook = hook; }
 
 void PreemptIfAsked() {

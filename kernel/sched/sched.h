@@ -131,6 +131,9 @@ void Join(Thread* t);
 // space is loaded: per-CPU state that follows threads (kernel/proc's user state) moves here.
 void SetSwitchHook(void (*hook)(Thread* prev, Thread* next));
 
+// The scheduler's clock: nanoseconds since an arbitrary start, the same on every CPU. Any context.
+uint64_t NowNs();
+
 // A safe point: if this CPU's timer tick asked for a reschedule (another thread is waiting), yields.
 void PreemptIfAsked();
 
