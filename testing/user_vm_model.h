@@ -109,19 +109,17 @@ class UserVmModel {
   }
 
   // The VMAs as Stats reports them.
-  std::vector<abi::VmaStat> Vmas() {
-    std::vector<abi::VmaStat> out;
+  std::vector<Vma> Vmas() {
+    std::vector<Vma> out;
     for (uint64_t i = 0; i < pages_.size(); ++i) {
       const PageState& p = pages_[i];
       if (!p.in) continue;
       uint64_t va = lo_ + i * kPageSize;
       if (p.first) {
-        out.push_back(abi::VmaStat{va, va, static_cast<uint32_t>(1 | (Has(p.prot, Prot::kWrite) ? 2 : 0) |
-                                                                 (Has(p.prot, Prot::kExec) ? 4 : 0)),
-                                   static_cast<abi::VmaKindId>(p.kind), 0});
+        out.push_back(Vma{VirtAddr(va), VirtAddr(va), p.prot, p.kind, nullptr, 0, 0});
       }
-      out.back().end = va + kPageSize;
-      out.back().resident_pages += p.resident;
+      out.back().end = VirtAddr(va + kPageSize);
+      out.back().resident += p.resident;
     }
     return out;
   }
@@ -219,24 +217,25 @@ class UserVmRun {
   // Compares the UserVm with the model (see the file's comment).
   void Check(const char* after) {
     vm_.Validate();
-    std::vector<abi::VmaStat> got(model_.npages() + 1);
-    abi::MemStat totals{};
-    got.resize(vm_.Stats(&totals, got.data(), got.size()));
-    std::vector<abi::VmaStat> want = model_.Vmas();
+    std::vector<Vma> got(model_.npages() + 1);
+    uint64_t got_resident;
+    got.resize(vm_.Stats(&got_resident, got.data(), got.size()));
+    std::vector<Vma> want = model_.Vmas();
     VM_MODEL_CHECK(got.size() == want.size(), "after %s: %zu VMAs, the model has %zu", after, got.size(), want.size());
     uint64_t resident = 0;
     for (size_t i = 0; i < want.size(); ++i) {
-      const abi::VmaStat &g = got[i], &w = want[i];
+      const Vma &g = got[i], &w = want[i];
       VM_MODEL_CHECK(g.start == w.start && g.end == w.end && g.prot == w.prot && g.kind == w.kind &&
-                         g.resident_pages == w.resident_pages,
+                         g.resident == w.resident,
                      "after %s: VMA %zu is 0x%lx-0x%lx prot %u kind %u resident %lu, the model's 0x%lx-0x%lx prot %u "
                      "kind %u resident %lu",
-                     after, i, g.start, g.end, g.prot, static_cast<unsigned>(g.kind), g.resident_pages, w.start, w.end,
-                     w.prot, static_cast<unsigned>(w.kind), w.resident_pages);
-      resident += w.resident_pages;
+                     after, i, g.start.value(), g.end.value(), static_cast<unsigned>(g.prot),
+                     static_cast<unsigned>(g.kind), g.resident, w.start.value(), w.end.value(),
+                     static_cast<unsigned>(w.prot), static_cast<unsigned>(w.kind), w.resident);
+      resident += w.resident;
     }
-    VM_MODEL_CHECK(totals.vmas == want.size() && totals.resident_pages == resident, "after %s: totals %lu VMAs %lu pages",
-                   after, totals.vmas, totals.resident_pages);
+    VM_MODEL_CHECK(got_resident == resident, "after %s: %lu resident pages in all, the model has %lu", after,
+                   got_resident, resident);
     for (uint64_t i = 0; i < model_.npages(); ++i) {
       const uint64_t va = model_.lo() + i * kPageSize;
       const UserVmModel::PageState& p = model_.At(va);

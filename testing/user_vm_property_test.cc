@@ -115,7 +115,7 @@ class UserVmCheckTest : public UserVmPropertyTest {
 TEST_F(UserVmCheckTest, AVmaChangeTheModelDidNotMakeIsCaught) {
   UserVmRun<Rng>& run = Loaded();
   ASSERT_EQ(run.vm().Mprotect(VirtAddr(kFakeLo), kPageSize, Prot::kRead), UserVmStatus::kOk);
-  EXPECT_DEATH(run.Check("a change behind the model's back"), "VMA 0 is 0x400000-0x401000 prot 1 kind 0");
+  EXPECT_DEATH(run.Check("a change behind the model's back"), "VMA 0 is 0x400000-0x401000 prot 0 kind 0");
   // The stack's top page made read-only: UserVm splits the stack, a model that only changes the page's
   // protection does not.
   const uint64_t top = run.model().top_;

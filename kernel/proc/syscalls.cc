@@ -79,31 +79,44 @@ int64_t Mprotect(Process& p, uint64_t addr, uint64_t len, uint64_t prot_bits) {
   return ErrorOf(st);
 }
 
+uint32_t AbiProt(Prot p) {
+  return static_cast<uint32_t>(abi::kProtRead | (Has(p, Prot::kWrite) ? abi::kProtWrite : 0) |
+                               (Has(p, Prot::kExec) ? abi::kProtExec : 0));
+}
+
 // memstat(out, vmas, cap): the totals, and the first cap VMAs through a kernel buffer (at most
 // kMaxMemstatVmas of them: the rest are counted, not copied).
 int64_t Memstat(Process& p, uint64_t out, uint64_t vmas, uint64_t cap) {
   constexpr uint64_t kMaxMemstatVmas = 4096;
-  abi::MemStat totals{};
+  abi::MemStat totals{p.pid, 0, 0, 0};
   p.lock.Lock();
-  const uint64_t count = p.vm.Stats(&totals, nullptr, 0);
+  totals.vmas = p.vm.Stats(&totals.resident_pages, nullptr, 0);
   p.lock.Unlock();
-  uint64_t n = cap < count ? cap : count;
+  uint64_t n = cap < totals.vmas ? cap : totals.vmas;
   if (n > kMaxMemstatVmas) n = kMaxMemstatVmas;
   if (n != 0) {
-    auto* batch = static_cast<abi::VmaStat*>(pool::Kmalloc(n * sizeof(abi::VmaStat)));
-    if (batch == nullptr) return Error(Err::kNoMem);
-    p.lock.Lock();
-    const uint64_t now = p.vm.Stats(&totals, batch, n);
-    p.lock.Unlock();
-    if (now < n) n = now;
-    const CopyStatus st = CopyToUser(vmas, batch, n * sizeof(abi::VmaStat));
-    pool::Kfree(batch);
+    auto* got = static_cast<Vma*>(pool::Kmalloc(n * sizeof(Vma)));
+    auto* stats = static_cast<abi::VmaStat*>(pool::Kmalloc(n * sizeof(abi::VmaStat)));
+    CopyStatus st = CopyStatus::kFault;
+    if (got != nullptr && stats != nullptr) {
+      p.lock.Lock();
+      totals.vmas = p.vm.Stats(&totals.resident_pages, got, n);
+      p.lock.Unlock();
+      if (totals.vmas < n) n = totals.vmas;
+      for (uint64_t i = 0; i < n; ++i) {
+        stats[i] = abi::VmaStat{got[i].start.value(), got[i].end.value(), AbiProt(got[i].prot),
+                                static_cast<abi::VmaKindId>(got[i].kind), got[i].resident};
+      }
+      st = CopyToUser(vmas, stats, n * sizeof(abi::VmaStat));
+    }
+    if (got != nullptr) pool::Kfree(got);
+    if (stats != nullptr) pool::Kfree(stats);
+    if (got == nullptr || stats == nullptr) return Error(Err::kNoMem);
     if (st != CopyStatus::kOk) return Error(Err::kFault);
   }
-  totals.pid = p.pid;
   totals.table_pages = ArchUserTablePages(p.tables);
   if (CopyToUser(out, &totals, sizeof totals) != CopyStatus::kOk) return Error(Err::kFault);
-  return static_cast<int64_t>(count);
+  return static_cast<int64_t>(totals.vmas);
 }
 
 }  // namespace

@@ -46,10 +46,6 @@ void FormatBinary(char* buf, size_t cap, uint64_t bytes) {
   }
 }
 
-uint64_t AbiProt(Prot p) {
-  return abi::kProtRead | (Has(p, Prot::kWrite) ? abi::kProtWrite : 0) | (Has(p, Prot::kExec) ? abi::kProtExec : 0);
-}
-
 }  // namespace
 
 const char* Name(UserVmStatus status) {
@@ -508,18 +504,13 @@ bool UserVm::Lookup(VirtAddr va, Vma* out) const {
   return n != nullptr;
 }
 
-uint64_t UserVm::Stats(abi::MemStat* totals, abi::VmaStat* out, uint64_t cap) const {
-  uint64_t i = 0, resident = 0;
+uint64_t UserVm::Stats(uint64_t* resident, Vma* out, uint64_t cap) const {
+  uint64_t i = 0;
+  *resident = 0;
   for (const VmaNode* n = tree_.First(); n != nullptr; n = VmaTree::Next(const_cast<VmaNode*>(n)), ++i) {
-    const Vma& v = n->vma;
-    resident += v.resident;
-    if (i < cap) {
-      out[i] = abi::VmaStat{v.start.value(), v.end.value(), static_cast<uint32_t>(AbiProt(v.prot)),
-                            static_cast<abi::VmaKindId>(v.kind), v.resident};
-    }
+    *resident += n->vma.resident;
+    if (i < cap) out[i] = n->vma;
   }
-  totals->vmas = i;
-  totals->resident_pages = resident;
   return i;
 }
 

@@ -19,7 +19,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernel/abi/syscall.h"
 #include "mm/base/addr.h"
 #include "mm/base/direct_map.h"
 #include "mm/base/format.h"
@@ -134,9 +133,9 @@ class UserVm {
   // The VMA containing va into *out, or false. O(log n).
   bool Lookup(VirtAddr va, Vma* out) const;
 
-  // Fills totals->vmas and totals->resident_pages (the caller fills the rest) and up to `cap` VMAs in
-  // address order; returns the number of VMAs. O(n).
-  uint64_t Stats(abi::MemStat* totals, abi::VmaStat* out, uint64_t cap) const;
+  // Adds up the resident pages of every VMA into *resident and copies up to `cap` VMAs in address order
+  // into out; returns the number of VMAs. O(n).
+  uint64_t Stats(uint64_t* resident, Vma* out, uint64_t cap) const;
   // One line per VMA like Linux's /proc/PID/maps, with its resident pages:
   // "00400000-00401000 r-x text  resident 1". O(n).
   void Dump(FormatSink sink, void* ctx) const;

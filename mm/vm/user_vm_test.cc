@@ -33,10 +33,10 @@ class UserVmTest : public ::testing::Test {
     EXPECT_EQ(pages_.palloc().FreeCount(), free_before_);
   }
 
-  std::vector<abi::VmaStat> Vmas() {
-    abi::MemStat totals{};
-    std::vector<abi::VmaStat> out(64);
-    out.resize(vm_.Stats(&totals, out.data(), out.size()));
+  std::vector<Vma> Vmas() {
+    uint64_t resident;
+    std::vector<Vma> out(64);
+    out.resize(vm_.Stats(&resident, out.data(), out.size()));
     return out;
   }
   std::string Maps() {
@@ -107,7 +107,7 @@ TEST_F(UserVmTest, FaultsOutsideEveryVmaAndOnKernelAddressesSaySo) {
 TEST_F(UserVmTest, StackGrowsDownToItsLimitThenHitsTheGuardGap) {
   ASSERT_EQ(vm_.SetStack(VirtAddr(kStackTop), kStackLimit), UserVmStatus::kOk);
   EXPECT_EQ(Vmas().size(), 1u);
-  EXPECT_EQ(Vmas()[0].start, kStackTop - 4 * kPage);
+  EXPECT_EQ(Vmas()[0].start.value(), kStackTop - 4 * kPage);
   const uint64_t floor = kStackTop - kStackLimit;
   FaultResult r = vm_.Fault(VirtAddr(floor + 8), Access::kWrite);
   ASSERT_EQ(r.status, FaultStatus::kResolved);
@@ -143,7 +143,7 @@ TEST_F(UserVmTest, KernelWritesWhateverTheProtection) {
   EXPECT_EQ(vm_.Write(VirtAddr(kStackTop - 5 * kPage - 2), text, 5), UserVmStatus::kOk);
   EXPECT_EQ(Byte(kStackTop - 5 * kPage - 2), 'a');
   EXPECT_EQ(Byte(kStackTop - 5 * kPage + 1), 'v');
-  EXPECT_EQ(Vmas()[1].start, kStackTop - 6 * kPage);
+  EXPECT_EQ(Vmas()[1].start.value(), kStackTop - 6 * kPage);
 }
 
 //   mmap 4 pages:    [a a a a]
@@ -161,7 +161,7 @@ TEST_F(UserVmTest, MunmapAndMprotectSplitAndMerge) {
   EXPECT_EQ(pages_.palloc().FreeCount(), free_mapped + 1);
   EXPECT_FALSE(Mapped(base.value() + kPage));
   ASSERT_EQ(Vmas().size(), 2u);
-  EXPECT_EQ(Vmas()[1].resident_pages, 2u);
+  EXPECT_EQ(Vmas()[1].resident, 2u);
   ASSERT_EQ(vm_.Mprotect(base + 2 * kPage, 2 * kPage, Prot::kRead), UserVmStatus::kOk);
   VmMapping m;
   ASSERT_EQ(space_.Query(base + 3 * kPage, &m), VmStatus::kOk);
@@ -176,7 +176,7 @@ TEST_F(UserVmTest, MunmapAndMprotectSplitAndMerge) {
   ASSERT_EQ(vm_.Mmap(base + kPage, kPage, Prot::kWrite, &mid), UserVmStatus::kOk);
   EXPECT_EQ(mid, base + kPage);
   ASSERT_EQ(Vmas().size(), 1u);
-  EXPECT_EQ(Vmas()[0].resident_pages, 3u);
+  EXPECT_EQ(Vmas()[0].resident, 3u);
   EXPECT_EQ(Vmas()[0].end - Vmas()[0].start, 4 * kPage);
 }
 

@@ -16,7 +16,8 @@
 
 namespace kmem {
 
-// What an area holds; the order of kernel/abi/syscall.h's VmaKindId.
+// What an area holds (kernel/proc reports it to user programs as kernel/abi/syscall.h's VmaKindId, the
+// same order).
 enum class VmaKind : uint8_t { kText, kData, kBss, kHeap, kStack, kAnon };
 // "text", "data", "bss", "heap", "stack", "anon".
 const char* Name(VmaKind kind);
