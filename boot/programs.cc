@@ -77,7 +77,9 @@ unsigned RunJobs(Job* jobs, unsigned n, bool check) {
     bool ok = true;
     if (check) {
       ok = jobs[i].expect_kill ? end.killed && Contains(end.why, jobs[i].why) : !end.killed && end.status == 0;
-      if (!ok) Print("run: %s did not end as expected (%s)\n", jobs[i].argv[0], jobs[i].expect_kill ? jobs[i].why : "exit 0");
+      if (!ok) {
+        Print("run: %s did not end as expected (%s)\n", jobs[i].argv[0], jobs[i].expect_kill ? jobs[i].why : "exit 0");
+      }
     }
     if (ok) ++as_expected;
   }
@@ -119,7 +121,8 @@ void UserBench() {
     const uint64_t none = TimeOnCpu0(&j[0], 1), many = TimeOnCpu0(&j[1], 1);
     const uint64_t f = many > none ? (many - none) / kPages : 0;
     fault_ns = f < fault_ns ? f : fault_ns;
-    Job y[3] = {SuiteJob("yield", "2000", nullptr), SuiteJob("yield", "2000", nullptr), SuiteJob("yield", "2000", nullptr)};
+    Job y[3] = {SuiteJob("yield", "2000", nullptr), SuiteJob("yield", "2000", nullptr),
+                SuiteJob("yield", "2000", nullptr)};
     const uint64_t alone = TimeOnCpu0(&y[0], 1), pair = TimeOnCpu0(&y[1], 2);
     const uint64_t s = pair > 2 * alone ? (pair - 2 * alone) / (2 * kYields) : 0;
     switch_ns = s < switch_ns ? s : switch_ns;

@@ -26,7 +26,8 @@ TEST(ProgramsElfTest, EveryProgramLoads) {
     const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     Image image;
     char why[160];
-    ASSERT_EQ(Parse(bytes.data(), bytes.size(), kUserHalf, &image, why, sizeof why), ElfStatus::kOk) << path << ": " << why;
+    ASSERT_EQ(Parse(bytes.data(), bytes.size(), kUserHalf, &image, why, sizeof why), ElfStatus::kOk)
+        << path << ": " << why;
     EXPECT_EQ(PageStart(image.segment[0]), 0x400000u) << path;
     bool entry_in_text = false;
     for (unsigned i = 0; i < image.segments; ++i) {

@@ -38,7 +38,9 @@ int64_t Write(uint64_t fd, uint64_t buf, uint64_t len) {
   char piece[128];
   for (uint64_t done = 0; done < len;) {
     const uint64_t n = len - done < sizeof piece ? len - done : sizeof piece;
-    if (CopyFromUser(piece, buf + done, n) != CopyStatus::kOk) return done != 0 ? static_cast<int64_t>(done) : Error(Err::kFault);
+    if (CopyFromUser(piece, buf + done, n) != CopyStatus::kOk) {
+      return done != 0 ? static_cast<int64_t>(done) : Error(Err::kFault);  // what was written stays written
+    }
     Print("%.*s", static_cast<int>(n), piece);
     done += n;
   }
