@@ -118,9 +118,10 @@ void ArchPooledTablePages(const KernelPalloc& palloc, uint64_t per_zone[kZones])
 // when it names none.
 void ArchFaultTest(const char* cmdline, KernelPalloc& palloc);
 
-// For the console monitor (boot/monitor.h): one byte from the console, waiting for it; the kernel's page
-// tables in the architecture's dump format; each CPU's identity; the kernel-VA arenas' ranges.
-char ArchConsoleRead();
+// For the console monitor (boot/monitor.h): the next byte from the console, or false at once when none has
+// come (the monitor yields its CPU meanwhile); the kernel's page tables in the architecture's dump format;
+// each CPU's identity; the kernel-VA arenas' ranges.
+bool ArchConsoleTryRead(char* c);
 void ArchDumpPageTables();
 void ArchDumpCpus();
 void ArchDumpKernelVa();

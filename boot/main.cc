@@ -81,11 +81,11 @@ void Main() {
   // From here the boot goes on as the boot CPU's thread "boot0".
   kernel::SchedStart(PallocPages(palloc));
   SelfTests(palloc);
-  MonitorIfAsked(cmdline, {palloc, map, xalloc, SelfTests});
   ArchTablesFromPalloc(palloc);
   kernel::ProcInit({PallocUserPages(palloc), ArchDirectMap(),
                     CmdlineHas(cmdline, "kmem.ps") ? kernel::PrintMaps::kYes : kernel::PrintMaps::kNo});
   RunProgramsIfAsked(cmdline, palloc);
+  MonitorIfAsked(cmdline, {palloc, map, xalloc, SelfTests});
   // Exercises the failure path end to end: boot/BUILD.bazel has a test that boots with this word.
   if (CmdlineHas(cmdline, "kmem.panic")) Panic("kmem.panic on the command line");
   ArchFaultTest(cmdline, palloc);

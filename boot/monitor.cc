@@ -4,6 +4,8 @@
 #include "boot/cmdline.h"
 #include "boot/memjson.h"
 #include "boot/poolinit.h"
+#include "kernel/proc/proc.h"
+#include "kernel/sched/sched.h"
 #include "mm/base/format.h"
 #include "mm/pool/slab.h"
 #include "mm/vm/tlb.h"
@@ -50,14 +52,59 @@ void Json(void* ctx, uint64_t) { PrintMemJson(Of(ctx).map, Of(ctx).palloc); }
 
 void Tlb(void*, uint64_t) { TlbStatsPrint(); }
 
-// One CPU runs until the SMP start-up; then every CPU should run them at once.
+// One CPU runs until the SMP start-up; then every CPU should run them at once. The self-tests count every
+// page back, so they run only when no process is live.
 void Stress(void* ctx, uint64_t n) {
+  kernel::ProcInfo none[1];
+  if (const uint64_t live = kernel::ListProcesses(none, 0); live != 0) {
+    Print("monitor: stress needs every process ended (%lu live: see ps, kill)\n", live);
+    return;
+  }
   for (uint64_t i = 1; i <= n; ++i) {
     Print("stress: run %lu of %lu\n", i, n);
     Of(ctx).self_tests(Of(ctx).palloc);
     if (static_cast<const Context*>(ctx)->json == JsonDump::kYes) Json(ctx, 0);
   }
 }
+
+void Ps(void*, uint64_t) {
+  constexpr uint64_t kMaxListed = 64;
+  static kernel::ProcInfo info[kMaxListed];  // the monitor's one thread
+  const uint64_t live = kernel::ListProcesses(info, kMaxListed);
+  Print("  pid name             state    cpu  vmas  resident\n");
+  for (uint64_t i = 0; i < live && i < kMaxListed; ++i) {
+    const kernel::ProcInfo& p = info[i];
+    Print("%5lu %-16s %-8s %3u %5lu %9lu\n", p.pid, p.name, p.ended ? "ended" : "running", p.cpu, p.vmas,
+          p.resident_pages);
+  }
+  if (live > kMaxListed) Print("(%lu more)\n", live - kMaxListed);
+}
+
+void Vmas(void*, uint64_t pid) {
+  if (!kernel::PrintVmas(pid)) Print("monitor: no process %lu\n", pid);
+}
+
+// Starts a program in the background (detached: it frees itself when it ends).
+void Run(void*, unsigned n, const char* const* words) {
+  char why[160];
+  uint64_t pid;
+  const kernel::ProcStatus st = kernel::SpawnDetached(n, words, kernel::kAnyCpu, &pid, why, sizeof why);
+  if (st == kernel::ProcStatus::kOk) {
+    Print("monitor: pid %lu (%s) started\n", pid, words[0]);
+  } else {
+    Print("monitor: %s: %s: %s\n", words[0], kernel::ProcStatusName(st), why);
+  }
+}
+
+void Kill(void*, uint64_t pid) {
+  if (kernel::Kill(pid)) {
+    Print("monitor: pid %lu will end at its next return to user mode\n", pid);
+  } else {
+    Print("monitor: no running process %lu\n", pid);
+  }
+}
+
+constexpr uint64_t kMaxPid = uint64_t{1} << 32;
 
 constexpr monitor::Command kCommands[] = {
     {"mem", "page allocator and xalloc totals", ArgKind::kNone, 0, 0, Mem},
@@ -70,6 +117,11 @@ constexpr monitor::Command kCommands[] = {
     {"json", "the memory dump, one JSON object a line", ArgKind::kNone, 0, 0, Json},
     {"tlb", "TLB shootdowns and flushes on every CPU", ArgKind::kNone, 0, 0, Tlb},
     {"stress", "run every self-test N times", ArgKind::kCount, 1, 1000, Stress},
+    {"ps", "the processes: pid, name, state, cpu, VMAs, resident pages", ArgKind::kNone, 0, 0, Ps},
+    {"vmas", "process PID's VMAs, like /proc/PID/maps", ArgKind::kCount, 1, kMaxPid, Vmas},
+    {"run", "start PROGRAM [ARGS] in the background (user/)", ArgKind::kWords, 1,
+     monitor::Monitor::kMaxWords - 1, nullptr, Run},
+    {"kill", "end process PID", ArgKind::kCount, 1, kMaxPid, Kill},
 };
 
 }  // namespace
@@ -81,7 +133,13 @@ void MonitorIfAsked(const char* cmdline, const MonitorTargets& targets) {
   monitor::Monitor m(kCommands, sizeof kCommands / sizeof kCommands[0], &ctx);
   Print("monitor: kmem.monitor: commands on the serial line, 'help' lists them\n");
   m.Prompt();
-  while (m.Feed(ArchConsoleRead()) != monitor::Action::kExit) {
+  for (;;) {
+    char c;
+    if (!ArchConsoleTryRead(&c)) {
+      kernel::Yield();  // processes the monitor started may share its CPU; kernel code is not preempted
+      continue;
+    }
+    if (m.Feed(c) == monitor::Action::kExit) break;
   }
   Print("monitor: left\n");
 }

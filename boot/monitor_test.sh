@@ -4,7 +4,7 @@
 # the boot log above it: ptdump repeats the mmu dump (with what the SMP start-up vmapped since), cpus the lines of both CPUs (-smp 2), pools the self-test's tables,
 # mem agrees with buddyinfo; unknown commands and bad counts get one line and the prompt; stress 2 runs
 # the self-tests twice more; json's dumps agree with buddyinfo and pools (memjson_check.py) and memviz
-# draws them; exit ends the boot as usual (status 0, 'kmem: boot ok'). Every wait has a deadline, so a
+# draws them; run starts a program in the background, which ps and vmas show and kill ends; exit ends the boot as usual (status 0, 'kmem: boot ok'). Every wait has a deadline, so a
 # hang fails instead of blocking.
 set -u
 dir=$(mktemp -d "${TEST_TMPDIR:-/tmp}/monitor.XXXXXX")
@@ -24,7 +24,12 @@ source testing/qemu_wait.sh
 
 # Input typed before the prompt would be lost when the UART's FIFO is reset at boot: wait for it.
 wait_for "$serial" '^kmem> ' 90 || fail "no monitor prompt"
-printf 'help\nmem\nmemmap\nbuddyinfo\npools\njson\nptdump\ncpus\nkva\ntlb\nfrobnicate\nstress x\nmem 1\nstress 2\nexit\n' >&3
+printf 'help\nmem\nmemmap\nbuddyinfo\npools\njson\nptdump\ncpus\nkva\ntlb\nfrobnicate\nstress x\nmem 1\nstress 2\n' >&3
+# Processes: a program that computes until it is killed, in the background; what ps and vmas say of it; a
+# stress refused while it lives; the kill, then nothing left of it.
+printf 'run spin 1000000\nrun frobnicate\nrun\nps\nvmas 1\nstress 1\nkill 1\n' >&3
+wait_for "$serial" 'proc: pid 1 (spin) killed on cpu[0-9]*: killed by request$' 90 || fail "kill 1 did not end spin"
+printf 'vmas 1\nkill 1\nexit\n' >&3
 wait "$qemu"
 status=$?
 [ $status -eq 0 ] || fail "qemu.sh exited with $status after exit: $(cat "$dir/qemu.log")"
@@ -37,7 +42,7 @@ answer() { log | awk -v cmd="kmem> $1" '$0 == cmd {on = 1; next} /^kmem> / {on =
 log | grep -q '^kmem: boot ok' || fail "no 'boot ok' after exit"
 log | grep -q '^monitor: left$' || fail "the monitor did not say it left"
 
-for name in mem memmap buddyinfo pools ptdump cpus kva json tlb stress help 'exit, quit'; do
+for name in mem memmap buddyinfo pools ptdump cpus kva json tlb stress ps vmas run kill help 'exit, quit'; do
   answer help | grep -q "^  $name " || fail "help does not list $name"
 done
 
@@ -100,5 +105,18 @@ answer mem | grep -q '^xalloc: ' || fail "mem has no xalloc summary"
 /usr/bin/python3 boot/memjson_check.py "$serial" || fail "json disagrees with the text tables"
 BUILD_WORKING_DIRECTORY=$dir tools/memviz "$serial" -o memory.png || fail "memviz cannot draw the json dump"
 [ -s "$dir/memory.png" ] || fail "memviz wrote no picture"
+
+[ "$(answer 'run spin 1000000')" = "monitor: pid 1 (spin) started" ] || fail "run spin: $(answer 'run spin 1000000')"
+[ "$(answer 'run frobnicate')" = "monitor: frobnicate: no such program: no program called 'frobnicate' in the kernel" ] ||
+  fail "run frobnicate: $(answer 'run frobnicate')"
+[ "$(answer run)" = "monitor: run takes 1 to 7 words" ] || fail "run: $(answer run)"
+answer ps | grep -qE '^ +1 spin +running +[01] +[0-9]+ +[1-9][0-9]*$' || fail "ps does not show spin running: $(answer ps)"
+answer 'vmas 1' | head -1 | grep -qx 'pid 1 (spin):' || fail "vmas 1: $(answer 'vmas 1')"
+answer 'vmas 1' | grep -qE '^00400000-[0-9a-f]+ r-x text +resident [1-9]' || fail "vmas 1 shows no text: $(answer 'vmas 1')"
+[ "$(answer 'stress 1')" = "monitor: stress needs every process ended (1 live: see ps, kill)" ] ||
+  fail "stress 1 with spin running: $(answer 'stress 1')"
+answer 'kill 1' | head -1 | grep -qx 'monitor: pid 1 will end at its next return to user mode' || fail "kill 1: $(answer 'kill 1')"
+log | grep -qx 'monitor: no process 1' || fail "vmas 1 after the kill did not say there is no process 1"
+log | grep -qx 'monitor: no running process 1' || fail "kill 1 after the kill did not say there is none"
 
 echo "PASS: the monitor answers every command as the boot log says and leaves on exit"

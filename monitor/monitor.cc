@@ -91,6 +91,14 @@ Action Monitor::Execute(const char* text) {
     Print("monitor: %s takes no argument\n", c->name);
     return Action::kContinue;
   }
+  if (c->arg == ArgKind::kWords) {
+    if (n - 1 < c->min || n - 1 > c->max) {
+      Print("monitor: %s takes %lu to %lu words\n", c->name, c->min, c->max);
+      return Action::kContinue;
+    }
+    c->run_words(ctx_, n - 1, words + 1);
+    return Action::kContinue;
+  }
   if (c->arg == ArgKind::kCount) {
     if (n != 2) {
       Print("monitor: %s takes one count from %lu to %lu\n", c->name, c->min, c->max);

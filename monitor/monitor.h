@@ -16,6 +16,7 @@ namespace kmem::monitor {
 enum class ArgKind : uint8_t {
   kNone,   // the command takes no argument
   kCount,  // one decimal number from Command::min to Command::max
+  kWords,  // from Command::min to Command::max words, passed as they are to run_words
 };
 
 struct Command {
@@ -23,7 +24,8 @@ struct Command {
   const char* help;  // one line for `help`
   ArgKind arg;
   uint64_t min, max;                    // kCount's bounds
-  void (*run)(void* ctx, uint64_t n);   // n is the count for kCount, 0 otherwise
+  void (*run)(void* ctx, uint64_t n);   // n is the count for kCount, 0 otherwise; null for kWords
+  void (*run_words)(void* ctx, unsigned n, const char* const* words) = nullptr;  // kWords' handler
 };
 
 enum class Action : uint8_t { kContinue, kExit };
@@ -31,7 +33,7 @@ enum class Action : uint8_t { kContinue, kExit };
 class Monitor {
  public:
   static constexpr size_t kMaxLine = 80;
-  static constexpr unsigned kMaxWords = 4;
+  static constexpr unsigned kMaxWords = 8;
 
   // `commands[0..n)` outlive the monitor; `ctx` is passed to every handler.
   Monitor(const Command* commands, size_t n, void* ctx) : commands_(commands), ncommands_(n), ctx_(ctx) {}

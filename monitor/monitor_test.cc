@@ -17,16 +17,23 @@ struct Calls {
 void Mem(void* ctx, uint64_t) { static_cast<Calls*>(ctx)->log.push_back("mem"); }
 void Stress(void* ctx, uint64_t n) { static_cast<Calls*>(ctx)->log.push_back("stress " + std::to_string(n)); }
 
+void Run(void* ctx, unsigned n, const char* const* words) {
+  std::string call = "run";
+  for (unsigned i = 0; i < n; ++i) call += std::string(" ") + words[i];
+  static_cast<Calls*>(ctx)->log.push_back(call);
+}
+
 constexpr Command kCommands[] = {
     {"mem", "memory totals", ArgKind::kNone, 0, 0, Mem},
     {"stress", "run the self-tests N times", ArgKind::kCount, 1, 100, Stress},
+    {"run", "start PROGRAM [ARGS]", ArgKind::kWords, 1, 3, nullptr, Run},
 };
 
 // Feeds `input` byte by byte, as the serial line would, and returns what the monitor printed and whether
 // the last byte left it.
 struct Session {
   Calls calls;
-  Monitor monitor{kCommands, 2, &calls};
+  Monitor monitor{kCommands, 3, &calls};
   std::string out;
   Action last = Action::kContinue;
 
@@ -46,6 +53,13 @@ TEST(MonitorTest, RunsCommandsAndEchoesThem) {
   EXPECT_EQ(s.calls.log, (std::vector<std::string>{"mem", "stress 3"}));
   EXPECT_EQ(s.out, "kmem> mem\nkmem> stress 3\nkmem> ");
   EXPECT_EQ(s.last, Action::kContinue);
+}
+
+TEST(MonitorTest, WordsGoToTheirCommandWithinTheirBounds) {
+  Session s("run memhog 16\nrun\nrun a b c d\nrun  hello \n");
+  EXPECT_EQ(s.calls.log, (std::vector<std::string>{"run memhog 16", "run hello"}));
+  EXPECT_NE(s.out.find("kmem> run\nmonitor: run takes 1 to 3 words\n"), std::string::npos) << s.out;
+  EXPECT_NE(s.out.find("kmem> run a b c d\nmonitor: run takes 1 to 3 words\n"), std::string::npos) << s.out;
 }
 
 TEST(MonitorTest, CrLfEndsOneLine) {

@@ -45,9 +45,11 @@ struct ProcDeps {
 // each thread's user state.
 void ProcInit(const ProcDeps& deps);
 
-// Starts argv[0] with `argv` on a thread of its own, on `cpu` (kernel/sched's kAnyCpu: the least loaded).
-// Prints nothing; on failure says why in `why`.
+// Starts argv[0] with `argv` on a thread of its own, on `cpu` (kernel/sched's kAnyCpu: the least loaded);
+// the caller must Wait for it. Prints nothing; on failure says why in `why`.
 ProcStatus Spawn(unsigned argc, const char* const* argv, int cpu, Process** out, char* why, size_t cap);
+// The same, detached: nobody waits, the process frees itself when it ends; *pid says which it is.
+ProcStatus SpawnDetached(unsigned argc, const char* const* argv, int cpu, uint64_t* pid, char* why, size_t cap);
 
 // How a process ended: exit's status, or killed and why.
 struct ProcEnd {
@@ -61,4 +63,19 @@ struct ProcEnd {
 ProcEnd Wait(Process* p);
 uint64_t PidOf(const Process* p);
 
+// One line of `ps`: a live process (not yet freed) as it is now.
+struct ProcInfo {
+  uint64_t pid;
+  char name[16];
+  bool ended;    // it has ended and is waiting to be freed (by Wait)
+  unsigned cpu;  // where its thread runs or last ran (running ones)
+  uint64_t vmas, resident_pages;
+};
+// Fills up to `cap` processes, newest first; returns how many are live.
+uint64_t ListProcesses(ProcInfo* out, uint64_t cap);
+// Prints the VMAs of process `pid` like Linux's /proc/PID/maps with resident pages; false if there is none.
+bool PrintVmas(uint64_t pid);
+// Asks process `pid` to end: it is killed at its next return to user mode (a system call's end, a timer
+// tick), with "killed by request". False if there is no such running process.
+bool Kill(uint64_t pid);
 }  // namespace kmem::kernel

@@ -17,8 +17,25 @@ namespace kmem::kernel {
 namespace {
 
 ProcDeps deps;
-pool::KmemCache* vma_nodes;  // every process's VMA nodes
+pool::KmemCache* vma_nodes;  // every process's VMA nodes (MakeVmaNodes)
 uint64_t next_pid = 1;       // atomic: processes start on every CPU
+
+// The VMA nodes' cache, made with the first process (so that until one runs the pools look as the self-tests
+// left them). vma_nodes_state (atomic): 0 none, 1 being made, 2 made.
+uint32_t vma_nodes_state = 0;
+
+bool MakeVmaNodes() {
+  uint32_t none = 0;
+  if (__atomic_compare_exchange_n(&vma_nodes_state, &none, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    vma_nodes = pool::KmemCacheCreate("vma", sizeof(VmaNode), alignof(VmaNode));
+    __atomic_store_n(&vma_nodes_state, vma_nodes != nullptr ? 2 : 0, __ATOMIC_RELEASE);
+  }
+  for (uint32_t st; (st = __atomic_load_n(&vma_nodes_state, __ATOMIC_ACQUIRE)) != 2;) {
+    if (st == 0) return false;  // the maker found no memory
+    Yield();
+  }
+  return true;
+}
 
 VmaNodeSource Nodes() {
   return VmaNodeSource{[](void*) { return pool::KmemCacheAlloc(vma_nodes); },
@@ -120,10 +137,17 @@ void TearDown(Process& p) {
   ArchFreeUserTables(&p.tables);
 }
 
+// Frees a process the table no longer holds.
+void Destroy(Process* p) {
+  p->~Process();
+  pool::Kfree(p);
+}
+
 void ProcMain(void* arg) {
   Process& p = *static_cast<Process*>(arg);
   Thread* t = CurrentThread();
   t->owner = &p;
+  Started(p, t);
   {
     const IrqState irq = IrqSave();
     t->space = &p.space;
@@ -143,6 +167,22 @@ void ProcMain(void* arg) {
     Print("proc: pid %lu (%s) exited with status %ld on cpu%u\n", p.pid, p.name, exit.status, CpuId());
   }
   TearDown(p);
+  MarkEnded(p);
+  if (p.detached) {
+    Unregister(p);
+    Destroy(&p);
+  }
+}
+
+// Before every return to user mode: a kill asked for ends the process here; else the scheduler may switch.
+void BeforeReturn() {
+  if (__atomic_load_n(&CurrentProcess().kill, __ATOMIC_ACQUIRE)) {
+    UserExit exit;
+    exit.how = UserExit::kKilled;
+    FormatTo(exit.why, sizeof exit.why, "killed by request");
+    EndUser(exit);
+  }
+  PreemptIfAsked();
 }
 
 UserFaultAction Fault(uint64_t address, UserAccess access, uint64_t rip, char* why, size_t cap) {
@@ -199,13 +239,16 @@ Process& CurrentProcess() {
 
 void ProcInit(const ProcDeps& d) {
   deps = d;
-  vma_nodes = pool::KmemCacheCreate("vma", sizeof(VmaNode), alignof(VmaNode));
-  KASSERT(vma_nodes != nullptr, "no memory for the VMA cache");
-  SetUserHooks(UserHooks{Syscall, Fault, PreemptIfAsked});
+  SetUserHooks(UserHooks{Syscall, Fault, BeforeReturn});
   SetSwitchHook(SwitchUserState);
 }
 
-ProcStatus Spawn(unsigned argc, const char* const* argv, int cpu, Process** out, char* why, size_t cap) {
+namespace {
+
+// Spawn and SpawnDetached: *pid gets the process's pid, and *out (not detached) the process, which the
+// caller must Wait for. A detached process may be gone by the time Start returns.
+ProcStatus Start(unsigned argc, const char* const* argv, int cpu, bool detached, Process** out, uint64_t* pid,
+                 char* why, size_t cap) {
   uint64_t bytes = 0;
   for (unsigned i = 0; i < argc && i < kMaxArgs; ++i) {
     for (const char* s = argv[i]; *s != '\0'; ++s) ++bytes;
@@ -220,6 +263,10 @@ ProcStatus Spawn(unsigned argc, const char* const* argv, int cpu, Process** out,
     FormatTo(why, cap, "no program called '%s' in the kernel", argv[0]);
     return ProcStatus::kNoProgram;
   }
+  if (!MakeVmaNodes()) {
+    FormatTo(why, cap, "no memory for the VMA cache");
+    return ProcStatus::kNoMemory;
+  }
   ArchAspace* tables = ArchNewUserTables();
   void* mem = tables != nullptr ? pool::Kmalloc(sizeof(Process)) : nullptr;
   if (mem == nullptr) {
@@ -228,14 +275,19 @@ ProcStatus Spawn(unsigned argc, const char* const* argv, int cpu, Process** out,
     return ProcStatus::kNoMemory;
   }
   const UserHalf half = ArchUserHalf();
-  const uint64_t pid = __atomic_fetch_add(&next_pid, 1, __ATOMIC_RELAXED);
-  Process* p = new (mem) Process(pid, argv[0], *tables, UserVmLimits{VirtAddr(half.lowest), VirtAddr(half.highest)});
+  *pid = __atomic_fetch_add(&next_pid, 1, __ATOMIC_RELAXED);
+  Process* p = new (mem) Process(*pid, argv[0], *tables, UserVmLimits{VirtAddr(half.lowest), VirtAddr(half.highest)});
+  p->detached = detached;
   p->lock.Lock();
   ProcStatus st = Load(*p, *program, argc, argv, why, cap);
   p->lock.Unlock();
-  if (st == ProcStatus::kOk && kernel::Spawn(p->name, ProcMain, p, cpu, &p->thread) != SchedStatus::kOk) {
-    FormatTo(why, cap, "no memory for the thread");
-    st = ProcStatus::kNoMemory;
+  if (st == ProcStatus::kOk) {
+    Register(*p);  // before the thread may run, end and (detached) unregister itself
+    if (kernel::Spawn(p->name, ProcMain, p, cpu, p->detached ? nullptr : &p->joinable) != SchedStatus::kOk) {
+      Unregister(*p);
+      FormatTo(why, cap, "no memory for the thread");
+      st = ProcStatus::kNoMemory;
+    }
   }
   if (st != ProcStatus::kOk) {
     p->lock.Lock();
@@ -243,19 +295,30 @@ ProcStatus Spawn(unsigned argc, const char* const* argv, int cpu, Process** out,
     p->lock.Unlock();
     p->space.Release(ArchKernelSpace());
     ArchFreeUserTables(tables);
-    p->~Process();
-    pool::Kfree(p);
+    Destroy(p);
     return st;
   }
-  *out = p;
+  if (!detached) *out = p;
   return ProcStatus::kOk;
 }
 
+}  // namespace
+
+ProcStatus Spawn(unsigned argc, const char* const* argv, int cpu, Process** out, char* why, size_t cap) {
+  uint64_t pid;
+  return Start(argc, argv, cpu, false, out, &pid, why, cap);
+}
+
+ProcStatus SpawnDetached(unsigned argc, const char* const* argv, int cpu, uint64_t* pid, char* why, size_t cap) {
+  return Start(argc, argv, cpu, true, nullptr, pid, why, cap);
+}
+
 ProcEnd Wait(Process* p) {
-  Join(p->thread);
+  KASSERT(!p->detached, "waiting for detached process %lu", p->pid);
+  Join(p->joinable);
   const ProcEnd end = p->end;
-  p->~Process();
-  pool::Kfree(p);
+  Unregister(*p);
+  Destroy(p);
   return end;
 }
 

@@ -22,11 +22,31 @@ class Process {
   // Its VMAs; every call under `lock`.
   UserVm vm;
   QLock lock;
-  Thread* thread = nullptr;
+  Thread* joinable = nullptr;  // its thread, for Wait (nullptr when detached)
   // Where the program starts, set by the loader.
   uint64_t entry = 0, sp = 0, argc = 0, argv = 0;
   ProcEnd end = {};
+  // Nobody waits for it: it frees itself when it ends (the monitor's run).
+  bool detached = false;
+  // Set by Kill (atomic): the process ends at its next return to user mode.
+  bool kill = false;
+
+  // The process table's (table.cc), under its lock: the next live process, how many callers hold this one
+  // pinned (it is not freed while any does), and whether it has ended (its memory given back).
+  Process* next_live = nullptr;
+  uint32_t pins = 0;
+  bool ended = false;
+  Thread* thread = nullptr;  // set by the thread itself as it starts (Started)
 };
+
+// The process table (table.cc): a process is in it from its start until it is freed.
+void Register(Process& p);
+// The process's thread has started: ps may look at it.
+void Started(Process& p, Thread* t);
+// Marks `p` as ended (its thread does not touch its memory any more).
+void MarkEnded(Process& p);
+// Takes `p` out of the table once nobody holds it pinned; then it may be freed.
+void Unregister(Process& p);
 
 // The process of the calling thread; panics on a thread that runs none.
 Process& CurrentProcess();

@@ -11,7 +11,7 @@
 #      widths and the boot stack its start-up line names;
 #   3. at the MMU self-test's user Pmap (the first Pmap after NewAddressSpace): `kmem page` inside the
 #      2 MiB block it allocated names that block;
-#   4. at ProcInit, after the self-tests printed the pool tables (before the VMA cache exists): `kmem pools`
+#   4. at ProcInit, after the self-tests printed the pool tables: `kmem pools`
 #      prints those tables.
 # Then gdb detaches and the kernel must finish its boot. Every wait has a deadline.
 set -u

@@ -99,7 +99,7 @@ unsigned ArchSmpInit(KernelPalloc& palloc, const char* cmdline) {
 
 void ArchRunOnCpus(CpuSet cpus, CrossCallFn fn, void* arg) { RunOnCpus(cpus, fn, arg); }
 
-char ArchConsoleRead() { return SerialRead(); }
+bool ArchConsoleTryRead(char* c) { return SerialTryRead(c); }
 
 void ArchDumpPageTables() { x86::MmuDump(KernelMmu(), KernelMmu().kernel_table()); }
 

@@ -38,9 +38,16 @@ void SerialWrite(const char* text, size_t len) {
 }
 
 char SerialRead() {
-  while ((x86::Inb(kCom1 + kLineStatus) & kRxReady) == 0) {
+  char c;
+  while (!SerialTryRead(&c)) {
   }
-  return static_cast<char>(x86::Inb(kCom1 + kData));
+  return c;
+}
+
+bool SerialTryRead(char* c) {
+  if ((x86::Inb(kCom1 + kLineStatus) & kRxReady) == 0) return false;
+  *c = static_cast<char>(x86::Inb(kCom1 + kData));
+  return true;
 }
 
 }  // namespace kmem::boot

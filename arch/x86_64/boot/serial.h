@@ -10,5 +10,7 @@ void SerialInit();
 void SerialWrite(const char* text, size_t len);
 // Waits for one byte from the line and returns it (polled; used when a test holds the kernel still).
 char SerialRead();
+// The next received byte into *c, or false at once when none has arrived.
+bool SerialTryRead(char* c);
 
 }  // namespace kmem::boot

@@ -1,0 +1,126 @@
+// The process table: every live process (from Spawn until it is freed) on one list, for ps, vmas and kill.
+// A caller pins a process under the table's lock and works on it after dropping the lock (its VMAs need the
+// process's sleeping lock, which cannot be taken under a spinlock); a process is not freed while pinned.
+#include "kernel/proc/process.h"
+#include "kernel/proc/proc.h"
+#include "kernel/sched/sched.h"
+#include "mm/base/format.h"
+#include "mm/base/lock.h"
+
+namespace kmem::kernel {
+namespace {
+
+// Protects `live` and every live process's next_live, pins and ended. Global level: taken with no memory
+// lock held, and nothing but the list is touched under it.
+SpinLock table_lock{"processes", LockLevel::kGlobal};
+Process* live = nullptr;  // newest first
+
+// The live process `pid`, pinned, or nullptr.
+Process* Pin(uint64_t pid) {
+  LockGuard g(table_lock);
+  for (Process* p = live; p != nullptr; p = p->next_live) {
+    if (p->pid == pid) {
+      ++p->pins;
+      return p;
+    }
+  }
+  return nullptr;
+}
+
+void Unpin(Process& p) {
+  LockGuard g(table_lock);
+  --p.pins;
+}
+
+void PrintText(void*, const char* text, size_t len) { Print("%.*s", static_cast<int>(len), text); }
+
+}  // namespace
+
+void Register(Process& p) {
+  LockGuard g(table_lock);
+  p.next_live = live;
+  live = &p;
+}
+
+void Started(Process& p, Thread* t) {
+  LockGuard g(table_lock);
+  p.thread = t;
+}
+
+void MarkEnded(Process& p) {
+  LockGuard g(table_lock);
+  p.ended = true;
+}
+
+void Unregister(Process& p) {
+  for (;;) {
+    {
+      LockGuard g(table_lock);
+      if (p.pins == 0) {
+        Process** at = &live;
+        while (*at != &p) at = &(*at)->next_live;
+        *at = p.next_live;
+        return;
+      }
+    }
+    Yield();  // a ps or kill holds it for a moment
+  }
+}
+
+uint64_t ListProcesses(ProcInfo* out, uint64_t cap) {
+  // Pins up to `cap` processes in one pass, then reads each under its own lock.
+  constexpr uint64_t kMaxList = 128;
+  Process* pinned[kMaxList];
+  uint64_t n = 0, count = 0;
+  {
+    LockGuard g(table_lock);
+    for (Process* p = live; p != nullptr; p = p->next_live, ++count) {
+      if (n < cap && n < kMaxList) {
+        ++p->pins;
+        pinned[n++] = p;
+      }
+    }
+  }
+  for (uint64_t i = 0; i < n; ++i) {
+    Process& p = *pinned[i];
+    ProcInfo& info = out[i];
+    info = ProcInfo{p.pid, {}, false, 0, 0, 0};
+    FormatTo(info.name, sizeof info.name, "%s", p.name);
+    p.lock.Lock();
+    info.vmas = p.vm.Stats(&info.resident_pages, nullptr, 0);
+    p.lock.Unlock();
+    {
+      LockGuard g(table_lock);
+      info.ended = p.ended;
+      if (!p.ended && p.thread != nullptr) info.cpu = p.thread->cpu();
+    }
+    Unpin(p);
+  }
+  return count;
+}
+
+bool PrintVmas(uint64_t pid) {
+  Process* p = Pin(pid);
+  if (p == nullptr) return false;
+  Print("pid %lu (%s):\n", p->pid, p->name);
+  p->lock.Lock();
+  p->vm.Dump(PrintText, nullptr);
+  p->lock.Unlock();
+  Unpin(*p);
+  return true;
+}
+
+bool Kill(uint64_t pid) {
+  Process* p = Pin(pid);
+  if (p == nullptr) return false;
+  bool running;
+  {
+    LockGuard g(table_lock);
+    running = !p->ended;
+  }
+  if (running) __atomic_store_n(&p->kill, true, __ATOMIC_RELEASE);
+  Unpin(*p);
+  return running;
+}
+
+}  // namespace kmem::kernel
