@@ -20,6 +20,7 @@ _ONLINE = "'kmem::(anonymous namespace)::online'"
 _POOLS = ("'kmem::pool::mainmem'", "'kmem::pool::imagmem'", "'kmem::pool::secrmem'")
 _CACHES = "'kmem::pool::(anonymous namespace)::all_caches'"
 _MAGAZINES = "'kmem::pool::(anonymous namespace)::magazines'"
+_LIVE = "'kmem::kernel::(anonymous namespace)::live'"
 
 
 def _const(name):
@@ -147,7 +148,7 @@ class _KmemCommand(gdb.Command):
 
 
 class Kmem(gdb.Command):
-    """kmem's views of the kernel's memory: ptdump, translate, buddyinfo, page, pools, cpus."""
+    """kmem's views of the kernel's memory: ptdump, translate, buddyinfo, page, pools, cpus, ps, vmas."""
 
     def __init__(self):
         super().__init__("kmem", gdb.COMMAND_DATA, gdb.COMPLETE_COMMAND, prefix=True)
@@ -409,6 +410,69 @@ class Cpus(_KmemCommand):
             gdb.write("cpu%d: apic id %d, boot stack [0x%x, 0x%x)\n" % (
                 n, int(mach["apic_id"]), _addr(mach["stack_base"]), _addr(mach["stack_top"])))
 
+def _processes():
+    """The live processes (kernel/proc/table.cc's list, newest first)."""
+    p = gdb.parse_and_eval(_LIVE)
+    while int(p) != 0:
+        yield p.dereference()
+        p = p["next_live"]
+
+
+def _vmas(process):
+    """A process's VMAs in address order: an in-order walk of its UserVm's AVL tree (mm/vm/vma.h)."""
+    stack, node = [], process["vm"]["tree_"]["root_"]
+    while stack or int(node) != 0:
+        while int(node) != 0:
+            stack.append(node)
+            node = node["left"]
+        node = stack.pop()
+        yield node["vma"]
+        node = node["right"]
+
+
+def _enum_name(value):
+    """kmem::VmaKind::kText -> "text"."""
+    return str(value).split("::")[-1][1:].lower()
+
+
+class Ps(_KmemCommand):
+    """kmem ps: the live processes, as the monitor's ps prints them: pid, name, state, CPU, VMAs, resident."""
+
+    def __init__(self):
+        super().__init__("ps")
+
+    def run(self, arg):
+        gdb.write("  pid name             state    cpu  vmas  resident\n")
+        for p in _processes():
+            vmas = list(_vmas(p))
+            ended = bool(p["ended"])
+            cpu = 0 if ended or int(p["thread"]) == 0 else int(p["thread"]["cpu_"])
+            gdb.write("%5d %-16s %-8s %3d %5d %9d\n" % (
+                int(p["pid"]), p["name"].string(), "ended" if ended else "running", cpu, len(vmas),
+                sum(int(v["resident"]) for v in vmas)))
+
+
+class Vmas(_KmemCommand):
+    """kmem vmas PID: process PID's VMAs, as the monitor's vmas and kmem.ps print them (Linux's maps)."""
+
+    def __init__(self):
+        super().__init__("vmas")
+
+    def run(self, arg):
+        pid = _parse_int(arg, "a pid")
+        for p in _processes():
+            if int(p["pid"]) != pid:
+                continue
+            gdb.write("pid %d (%s):\n" % (pid, p["name"].string()))
+            for v in _vmas(p):
+                prot = int(v["prot"])
+                text = "r" + ("w" if prot & 1 else "-") + ("x" if prot & 2 else "-")
+                gdb.write("%08x-%08x %s %-5s resident %d\n" % (
+                    _addr(v["start"]), _addr(v["end"]), text, _enum_name(v["kind"]), int(v["resident"])))
+            return
+        raise gdb.GdbError("kmem vmas: no process %d" % pid)
+
+
 Kmem()
 Ptdump()
 Translate()
@@ -416,3 +480,5 @@ Buddyinfo()
 PageCmd()
 Pools()
 Cpus()
+Ps()
+Vmas()

@@ -1,7 +1,7 @@
 #!/bin/bash
 # kmem_gdb_test.sh BACKEND: boots the BACKEND kernel under TCG stopped at its first instruction, with QEMU's
 # gdb stub on a socket of its own, and runs gdb in batch mode with tools/gdb/kmem.py. gdb stops the kernel
-# four times, and each kmem command's output must agree with what the kernel printed on its serial line:
+# five times, and each kmem command's output must agree with what the kernel printed on its serial line:
 #   1. at PoolsLate, just after palloc printed its free table: `kmem ptdump` and `kmem ptdump $cr3` print
 #      the `mmu:` dump's lines, `kmem buddyinfo` the `palloc:` free-blocks lines (in all and per zone),
 #      `kmem translate` the run of the dump that holds the address, `kmem page` names a free user page and a
@@ -12,7 +12,9 @@
 #   3. at the MMU self-test's user Pmap (the first Pmap after NewAddressSpace): `kmem page` inside the
 #      2 MiB block it allocated names that block;
 #   4. at ProcInit, after the self-tests printed the pool tables: `kmem pools`
-#      prints those tables.
+#      prints those tables;
+#   5. at the first system call of `hello` (-append 'run=hello kmem.ps'): `kmem ps` lists it running, `kmem
+#      vmas 1` its VMAs as kmem.ps prints them when it ends (resident pages left out: it may fault more).
 # Then gdb detaches and the kernel must finish its boot. Every wait has a deadline.
 set -u
 backend=$1
@@ -28,7 +30,8 @@ gdblog=$out/gdb.log
 fail() { echo "FAIL (gdb, $backend): $*"; echo "--- gdb:"; tail -60 "$gdblog"; kill "$qemu" 2>/dev/null; exit 1; }
 
 KMEM_ACCEL=tcg KMEM_KERNEL=boot/kernel_$backend.bin KMEM_SERIAL="file:$serial" \
-  timeout 120 boot/qemu -smp 2 -S -gdb "unix:$sock,server=on,wait=off" >"$dir/qemu.log" 2>&1 &
+  timeout 120 boot/qemu -smp 2 -S -gdb "unix:$sock,server=on,wait=off" -append 'run=hello kmem.ps' \
+  >"$dir/qemu.log" 2>&1 &
 qemu=$!
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
 [ -S "$sock" ] || fail "QEMU opened no gdb socket: $(cat "$dir/qemu.log")"
@@ -52,7 +55,10 @@ timeout 100 gdb -batch -nx "boot/kernel_$backend.elf" -x tools/gdb/kmem.py \
   -ex "hbreak *'kmem::x86::Mmu::Pmap'" -ex continue -ex 'delete' \
   -ex 'echo ==page-block\n' -ex 'kmem page $rdx + 0x3000' -ex 'echo ==block-pa\n' -ex 'printf "0x%lx\n", $rdx' \
   -ex "hbreak *'kmem::kernel::ProcInit'" -ex continue -ex 'delete' \
-  -ex 'echo ==pools\n' -ex 'kmem pools' \
+  -ex 'echo ==pools\n' -ex 'kmem pools' -ex 'echo ==pools-end\n' \
+  -ex "hbreak *'kmem::kernel::Syscall'" -ex continue -ex 'delete' \
+  -ex 'echo ==ps\n' -ex 'kmem ps' \
+  -ex 'echo ==vmas\n' -ex 'kmem vmas 1' \
   -ex 'echo ==end\n' -ex detach >"$gdblog" 2>&1
 # gdb's status is not the test's: the kernel may finish and QEMU close the socket before gdb has read the
 # answer to detach ("Remote communication error"). That every command ran is what ==end says.
@@ -120,8 +126,16 @@ log | sed -n '/^pool       live blocks/,/^pool selftest: passed/p' | sed '$d' >"
 [ -s "$dir/pools.kernel" ] || fail "no pool tables in the serial log"
 section pools | diff "$dir/pools.kernel" - || fail "kmem pools differs from the kernel's pool tables"
 
+section ps | grep -qE '^ +1 hello +running +[01] +[1-9][0-9]* +[1-9][0-9]*$' || fail "kmem ps: $(section ps)"
+log | sed -n '/^proc: pid 1 (hello) maps:$/,/^[^0-9a-f]/p' | grep '^[0-9a-f]*-' | sed 's/ *resident.*//' >"$dir/maps.kernel"
+[ -s "$dir/maps.kernel" ] || fail "no maps of hello in the serial log"
+section vmas | head -1 | grep -qx 'pid 1 (hello):' || fail "kmem vmas 1: $(section vmas)"
+section vmas | sed '1d; s/ *resident.*//' | diff "$dir/maps.kernel" - || fail "kmem vmas 1 differs from hello's maps"
+[ "$(section ps | sed -n 2p | awk '{print $5}')" = "$(wc -l <"$dir/maps.kernel")" ] ||
+  fail "kmem ps counts other VMAs than hello has: $(section ps)"
+
 wait "$qemu"
 status=$?
 [ $status -eq 0 ] || fail "qemu.sh exited with $status after gdb detached: $(cat "$dir/qemu.log")"
 log | grep -q '^kmem: boot ok' || fail "no 'boot ok' after gdb detached"
-echo "PASS: kmem ptdump, translate, buddyinfo, page, cpus (of both CPUs) and pools agree with the $backend kernel's log"
+echo "PASS: kmem ptdump, translate, buddyinfo, page, cpus (of both CPUs), pools, ps and vmas agree with the $backend kernel's log"
