@@ -187,8 +187,14 @@ void RunProgramsIfAsked(const char* cmdline, KernelPalloc& palloc) {
   }
   const MemCounts after = CountMem(palloc);
   ExpectCountsBack("run", before, after);
-  Print("run: %u programs, %u as expected; every page back (%lu free, %lu user pages, %lu page-table pages)\n", n,
-        ok, after.free, after.users, after.tables);
+  char ended[48];
+  if (suite) {
+    FormatTo(ended, sizeof ended, "%u programs, %u as expected", n, ok);
+  } else {
+    FormatTo(ended, sizeof ended, "%u program%s ended", ok, ok == 1 ? "" : "s");
+  }
+  Print("run: %s; every page back (%lu free, %lu user pages, %lu page-table pages)\n", ended, after.free,
+        after.users, after.tables);
   if (suite && ok != n) Panic("run: %u of %u programs of the suite did not end as they must", n - ok, n);
 }
 
