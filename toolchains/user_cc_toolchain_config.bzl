@@ -10,93 +10,21 @@ No SSE, MMX or x87 code: the kernel does not save a thread's FPU/SIMD state acro
 a program that used those registers would see another's values. Lift -mno-sse & co. when it does (XSAVE).
 """
 
-load("@rules_cc//cc:cc_toolchain_config_lib.bzl", "feature", "flag_group", "flag_set")
-load(
-    ":llvm.bzl",
-    "CLANG_RESOURCE_INCLUDE",
-    "COMPILE_ACTIONS",
-    "CXX_ACTIONS",
-    "LINK_ACTIONS",
-    "LLVM_BIN",
-    "llvm_tool_paths",
-)
+load(":llvm.bzl", "TOOLCHAIN_CONFIG_ATTRS", "freestanding_toolchain_config")
 
 def _impl(ctx):
-    freestanding = feature(
-        name = "user_freestanding",
-        enabled = True,
-        flag_sets = [
-            flag_set(
-                actions = COMPILE_ACTIONS,
-                flag_groups = [flag_group(flags = [
-                    "--target=x86_64-unknown-none-elf",
-                    "-ffreestanding",
-                    "-nostdlibinc",
-                    "-fno-pic",
-                    "-mno-mmx",
-                    "-mno-sse",
-                    "-mno-sse2",
-                    "-mno-80387",
-                    "-fno-stack-protector",
-                    "-fno-omit-frame-pointer",
-                    # No unwinding without exceptions: no .eh_frame to load.
-                    "-fno-asynchronous-unwind-tables",
-                    "-ffunction-sections",
-                    "-fdata-sections",
-                    "-O2",
-                    "-g",
-                    "-Wall",
-                    "-Wextra",
-                    "-Werror",
-                    "-no-canonical-prefixes",
-                ])],
-            ),
-            flag_set(
-                actions = CXX_ACTIONS,
-                flag_groups = [flag_group(flags = [
-                    "-fno-exceptions",
-                    "-fno-rtti",
-                    "-fno-threadsafe-statics",
-                    "-fno-use-cxa-atexit",
-                ])],
-            ),
-            flag_set(
-                actions = LINK_ACTIONS,
-                flag_groups = [flag_group(flags = [
-                    "--target=x86_64-unknown-none-elf",
-                    "-fuse-ld=lld",
-                    "-nostdlib",
-                    # clang links a none-elf target through the gcc driver, for which -static means a
-                    # non-PIE ET_EXEC (-no-pie would go unused); user/elf_check.sh holds every program to it.
-                    "-static",
-                    "-Wl,--gc-sections",
-                    "-Wl,--no-undefined",
-                    "-Wl,-z,max-page-size=4096",
-                    "-Wl,-z,noexecstack",
-                ])],
-            ),
-        ],
-    )
-    return cc_common.create_cc_toolchain_config_info(
-        ctx = ctx,
-        features = [freestanding],
-        toolchain_identifier = "x86_64-user-clang",
-        host_system_name = "x86_64-unknown-linux-gnu",
-        target_system_name = "x86_64-unknown-none-elf",
-        target_cpu = "x86_64",
-        target_libc = "none",
-        compiler = "clang",
-        abi_version = "none",
-        abi_libc_version = "none",
-        tool_paths = llvm_tool_paths(ctx.attr.llvm_bin),
-        cxx_builtin_include_directories = [ctx.attr.clang_resource_include],
+    return freestanding_toolchain_config(
+        ctx,
+        name = "user",
+        # No unwinding without exceptions: no .eh_frame to load.
+        compile_flags = ["-fno-asynchronous-unwind-tables"],
+        # clang links a none-elf target through the gcc driver, for which -static means a non-PIE ET_EXEC
+        # (-no-pie would go unused); user/elf_check.sh holds every program to it.
+        link_flags = ["-Wl,-z,noexecstack"],
     )
 
 user_cc_toolchain_config = rule(
     implementation = _impl,
-    attrs = {
-        "llvm_bin": attr.string(default = LLVM_BIN),
-        "clang_resource_include": attr.string(default = CLANG_RESOURCE_INCLUDE),
-    },
+    attrs = TOOLCHAIN_CONFIG_ATTRS,
     provides = [CcToolchainConfigInfo],
 )
