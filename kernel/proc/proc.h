@@ -59,9 +59,9 @@ struct ProcEnd {
   uint64_t entered_ns, left_ns;  // when it entered user mode and when it ended (kernel/sched's NowNs)
   bool tagged;                   // its TLB entries were tagged (x86: a PCID), so switches kept them
 };
+
 // Waits for `p` to end, then frees it. Each process is waited for exactly once.
 ProcEnd Wait(Process* p);
-uint64_t PidOf(const Process* p);
 
 // One line of `ps`: a live process (not yet freed) as it is now.
 struct ProcInfo {
@@ -78,4 +78,5 @@ bool PrintVmas(uint64_t pid);
 // Asks process `pid` to end: it is killed at its next return to user mode (a system call's end, a timer
 // tick), with "killed by request". False if there is no such running process.
 bool Kill(uint64_t pid);
+
 }  // namespace kmem::kernel

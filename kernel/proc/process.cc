@@ -7,11 +7,10 @@
 #include "kernel/sched/arch.h"
 #include "kernel/sched/sched.h"
 #include "mm/base/format.h"
-#include "mm/base/placement_new.h"
 #include "mm/base/panic.h"
+#include "mm/base/placement_new.h"
 #include "mm/pool/slab.h"
 #include "user/images.h"
-
 
 namespace kmem::kernel {
 namespace {
@@ -121,14 +120,12 @@ ProcStatus Load(Process& p, const user::UserImage& program, unsigned argc, const
   return BuildStack(p, argc, argv, top, why, cap);
 }
 
-void PrintLine(void*, const char* text, size_t len) { Print("%.*s", static_cast<int>(len), text); }
-
 // Gives back everything the process holds but the Process itself, on its own thread.
 void TearDown(Process& p) {
   p.lock.Lock();
   if (deps.maps == PrintMaps::kYes) {
     Print("proc: pid %lu (%s) maps:\n", p.pid, p.name);
-    p.vm.Dump(PrintLine, nullptr);
+    p.vm.Dump(PrintSink, nullptr);
   }
   p.vm.Teardown();
   p.lock.Unlock();
@@ -229,8 +226,6 @@ const char* ProcStatusName(ProcStatus status) {
   return "?";
 }
 
-const ProcDeps& Deps() { return deps; }
-
 Process& CurrentProcess() {
   Thread* t = CurrentThread();
   KASSERT(t->owner != nullptr, "thread %s runs no process", t->name());
@@ -321,7 +316,5 @@ ProcEnd Wait(Process* p) {
   Destroy(p);
   return end;
 }
-
-uint64_t PidOf(const Process* p) { return p->pid; }
 
 }  // namespace kmem::kernel

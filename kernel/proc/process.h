@@ -54,7 +54,7 @@ Process& CurrentProcess();
 // The system-call hook (syscalls.cc).
 int64_t Syscall(SyscallArgs& a);
 
-// The deps ProcInit was given.
-const ProcDeps& Deps();
+// A FormatSink onto the console, for UserVm::Dump.
+void PrintSink(void* ctx, const char* text, size_t len);
 
 }  // namespace kmem::kernel

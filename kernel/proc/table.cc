@@ -32,9 +32,9 @@ void Unpin(Process& p) {
   --p.pins;
 }
 
-void PrintText(void*, const char* text, size_t len) { Print("%.*s", static_cast<int>(len), text); }
-
 }  // namespace
+
+void PrintSink(void*, const char* text, size_t len) { Print("%.*s", static_cast<int>(len), text); }
 
 void Register(Process& p) {
   LockGuard g(table_lock);
@@ -104,7 +104,7 @@ bool PrintVmas(uint64_t pid) {
   if (p == nullptr) return false;
   Print("pid %lu (%s):\n", p->pid, p->name);
   p->lock.Lock();
-  p->vm.Dump(PrintText, nullptr);
+  p->vm.Dump(PrintSink, nullptr);
   p->lock.Unlock();
   Unpin(*p);
   return true;
