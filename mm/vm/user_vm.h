@@ -143,7 +143,8 @@ class UserVm {
   static size_t DescribeFault(const FaultResult& result, VirtAddr va, Access access, char* buf, size_t cap);
 
   // The kernel writes len bytes into the space at va whatever the protection, faulting pages in (the
-  // initial stack with argv) and copying shared ones first. kNoVma (bytes before it written) when a byte is outside every VMA.
+  // initial stack with argv) and copying shared ones first. kNoVma (bytes before it written) when a byte
+  // is outside every VMA.
   UserVmStatus Write(VirtAddr va, const void* src, uint64_t len);
   // The VMA containing va into *out, or false. O(log n).
   bool Lookup(VirtAddr va, Vma* out) const;

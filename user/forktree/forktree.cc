@@ -1,11 +1,13 @@
-// forktree [depth]: a tree of 2^depth processes (default 6: 64) made by fork, each round every process
+// forktree [depth [orphans]]: a tree of 2^depth processes (default 6: 64) made by fork, each round every process
 // forking once. Before each fork a process stamps the round's slot and fills the rest of four areas it
 // inherits (data, bss, heap, stack) with a pattern of its own identity; after it, parent and child check
 // that every earlier round's stamp is still their ancestors' and the fill is the one made before the fork,
 // and at the end each fills the areas with its own pattern, yields so that the others write theirs, and
 // checks that nobody else's write reached it: copy-on-write keeps each process's pages its own. Each
 // waits for its children, whose exit status is kOk plus the processes below them; the root prints
-// "forktree: N processes ok". Any mismatch prints "forktree: FAIL ..." and exits 1.
+// "forktree: N processes ok". With `orphans` nobody waits: each process exits once its own checks pass, and
+// the kernel reaps the children with their parent; the root prints "forktree: N processes, none waited
+// for". Any mismatch prints "forktree: FAIL ..." and exits 1.
 
 #include <stdint.h>
 
@@ -62,8 +64,11 @@ void CheckStamps(const Area& a, uint64_t id, uint64_t rounds) {
 
 extern "C" int main(int argc, char** argv) {
   const uint64_t depth = kmem::user::UintArg("forktree", argc, argv, 1, 6, kMaxDepth);
+  const bool orphans = argc > 2 && kmem::user::StrEq(argv[2], "orphans");
+  if (argc > 2 && !orphans) Fail("forktree: bad argument '%s'\n", argv[2]);
   const int64_t heap = kmem::user::Brk(0);
-  if (kmem::user::IsErr(heap) || kmem::user::Brk(static_cast<uint64_t>(heap) + kWords * 8) < heap + int64_t{kWords * 8}) {
+  const int64_t heap_end = heap + int64_t{kWords * 8};
+  if (kmem::user::IsErr(heap) || kmem::user::Brk(static_cast<uint64_t>(heap_end)) != heap_end) {
     Fail("forktree: FAIL: no heap\n");
   }
   uint64_t stack_area[kWords];
@@ -100,6 +105,12 @@ extern "C" int main(int argc, char** argv) {
     CheckFill(a, id, id);
     CheckStamps(a, id, depth);
   }
+  if (id >> depth != 1) Fail("forktree: FAIL: process %lu after %lu rounds\n", id, depth);
+  const bool root = id == uint64_t{1} << depth;
+  if (orphans) {
+    if (root) kmem::Print("forktree: %lu processes, none waited for\n", uint64_t{1} << depth);
+    return 0;
+  }
   int64_t processes = 1;
   for (uint64_t i = 0; i < nkids; ++i) {
     int64_t status = 0;
@@ -109,8 +120,7 @@ extern "C" int main(int argc, char** argv) {
     }
     processes += status - kOk;
   }
-  if (id >> depth != 1) Fail("forktree: FAIL: process %lu after %lu rounds\n", id, depth);
-  if (id != uint64_t{1} << depth) kmem::user::Exit(kOk + processes);  // every process but the root
+  if (!root) kmem::user::Exit(kOk + processes);  // every process but the root
   int64_t status = 0;
   if (kmem::user::Wait(1, &status) != static_cast<int64_t>(kmem::abi::Err::kInval)) {
     Fail("forktree: FAIL: wait for a process that is not a child did not say kInval\n");
