@@ -25,10 +25,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <memory>
 #include <vector>
 
 #include "mm/vm/user_vm.h"
+#include "testing/fake_aspace.h"
 #include "testing/user_vm_host.h"
 
 namespace kmem::testing {
@@ -606,5 +609,70 @@ class UserVmRun {
   const char* last_op_ = "load";
   enum class Dry : uint8_t { kNo, kNodes, kPages } dry_ = Dry::kNo;
 };
+
+// One process of a fork tree: its space, made by the caller's factory and released when it goes.
+struct UserVmSpace {
+  virtual ~UserVmSpace() = default;
+  virtual AddressSpace& space() = 0;
+  virtual void AfterStep() {}
+};
+using UserVmSpaceFactory = std::function<std::unique_ptr<UserVmSpace>()>;
+
+struct FakeSpace final : UserVmSpace {
+  FakeArchAspace arch;
+  AddressSpace as{"proc", AddressSpace::Kind::kUser, arch};
+  AddressSpace& space() override { return as; }
+  void AfterStep() override { arch.calls.clear(); }  // the fake's call log, which nothing here reads
+};
+
+// A tree grown from one loaded root: each round (up to `rounds`, while source.More()) a live process forks
+// (up to kMaxLive alive), exits, or takes a step; the root may exit before its children. At the end the rest
+// exit in random order and every page, the shared ones included, has gone back exactly once (each exit's
+// check counts palloc's free pages against the frames still alive).
+template <typename Source>
+void RunForkTree(Source& src, const UserVmSpaceFactory& make, HostUserPages& pages, const DirectMap& map, uint64_t lo,
+                 int rounds = 400) {
+  constexpr size_t kMaxLive = 12;
+  struct Proc {
+    std::unique_ptr<UserVmSpace> space;
+    std::unique_ptr<UserVmRun<Source>> run;
+  };
+  UserVmFrames frames(pages.palloc().FreeCount());
+  // Runs stay allocated until the end: a child's VMAs take image bytes from the root's run.
+  std::vector<Proc> all;
+  std::vector<size_t> live;
+  all.push_back(Proc{make(), nullptr});
+  all[0].run = std::make_unique<UserVmRun<Source>>(src, all[0].space->space(), pages, map, lo, &frames);
+  all[0].run->Load();
+  live.push_back(0);
+  auto exit = [&](size_t at) {
+    Proc& p = all[live[at]];
+    p.run->Finish();
+    p.space.reset();
+    live.erase(live.begin() + static_cast<long>(at));
+  };
+  for (int round = 0; round < rounds && src.More() && !live.empty(); ++round) {
+    const size_t at = src.Pick(live.size());
+    const size_t i = live[at];
+    const uint64_t what = src.Pick(10);
+    if (what == 0 && live.size() < kMaxLive) {
+      Proc child{make(), nullptr};
+      child.run = std::make_unique<UserVmRun<Source>>(*all[i].run, child.space->space());
+      const bool forked = all[i].run->Fork(*child.run);
+      all.push_back(std::move(child));
+      live.push_back(all.size() - 1);
+      if (!forked) exit(live.size() - 1);
+    } else if (what == 1 && live.size() > 1) {
+      exit(at);
+    } else {
+      all[i].run->Step();
+      all[i].space->AfterStep();
+    }
+  }
+  while (!live.empty()) exit(src.Pick(live.size()));
+  VM_MODEL_CHECK(frames.refs.empty(), "%zu frames alive once every process exited", frames.refs.size());
+  VM_MODEL_CHECK(pages.palloc().FreeCount() == frames.free_before, "palloc has %lu free pages at the end, %lu before",
+                 pages.palloc().FreeCount(), frames.free_before);
+}
 
 }  // namespace kmem::testing

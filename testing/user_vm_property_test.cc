@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <functional>
 #include <memory>
 #include <random>
 #include <vector>
@@ -25,6 +24,7 @@ class Rng {
  public:
   explicit Rng(uint64_t seed) : rng_(seed) {}
   uint64_t Pick(uint64_t n) { return rng_() % n; }
+  bool More() const { return true; }
 
  private:
   std::mt19937_64 rng_;
@@ -86,74 +86,11 @@ TEST_F(UserVmPropertyTest, RandomStreamsMatchTheModelOverTheX86Tables) {
   }
 }
 
-// One process of a fork tree: its space (made by the test's factory, released when it goes) and its run.
-struct Space {
-  virtual ~Space() = default;
-  virtual AddressSpace& space() = 0;
-  virtual void AfterStep() {}
-};
-using SpaceFactory = std::function<std::unique_ptr<Space>()>;
-
-struct FakeSpace final : Space {
-  FakeArchAspace arch;
-  AddressSpace as{"proc", AddressSpace::Kind::kUser, arch};
-  AddressSpace& space() override { return as; }
-  void AfterStep() override { arch.calls.clear(); }  // the fake's call log, which nothing here reads
-};
-
-// A tree grown from one loaded root: each round a live process forks (up to kMaxLive alive), exits, or takes
-// a step; the root may exit before its children. At the end the rest exit in random order and every page,
-// the shared ones included, has gone back exactly once (each exit's check counts palloc's free pages
-// against the frames still alive).
-void RunForkTree(uint64_t seed, const SpaceFactory& make, HostUserPages& pages, const DirectMap& map, uint64_t lo) {
-  constexpr size_t kMaxLive = 12;
-  struct Proc {
-    std::unique_ptr<Space> space;
-    std::unique_ptr<UserVmRun<Rng>> run;
-  };
-  Rng rng(seed);
-  UserVmFrames frames(pages.palloc().FreeCount());
-  // Runs stay allocated until the end: a child's VMAs take image bytes from the root's run.
-  std::vector<Proc> all;
-  std::vector<size_t> live;
-  all.push_back(Proc{make(), nullptr});
-  all[0].run = std::make_unique<UserVmRun<Rng>>(rng, all[0].space->space(), pages, map, lo, &frames);
-  all[0].run->Load();
-  live.push_back(0);
-  auto exit = [&](size_t at) {
-    Proc& p = all[live[at]];
-    p.run->Finish();
-    p.space.reset();
-    live.erase(live.begin() + static_cast<long>(at));
-  };
-  for (int round = 0; round < 400 && !live.empty(); ++round) {
-    const size_t at = rng.Pick(live.size());
-    const size_t i = live[at];
-    const uint64_t what = rng.Pick(10);
-    if (what == 0 && live.size() < kMaxLive) {
-      Proc child{make(), nullptr};
-      child.run = std::make_unique<UserVmRun<Rng>>(*all[i].run, child.space->space());
-      const bool forked = all[i].run->Fork(*child.run);
-      all.push_back(std::move(child));
-      live.push_back(all.size() - 1);
-      if (!forked) exit(live.size() - 1);
-    } else if (what == 1 && live.size() > 1) {
-      exit(at);
-    } else {
-      all[i].run->Step();
-      all[i].space->AfterStep();
-    }
-  }
-  while (!live.empty()) exit(rng.Pick(live.size()));
-  VM_MODEL_CHECK(frames.refs.empty(), "%zu frames alive once every process exited", frames.refs.size());
-  VM_MODEL_CHECK(pages.palloc().FreeCount() == frames.free_before, "palloc has %lu free pages at the end, %lu before",
-                 pages.palloc().FreeCount(), frames.free_before);
-}
-
 TEST_F(UserVmPropertyTest, ForkTreesMatchTheModelOverTheFakeTables) {
   for (uint64_t seed = 1; seed <= 25; ++seed) {
     SCOPED_TRACE(seed);
-    RunForkTree(seed, [] { return std::make_unique<FakeSpace>(); }, pages_, arena_.direct_map(), kFakeLo);
+    Rng rng(seed);
+    RunForkTree(rng, [] { return std::make_unique<FakeSpace>(); }, pages_, arena_.direct_map(), kFakeLo);
   }
 }
 
@@ -167,7 +104,7 @@ TEST_F(UserVmPropertyTest, ForkTreesMatchTheModelOverTheX86Tables) {
   ASSERT_EQ(mmu.Init(x86::Mmu::GiantPages::kYes), x86::MmuStatus::kOk);
   x86::X86Aspace karch = x86::X86Aspace::Kernel(mmu);
   AddressSpace kernel("kernel", AddressSpace::Kind::kKernel, karch);
-  struct X86Space final : Space {
+  struct X86Space final : UserVmSpace {
     X86Space(x86::Mmu& mmu, const x86::X86Aspace& karch, AddressSpace& kernel) : arch(karch), kernel(kernel) {
       KASSERT(x86::X86Aspace::User(mmu, &arch) == VmStatus::kOk, "no tables for a user space");
     }
@@ -180,7 +117,8 @@ TEST_F(UserVmPropertyTest, ForkTreesMatchTheModelOverTheX86Tables) {
   const size_t tables_before = pt.outstanding();
   for (uint64_t seed = 1; seed <= 40; ++seed) {
     SCOPED_TRACE(seed);
-    RunForkTree(seed, [&] { return std::make_unique<X86Space>(mmu, karch, kernel); }, pages_, arena_.direct_map(),
+    Rng rng(seed);
+    RunForkTree(rng, [&] { return std::make_unique<X86Space>(mmu, karch, kernel); }, pages_, arena_.direct_map(),
                 kX86Lo + seed * (uint64_t{1} << 30));
     EXPECT_EQ(pt.outstanding() - mmu.pool_pages(), tables_before);
   }
