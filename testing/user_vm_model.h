@@ -236,8 +236,9 @@ class UserVmRun {
   // part way, and the fork must fail with kNoMemory and leave both as they were. Returns whether it forked.
   bool Fork(UserVmRun& child) {
     last_op_ = "fork";
-    const bool dry = src_.Pick(8) == 0;
-    if (dry) child.nodes_.set_budget(static_cast<long>(src_.Pick(model_.Vmas().size())));
+    const uint64_t vmas = model_.Vmas().size();
+    const bool dry = vmas != 0 && src_.Pick(8) == 0;  // with no VMA a fork needs no node
+    if (dry) child.nodes_.set_budget(static_cast<long>(src_.Pick(vmas)));
     const UserVmStatus got = vm_.Fork(child.vm_);
     child.nodes_.set_budget(-1);
     if (dry) {
