@@ -231,19 +231,9 @@ FaultStatus UserVm::Unshare(VmaNode* node, VirtAddr page, PhysAddr pa) {
   PhysAddr copy;
   if (!pages_.new_page(pages_.ctx, page, &copy)) return FaultStatus::kNoMemory;
   __builtin_memcpy(map_.Kaddr<uint8_t>(copy), map_.Kaddr<uint8_t>(pa), kPageSize);
-  // The shared page goes (and is shot down) before its copy takes its place: Map does not replace.
-  VmStatus s = space_.Unmap(page, kPageSize);
-  KASSERT(s == VmStatus::kOk, "%s: unmap of 0x%lx failed: %s", space_.name(), page.value(), VmStatusName(s));
-  s = space_.Map(page, copy, kPageSize, v.prot, CacheMode::kCached);
-  if (s != VmStatus::kOk) {
-    KASSERT(s == VmStatus::kNoMemory, "%s: map of 0x%lx failed: %s", space_.name(), page.value(), VmStatusName(s));
-    pages_.put_page(pages_.ctx, copy);
-    // The table pages the unmap may have given back are the ones this needs.
-    s = space_.Map(page, pa, kPageSize, WithoutWrite(v.prot), CacheMode::kCached);
-    KASSERT(s == VmStatus::kOk, "%s: 0x%lx lost its shared page: no table to map it back (%s)", space_.name(),
-            page.value(), VmStatusName(s));
-    return FaultStatus::kNoMemory;
-  }
+  // In place of the shared page (shot down before it loses this reference): no table to make, no failure.
+  VmStatus s = space_.Remap(page, copy, v.prot);
+  KASSERT(s == VmStatus::kOk, "%s: remap of 0x%lx failed: %s", space_.name(), page.value(), VmStatusName(s));
   pages_.put_page(pages_.ctx, pa);
   return FaultStatus::kResolved;
 }
