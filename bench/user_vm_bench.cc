@@ -1,7 +1,9 @@
 // Cost of a process's VMA operations (mm/vm/user_vm.h) over the x86 tables on a host Mmu: a demand-zero
 // fault (palloc's NewPage in the address's colour, zeroing 4 KiB, the map), an mmap+munmap pair of 4 KiB and
 // of 2 MiB with every page faulted in between, and a VMA lookup among 10, 1000 and 100 000 VMAs (the AVL
-// tree's O(log n): the label gives log2 n beside the time).
+// tree's O(log n): the label gives log2 n beside the time); fork of a space with 64 MiB touched and the child's
+// exit (copy-on-write: no page copied), and the first write to a page after a fork (a copy when the page is
+// shared, in place when its reference is the only one left).
 //   bazel run -c opt //bench:user_vm_bench
 #include <benchmark/benchmark.h>
 
@@ -51,10 +53,32 @@ struct Fixture {
     arch = std::make_unique<kmem::x86::X86Aspace>(kmem::x86::X86Aspace::Kernel(mmu));
     if (kmem::x86::X86Aspace::User(mmu, arch.get()) != kmem::VmStatus::kOk) std::abort();
     space = std::make_unique<kmem::AddressSpace>("bench", kmem::AddressSpace::Kind::kUser, *arch);
+    karch = std::make_unique<kmem::x86::X86Aspace>(kmem::x86::X86Aspace::Kernel(mmu));
+    kernel = std::make_unique<kmem::AddressSpace>("kernel", kmem::AddressSpace::Kind::kKernel, *karch);
     vm = std::make_unique<kmem::UserVm>(*space, pages.source(), user.direct_map(), nodes.source(),
                                         kmem::UserVmLimits{VirtAddr(kLo), VirtAddr(kHi)});
   }
   ~Fixture() { vm->Teardown(); }
+
+  // A fork's child over its own top level, sharing the parent's Mmu, pages and nodes.
+  struct Child {
+    explicit Child(Fixture& f) : arch(kmem::x86::X86Aspace::Kernel(f.mmu)), kernel(f.kernel.get()) {
+      if (kmem::x86::X86Aspace::User(f.mmu, &arch) != kmem::VmStatus::kOk) std::abort();
+      space = std::make_unique<kmem::AddressSpace>("child", kmem::AddressSpace::Kind::kUser, arch);
+      vm = std::make_unique<kmem::UserVm>(*space, f.pages.source(), f.user.direct_map(), f.nodes.source(),
+                                          kmem::UserVmLimits{VirtAddr(kLo), VirtAddr(kHi)});
+      if (f.vm->Fork(*vm) != UserVmStatus::kOk) std::abort();
+    }
+    // The child's exit: every page's reference dropped, its tables released.
+    ~Child() {
+      vm->Teardown();
+      space->Release(*kernel);
+    }
+    kmem::x86::X86Aspace arch;
+    kmem::AddressSpace* kernel;
+    std::unique_ptr<kmem::AddressSpace> space;
+    std::unique_ptr<kmem::UserVm> vm;
+  };
 
   VirtAddr Mmap(uint64_t len, VirtAddr hint = VirtAddr(0), Prot prot = Prot::kWrite) {
     VirtAddr at;
@@ -73,8 +97,8 @@ struct Fixture {
   kmem::x86::Mmu mmu;
   kmem::testing::HostUserPages pages;
   kmem::testing::VmaNodePool nodes;
-  std::unique_ptr<kmem::x86::X86Aspace> arch;
-  std::unique_ptr<kmem::AddressSpace> space;
+  std::unique_ptr<kmem::x86::X86Aspace> arch, karch;
+  std::unique_ptr<kmem::AddressSpace> space, kernel;
   std::unique_ptr<kmem::UserVm> vm;
 };
 
@@ -134,6 +158,47 @@ void BM_VmaLookup(benchmark::State& state) {
   state.SetLabel("log2 n = " + std::to_string(static_cast<int>(std::lround(std::log2(static_cast<double>(n))))));
 }
 BENCHMARK(BM_VmaLookup)->ArgsProduct({{10, 1000, 100000}, {16, 4096}});
+
+// fork + the child's exit of a space with 64 MiB touched (16 384 pages): the child's tables filled with the
+// shared pages, the parent's write-protected (after the first round they are read-only already), then the
+// child's teardown drops each reference and its tables go.
+void BM_ForkExit64MiB(benchmark::State& state) {
+  Fixture f;
+  constexpr uint64_t kLen = 64 << 20;
+  f.FaultAll(f.Mmap(kLen), kLen);
+  for (auto _ : state) Fixture::Child child(f);
+  state.SetLabel(std::to_string(kLen / kPageSize) + " pages, none copied");
+}
+BENCHMARK(BM_ForkExit64MiB)->Unit(benchmark::kMillisecond);
+
+// The first write to a page after a fork, page by page over 4 MiB: with the child alive each is shared and
+// the child's write copies it (NewPage in the colour, 4 KiB copied, unmap and map, the old reference
+// dropped); with the child gone each has one reference and the parent's write makes it writable in place.
+// A new fork between rounds is not timed.
+void BM_CowFirstWrite(benchmark::State& state) {
+  const bool copy = state.range(0) == 1;
+  Fixture f;
+  constexpr uint64_t kLen = 4 << 20;
+  const VirtAddr at = f.Mmap(kLen);
+  f.FaultAll(at, kLen);
+  auto child = std::make_unique<Fixture::Child>(f);
+  if (!copy) child.reset();
+  uint64_t off = 0;
+  for (auto _ : state) {
+    kmem::UserVm& writer = copy ? *child->vm : *f.vm;
+    benchmark::DoNotOptimize(writer.Fault(at + off, Access::kWrite));
+    off += kPageSize;
+    if (off == kLen) {
+      state.PauseTiming();
+      child = std::make_unique<Fixture::Child>(f);
+      if (!copy) child.reset();
+      off = 0;
+      state.ResumeTiming();
+    }
+  }
+  state.SetLabel(copy ? "shared: copies" : "sole: in place");
+}
+BENCHMARK(BM_CowFirstWrite)->Arg(1)->Arg(0);
 
 }  // namespace
 

@@ -146,6 +146,9 @@ unsigned Suite(Job* jobs, unsigned* ok) {
   jobs[n++] = SuiteJob("segv", "kernel", "read of 0xffff800000000000, a kernel address");
   jobs[n++] = SuiteJob("segv", "text", "in text VMA");
   jobs[n++] = SuiteJob("segv", "heapexec", "which forbids execution");
+  jobs[n++] = SuiteJob("forktree", nullptr, nullptr);
+  Job& orphans = jobs[n++] = SuiteJob("forktree", "3", nullptr);  // the kernel reaps the children nobody waits for
+  orphans.argv[orphans.argc++] = "orphans";
   *ok = RunJobs(jobs, n, true);
   Print("run: suite: %u of %u programs ended as they must\n", *ok, n);
   const unsigned first = n;

@@ -45,6 +45,15 @@ class FakeArchAspace final : public ArchAspace {
     }
     return VmStatus::kOk;
   }
+  VmStatus Remap(VirtAddr va, PhysAddr pa, Prot prot, TlbBatch& batch) override {
+    Log("remap", va, kPageSize);
+    if (answer != VmStatus::kOk) return answer;
+    auto it = pages.find(va.value());
+    if (it == pages.end()) return VmStatus::kNotMapped;
+    it->second = {pa, prot, CacheMode::kCached};
+    batch.AddPage(va);
+    return VmStatus::kOk;
+  }
   VmStatus Query(VirtAddr va, VmMapping* out) override {
     Log("query", va, 0);
     if (answer != VmStatus::kOk) return answer;

@@ -66,7 +66,7 @@ class HostUserPages {
   explicit HostUserPages(const PhysArena& arena)
       : palloc_({BankRange{arena.base(), arena.size() / kPageSize}}, kColours), inner_(PallocUserPages(*palloc_)) {}
 
-  UserPages source() { return UserPages{&NewPage, &PutPage, this}; }
+  UserPages source() { return UserPages{&NewPage, &PutPage, &Ref, &Sole, this}; }
   P& palloc() { return *palloc_; }
   // After this many more pages, new_page fails; -1 means never.
   void set_budget(long n) { budget_ = n; }
@@ -81,6 +81,15 @@ class HostUserPages {
   static void PutPage(void* ctx, PhysAddr pa) {
     auto& self = *static_cast<HostUserPages*>(ctx);
     self.inner_.put_page(self.inner_.ctx, pa);
+  }
+
+  static void Ref(void* ctx, PhysAddr pa) {
+    auto& self = *static_cast<HostUserPages*>(ctx);
+    self.inner_.ref(self.inner_.ctx, pa);
+  }
+  static bool Sole(void* ctx, PhysAddr pa) {
+    auto& self = *static_cast<HostUserPages*>(ctx);
+    return self.inner_.sole(self.inner_.ctx, pa);
   }
 
   HostPalloc<ColourBackend> palloc_;

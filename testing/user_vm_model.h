@@ -11,15 +11,27 @@
 // the VMA's protection, holding the model's word), and UserVm::Validate. At the end Teardown must give back
 // every page (palloc's free count as before), every node and every mapping. A mismatch aborts with what
 // differed, so a fuzzer and a death test see it.
+//
+// Fork trees: UserVmRun::Fork starts a child run over another space from a parent's, and the runs of one
+// tree share a UserVmFrames, the model's page frames with their reference counts. Each resident model page
+// names its frame; a fork raises the count of every resident page and marks those of writable VMAs
+// copy-on-write in both (mapped without write), a write to a shared frame gives the writer a new one, a
+// write to a frame with one reference keeps it. After every step palloc's free count must be the tree's
+// starting count less the frames alive, so a page freed twice, never, or copied when it need not be is
+// caught; and each run's pages must hold its own words, so a write that reaches another space is caught.
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
 #include <vector>
 
 #include "mm/vm/user_vm.h"
+#include "testing/fake_aspace.h"
 #include "testing/user_vm_host.h"
 
 namespace kmem::testing {
@@ -34,6 +46,27 @@ namespace kmem::testing {
     }                                                                                  \
   } while (0)
 
+// The model's page frames across a fork tree: each alive frame's reference count.
+struct UserVmFrames {
+  explicit UserVmFrames(uint64_t free) : free_before(free) {}
+  uint64_t New() {
+    refs[next] = 1;
+    return next++;
+  }
+  void Drop(uint64_t frame) {
+    auto it = refs.find(frame);
+    VM_MODEL_CHECK(it != refs.end(), "the model drops frame %lu, which is not alive", frame);
+    if (--it->second == 0) refs.erase(it);
+  }
+  bool Shared(uint64_t frame) const { return refs.at(frame) > 1; }
+
+  uint64_t free_before;  // palloc's free count when the tree started
+  std::map<uint64_t, unsigned> refs;
+  uint64_t next = 1;
+};
+
+inline Prot WithoutWrite(Prot p) { return Prot(static_cast<uint8_t>(p) & ~static_cast<uint8_t>(Prot::kWrite)); }
+
 class UserVmModel {
  public:
   struct PageState {
@@ -45,10 +78,15 @@ class UserVmModel {
     const uint8_t* image = nullptr;  // this page's image bytes (backed pages only)
     uint64_t image_bytes = 0;
     bool resident = false;
-    uint64_t word = 0;  // the page's first 8 bytes while resident
+    uint64_t word = 0;   // the page's first 8 bytes while resident
+    bool cow = false;    // resident in a writable VMA but mapped without write until its next write
+    uint64_t frame = 0;  // while resident: its frame in UserVmFrames
+
+    Prot mapped() const { return cow ? WithoutWrite(prot) : prot; }
   };
 
-  UserVmModel(uint64_t lo, uint64_t pages, uint64_t guard) : lo_(lo), guard_(guard), pages_(pages) {}
+  UserVmModel(uint64_t lo, uint64_t pages, uint64_t guard, UserVmFrames& frames)
+      : lo_(lo), guard_(guard), pages_(pages), frames_(&frames) {}
 
   uint64_t lo() const { return lo_; }
   uint64_t hi() const { return lo_ + pages_.size() * kPageSize; }
@@ -78,7 +116,7 @@ class UserVmModel {
     for (uint64_t va = s; va < e; va += kPageSize) {
       PageState& p = At(va);
       uint64_t off = va - s;
-      p = PageState{true, va == s, image != nullptr, prot, kind, nullptr, 0, false, 0};
+      p = PageState{true, va == s, image != nullptr, prot, kind, nullptr, 0, false, 0, false, 0};
       if (image != nullptr && off < image_size) {
         p.image = image + off;
         p.image_bytes = image_size - off < kPageSize ? image_size - off : kPageSize;
@@ -87,12 +125,35 @@ class UserVmModel {
     Cut(e);
     Normalise();
   }
+  // A write to a resident page: a shared frame is replaced by the writer's own copy; it is writable after.
+  void Written(PageState& p) {
+    if (frames_->Shared(p.frame)) {
+      frames_->Drop(p.frame);
+      p.frame = frames_->New();
+    }
+    p.cow = false;
+  }
+  // fork: the child's model is this one, every resident frame gains a reference, and pages of writable
+  // VMAs lose write on both sides.
+  void ForkInto(UserVmModel& child) {
+    for (PageState& p : pages_) {
+      if (!p.resident) continue;
+      ++frames_->refs.at(p.frame);
+      p.cow = Has(p.prot, Prot::kWrite);
+    }
+    child = *this;
+  }
+  UserVmFrames& frames() { return *frames_; }
+
   // A VMA boundary at va (if a VMA page lies there).
   void Cut(uint64_t va) {
     if (va < hi()) At(va).first = true;
   }
   void Remove(uint64_t s, uint64_t e) {
-    for (uint64_t va = s; va < e; va += kPageSize) At(va) = PageState{};
+    for (uint64_t va = s; va < e; va += kPageSize) {
+      if (At(va).resident) frames_->Drop(At(va).frame);
+      At(va) = PageState{};
+    }
     Cut(e);
   }
   void Normalise() {
@@ -133,6 +194,7 @@ class UserVmModel {
   uint64_t lo_;
   uint64_t guard_;
   std::vector<PageState> pages_;
+  UserVmFrames* frames_;
 };
 
 // Both sides of one run: the UserVm under test over `space`, and the model.
@@ -141,17 +203,53 @@ class UserVmRun {
  public:
   static constexpr uint64_t kWindowPages = 256;
 
-  // The window starts at `lo`, a user address of `space`; the user half ends at the window's end.
-  UserVmRun(Source& source, AddressSpace& space, HostUserPages& pages, const DirectMap& map, uint64_t lo)
+  // The window starts at `lo`, a user address of `space`; the user half ends at the window's end. A tree's
+  // root passes the tree's frames; a lone run keeps its own.
+  UserVmRun(Source& source, AddressSpace& space, HostUserPages& pages, const DirectMap& map, uint64_t lo,
+            UserVmFrames* frames = nullptr)
       : src_(source),
         space_(space),
         pages_(pages),
         map_(map),
         guard_(kPageSize * (1 + source.Pick(2))),
-        model_(lo, kWindowPages, guard_),
-        free_before_(pages.palloc().FreeCount()),
+        own_frames_(pages.palloc().FreeCount()),
+        frames_(frames != nullptr ? *frames : own_frames_),
+        model_(lo, kWindowPages, guard_, frames_),
         vm_(space, pages.source(), map, nodes_.source(), UserVmLimits{VirtAddr(lo), VirtAddr(model_.hi()), guard_}) {
     for (size_t i = 0; i < sizeof image_; ++i) image_[i] = static_cast<uint8_t>(i * 131 + 7 + (i >> 12));
+  }
+  // A child for Fork over `space`, with parent's window and frames. Its VMAs will take image bytes from the
+  // parent's run, which must outlive it.
+  UserVmRun(UserVmRun& parent, AddressSpace& space)
+      : src_(parent.src_),
+        space_(space),
+        pages_(parent.pages_),
+        map_(parent.map_),
+        guard_(parent.guard_),
+        own_frames_(0),
+        frames_(parent.frames_),
+        model_(parent.model_.lo(), kWindowPages, guard_, frames_),
+        vm_(space, pages_.source(), map_, nodes_.source(),
+            UserVmLimits{VirtAddr(model_.lo()), VirtAddr(model_.hi()), guard_}) {}
+
+  // fork into `child` (made by the constructor above, fresh); now and then the child's node pool runs dry
+  // part way, and the fork must fail with kNoMemory and leave both as they were. Returns whether it forked.
+  bool Fork(UserVmRun& child) {
+    last_op_ = "fork";
+    const uint64_t vmas = model_.Vmas().size();
+    const bool dry = vmas != 0 && src_.Pick(8) == 0;  // with no VMA a fork needs no node
+    if (dry) child.nodes_.set_budget(static_cast<long>(src_.Pick(vmas)));
+    const UserVmStatus got = vm_.Fork(child.vm_);
+    child.nodes_.set_budget(-1);
+    if (dry) {
+      Expect(got, UserVmStatus::kNoMemory, "fork with no node left");
+    } else {
+      Expect(got, UserVmStatus::kOk, "fork");
+      model_.ForkInto(child.model_);
+    }
+    Check("fork (parent)");
+    child.Check("fork (child)");
+    return got == UserVmStatus::kOk;
   }
 
   // The loader's steps: text and data with image bytes, bss, the heap after it, the stack near the top.
@@ -198,21 +296,29 @@ class UserVmRun {
     Check(last_op_);
   }
 
-  // Teardown gives everything back.
+  // Teardown gives everything back: every page this run held alone, and one reference of those it shares.
   void Finish() {
     vm_.Teardown();
+    model_.Remove(model_.lo(), model_.hi());
     for (uint64_t i = 0; i < model_.npages(); ++i) {
       VmMapping m;
       VM_MODEL_CHECK(space_.Query(VirtAddr(model_.lo() + i * kPageSize), &m) == VmStatus::kNotMapped,
                      "page 0x%lx still mapped after teardown", model_.lo() + i * kPageSize);
     }
     VM_MODEL_CHECK(nodes_.outstanding() == 0, "%zu VMA nodes not given back", nodes_.outstanding());
-    VM_MODEL_CHECK(pages_.palloc().FreeCount() == free_before_, "palloc has %lu free pages after teardown, %lu before",
-                   pages_.palloc().FreeCount(), free_before_);
+    CheckFrames("teardown");
   }
 
   UserVm& vm() { return vm_; }
   UserVmModel& model() { return model_; }
+  AddressSpace& space() { return space_; }
+
+  // palloc's free count against the frames the model's tree holds.
+  void CheckFrames(const char* after) {
+    const uint64_t want = frames_.free_before - frames_.refs.size();
+    VM_MODEL_CHECK(pages_.palloc().FreeCount() == want, "after %s: palloc has %lu free pages, the model's frames %lu",
+                   after, pages_.palloc().FreeCount(), want);
+  }
 
   // Compares the UserVm with the model (see the file's comment).
   void Check(const char* after) {
@@ -244,12 +350,13 @@ class UserVmRun {
       VM_MODEL_CHECK((s == VmStatus::kOk) == p.resident, "after %s: page 0x%lx is %s, the model says %s", after, va,
                      VmStatusName(s), p.resident ? "resident" : "not resident");
       if (!p.resident) continue;
-      VM_MODEL_CHECK(m.prot == p.prot, "after %s: page 0x%lx has prot %u, its VMA %u", after, va,
-                     static_cast<unsigned>(m.prot), static_cast<unsigned>(p.prot));
+      VM_MODEL_CHECK(m.prot == p.mapped(), "after %s: page 0x%lx has prot %u, the model %u (its VMA's %u)", after, va,
+                     static_cast<unsigned>(m.prot), static_cast<unsigned>(p.mapped()), static_cast<unsigned>(p.prot));
       uint64_t word;
       std::memcpy(&word, map_.Kaddr<uint8_t>(m.pa), sizeof word);
       VM_MODEL_CHECK(word == p.word, "after %s: page 0x%lx holds 0x%lx, the model 0x%lx", after, va, word, p.word);
     }
+    CheckFrames(after);
   }
 
  private:
@@ -353,7 +460,11 @@ class UserVmRun {
     if (!Happened(vm_.Mprotect(VirtAddr(va), len, prot), want, "mprotect")) return;
     // A VMA reaching past either end with another protection is cut there; Normalise merges what can be.
     const bool cut_start = model_.At(va).prot != prot, cut_end = model_.At(end - kPageSize).prot != prot;
-    for (uint64_t p = va; p < end; p += kPageSize) model_.At(p).prot = prot;
+    for (uint64_t p = va; p < end; p += kPageSize) {
+      UserVmModel::PageState& page = model_.At(p);
+      if (page.prot != prot) page.cow = page.resident && Has(prot, Prot::kWrite);  // written in place later
+      page.prot = prot;
+    }
     if (cut_start) model_.At(va).first = true;
     if (cut_end) model_.Cut(end);
     model_.Normalise();
@@ -398,7 +509,8 @@ class UserVmRun {
       if (NoPages()) return FaultStatus::kNoMemory;  // the growth is undone with the fault
       // The stack VMA grows down to the page.
       for (uint64_t g = pva; g < above; g += kPageSize) {
-        model_.At(g) = UserVmModel::PageState{true, g == pva, false, s.prot, VmaKind::kStack, nullptr, 0, false, 0};
+        model_.At(g) =
+            UserVmModel::PageState{true, g == pva, false, s.prot, VmaKind::kStack, nullptr, 0, false, 0, false, 0};
       }
       model_.At(above).first = false;
       model_.Normalise();
@@ -406,7 +518,10 @@ class UserVmRun {
       return FaultStatus::kProtection;
     }
     *page = p;
-    if (p->resident) return FaultStatus::kResolved;
+    // A write to a shared page mapped without write needs a copy.
+    const bool copies = p->resident && access == Access::kWrite && !Has(p->mapped(), Prot::kWrite) &&
+                        model_.frames().Shared(p->frame);
+    if (p->resident && !copies) return FaultStatus::kResolved;
     return NoPages() ? FaultStatus::kNoMemory : FaultStatus::kResolved;
   }
   static bool Allowed(Prot prot, Access a) {
@@ -421,6 +536,7 @@ class UserVmRun {
     uint8_t first[8] = {};
     for (uint64_t i = 0; i < 8 && i < p->image_bytes; ++i) first[i] = p->image[i];
     p->resident = true;
+    p->frame = model_.frames().New();
     std::memcpy(&p->word, first, sizeof p->word);
     if (verify == Verify::kNo) return;
     VmMapping m;
@@ -442,7 +558,9 @@ class UserVmRun {
     const FaultStatus want = ModelFault(va, access, true, &p);
     VM_MODEL_CHECK(got.status == want, "fault at 0x%lx (%u): %s, the model expects %s", va,
                    static_cast<unsigned>(access), Name(got.status), Name(want));
-    if (want == FaultStatus::kResolved) Faulted(va / kPageSize * kPageSize, p, Verify::kBytes);
+    if (want != FaultStatus::kResolved) return;
+    Faulted(va / kPageSize * kPageSize, p, Verify::kBytes);
+    if (access == Access::kWrite) model_.Written(*p);
   }
 
   void Write() {
@@ -468,6 +586,7 @@ class UserVmRun {
         break;
       }
       Faulted(pva, p, Verify::kNo);
+      if (!Has(p->mapped(), Prot::kWrite)) model_.Written(*p);  // a read-only VMA's sole page stays as it is
       const uint64_t n = Min(len - done, pva + kPageSize - at);
       for (uint64_t i = 0; i < n; ++i) {
         if (at + i - pva < 8) reinterpret_cast<uint8_t*>(&p->word)[at + i - pva] = bytes[done + i];
@@ -482,13 +601,79 @@ class UserVmRun {
   HostUserPages& pages_;
   const DirectMap& map_;
   uint64_t guard_;
+  UserVmFrames own_frames_;
+  UserVmFrames& frames_;
   UserVmModel model_;
-  uint64_t free_before_;
   VmaNodePool nodes_;
   UserVm vm_;
   uint8_t image_[8 * kPageSize];
   const char* last_op_ = "load";
   enum class Dry : uint8_t { kNo, kNodes, kPages } dry_ = Dry::kNo;
 };
+
+// One process of a fork tree: its space, made by the caller's factory and released when it goes.
+struct UserVmSpace {
+  virtual ~UserVmSpace() = default;
+  virtual AddressSpace& space() = 0;
+  virtual void AfterStep() {}
+};
+using UserVmSpaceFactory = std::function<std::unique_ptr<UserVmSpace>()>;
+
+struct FakeSpace final : UserVmSpace {
+  FakeArchAspace arch;
+  AddressSpace as{"proc", AddressSpace::Kind::kUser, arch};
+  AddressSpace& space() override { return as; }
+  void AfterStep() override { arch.calls.clear(); }  // the fake's call log, which nothing here reads
+};
+
+// A tree grown from one loaded root: each round (up to `rounds`, while source.More()) a live process forks
+// (up to kMaxLive alive), exits, or takes a step; the root may exit before its children. At the end the rest
+// exit in random order and every page, the shared ones included, has gone back exactly once (each exit's
+// check counts palloc's free pages against the frames still alive).
+template <typename Source>
+void RunForkTree(Source& src, const UserVmSpaceFactory& make, HostUserPages& pages, const DirectMap& map, uint64_t lo,
+                 int rounds = 400) {
+  constexpr size_t kMaxLive = 12;
+  struct Proc {
+    std::unique_ptr<UserVmSpace> space;
+    std::unique_ptr<UserVmRun<Source>> run;
+  };
+  UserVmFrames frames(pages.palloc().FreeCount());
+  // Runs stay allocated until the end: a child's VMAs take image bytes from the root's run.
+  std::vector<Proc> all;
+  std::vector<size_t> live;
+  all.push_back(Proc{make(), nullptr});
+  all[0].run = std::make_unique<UserVmRun<Source>>(src, all[0].space->space(), pages, map, lo, &frames);
+  all[0].run->Load();
+  live.push_back(0);
+  auto exit = [&](size_t at) {
+    Proc& p = all[live[at]];
+    p.run->Finish();
+    p.space.reset();
+    live.erase(live.begin() + static_cast<long>(at));
+  };
+  for (int round = 0; round < rounds && src.More() && !live.empty(); ++round) {
+    const size_t at = src.Pick(live.size());
+    const size_t i = live[at];
+    const uint64_t what = src.Pick(10);
+    if (what == 0 && live.size() < kMaxLive) {
+      Proc child{make(), nullptr};
+      child.run = std::make_unique<UserVmRun<Source>>(*all[i].run, child.space->space());
+      const bool forked = all[i].run->Fork(*child.run);
+      all.push_back(std::move(child));
+      live.push_back(all.size() - 1);
+      if (!forked) exit(live.size() - 1);
+    } else if (what == 1 && live.size() > 1) {
+      exit(at);
+    } else {
+      all[i].run->Step();
+      all[i].space->AfterStep();
+    }
+  }
+  while (!live.empty()) exit(src.Pick(live.size()));
+  VM_MODEL_CHECK(frames.refs.empty(), "%zu frames alive once every process exited", frames.refs.size());
+  VM_MODEL_CHECK(pages.palloc().FreeCount() == frames.free_before, "palloc has %lu free pages at the end, %lu before",
+                 pages.palloc().FreeCount(), frames.free_before);
+}
 
 }  // namespace kmem::testing

@@ -1,12 +1,14 @@
 // UserVm against its reference model (user_vm_model.h): random streams of mmap, munmap, mprotect, brk,
 // faults and kernel writes after a loader's segments, over the fake architecture's tables and over the real
-// x86 tables (arch/x86_64's X86Aspace on a host Mmu), and the death tests that show each of the run's checks
-// catches what it is there for.
+// x86 tables (arch/x86_64's X86Aspace on a host Mmu), fork trees of such runs (forks, steps and exits in
+// random order, copy-on-write against the model's frames), and the death tests that show each of the run's
+// checks catches what it is there for.
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <memory>
 #include <random>
+#include <vector>
 
 #include "arch/x86_64/aspace.h"
 #include "testing/fake_aspace.h"
@@ -22,6 +24,7 @@ class Rng {
  public:
   explicit Rng(uint64_t seed) : rng_(seed) {}
   uint64_t Pick(uint64_t n) { return rng_() % n; }
+  bool More() const { return true; }
 
  private:
   std::mt19937_64 rng_;
@@ -83,6 +86,44 @@ TEST_F(UserVmPropertyTest, RandomStreamsMatchTheModelOverTheX86Tables) {
   }
 }
 
+TEST_F(UserVmPropertyTest, ForkTreesMatchTheModelOverTheFakeTables) {
+  for (uint64_t seed = 1; seed <= 25; ++seed) {
+    SCOPED_TRACE(seed);
+    Rng rng(seed);
+    RunForkTree(rng, [] { return std::make_unique<FakeSpace>(); }, pages_, arena_.direct_map(), kFakeLo);
+  }
+}
+
+// The same trees over x86 tables: each process's own top level over one host Mmu, every table page back
+// after the last exit.
+TEST_F(UserVmPropertyTest, ForkTreesMatchTheModelOverTheX86Tables) {
+  PhysArena tables(PhysAddr(0x80000000), 8 << 20);
+  ArenaPtPages pt(tables);
+  FakeCpu cpu;
+  x86::Mmu mmu(tables.direct_map(), pt, cpu);
+  ASSERT_EQ(mmu.Init(x86::Mmu::GiantPages::kYes), x86::MmuStatus::kOk);
+  x86::X86Aspace karch = x86::X86Aspace::Kernel(mmu);
+  AddressSpace kernel("kernel", AddressSpace::Kind::kKernel, karch);
+  struct X86Space final : UserVmSpace {
+    X86Space(x86::Mmu& mmu, const x86::X86Aspace& karch, AddressSpace& kernel) : arch(karch), kernel(kernel) {
+      KASSERT(x86::X86Aspace::User(mmu, &arch) == VmStatus::kOk, "no tables for a user space");
+    }
+    ~X86Space() override { as.Release(kernel); }
+    AddressSpace& space() override { return as; }
+    x86::X86Aspace arch;
+    AddressSpace& kernel;
+    AddressSpace as{"proc", AddressSpace::Kind::kUser, arch};
+  };
+  const size_t tables_before = pt.outstanding();
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    SCOPED_TRACE(seed);
+    Rng rng(seed);
+    RunForkTree(rng, [&] { return std::make_unique<X86Space>(mmu, karch, kernel); }, pages_, arena_.direct_map(),
+                kX86Lo + seed * (uint64_t{1} << 30));
+    EXPECT_EQ(pt.outstanding() - mmu.pool_pages(), tables_before);
+  }
+}
+
 // Each check of the run fails when what it checks is broken.
 class UserVmCheckTest : public UserVmPropertyTest {
  protected:
@@ -95,6 +136,7 @@ class UserVmCheckTest : public UserVmPropertyTest {
     for (uint64_t va = kFakeLo; va < kFakeLo + 3 * kPageSize; va += kPageSize) {
       EXPECT_EQ(run_->vm().Fault(VirtAddr(va), Access::kRead).status, FaultStatus::kResolved);
       run_->model().At(va).resident = true;
+      run_->model().At(va).frame = run_->model().frames().New();
       std::memcpy(&run_->model().At(va).word, ByteAt(va), 8);
     }
     run_->Check("faults");
@@ -145,14 +187,45 @@ TEST_F(UserVmCheckTest, ALostPageOrWrongBytesAreCaught) {
   ASSERT_EQ(space_.Query(VirtAddr(va), &lost), VmStatus::kOk);
   ASSERT_EQ(space_.Unmap(VirtAddr(va), kPageSize), VmStatus::kOk);
   EXPECT_DEATH(run.Check("a lost page"), "resident pages but .* are mapped");
-  // Another page in its place: the lost one stays allocated, which only the teardown's count can see.
+  // Another page in its place: the lost one stays allocated, which palloc's count against the model's
+  // frames sees, after every step and at the teardown.
   PhysAddr pa = pages_.palloc().Pa(pages_.palloc().TryNewPage(VirtAddr(va)).page);
   ASSERT_EQ(space_.Map(VirtAddr(va), pa, kPageSize, run.model().At(va).prot, CacheMode::kCached), VmStatus::kOk);
   std::memcpy(ByteAt(va), &run.model().At(va).word, 8);
-  run.Check("the page replaced");
-  EXPECT_DEATH(run.Finish(), "palloc has .* free pages after teardown, .* before");
+  EXPECT_DEATH(run.Check("the page replaced"), "after the page replaced: palloc has .* free pages, the model's frames");
+  EXPECT_DEATH(run.Finish(), "after teardown: palloc has .* free pages, the model's frames");
   pages_.palloc().PutPage(pages_.palloc().PageOf(lost.pa));
   run.Finish();
+}
+
+// A fork whose pages stayed writable (no copy-on-write): the parent's next write would reach the child.
+// UserVm's own invariant sees the writable shared page, and the child's check sees the parent's write.
+//   parent  data page --rw--> frame F <--r-- child     (should be r in both)
+TEST_F(UserVmCheckTest, AForkWithoutCopyOnWriteIsCaught) {
+  UserVmRun<Rng>& parent = Loaded();
+  uint64_t va = kFakeLo;
+  while (parent.model().At(va).kind != VmaKind::kData) va += kPageSize;
+  ASSERT_EQ(parent.vm().Write(VirtAddr(va), "parent", 6), UserVmStatus::kOk);
+  UserVmModel::PageState& page = parent.model().At(va);
+  if (!page.resident) page.frame = parent.model().frames().New();
+  page.resident = true;
+  std::memcpy(&page.word, ByteAt(va), 8);
+  parent.Check("the write");
+  FakeArchAspace child_arch;
+  AddressSpace child_space("child", AddressSpace::Kind::kUser, child_arch);
+  UserVmRun<Rng> child(parent, child_space);
+  ASSERT_TRUE(parent.Fork(child));
+  ASSERT_EQ(space_.Protect(VirtAddr(va), kPageSize, Prot::kWrite), VmStatus::kOk);
+  EXPECT_DEATH(parent.vm().Validate(), "page 0x[0-9a-f]+ is mapped writable but shared");
+  // The parent writes through that translation, as its user code would, and the model says it did.
+  ByteAt(va)[0] ^= 0xff;
+  page.word ^= 0xff;
+  EXPECT_DEATH(child.Check("the parent's write"), "after the parent's write: page 0x[0-9a-f]+ holds .*, the model");
+  ByteAt(va)[0] ^= 0xff;
+  page.word ^= 0xff;
+  ASSERT_EQ(space_.Protect(VirtAddr(va), kPageSize, Prot::kRead), VmStatus::kOk);
+  child.Finish();
+  parent.Finish();
 }
 
 }  // namespace

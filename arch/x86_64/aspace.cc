@@ -54,6 +54,10 @@ VmStatus X86Aspace::Protect(VirtAddr va, uint64_t size, Prot prot, TlbBatch& bat
   return VmStatusOf(mmu_->Protect(root(), va, size, AttrsOf(prot, cache), batch));
 }
 
+VmStatus X86Aspace::Remap(VirtAddr va, PhysAddr pa, Prot prot, TlbBatch& batch) {
+  return VmStatusOf(mmu_->Repoint(root(), va, pa, AttrsOf(prot, CacheMode::kCached), batch));
+}
+
 VmStatus X86Aspace::Query(VirtAddr va, VmMapping* out) {
   const Translation t = mmu_->Translate(root(), va);
   if (t.status != MmuStatus::kOk) return VmStatusOf(t.status);

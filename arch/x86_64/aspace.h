@@ -21,6 +21,7 @@ class X86Aspace final : public ArchAspace {
   VmStatus Map(VirtAddr va, PhysAddr pa, uint64_t size, Prot prot, CacheMode cache, TlbBatch& batch) override;
   VmStatus Unmap(VirtAddr va, uint64_t size, TlbBatch& batch) override;
   VmStatus Protect(VirtAddr va, uint64_t size, Prot prot, TlbBatch& batch) override;
+  VmStatus Remap(VirtAddr va, PhysAddr pa, Prot prot, TlbBatch& batch) override;
   VmStatus Query(VirtAddr va, VmMapping* out) override;
   TlbDone FlushHere(const TlbBatch& batch) override { return mmu_->FlushHere(batch); }
   void Reclaim(TlbBatch& batch) override { mmu_->Reclaim(batch); }

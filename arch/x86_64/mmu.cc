@@ -432,6 +432,22 @@ MmuStatus Mmu::Protect(PhysAddr table, VirtAddr va, uint64_t size, Attr attrs, T
   return ChangeRange(table, va, size, RangeOp::kProtect, attrs, b);
 }
 
+MmuStatus Mmu::Repoint(PhysAddr table, VirtAddr va, PhysAddr pa, Attr attrs, TlbBatch& b) {
+  TablesLock hold(*this, table);
+  uint64_t* const top = LiveTop(table, "repoint");
+  if (!va.IsAlignedTo(kPageSize) || !pa.IsAlignedTo(kPageSize)) return MmuStatus::kMisaligned;
+  MmuStatus status = CheckRange(table, va, kPageSize);
+  if (status == MmuStatus::kOk) status = CheckPhys(pa, kPageSize);
+  if (status == MmuStatus::kOk) status = CheckAttrs(va, attrs);
+  if (status != MmuStatus::kOk) return status;
+  WalkPath path;
+  uint64_t* const e = Walk(top, va, 0, Create::kNo, path);
+  if (e == nullptr || path.level != 0 || (*e & pte::kPresent) == 0) return MmuStatus::kNotMapped;
+  *e = pa.value() | PteBits(attrs) | pte::kPresent;
+  b.AddPage(va);
+  return MmuStatus::kOk;
+}
+
 MmuStatus Mmu::Punmap(PhysAddr table, VirtAddr va, uint64_t size) {
   TlbBatch b(ScopeOf(va));
   const MmuStatus s = Punmap(table, va, size, b);

@@ -174,6 +174,10 @@ class Mmu {
   // Gives every mapped page of [va, va + size) the attributes `attrs`, splitting as Punmap does.
   MmuStatus Protect(PhysAddr table, VirtAddr va, uint64_t size, Attr attrs, TlbBatch& batch);
   MmuStatus Protect(PhysAddr table, VirtAddr va, uint64_t size, Attr attrs);
+  // Points the present 4 KiB leaf at va to the frame `pa` with `attrs` (a copy-on-write copy taking a
+  // shared page's place); kNotMapped unless a 4 KiB leaf maps va. No table is made or freed, so it never
+  // runs out of memory. O(levels).
+  MmuStatus Repoint(PhysAddr table, VirtAddr va, PhysAddr pa, Attr attrs, TlbBatch& batch);
 
   // The batch on this CPU: each page by invlpg, or past TlbBatch::kMaxPages the whole TLB (global scope:
   // CR4.PGE toggled; a space's: its CR3 reloaded with flush). For a space's batch the space is loaded here.

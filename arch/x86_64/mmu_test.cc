@@ -377,6 +377,36 @@ TEST_F(MmuTest, ProtectSkipsHoles) {
   EXPECT_EQ(cpu_.Take(), std::vector<FakeCpu::Event>{testing::Invlpg(kDm + 0x3000)});
 }
 
+// A copy-on-write copy takes a shared page's place: the one entry changes frame and attributes, the tables
+// stay (no page taken or given back, the table's count unchanged, so a later unmap still frees them).
+TEST_F(MmuTest, RepointChangesOneLeafsFrameAndKeepsItsTables) {
+  PhysAddr as;
+  ASSERT_EQ(mmu_.NewAddressSpace(&as), MmuStatus::kOk);
+  ASSERT_EQ(mmu_.Pmap(as, PhysAddr(0x5000), VirtAddr(kUserVa), kPageSize, Attr::kUser), MmuStatus::kOk);
+  const size_t tables = mmu_.table_pages();
+  TlbBatch b(TlbScope::kSpace);
+  ASSERT_EQ(mmu_.Repoint(as, VirtAddr(kUserVa), PhysAddr(0x9000), kUserRW, b), MmuStatus::kOk);
+  ASSERT_EQ(b.count(), 1u);
+  EXPECT_EQ(b.page(0).value(), kUserVa);
+  ExpectMapped(as, kUserVa, 0x9000, PageSize::k4K, kUserRW);
+  EXPECT_EQ(mmu_.table_pages(), tables);
+  TlbBatch none(TlbScope::kSpace);
+  EXPECT_EQ(mmu_.Repoint(as, VirtAddr(kUserVa + kPageSize), PhysAddr(0x9000), kUserRW, none), MmuStatus::kNotMapped);
+  EXPECT_EQ(mmu_.Repoint(as, VirtAddr(kUserVa + 0x800), PhysAddr(0x9000), kUserRW, none), MmuStatus::kMisaligned);
+  EXPECT_TRUE(none.empty());
+  // The PT still counts its one entry: unmapping it frees the PT, the PD and the PDPT.
+  ASSERT_EQ(mmu_.Punmap(as, VirtAddr(kUserVa), kPageSize), MmuStatus::kOk);
+  EXPECT_EQ(mmu_.table_pages(), baseline_ + 1);
+}
+
+// A large page is not a 4 KiB leaf: Repoint refuses it rather than repoint 2 MiB.
+TEST_F(MmuTest, RepointRefusesALargePage) {
+  ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kDm), k2M, kRW), MmuStatus::kOk);
+  TlbBatch b(TlbScope::kGlobal);
+  EXPECT_EQ(mmu_.Repoint(kernel_, VirtAddr(kDm), PhysAddr(0x9000), kRW, b), MmuStatus::kNotMapped);
+  ExpectMapped(kernel_, kDm + 0x1000, 0x1000, PageSize::k2M, kRW);
+}
+
 TEST_F(MmuTest, UnmapFlushesEachPageUpToTheBatchLimit) {
   const uint64_t n = TlbBatch::kMaxPages;
   ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kDm), n * kPageSize, kRW), MmuStatus::kOk);

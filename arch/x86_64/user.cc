@@ -19,6 +19,7 @@ constinit uint8_t user_smap_on = 0;  // entry.h's SMAP_STAC and SMAP_CLAC test i
 void user_syscall_entry();
 void UserEnter(uint64_t entry, uint64_t rsp, uint64_t rdi, uint64_t rsi, kmem::x86::UserExit* exit);
 [[noreturn]] void UserUnwind(uint64_t frame);
+void UserResume(const kmem::x86::TrapFrame* frame, kmem::x86::UserExit* exit);
 bool UserCopy(void* dst, const void* src, size_t n);
 int64_t UserCopyString(char* dst, const char* src, size_t max);
 extern const char user_copy_movs[], user_copy_fault[], user_copy_string_load[], user_copy_string_fault[];
@@ -145,6 +146,27 @@ UserExit RunUser(uint64_t entry, uint64_t rsp, uint64_t rdi, uint64_t rsi) {
   KASSERT(entry < kUserLimit && rsp <= kUserLimit, "RunUser at rip 0x%lx, rsp 0x%lx: not user addresses", entry, rsp);
   UserExit exit;
   UserEnter(entry, rsp, rdi, rsi, &exit);
+  return exit;
+}
+
+// The SYSCALL entry built the frame at the top of the entry stack.
+void SaveSyscallContext(UserContext* out) {
+  static_assert(sizeof(TrapFrame) <= sizeof(UserContext), "UserContext holds a TrapFrame");
+  const auto* frame = reinterpret_cast<const TrapFrame*>(cpu_user[CpuId()].state.entry_stack - sizeof(TrapFrame));
+  KASSERT(frame->vector == SYSCALL_VECTOR, "SaveSyscallContext on cpu %u outside a system call (vector %lu)", CpuId(),
+          frame->vector);
+  __builtin_memcpy(out, frame, sizeof(TrapFrame));
+}
+
+UserExit ResumeUser(const UserContext& context) {
+  if (hooks.syscall == nullptr) Panic("ResumeUser before SetUserHooks");
+  TrapFrame frame;
+  __builtin_memcpy(&frame, &context, sizeof frame);
+  KASSERT(frame.rip < kUserLimit && frame.rsp <= kUserLimit && frame.cs == USER_CODE_SELECTOR,
+          "ResumeUser at rip 0x%lx, rsp 0x%lx, cs 0x%lx: not a user context", frame.rip, frame.rsp, frame.cs);
+  frame.rax = 0;
+  UserExit exit;
+  UserResume(&frame, &exit);
   return exit;
 }
 

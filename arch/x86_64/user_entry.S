@@ -79,6 +79,33 @@ UserEnter:
   swapgs
   iretq
 
+// void UserResume(const TrapFrame* frame, UserExit* exit): ResumeUser's way into ring 3, UserEnter's frame
+// and unwind point, then every register from `frame` (a system call's, its rax already the result) by iretq.
+  .globl UserResume
+UserResume:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  pushfq
+  pushq %rsi
+  pushq $0
+  cli
+  movq %rdi, %r12
+  movq %rsp, %rdi
+  call UserEntering
+  subq $FRAME_SIZE, %rsp
+  movq %r12, %rsi
+  movq %rsp, %rdi
+  movl $(FRAME_SIZE / 8), %ecx
+  rep movsq
+  POP_GENERAL
+  addq $16, %rsp           // the vector and the error code
+  swapgs
+  iretq
+
 // [[noreturn]] void UserUnwind(uint64_t frame): back onto UserEnter's frame, and returns from UserEnter
 // with the caller's registers and RFLAGS (its interrupt flag; AC and DF clear).
   .globl UserUnwind

@@ -24,8 +24,11 @@ enum class Sys : uint64_t {
   kYield = 7,     // yield() -> 0: lets another thread run
   kSleep = 8,     // sleep(ms) -> 0
   kMemstat = 9,   // memstat(MemStat* out, VmaStat* vmas, cap) -> number of VMAs (may exceed cap; fills cap)
+  kFork = 10,     // fork() -> the child's pid to the parent, 0 to the child: a copy-on-write copy of the process
+  kWait = 11,     // wait(pid, int64_t* status or 0) -> pid: waits for that child to end; status = exit's status,
+                  // or -(vector) when it was killed; kInval when pid is no child of the caller's
 };
-inline constexpr uint64_t kSyscalls = 10;
+inline constexpr uint64_t kSyscalls = 12;
 
 // Negated errors, Linux's numbers so strace-minded readers recognise them.
 enum class Err : int64_t {

@@ -66,6 +66,16 @@ UserHooks SetUserHooks(const UserHooks& hooks);
 // or an exception other than a resolved page fault kills it. Runs on the calling thread's kernel stack;
 // may return on another CPU. One RunUser per thread at a time.
 UserExit RunUser(uint64_t entry, uint64_t sp, uint64_t arg0, uint64_t arg1);
+// The user registers of a system call in progress, as the architecture keeps them (opaque here): what a
+// fork's child resumes from.
+struct UserContext {
+  uint64_t words[24];
+};
+// From the system-call hook: the calling thread's user registers as the call found them.
+void SaveSyscallContext(UserContext* out);
+// RunUser's twin for a fork's child: enters user mode in the registers of `context` (copied) with the
+// system call's result 0, and returns as RunUser does.
+UserExit ResumeUser(const UserContext& context);
 // Ends the process of the calling thread's RunUser, which returns `exit`; from a hook, holding no lock.
 [[noreturn]] void EndUser(const UserExit& exit);
 

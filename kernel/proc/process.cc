@@ -140,6 +140,14 @@ void Destroy(Process* p) {
   pool::Kfree(p);
 }
 
+// A child nobody waited for goes with its parent: the parent's thread waits for it to end.
+void ReapChildren(Process& p) {
+  while (Process* c = p.children) {
+    p.children = c->sibling;
+    Wait(c);
+  }
+}
+
 void ProcMain(void* arg) {
   Process& p = *static_cast<Process*>(arg);
   Thread* t = CurrentThread();
@@ -153,7 +161,7 @@ void ProcMain(void* arg) {
   }
   p.end.tagged = p.tables.Tagged();
   p.end.entered_ns = NowNs();
-  const UserExit exit = RunUser(p.entry, p.sp, p.argc, p.argv);
+  const UserExit exit = p.forked ? ResumeUser(p.context) : RunUser(p.entry, p.sp, p.argc, p.argv);
   p.end.left_ns = NowNs();
   p.end.killed = exit.how == UserExit::kKilled;
   p.end.status = exit.status;
@@ -164,6 +172,7 @@ void ProcMain(void* arg) {
     Print("proc: pid %lu (%s) exited with status %ld on cpu%u\n", p.pid, p.name, exit.status, CpuId());
   }
   TearDown(p);
+  ReapChildren(p);
   MarkEnded(p);
   if (p.detached) {
     Unregister(p);
@@ -180,6 +189,29 @@ void BeforeReturn() {
     EndUser(exit);
   }
   PreemptIfAsked();
+}
+
+// What a process that never ran holds goes back, the Process too.
+void FreeUnstarted(Process* p) {
+  p->lock.Lock();
+  p->vm.Teardown();
+  p->lock.Unlock();
+  p->space.Release(ArchKernelSpace());
+  ArchFreeUserTables(&p->tables);
+  Destroy(p);
+}
+
+// A Process with new tables, or nullptr when there is no memory for them.
+Process* NewProcess(const char* name) {
+  ArchAspace* tables = ArchNewUserTables();
+  void* mem = tables != nullptr ? pool::Kmalloc(sizeof(Process)) : nullptr;
+  if (mem == nullptr) {
+    if (tables != nullptr) ArchFreeUserTables(tables);
+    return nullptr;
+  }
+  const UserHalf half = ArchUserHalf();
+  const uint64_t pid = __atomic_fetch_add(&next_pid, 1, __ATOMIC_RELAXED);
+  return new (mem) Process(pid, name, *tables, UserVmLimits{VirtAddr(half.lowest), VirtAddr(half.highest)});
 }
 
 UserFaultAction Fault(uint64_t address, UserAccess access, uint64_t rip, char* why, size_t cap) {
@@ -262,16 +294,12 @@ ProcStatus Start(unsigned argc, const char* const* argv, int cpu, bool detached,
     FormatTo(why, cap, "no memory for the VMA cache");
     return ProcStatus::kNoMemory;
   }
-  ArchAspace* tables = ArchNewUserTables();
-  void* mem = tables != nullptr ? pool::Kmalloc(sizeof(Process)) : nullptr;
-  if (mem == nullptr) {
-    if (tables != nullptr) ArchFreeUserTables(tables);
+  Process* p = NewProcess(argv[0]);
+  if (p == nullptr) {
     FormatTo(why, cap, "no memory for the process");
     return ProcStatus::kNoMemory;
   }
-  const UserHalf half = ArchUserHalf();
-  *pid = __atomic_fetch_add(&next_pid, 1, __ATOMIC_RELAXED);
-  Process* p = new (mem) Process(*pid, argv[0], *tables, UserVmLimits{VirtAddr(half.lowest), VirtAddr(half.highest)});
+  *pid = p->pid;
   p->detached = detached;
   p->lock.Lock();
   ProcStatus st = Load(*p, *program, argc, argv, why, cap);
@@ -285,12 +313,7 @@ ProcStatus Start(unsigned argc, const char* const* argv, int cpu, bool detached,
     }
   }
   if (st != ProcStatus::kOk) {
-    p->lock.Lock();
-    p->vm.Teardown();
-    p->lock.Unlock();
-    p->space.Release(ArchKernelSpace());
-    ArchFreeUserTables(tables);
-    Destroy(p);
+    FreeUnstarted(p);
     return st;
   }
   if (!detached) *out = p;
@@ -315,6 +338,41 @@ ProcEnd Wait(Process* p) {
   Unregister(*p);
   Destroy(p);
   return end;
+}
+
+// The child's space is new and no one else knows it, so taking its lock under the parent's cannot deadlock.
+int64_t ForkCurrent(Process& parent) {
+  Process* c = NewProcess(parent.name);
+  if (c == nullptr) return static_cast<int64_t>(abi::Err::kNoMem);
+  SaveSyscallContext(&c->context);
+  c->forked = true;
+  parent.lock.Lock();
+  c->lock.Lock();
+  const UserVmStatus st = parent.vm.Fork(c->vm);
+  c->lock.Unlock();
+  parent.lock.Unlock();
+  if (st == UserVmStatus::kOk) {
+    Register(*c);
+    if (kernel::Spawn(c->name, ProcMain, c, kAnyCpu, &c->joinable) == SchedStatus::kOk) {
+      c->sibling = parent.children;
+      parent.children = c;
+      return static_cast<int64_t>(c->pid);
+    }
+    Unregister(*c);
+  }
+  FreeUnstarted(c);
+  return static_cast<int64_t>(abi::Err::kNoMem);
+}
+
+int64_t WaitChild(Process& parent, uint64_t pid, int64_t* status) {
+  Process** link = &parent.children;
+  while (*link != nullptr && (*link)->pid != pid) link = &(*link)->sibling;
+  Process* c = *link;
+  if (c == nullptr) return static_cast<int64_t>(abi::Err::kInval);
+  *link = c->sibling;
+  const ProcEnd end = Wait(c);
+  *status = end.killed ? -end.status : end.status;
+  return static_cast<int64_t>(pid);
 }
 
 }  // namespace kmem::kernel

@@ -37,6 +37,14 @@ class Process {
   uint32_t pins = 0;
   bool ended = false;
   Thread* thread = nullptr;  // set by the thread itself as it starts (Started)
+
+  // fork: a child starts from its parent's system call (forked) instead of the ELF's entry. Its parent
+  // links it into `children` (through `sibling`) until wait or the parent's end reaps it; only the
+  // process's own thread touches the list.
+  bool forked = false;
+  UserContext context = {};
+  Process* children = nullptr;
+  Process* sibling = nullptr;
 };
 
 // The process table (table.cc): a process is in it from its start until it is freed.
@@ -47,6 +55,13 @@ void Started(Process& p, Thread* t);
 void MarkEnded(Process& p);
 // Takes `p` out of the table once nobody holds it pinned; then it may be freed.
 void Unregister(Process& p);
+
+// fork and wait (process.cc): the calling process's copy, which returns 0 from the system call, as a child;
+// its pid, or a negated abi::Err.
+int64_t ForkCurrent(Process& parent);
+// Waits for the child `pid` of `parent` to end and frees it: its pid, with *status exit's status or the
+// negated vector (or kill status) that killed it; Err::kInval when no child has that pid.
+int64_t WaitChild(Process& parent, uint64_t pid, int64_t* status);
 
 // The process of the calling thread; panics on a thread that runs none.
 Process& CurrentProcess();

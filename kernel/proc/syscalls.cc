@@ -121,6 +121,14 @@ int64_t Memstat(Process& p, uint64_t out, uint64_t vmas, uint64_t cap) {
   return static_cast<int64_t>(totals.vmas);
 }
 
+// wait(pid, status): the child reaped whether or not its status can be written.
+int64_t Wait(Process& p, uint64_t pid, uint64_t status_out) {
+  int64_t status = 0;
+  const int64_t r = WaitChild(p, pid, &status);
+  if (r < 0 || status_out == 0) return r;
+  return CopyToUser(status_out, &status, sizeof status) == CopyStatus::kOk ? r : Error(Err::kFault);
+}
+
 }  // namespace
 
 int64_t Syscall(SyscallArgs& a) {
@@ -141,6 +149,8 @@ int64_t Syscall(SyscallArgs& a) {
     case abi::Sys::kYield: Yield(); return 0;
     case abi::Sys::kSleep: SleepMs(x[0]); return 0;
     case abi::Sys::kMemstat: return Memstat(p, x[0], x[1], x[2]);
+    case abi::Sys::kFork: return ForkCurrent(p);
+    case abi::Sys::kWait: return Wait(p, x[0], x[1]);
   }
   return Error(Err::kNoSys);
 }

@@ -216,18 +216,24 @@ class Palloc {
       __atomic_fetch_sub(&waiters_, 1, __ATOMIC_RELAXED);
     }
   }
-  // One more reference to a user page; panics at kMaxPageRef instead of wrapping.
+  // One more reference to a user page; panics at kMaxPageRef instead of wrapping. Atomic: the holders of a
+  // page shared by fork take and drop references on several CPUs at once.
   void Ref(Page* p) {
-    KASSERT(p->ref != 0, "ref of pa 0x%lx, which is not a user page", Pa(p).value());
-    KASSERT(p->ref != kMaxPageRef, "ref of pa 0x%lx: reference count would pass its limit %u", Pa(p).value(),
+    const PageRef was = __atomic_fetch_add(&p->ref, 1, __ATOMIC_RELAXED);
+    KASSERT(was != 0, "ref of pa 0x%lx, which is not a user page", Pa(p).value());
+    KASSERT(was != kMaxPageRef, "ref of pa 0x%lx: reference count would pass its limit %u", Pa(p).value(),
             kMaxPageRef);
-    ++p->ref;
   }
-  // putpage: drops a reference; the last one frees the page.
+  // putpage: drops a reference; the last one frees the page (exactly one of several holders dropping at
+  // once sees the count reach 0).
   void PutPage(Page* p) {
-    KASSERT(p->ref != 0, "putpage of pa 0x%lx: reference count would go below zero", Pa(p).value());
-    if (--p->ref == 0) FreePages(p, p, 1);
+    const PageRef was = __atomic_fetch_sub(&p->ref, 1, __ATOMIC_ACQ_REL);
+    KASSERT(was != 0, "putpage of pa 0x%lx: reference count would go below zero", Pa(p).value());
+    if (was == 1) FreePages(p, p, 1);
   }
+  // The references a user page has now; 1 means the caller's is the only one, which no other holder can
+  // change. O(1).
+  PageRef Refs(const Page* p) const { return __atomic_load_n(&p->ref, __ATOMIC_ACQUIRE); }
   // freepages: frees a chain of n user pages linked through `next` from head to tail, whose references
   // have all been dropped (ref 0). O(n).
   void FreePages(Page* head, Page* tail, uint64_t n) {

@@ -63,6 +63,18 @@ VmStatus AddressSpace::Protect(VirtAddr va, uint64_t size, Prot prot) {
   return s;
 }
 
+VmStatus AddressSpace::Remap(VirtAddr va, PhysAddr pa, Prot prot) {
+  TlbBatch batch(Scope());
+  VmStatus s;
+  {
+    LockGuard g(lock_);
+    CheckAlive("remap");
+    s = arch_.Remap(va, pa, prot, batch);
+  }
+  Shootdown(batch);
+  return s;
+}
+
 // The targets are read after the change, under no lock: a CPU that loads the space later either finds it
 // in tlb_cpus_ (and is asked here) or loads it with a flush, which sees the changed tables.
 void AddressSpace::Shootdown(TlbBatch& batch) {

@@ -56,6 +56,9 @@ class ArchAspace {
   // Whatever is mapped in the range goes; holes are skipped.
   virtual VmStatus Unmap(VirtAddr va, uint64_t size, TlbBatch& batch) = 0;
   virtual VmStatus Protect(VirtAddr va, uint64_t size, Prot prot, TlbBatch& batch) = 0;
+  // The 4 KiB page mapped at va now maps `pa` with `prot` (cached); kNotMapped unless a 4 KiB page maps
+  // va. Makes and frees no table: it cannot run out of memory.
+  virtual VmStatus Remap(VirtAddr va, PhysAddr pa, Prot prot, TlbBatch& batch) = 0;
   virtual VmStatus Query(VirtAddr va, VmMapping* out) = 0;
   // Drops the calling CPU's entries for `batch`: the space is loaded here, or its entries are global.
   // Interrupts are off. Says whether it took the pages one by one or flushed everything.
@@ -85,6 +88,7 @@ class AddressSpace {
   VmStatus Map(VirtAddr va, PhysAddr pa, uint64_t size, Prot prot, CacheMode cache);
   VmStatus Unmap(VirtAddr va, uint64_t size);
   VmStatus Protect(VirtAddr va, uint64_t size, Prot prot);
+  VmStatus Remap(VirtAddr va, PhysAddr pa, Prot prot);
   VmStatus Query(VirtAddr va, VmMapping* out);
 
   // Loads the space on the calling CPU, which leaves the space it had loaded (the per-CPU `current`).

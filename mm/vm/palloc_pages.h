@@ -26,8 +26,9 @@ PageSource PallocPages(P& palloc) {
   };
 }
 
-// A user page from TryNewPage (it fails rather than sleeps: a fault reports kNoMemory) and PutPage of the
-// descriptor behind a physical address. O(1) on palloc's fast path, plus PageOf's O(log banks).
+// A user page from TryNewPage (it fails rather than sleeps: a fault reports kNoMemory), and Ref, PutPage and
+// the reference count of the descriptor behind a physical address. O(1) on palloc's fast path, plus
+// PageOf's O(log banks).
 template <typename P>
 UserPages PallocUserPages(P& palloc) {
   return UserPages{
@@ -41,6 +42,14 @@ UserPages PallocUserPages(P& palloc) {
       [](void* ctx, PhysAddr pa) {
         P& p = *static_cast<P*>(ctx);
         p.PutPage(p.PageOf(pa));
+      },
+      [](void* ctx, PhysAddr pa) {
+        P& p = *static_cast<P*>(ctx);
+        p.Ref(p.PageOf(pa));
+      },
+      [](void* ctx, PhysAddr pa) {
+        P& p = *static_cast<P*>(ctx);
+        return p.Refs(p.PageOf(pa)) == 1;
       },
       &palloc,
   };

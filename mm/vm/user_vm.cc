@@ -20,6 +20,8 @@ void AdvanceImage(Vma& v, uint64_t bytes) {
   }
 }
 
+Prot WithoutWrite(Prot p) { return Prot(static_cast<uint8_t>(p) & ~static_cast<uint8_t>(Prot::kWrite)); }
+
 bool Allows(Prot prot, Access access) {
   switch (access) {
     case Access::kRead: return true;
@@ -158,6 +160,21 @@ uint64_t UserVm::CountResident(VirtAddr start, VirtAddr end) const {
   return n;
 }
 
+uint64_t UserVm::CheckPages(const Vma& v) const {
+  uint64_t n = 0;
+  VmMapping m;
+  for (VirtAddr va = v.start; va < v.end; va = va + kPageSize) {
+    if (space_.Query(va, &m) != VmStatus::kOk) continue;
+    ++n;
+    KASSERT(m.prot == v.prot || m.prot == WithoutWrite(v.prot), "%s: page 0x%lx has prot %u in a VMA of prot %u",
+            space_.name(), va.value(), static_cast<unsigned>(m.prot), static_cast<unsigned>(v.prot));
+    KASSERT(!Has(m.prot, Prot::kWrite) || pages_.sole(pages_.ctx, m.pa),
+            "%s: page 0x%lx is mapped writable but shared (pa 0x%lx): a write would reach the other holders",
+            space_.name(), va.value(), m.pa.value());
+  }
+  return n;
+}
+
 uint64_t UserVm::ReleasePages(VirtAddr start, VirtAddr end, uint64_t most) {
   uint64_t released = 0;
   PhysAddr pas[kUnmapChunk];
@@ -200,6 +217,42 @@ FaultStatus UserVm::MapPage(VmaNode* node, VirtAddr page) {
   }
   ++node->vma.resident;
   return FaultStatus::kResolved;
+}
+
+FaultStatus UserVm::Unshare(VmaNode* node, VirtAddr page, PhysAddr pa) {
+  const Vma& v = node->vma;
+  if (pages_.sole(pages_.ctx, pa)) {
+    if (Has(v.prot, Prot::kWrite)) {
+      VmStatus s = space_.Protect(page, kPageSize, v.prot);
+      KASSERT(s == VmStatus::kOk, "%s: protect of 0x%lx failed: %s", space_.name(), page.value(), VmStatusName(s));
+    }
+    return FaultStatus::kResolved;
+  }
+  PhysAddr copy;
+  if (!pages_.new_page(pages_.ctx, page, &copy)) return FaultStatus::kNoMemory;
+  __builtin_memcpy(map_.Kaddr<uint8_t>(copy), map_.Kaddr<uint8_t>(pa), kPageSize);
+  // In place of the shared page (shot down before it loses this reference): no table to make, no failure.
+  VmStatus s = space_.Remap(page, copy, v.prot);
+  KASSERT(s == VmStatus::kOk, "%s: remap of 0x%lx failed: %s", space_.name(), page.value(), VmStatusName(s));
+  pages_.put_page(pages_.ctx, pa);
+  return FaultStatus::kResolved;
+}
+
+bool UserVm::ShareFrom(UserVm& parent, const Vma& from, VmaNode* to) {
+  const Prot prot = WithoutWrite(from.prot);
+  VmMapping m;
+  for (VirtAddr va = from.start; va < from.end; va = va + kPageSize) {
+    if (parent.space_.Query(va, &m) != VmStatus::kOk) continue;
+    pages_.ref(pages_.ctx, m.pa);
+    VmStatus s = space_.Map(va, m.pa, kPageSize, prot, CacheMode::kCached);
+    if (s != VmStatus::kOk) {
+      KASSERT(s == VmStatus::kNoMemory, "%s: map of 0x%lx failed: %s", space_.name(), va.value(), VmStatusName(s));
+      pages_.put_page(pages_.ctx, m.pa);
+      return false;
+    }
+    ++to->vma.resident;
+  }
+  return true;
 }
 
 // ---- splitting and removing
@@ -387,7 +440,7 @@ UserVmStatus UserVm::Mprotect(VirtAddr va, uint64_t len, Prot prot) {
     if (v.prot == prot) continue;
     v.prot = prot;
     if (v.resident != 0) {
-      VmStatus s = space_.Protect(v.start, v.size(), prot);
+      VmStatus s = space_.Protect(v.start, v.size(), WithoutWrite(prot));
       KASSERT(s == VmStatus::kOk, "%s: protect of 0x%lx-0x%lx failed: %s", space_.name(), v.start.value(),
               v.end.value(), VmStatusName(s));
     }
@@ -429,7 +482,9 @@ FaultResult UserVm::Resolve(VirtAddr va, Access access, ProtCheck check) {
   }
   VmMapping m;
   if (space_.Query(page, &m) == VmStatus::kOk) {
-    r.status = FaultStatus::kResolved;  // mapped already: another access got here first, or a stale entry
+    // Mapped already: copy-on-write, or another access got here first, or a stale entry.
+    const bool cow = access == Access::kWrite && !Has(m.prot, Prot::kWrite);
+    r.status = cow ? Unshare(n, page, m.pa.AlignedDown(kPageSize)) : FaultStatus::kResolved;
     return r;
   }
   // Growing moves the stack VMA's start down in place: nothing lies in between, the reservation is the stack's.
@@ -447,6 +502,39 @@ FaultResult UserVm::Resolve(VirtAddr va, Access access, ProtCheck check) {
 }
 
 FaultResult UserVm::Fault(VirtAddr va, Access access) { return Resolve(va, access, ProtCheck::kYes); }
+
+UserVmStatus UserVm::Fork(UserVm& child) {
+  KASSERT(&child.space_ != &space_ && child.tree_.empty() && !child.heap_set_ && !child.stack_set_,
+          "%s: fork into %s, which is not an empty UserVm over another space", space_.name(), child.space_.name());
+  KASSERT(child.limits_.lo == limits_.lo && child.limits_.hi == limits_.hi &&
+              child.limits_.stack_guard == limits_.stack_guard,
+          "%s: fork into %s, whose user half differs", space_.name(), child.space_.name());
+  for (VmaNode* n = tree_.First(); n != nullptr; n = VmaTree::Next(n)) {
+    Vma copy = n->vma;
+    copy.resident = 0;
+    VmaNode* c = child.NewNode(copy);
+    if (c != nullptr) child.tree_.Insert(c);
+    if (c == nullptr || !child.ShareFrom(*this, n->vma, c)) {
+      child.Teardown();  // its references dropped, this space's pages are as they were
+      return UserVmStatus::kNoMemory;
+    }
+  }
+  // Only now, when nothing can fail: the caller's thread is in the kernel, so nothing wrote in between.
+  for (VmaNode* n = tree_.First(); n != nullptr; n = VmaTree::Next(n)) {
+    const Vma& v = n->vma;
+    if (v.resident == 0 || !Has(v.prot, Prot::kWrite)) continue;
+    VmStatus s = space_.Protect(v.start, v.size(), WithoutWrite(v.prot));
+    KASSERT(s == VmStatus::kOk, "%s: protect of 0x%lx-0x%lx failed: %s", space_.name(), v.start.value(),
+            v.end.value(), VmStatusName(s));
+  }
+  child.heap_set_ = heap_set_;
+  child.heap_base_ = heap_base_;
+  child.brk_ = brk_;
+  child.stack_set_ = stack_set_;
+  child.stack_top_ = stack_top_;
+  child.stack_floor_ = stack_floor_;
+  return UserVmStatus::kOk;
+}
 
 UserVmStatus UserVm::Write(VirtAddr va, const void* src, uint64_t len) {
   const auto* from = static_cast<const uint8_t*>(src);
@@ -545,7 +633,7 @@ void UserVm::Validate() const {
     KASSERT(!stack_set_ || v.kind == VmaKind::kStack || v.end <= StackReserveBottom() || v.start >= stack_top_,
             "%s: %s VMA 0x%lx-0x%lx lies in the stack's reservation", space_.name(), Name(v.kind), v.start.value(),
             v.end.value());
-    const uint64_t mapped = CountResident(v.start, v.end);
+    const uint64_t mapped = CheckPages(v);
     KASSERT(v.resident == mapped, "%s: VMA 0x%lx-0x%lx counts %lu resident pages but %lu are mapped", space_.name(),
             v.start.value(), v.end.value(), v.resident, mapped);
     KASSERT(prev == nullptr || !Mergeable(prev->vma, v), "%s: VMAs 0x%lx-0x%lx and 0x%lx-0x%lx should be one",

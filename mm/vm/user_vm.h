@@ -6,8 +6,10 @@
 // trap's error code to an Access and acts on the FaultResult.
 //
 // Invariants: every VMA lies in the user half [limits.lo, limits.hi) and outside the stack's reservation
-// unless it is a stack VMA; a page is mapped only inside a VMA, with the VMA's protection, and holds one
-// reference to a user page that the space gives back when it unmaps it; `resident` is the number of the
+// unless it is a stack VMA; a page is mapped only inside a VMA, with the VMA's protection or that without
+// write (copy-on-write: shared with a fork, or not yet written since an mprotect gave write), and holds one
+// reference to a user page that the space gives back when it unmaps it; a page mapped writable has no
+// other reference; `resident` is the number of the
 // VMA's mapped pages; no two neighbours that could merge (same kind and protection, both anonymous, end to
 // start) are apart.
 //
@@ -64,11 +66,15 @@ struct FaultResult {
 };
 
 // Where user pages come from: new_page gives a page for `va` (in va's colour where the allocator colours)
-// with one reference, or false when none is left; put_page drops that reference. PallocUserPages
-// (palloc_pages.h) makes one over palloc.
+// with one reference, or false when none is left; ref adds a reference to a page handed out (fork shares
+// it), put_page drops one (the last frees the page), and sole says whether the caller's reference is the
+// only one left (a copy-on-write page that may be written in place). PallocUserPages (palloc_pages.h)
+// makes one over palloc.
 struct UserPages {
   bool (*new_page)(void* ctx, VirtAddr va, PhysAddr* pa) = nullptr;
   void (*put_page)(void* ctx, PhysAddr pa) = nullptr;
+  void (*ref)(void* ctx, PhysAddr pa) = nullptr;
+  bool (*sole)(void* ctx, PhysAddr pa) = nullptr;
   void* ctx = nullptr;
 };
 
@@ -117,18 +123,28 @@ class UserVm {
   // freeing their pages. O(log n + VMAs met + pages in them).
   UserVmStatus Munmap(VirtAddr va, uint64_t len);
   // Sets the protection of [va, va + len rounded up), which VMAs must cover entirely (else kNoVma, nothing
-  // changed), splitting and merging them. O(log n + VMAs met).
+  // changed), splitting and merging them. Pages mapped already keep write off: the first write
+  // to each makes it writable (in place when no fork shares it). O(log n + VMAs met).
   UserVmStatus Mprotect(VirtAddr va, uint64_t len, Prot prot);
 
-  // The page-fault handler: resolves a fault of `access` at `va`, or says why it cannot. O(log n) plus a
-  // page's zeroing or copy.
+  // The page-fault handler: resolves a fault of `access` at `va`, or says why it cannot. A write to a page
+  // of a writable VMA mapped without write is copy-on-write: with its reference the only one it becomes
+  // writable in place, else a copy in va's colour replaces it and the shared page loses one reference.
+  // O(log n) plus a page's zeroing or copy.
   FaultResult Fault(VirtAddr va, Access access);
+  // fork: `child`, an empty UserVm over another user space with the same limits, gets a copy of every VMA,
+  // the heap and the stack, and maps every page present here to the same page, its reference raised; the
+  // pages of writable VMAs lose write in both spaces (this one's stale translations are shot down), so that
+  // the first write on either side copies. kNoMemory (no node or page-table page) leaves both as they were.
+  // O(n + pages mapped), no page copied.
+  UserVmStatus Fork(UserVm& child);
   // The sentence the kernel prints when it kills the process for `result`, in buf (FormatTo's contract:
   // returns the length the whole sentence has).
   static size_t DescribeFault(const FaultResult& result, VirtAddr va, Access access, char* buf, size_t cap);
 
   // The kernel writes len bytes into the space at va whatever the protection, faulting pages in (the
-  // initial stack with argv). kNoVma (bytes before it written) when a byte is outside every VMA.
+  // initial stack with argv) and copying shared ones first. kNoVma (bytes before it written) when a byte
+  // is outside every VMA.
   UserVmStatus Write(VirtAddr va, const void* src, uint64_t len);
   // The VMA containing va into *out, or false. O(log n).
   bool Lookup(VirtAddr va, Vma* out) const;
@@ -169,11 +185,20 @@ class UserVm {
   // Unmaps the pages mapped in [start, end), at most `most` of them, and puts them back; returns how many.
   uint64_t ReleasePages(VirtAddr start, VirtAddr end, uint64_t most);
   uint64_t CountResident(VirtAddr start, VirtAddr end) const;
+  // Validate's walk of v's pages: each mapped with v's protection or that without write, and writable only
+  // when its reference is the only one; returns how many are mapped.
+  uint64_t CheckPages(const Vma& v) const;
   // Whether Resolve holds the access to the VMA's protection (a fault) or not (the kernel's Write).
   enum class ProtCheck : uint8_t { kYes, kNo };
   FaultResult Resolve(VirtAddr va, Access access, ProtCheck check);
   // A page for `page` of node's VMA, filled and mapped.
   FaultStatus MapPage(VmaNode* node, VirtAddr page);
+  // A write to `page` of node's VMA, mapped to `pa` without write: pa made writable when its reference is
+  // the only one (kept read-only in a read-only VMA), else replaced by a private copy.
+  FaultStatus Unshare(VmaNode* node, VirtAddr page, PhysAddr pa);
+  // Maps every page of parent's VMA `from` that parent maps into this space's copy `to`, sharing it.
+  // False (what it mapped stays, counted in to's resident) when a table page is missing.
+  bool ShareFrom(UserVm& parent, const Vma& from, VmaNode* to);
 
   AddressSpace& space_;
   UserPages pages_;

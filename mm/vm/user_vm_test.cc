@@ -33,10 +33,11 @@ class UserVmTest : public ::testing::Test {
     EXPECT_EQ(pages_.palloc().FreeCount(), free_before_);
   }
 
-  std::vector<Vma> Vmas() {
+  std::vector<Vma> Vmas() { return VmasOf(vm_); }
+  static std::vector<Vma> VmasOf(const UserVm& vm) {
     uint64_t resident;
     std::vector<Vma> out(64);
-    out.resize(vm_.Stats(&resident, out.data(), out.size()));
+    out.resize(vm.Stats(&resident, out.data(), out.size()));
     return out;
   }
   std::string Maps() {
@@ -282,6 +283,125 @@ TEST_F(UserVmTest, PagesComeInTheirAddressColour) {
     EXPECT_EQ((m.pa.value() >> kPageShift) % testing::HostUserPages::kColours,
               (va.value() >> kPageShift) % testing::HostUserPages::kColours);
   }
+}
+
+// A fork's child over its own fake tables, sharing the test's pages and nodes.
+class UserVmForkTest : public UserVmTest {
+ protected:
+  UserVmForkTest()
+      : child_space_("child", AddressSpace::Kind::kUser, child_arch_),
+        child_(child_space_, pages_.source(), arena_.direct_map(), nodes_.source(),
+               UserVmLimits{VirtAddr(kLo), VirtAddr(kHi)}) {}
+  ~UserVmForkTest() override {
+    child_.Teardown();
+    EXPECT_TRUE(child_arch_.pages.empty());
+  }
+  VmMapping In(AddressSpace& space, uint64_t va) {
+    VmMapping m{};
+    EXPECT_EQ(space.Query(VirtAddr(va), &m), VmStatus::kOk) << std::hex << va;
+    return m;
+  }
+  unsigned Refs(PhysAddr pa) { return pages_.palloc().Refs(pages_.palloc().PageOf(pa)); }
+
+  testing::FakeArchAspace child_arch_;
+  AddressSpace child_space_;
+  UserVm child_;
+};
+
+// A data page and a text page faulted in, then fork: both spaces map the same frames, two references each,
+// the data page read-only on both sides. The child's write copies; the parent's, now the only holder,
+// writes in place.
+//   before:  parent data --rw--> A          after fork:  parent --r--> A <--r-- child
+//   child writes:  parent --r--> A, child --rw--> B     parent writes:  parent --rw--> A
+TEST_F(UserVmForkTest, ForkSharesPagesAndTheFirstWriteCopiesOnlyWhatIsShared) {
+  const uint8_t text[] = {0x90, 0xc3};
+  ASSERT_EQ(vm_.AddImage(VirtAddr(0x400000), kPage, Prot::kExec, VmaKind::kText, text, sizeof text),
+            UserVmStatus::kOk);
+  ASSERT_EQ(vm_.AddImage(VirtAddr(0x401000), kPage, Prot::kWrite, VmaKind::kBss, nullptr, 0), UserVmStatus::kOk);
+  ASSERT_EQ(vm_.Write(VirtAddr(0x401000), "parent", 7), UserVmStatus::kOk);
+  ASSERT_EQ(vm_.Fault(VirtAddr(0x400000), Access::kExec).status, FaultStatus::kResolved);
+  const uint64_t used = free_before_ - pages_.palloc().FreeCount();
+  ASSERT_EQ(vm_.Fork(child_), UserVmStatus::kOk);
+  EXPECT_EQ(free_before_ - pages_.palloc().FreeCount(), used) << "fork copied a page";
+  const VmMapping data = In(space_, 0x401000), text_page = In(space_, 0x400000);
+  EXPECT_EQ(In(child_space_, 0x401000).pa, data.pa);
+  EXPECT_EQ(In(child_space_, 0x400000).pa, text_page.pa);
+  EXPECT_EQ(Refs(data.pa), 2u);
+  EXPECT_EQ(Refs(text_page.pa), 2u);
+  EXPECT_EQ(data.prot, Prot::kRead);
+  EXPECT_EQ(In(child_space_, 0x401000).prot, Prot::kRead);
+  EXPECT_EQ(In(child_space_, 0x400000).prot, Prot::kExec);
+  const std::vector<Vma> mine = Vmas(), its = VmasOf(child_);
+  ASSERT_EQ(its.size(), mine.size());
+  for (size_t i = 0; i < mine.size(); ++i) {
+    EXPECT_TRUE(its[i].start == mine[i].start && its[i].end == mine[i].end && its[i].prot == mine[i].prot &&
+                its[i].kind == mine[i].kind && its[i].resident == mine[i].resident)
+        << i;
+  }
+
+  ASSERT_EQ(child_.Fault(VirtAddr(0x401003), Access::kWrite).status, FaultStatus::kResolved);
+  const VmMapping copy = In(child_space_, 0x401000);
+  EXPECT_NE(copy.pa, data.pa);
+  EXPECT_EQ(copy.prot, Prot::kWrite);
+  EXPECT_EQ(std::memcmp(arena_.direct_map().Kaddr<char>(copy.pa), "parent", 7), 0);
+  EXPECT_EQ(Refs(data.pa), 1u);
+  ASSERT_EQ(child_.Write(VirtAddr(0x401000), "child", 6), UserVmStatus::kOk);
+  EXPECT_EQ(Byte(0x401000), 'p') << "the child's write reached the parent";
+
+  ASSERT_EQ(vm_.Fault(VirtAddr(0x401000), Access::kWrite).status, FaultStatus::kResolved);
+  EXPECT_EQ(In(space_, 0x401000).pa, data.pa) << "a page with one reference was copied";
+  EXPECT_EQ(In(space_, 0x401000).prot, Prot::kWrite);
+  EXPECT_EQ(child_.Fault(VirtAddr(0x400000), Access::kWrite).status, FaultStatus::kProtection);
+  vm_.Validate();
+  child_.Validate();
+}
+
+// The last holder frees a shared page, whichever side goes first; a page is never freed twice.
+TEST_F(UserVmForkTest, TheLastHolderFreesASharedPage) {
+  VirtAddr at;
+  ASSERT_EQ(vm_.Mmap(VirtAddr(0), 4 * kPage, Prot::kWrite, &at), UserVmStatus::kOk);
+  for (uint64_t i = 0; i < 4; ++i) ASSERT_EQ(vm_.Fault(at + i * kPage, Access::kWrite).status, FaultStatus::kResolved);
+  const uint64_t free_then = pages_.palloc().FreeCount();
+  ASSERT_EQ(vm_.Fork(child_), UserVmStatus::kOk);
+  vm_.Teardown();  // the parent first: the child still holds all four
+  EXPECT_EQ(pages_.palloc().FreeCount(), free_then);
+  child_.Teardown();
+  EXPECT_EQ(pages_.palloc().FreeCount(), free_before_);
+}
+
+// With no VMA node for the child part way, the fork fails and both spaces are as before: the child empty,
+// the parent's pages writable with one reference each.
+TEST_F(UserVmForkTest, AForkWithoutNodesChangesNothing) {
+  VirtAddr a, b;
+  ASSERT_EQ(vm_.Mmap(VirtAddr(0), kPage, Prot::kWrite, &a), UserVmStatus::kOk);
+  ASSERT_EQ(vm_.Mmap(VirtAddr(0), kPage, Prot::kRead, &b), UserVmStatus::kOk);
+  ASSERT_EQ(vm_.Fault(a, Access::kWrite).status, FaultStatus::kResolved);
+  ASSERT_EQ(vm_.Fault(b, Access::kRead).status, FaultStatus::kResolved);
+  nodes_.set_budget(1);
+  EXPECT_EQ(vm_.Fork(child_), UserVmStatus::kNoMemory);
+  nodes_.set_budget(-1);
+  EXPECT_TRUE(VmasOf(child_).empty());
+  EXPECT_TRUE(child_arch_.pages.empty());
+  EXPECT_EQ(In(space_, a.value()).prot, Prot::kWrite);
+  EXPECT_EQ(Refs(In(space_, a.value()).pa), 1u);
+  EXPECT_EQ(Refs(In(space_, b.value()).pa), 1u);
+  vm_.Validate();
+}
+
+// A copy-on-write fault with no page left fails and leaves the shared page mapped read-only.
+TEST_F(UserVmForkTest, ACopyWithNoPageLeftChangesNothing) {
+  VirtAddr at;
+  ASSERT_EQ(vm_.Mmap(VirtAddr(0), kPage, Prot::kWrite, &at), UserVmStatus::kOk);
+  ASSERT_EQ(vm_.Fault(at, Access::kWrite).status, FaultStatus::kResolved);
+  ASSERT_EQ(vm_.Fork(child_), UserVmStatus::kOk);
+  const PhysAddr shared = In(space_, at.value()).pa;
+  pages_.set_budget(0);
+  EXPECT_EQ(child_.Fault(at, Access::kWrite).status, FaultStatus::kNoMemory);
+  pages_.set_budget(-1);
+  EXPECT_EQ(In(child_space_, at.value()).pa, shared);
+  EXPECT_EQ(In(child_space_, at.value()).prot, Prot::kRead);
+  EXPECT_EQ(Refs(shared), 2u);
+  child_.Validate();
 }
 
 TEST_F(UserVmTest, DestroyingWithoutTeardownPanics) {

@@ -9,7 +9,7 @@
 
 namespace kmem::user {
 
-static_assert(abi::kSyscalls == 10, "a wrapper below for every system call of kernel/abi/syscall.h");
+static_assert(abi::kSyscalls == 12, "a wrapper below for every system call of kernel/abi/syscall.h");
 
 inline int64_t Syscall(abi::Sys nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
                        uint64_t a4 = 0, uint64_t a5 = 0) {
@@ -55,6 +55,12 @@ inline int64_t Sleep(uint64_t ms) { return Syscall(abi::Sys::kSleep, ms); }
 
 inline int64_t Memstat(abi::MemStat* out, abi::VmaStat* vmas, uint64_t cap) {
   return Syscall(abi::Sys::kMemstat, reinterpret_cast<uint64_t>(out), reinterpret_cast<uint64_t>(vmas), cap);
+}
+
+inline int64_t Fork() { return Syscall(abi::Sys::kFork); }
+
+inline int64_t Wait(uint64_t pid, int64_t* status) {
+  return Syscall(abi::Sys::kWait, pid, reinterpret_cast<uint64_t>(status));
 }
 
 }  // namespace kmem::user
