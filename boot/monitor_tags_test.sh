@@ -35,7 +35,8 @@ grep -q '^pool       live blocks' "$dir/pools" || fail "pools prints no pool tab
 grep -q '^cache  ' "$dir/pools" || fail "pools prints no cache table"
 sed -n '/^site               live blocks   live bytes$/,$p' "$dir/pools" | sed '1d' >"$dir/sites"
 [ -s "$dir/sites" ] || fail "pools lists no allocation sites: $(cat "$dir/pools")"
-grep -vqE '^(0x[0-9a-f]{16}|other sites       ) +[0-9]+ +[0-9]+$' "$dir/sites" && fail "a site line is malformed: $(cat "$dir/sites")"
+grep -vqE '^(0x[0-9a-f]{16}|other sites       ) +[0-9]+ +[0-9]+$' "$dir/sites" &&
+  fail "a site line is malformed: $(cat "$dir/sites")"
 sort -k3,3nr -s "$dir/sites" | grep -v '^other' | diff <(grep -v '^other' "$dir/sites") - >/dev/null ||
   fail "the sites are not listed largest first: $(cat "$dir/sites")"
 

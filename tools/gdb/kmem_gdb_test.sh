@@ -12,7 +12,8 @@
 #   3. at the MMU self-test's user Pmap (the first Pmap after NewAddressSpace): `kmem page` inside the
 #      2 MiB block it allocated names that block;
 #   4. at ProcInit, after the self-tests printed the pool tables (before the VMA cache exists): `kmem pools`
-#      prints those tables.
+#      prints those tables, and `kmem leaks` says this kernel has no allocation-site tags (kmem_leaks_test
+#      runs it against the kernel with them).
 # Then gdb detaches and the kernel must finish its boot. Every wait has a deadline.
 set -u
 backend=$1
@@ -53,6 +54,7 @@ timeout 100 gdb -batch -nx "boot/kernel_$backend.elf" -x tools/gdb/kmem.py \
   -ex 'echo ==page-block\n' -ex 'kmem page $rdx + 0x3000' -ex 'echo ==block-pa\n' -ex 'printf "0x%lx\n", $rdx' \
   -ex "hbreak *'kmem::kernel::ProcInit'" -ex continue -ex 'delete' \
   -ex 'echo ==pools\n' -ex 'kmem pools' \
+  -ex 'echo ==leaks\n' -ex 'kmem leaks' \
   -ex 'echo ==end\n' -ex detach >"$gdblog" 2>&1
 # gdb's status is not the test's: the kernel may finish and QEMU close the socket before gdb has read the
 # answer to detach ("Remote communication error"). That every command ran is what ==end says.
@@ -119,6 +121,10 @@ section cpus-smp | grep -qxF "cpu1: apic id 1, boot stack $stack" ||
 log | sed -n '/^pool       live blocks/,/^pool selftest: passed/p' | sed '$d' >"$dir/pools.kernel"
 [ -s "$dir/pools.kernel" ] || fail "no pool tables in the serial log"
 section pools | diff "$dir/pools.kernel" - || fail "kmem pools differs from the kernel's pool tables"
+
+no_tags='^kmem leaks: this kernel was built without --//mm/pool:tags; '
+[ "$(section leaks | wc -l)" = 1 ] && section leaks | grep -q "$no_tags" ||
+  fail "kmem leaks on a kernel without tags: $(section leaks)"
 
 wait "$qemu"
 status=$?
