@@ -7,7 +7,8 @@
 
 namespace kmem::pool {
 
-// With tags the header's third 16-byte unit holds the site and a word that keeps the data 16-aligned.
+// With tags the header opens with a 16-byte unit of the site and a word that keeps the data 16-aligned, so
+// that the 32 bytes right below the data read as they do without tags.
 template <bool kOn>
 struct BasicSitePad {
   uint64_t unused;
@@ -18,12 +19,12 @@ struct BasicSitePad<false> {};
 // Block layout, 16-byte aligned:  [BlockHeader 32 (48 with tags)][caller's bytes][tail canary 8][slack to 16]
 // A free block keeps its header, then two list links, then fill up to its end.
 struct BlockHeader {
+  [[no_unique_address]] Site site;  // while live, who allocated it (tags.h); stale while free
+  [[no_unique_address]] BasicSitePad<kPoolTags> pad;
   uint64_t magic;      // SealMagic(kAllocMagic | kFreeMagic | kEndMagic, this)
   uint64_t size;       // whole block, header included; a multiple of 16 (0 for an arena's end marker)
   uint64_t prev_size;  // size of the block just below, 0 for an arena's first block
   uint64_t req;        // bytes the caller asked for; while free, LinkSeal of the free-list links
-  [[no_unique_address]] Site site;  // while live, who allocated it (tags.h); stale while free
-  [[no_unique_address]] BasicSitePad<kPoolTags> pad;
 };
 static_assert(sizeof(BlockHeader) == (kPoolTags ? 48 : 32),
               "a header of 16-byte units keeps every block's data 16-aligned; without tags it holds no site");
