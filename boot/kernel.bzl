@@ -2,7 +2,8 @@
 
 The transition switches the platform (so the clang/lld kernel toolchain is chosen) and drops host-only
 command-line copts/linkopts such as the sanitizers of --config=asan. `backend` pins the page allocator
-backend, so that one `bazel test //...` boots a kernel of each. The rule gives the 64-bit ELF (for
+backend, so that one `bazel test //...` boots a kernel of each; `pool_tags` builds it with --//mm/pool:tags
+(allocation-site tags, mm/pool/tags.h). The rule gives the 64-bit ELF (for
 gdb and symbol checks) and a flat binary that QEMU's Multiboot loader boots through the header's address
 fields (QEMU refuses 64-bit ELF files).
 """
@@ -10,6 +11,7 @@ fields (QEMU refuses 64-bit ELF files).
 load("//mm/palloc:backends.bzl", "PALLOC_BACKEND_NAMES")
 
 _BACKEND = "//mm/palloc:backend"
+_TAGS = "//mm/pool:tags"
 
 def _kernel_transition_impl(settings, attr):
     return {
@@ -19,17 +21,19 @@ def _kernel_transition_impl(settings, attr):
         # fastbuild's --strip=sometimes links with -Wl,-S; gdb (tools/gdb) reads the kernel's DWARF.
         "//command_line_option:strip": "never",
         _BACKEND: attr.backend or settings[_BACKEND],
+        _TAGS: attr.pool_tags or settings[_TAGS],
     }
 
 _kernel_transition = transition(
     implementation = _kernel_transition_impl,
-    inputs = [_BACKEND],
+    inputs = [_BACKEND, _TAGS],
     outputs = [
         "//command_line_option:platforms",
         "//command_line_option:copt",
         "//command_line_option:linkopt",
         "//command_line_option:strip",
         _BACKEND,
+        _TAGS,
     ],
 )
 
@@ -54,6 +58,8 @@ kernel_image = rule(
         "elf": attr.label(cfg = _kernel_transition, mandatory = True),
         # Pins the page allocator backend; empty follows --//mm/palloc:backend.
         "backend": attr.string(values = [""] + PALLOC_BACKEND_NAMES),
+        # Builds the kernel with allocation-site tags; False follows --//mm/pool:tags.
+        "pool_tags": attr.bool(default = False),
         "objcopy": attr.string(default = "/usr/bin/llvm-objcopy"),
         "_allowlist_function_transition": attr.label(
             default = "@bazel_tools//tools/allowlists/function_transition_allowlist",

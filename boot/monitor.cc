@@ -7,6 +7,7 @@
 #include "kernel/proc/proc.h"
 #include "kernel/sched/sched.h"
 #include "mm/base/format.h"
+#include "mm/pool/pool.h"
 #include "mm/pool/slab.h"
 #include "mm/vm/tlb.h"
 #include "monitor/monitor.h"
@@ -37,9 +38,37 @@ void Memmap(void* ctx, uint64_t) { Of(ctx).map.Dump(); }
 
 void Buddyinfo(void* ctx, uint64_t) { Of(ctx).palloc.PrintFreeTable(); }
 
+// Rows of the allocation-site listing; the blocks of the sites past them are summed in one more line.
+constexpr size_t kSiteRows = 16;
+
+// With tags (--//mm/pool:tags) the live blocks of the pools and the caches by allocation site follow the
+// tables, largest first; gdb's `kmem leaks` names the functions.
 void Pools(void*, uint64_t) {
   pool::PoolDump(kKernelPools, kKernelPoolCount);
   pool::KmemDump();
+  if constexpr (pool::kPoolTags) {
+    pool::SiteCount rows[kSiteRows];
+    pool::SiteTable sites{rows, kSiteRows};
+    pool::PoolSites(kKernelPools, kKernelPoolCount, sites);
+    pool::KmemSites(sites);
+    pool::SitesDump(sites);
+  }
+}
+
+// A leak to hunt: N blocks from Malloc and N objects from Kmalloc, never freed. `pools` then counts them
+// live, and with tags lists them under this function's two calls (gdb's `kmem leaks` names it).
+constexpr size_t kLeakMallocBytes = 1000;
+constexpr size_t kLeakKmallocBytes = 100;
+
+void Leak(void*, uint64_t n) {
+  for (uint64_t i = 0; i < n; ++i) {
+    if (pool::Malloc(kLeakMallocBytes) == nullptr || pool::Kmalloc(kLeakKmallocBytes) == nullptr) {
+      Print("leak: out of memory after %lu of %lu\n", i, n);
+      return;
+    }
+  }
+  Print("leak: %lu blocks of %lu bytes from Malloc and %lu of %lu from Kmalloc, never to be freed\n", n,
+        kLeakMallocBytes, n, kLeakKmallocBytes);
 }
 
 void Ptdump(void*, uint64_t) { ArchDumpPageTables(); }
@@ -110,7 +139,7 @@ constexpr monitor::Command kCommands[] = {
     {"mem", "page allocator and xalloc totals", ArgKind::kNone, 0, 0, Mem},
     {"memmap", "the typed physical memory map", ArgKind::kNone, 0, 0, Memmap},
     {"buddyinfo", "free blocks per order and pages per colour", ArgKind::kNone, 0, 0, Buddyinfo},
-    {"pools", "the pools and slab caches", ArgKind::kNone, 0, 0, Pools},
+    {"pools", "the pools and slab caches (and who allocated their blocks, with tags)", ArgKind::kNone, 0, 0, Pools},
     {"ptdump", "the kernel's page tables", ArgKind::kNone, 0, 0, Ptdump},
     {"cpus", "each CPU's identity, address widths and caches", ArgKind::kNone, 0, 0, Cpus},
     {"kva", "the kernel-VA arenas' ranges and guard pages", ArgKind::kNone, 0, 0, Kva},
@@ -122,6 +151,7 @@ constexpr monitor::Command kCommands[] = {
     {"run", "start PROGRAM [ARGS] in the background (user/)", ArgKind::kWords, 1,
      monitor::Monitor::kMaxWords - 1, nullptr, Run},
     {"kill", "end process PID", ArgKind::kCount, 1, kMaxPid, Kill},
+    {"leak", "allocate N blocks from Malloc and from Kmalloc and never free them", ArgKind::kCount, 1, 1000, Leak},
 };
 
 }  // namespace

@@ -42,7 +42,7 @@ answer() { log | awk -v cmd="kmem> $1" '$0 == cmd {on = 1; next} /^kmem> / {on =
 log | grep -q '^kmem: boot ok' || fail "no 'boot ok' after exit"
 log | grep -q '^monitor: left$' || fail "the monitor did not say it left"
 
-for name in mem memmap buddyinfo pools ptdump cpus kva json tlb stress ps vmas run kill help 'exit, quit'; do
+for name in mem memmap buddyinfo pools ptdump cpus kva json tlb stress ps vmas run kill leak help 'exit, quit'; do
   answer help | grep -q "^  $name " || fail "help does not list $name"
 done
 

@@ -7,15 +7,27 @@
 
 namespace kmem::pool {
 
-// Block layout, 16-byte aligned:  [BlockHeader 32][caller's bytes][tail canary 8][slack to 16]
+// With tags the header opens with a 16-byte unit of the site and a word that keeps the data 16-aligned, so
+// that the 32 bytes right below the data read as they do without tags.
+template <bool kOn>
+struct BasicSitePad {
+  uint64_t unused;
+};
+template <>
+struct BasicSitePad<false> {};
+
+// Block layout, 16-byte aligned:  [BlockHeader 32 (48 with tags)][caller's bytes][tail canary 8][slack to 16]
 // A free block keeps its header, then two list links, then fill up to its end.
 struct BlockHeader {
+  [[no_unique_address]] Site site;  // while live, who allocated it (tags.h); stale while free
+  [[no_unique_address]] BasicSitePad<kPoolTags> pad;
   uint64_t magic;      // SealMagic(kAllocMagic | kFreeMagic | kEndMagic, this)
   uint64_t size;       // whole block, header included; a multiple of 16 (0 for an arena's end marker)
   uint64_t prev_size;  // size of the block just below, 0 for an arena's first block
   uint64_t req;        // bytes the caller asked for; while free, LinkSeal of the free-list links
 };
-static_assert(sizeof(BlockHeader) == 32, "a header of two 16-byte units keeps every block's data 16-aligned");
+static_assert(sizeof(BlockHeader) == (kPoolTags ? 48 : 32),
+              "a header of 16-byte units keeps every block's data 16-aligned; without tags it holds no site");
 
 // The links sit where the caller's first 16 bytes were, the first place a stale pointer writes to; they
 // are sealed in the header (LinkSeal) and checked before they are followed or rewritten.
@@ -24,7 +36,7 @@ struct FreeBlock {
   FreeBlock* next;
   FreeBlock* prev;
 };
-static_assert(sizeof(FreeBlock) == 48, "the smallest block: a header and the two free-list links");
+static_assert(sizeof(FreeBlock) == sizeof(BlockHeader) + 16, "the smallest block: a header and two links");
 
 // An arena: [Arena 32][blocks ...][end marker 32]. The end marker stops the upward walk and coalescing.
 struct Arena {
@@ -211,7 +223,7 @@ bool TooLarge(const Pool& pool, size_t size) {
   return arena > c.limit;
 }
 
-PoolAllocation AllocLocked(Pool& pool, size_t size, Zero zero) {
+PoolAllocation AllocLocked(Pool& pool, size_t size, Zero zero, Site site) {
   if (TooLarge(pool, size)) return {nullptr, PoolStatus::kTooLarge};
   uint64_t need = BlockFor(size);
   FreeBlock* f = FindFree(pool, need);
@@ -247,6 +259,7 @@ PoolAllocation AllocLocked(Pool& pool, size_t size, Zero zero) {
   }
   h->magic = SealMagic(kAllocMagic, h);
   h->req = size;
+  h->site = site;
   void* data = DataOf(h);
   // The old list links would hand the caller kernel pointers; give it fill like the rest.
   Fill(data, kMinBlock - kHeader, zero == Zero::kYes ? 0 : fill);
@@ -285,6 +298,41 @@ BlockHeader* CheckedBlock(Pool& pool, void* p, const char* op) {
     Panic("pool %s: %s of %p: tail canary smashed, written past the %lu bytes asked for", name, op, p, h->req);
   }
   return h;
+}
+
+// PoolAlloc and PoolRealloc for the entry points, which name their own caller as the site (Resize is
+// inlined into PoolRealloc: without tags the pair compiles to what one routine did).
+PoolAllocation Alloc(Pool& pool, size_t size, Zero zero, Site site) {
+  Lock(pool);
+  PoolAllocation r = AllocLocked(pool, size, zero, site);
+  Unlock(pool);
+  return r;
+}
+
+// A resized block is tagged with the resizer: it is the site that now holds the block at its new size.
+[[gnu::always_inline]] inline void* Resize(Pool& pool, void* p, size_t size, Site site) {
+  if (p == nullptr) return Alloc(pool, size, Zero::kNo, site).p;
+  if (size == 0) {
+    PoolFree(pool, p);
+    return nullptr;
+  }
+  Lock(pool);
+  BlockHeader* h = CheckedBlock(pool, p, "realloc");
+  uint64_t old = h->req;
+  if (!TooLarge(pool, size) && BlockFor(size) <= h->size) {
+    pool.stats.OnResize(old, size);
+    h->req = size;
+    h->site = site;
+    PutTail(Bytes(p) + size);
+    Unlock(pool);
+    return p;
+  }
+  Unlock(pool);
+  void* q = Alloc(pool, size, Zero::kNo, site).p;
+  if (q == nullptr) return nullptr;
+  __builtin_memcpy(q, p, old < size ? old : size);
+  PoolFree(pool, p);
+  return q;
 }
 
 }  // namespace
@@ -329,12 +377,7 @@ void PoolSetSource(Pool& pool, const MemSource& source, uint64_t limit) {
   Wakeup(pool);
 }
 
-PoolAllocation PoolAlloc(Pool& pool, size_t size, Zero zero) {
-  Lock(pool);
-  PoolAllocation r = AllocLocked(pool, size, zero);
-  Unlock(pool);
-  return r;
-}
+PoolAllocation PoolAlloc(Pool& pool, size_t size, Zero zero) { return Alloc(pool, size, zero, KMEM_CALLER_SITE()); }
 
 void PoolFree(Pool& pool, void* p) {
   if (p == nullptr) return;
@@ -364,29 +407,7 @@ void PoolFree(Pool& pool, void* p) {
   Wakeup(pool);
 }
 
-void* PoolRealloc(Pool& pool, void* p, size_t size) {
-  if (p == nullptr) return PoolAlloc(pool, size, Zero::kNo).p;
-  if (size == 0) {
-    PoolFree(pool, p);
-    return nullptr;
-  }
-  Lock(pool);
-  BlockHeader* h = CheckedBlock(pool, p, "realloc");
-  uint64_t old = h->req;
-  if (!TooLarge(pool, size) && BlockFor(size) <= h->size) {
-    pool.stats.OnResize(old, size);
-    h->req = size;
-    PutTail(Bytes(p) + size);
-    Unlock(pool);
-    return p;
-  }
-  Unlock(pool);
-  void* q = PoolAlloc(pool, size, Zero::kNo).p;
-  if (q == nullptr) return nullptr;
-  __builtin_memcpy(q, p, old < size ? old : size);
-  PoolFree(pool, p);
-  return q;
-}
+void* PoolRealloc(Pool& pool, void* p, size_t size) { return Resize(pool, p, size, KMEM_CALLER_SITE()); }
 
 size_t PoolMsize(Pool& pool, void* p) {
   Lock(pool);
@@ -409,19 +430,23 @@ void Poolreset(Pool& pool) {
   Wakeup(pool);
 }
 
-void* Malloc(size_t size) { return Mallocz(size, Zero::kYes); }
-void* Mallocz(size_t size, Zero zero) { return PoolAlloc(mainmem, size, zero).p; }
-void* Realloc(void* p, size_t size) { return PoolRealloc(mainmem, p, size); }
+void* Malloc(size_t size) { return Alloc(mainmem, size, Zero::kYes, KMEM_CALLER_SITE()).p; }
+void* Mallocz(size_t size, Zero zero) { return Alloc(mainmem, size, zero, KMEM_CALLER_SITE()).p; }
+void* Realloc(void* p, size_t size) {
+  if constexpr (kPoolTags) return Resize(mainmem, p, size, KMEM_CALLER_SITE());
+  return PoolRealloc(mainmem, p, size);  // the same routine, as the build without tags always called it
+}
 void Free(void* p) { PoolFree(mainmem, p); }
 size_t Msize(void* p) { return PoolMsize(mainmem, p); }
 
 void* Smalloc(size_t size) {
+  const Site site = KMEM_CALLER_SITE();
   Pool& pool = mainmem;
   const PoolSync& sync = pool.config.sync;
   if (sync.lock != nullptr) sync.lock(sync.ctx);
   for (;;) {
     Lock(pool);
-    PoolAllocation r = AllocLocked(pool, size, Zero::kYes);
+    PoolAllocation r = AllocLocked(pool, size, Zero::kYes, site);
     Unlock(pool);
     if (r.p != nullptr) {
       if (sync.unlock != nullptr) sync.unlock(sync.ctx);
@@ -513,5 +538,31 @@ void PoolDump(Pool* const* pools, size_t count) {
           PoolGrown(p), PoolLimit(p));
   }
 }
+
+#if KMEM_POOL_TAGS
+void PoolSites(Pool* const* pools, size_t count, SiteTable& table) {
+  for (size_t i = 0; i < count; ++i) {
+    Pool& pool = *pools[i];
+    Lock(pool);
+    for (Arena* a = pool.arenas; a != nullptr; a = a->next) {
+      auto* h = reinterpret_cast<BlockHeader*>(Bytes(a) + sizeof(Arena));
+      for (; h->magic != SealMagic(kEndMagic, h); h = Next(h)) {
+        if (!IsFree(h)) table.Add(h->site.pc, h->req);
+      }
+    }
+    Unlock(pool);
+  }
+}
+
+void SitesDump(SiteTable& table) {
+  table.Sort();
+  Print("site               live blocks   live bytes\n");
+  for (size_t i = 0; i < table.used; ++i) {
+    const SiteCount& s = table.sites[i];
+    Print("0x%016lx %11lu %12lu\n", s.pc, s.blocks, s.bytes);
+  }
+  if (table.other_blocks != 0) Print("other sites        %11lu %12lu\n", table.other_blocks, table.other_bytes);
+}
+#endif
 
 }  // namespace kmem::pool

@@ -22,6 +22,7 @@
 #include "mm/base/lock.h"
 #include "mm/pool/guard.h"
 #include "mm/pool/source.h"
+#include "mm/pool/tags.h"
 
 namespace kmem::pool {
 
@@ -97,6 +98,9 @@ size_t PoolMsize(Pool& pool, void* p);
 // every outstanding allocation is gone. The arenas stay with the pool. O(bytes grown).
 void Poolreset(Pool& pool);
 
+// With tags (tags.h) each entry point below and above tags the block with its own caller's pc: PoolRealloc
+// and Realloc retag the block they return, moved or not, with theirs.
+//
 // 9front's vocabulary on mainmem. Malloc and Mallocz return nullptr on failure (PoolAlloc says why).
 // Malloc zeroes the block, as 9front's does, after the allocation has checked its poison; Mallocz takes
 // the choice (9front's mallocz(size, clr)): Zero::kNo leaves poison, for a caller that overwrites every
@@ -122,5 +126,9 @@ void PoolCheck(Pool& pool);
 
 // Prints one table row per pool: name, live blocks and bytes, high-water mark, bytes grown and the limit.
 void PoolDump(Pool* const* pools, size_t count);
+
+// Adds every live block of `pools` to `table` under its site, each pool walked under its lock. O(bytes
+// grown + blocks * table capacity). Defined only with tags: call it under `if constexpr (kPoolTags)`.
+void PoolSites(Pool* const* pools, size_t count, SiteTable& table);
 
 }  // namespace kmem::pool

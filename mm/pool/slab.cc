@@ -23,11 +23,14 @@ static_assert(sizeof(Slab) == 64, "one cache line, so the first object header st
 // Right below every object. A live object's header names its slab, Kfree's way there in one load; a free
 // object's holds the free-list link, so every byte of the object's window holds poison. The magic is
 // sealed with the link word as well as the header's address, so one compare also catches a smashed link.
+// With tags the site comes first, so that the seal and the link stay right below the object.
 struct ObjHeader {
+  [[no_unique_address]] Site site;  // while live, who allocated it (tags.h); stale while free
   uint64_t magic;  // LiveSeal(this, slab) while live, FreeSeal(this, next) while free
   void* link;      // live: the object's Slab; free: the next free object of the slab, or nullptr
 };
-static_assert(sizeof(ObjHeader) == 16, "keeps 16-byte objects 16-aligned in 16-aligned slots");
+static_assert(sizeof(ObjHeader) == (kPoolTags ? 24 : 16),
+              "16 keeps 16-byte objects 16-aligned in 16-aligned slots; a slot's stride rounds up the site's 8");
 
 namespace {
 
@@ -482,7 +485,7 @@ bool Grow(KmemCache* c) {
 // Takes the top object of this CPU's non-empty magazine `m` (interrupts off) and makes it live: checks its
 // free seal and poison, seals it live, counts it.
 template <uint32_t kWindow>
-[[gnu::always_inline]] inline void* TakeFrom(KmemCache* c, Magazine& m) {
+[[gnu::always_inline]] inline void* TakeFrom(KmemCache* c, Magazine& m, Site site) {
   const uint32_t n = m.count - 1;
   void* p = m.obj[n];
   m.count = n;
@@ -491,6 +494,7 @@ template <uint32_t kWindow>
   Slab* s = SlabOf(c, p);
   h->magic = LiveSeal(h, s);
   h->link = s;
+  h->site = site;
   const uint64_t allocs = m.allocs + 1;
   Write(m.allocs, allocs);
   const uint64_t live = m.others_live + allocs - m.frees;
@@ -499,12 +503,12 @@ template <uint32_t kWindow>
 }
 
 template <uint32_t kWindow>
-[[gnu::noinline]] void* AllocSlow(KmemCache* c, Zero zero) {
+[[gnu::noinline]] void* AllocSlow(KmemCache* c, Zero zero, Site site) {
   for (;;) {
     const IrqState irq = IrqSave();
     Magazine& m = MagazineHere(c);
     if (m.count != 0 || Refill(c, m)) {
-      void* p = TakeFrom<kWindow>(c, m);
+      void* p = TakeFrom<kWindow>(c, m, site);
       IrqRestore(irq);
       return zero == Zero::kYes ? ZeroObject(p, c->size) : p;
     }
@@ -516,14 +520,14 @@ template <uint32_t kWindow>
 // The fast path makes no calls besides the interrupt hooks (the slow, zeroing and failing paths are tail
 // calls). `kWindow` must match c->window.
 template <uint32_t kWindow>
-[[gnu::always_inline]] inline void* AllocWindowed(KmemCache* c, Zero zero) {
+[[gnu::always_inline]] inline void* AllocWindowed(KmemCache* c, Zero zero, Site site) {
   const IrqState irq = IrqSave();
   Magazine& m = MagazineHere(c);
   if (__builtin_expect(m.count == 0, 0)) {
     IrqRestore(irq);
-    return AllocSlow<kWindow>(c, zero);
+    return AllocSlow<kWindow>(c, zero, site);
   }
-  void* p = TakeFrom<kWindow>(c, m);
+  void* p = TakeFrom<kWindow>(c, m, site);
   IrqRestore(irq);
   if (zero == Zero::kYes) return ZeroObject(p, c->size);
   return p;
@@ -546,6 +550,13 @@ template <uint32_t kWindow>
   Write(m.frees, m.frees + 1);
   IrqRestore(irq);
   if (__builtin_expect(give != nullptr, 0)) GiveBack(c, give);
+}
+
+// KmemCacheAlloc for the entry points, which name their own caller as the site.
+[[gnu::always_inline]] inline void* CacheAlloc(KmemCache* c, Zero zero, Site site) {
+  return ByWindow(
+      c->window, [c, zero, site](auto w) { return AllocWindowed<decltype(w)::kWindow>(c, zero, site); },
+      [c]() -> void* { BadCache(c, "alloc"); });
 }
 
 // The Kmalloc class of `size` (0..kKmallocMax): 16 << class is the smallest class size >= size. No branch.
@@ -571,11 +582,7 @@ void KmemInit(const MemSource& src) {
   magazines_used = (uint32_t{1} << slot) - 1;
 }
 
-void* KmemCacheAlloc(KmemCache* c, Zero zero) {
-  return ByWindow(
-      c->window, [c, zero](auto w) { return AllocWindowed<decltype(w)::kWindow>(c, zero); },
-      [c]() -> void* { BadCache(c, "alloc"); });
-}
+void* KmemCacheAlloc(KmemCache* c, Zero zero) { return CacheAlloc(c, zero, KMEM_CALLER_SITE()); }
 
 void KmemCacheFree(KmemCache* c, void* p) {
   CheckCacheObject(c, p, "free");
@@ -593,7 +600,13 @@ KmemCache* KmemCacheCreate(const char* name, size_t size, size_t align) {
     slot = static_cast<uint32_t>(__builtin_ctz(~magazines_used));
     magazines_used |= uint32_t{1} << slot;
   }
-  auto* c = static_cast<KmemCache*>(KmemCacheAlloc(&cache_cache, Zero::kYes));
+  void* mem;
+  if constexpr (kPoolTags) {
+    mem = CacheAlloc(&cache_cache, Zero::kYes, KMEM_CALLER_SITE());  // the descriptor names the creator
+  } else {
+    mem = KmemCacheAlloc(&cache_cache, Zero::kYes);  // one copy of the allocation, as always without tags
+  }
+  auto* c = static_cast<KmemCache*>(mem);
   LockGuard g(caches_lock);
   if (c == nullptr) {
     magazines_used &= ~(uint32_t{1} << slot);
@@ -633,9 +646,10 @@ void* Kmalloc(size_t size, Zero zero) {
   // The class fixes the window (16 << class bytes, KmemInit), so no load of c->window decides the check.
   const size_t k = ClassOf(size);
   KmemCache* c = &kmalloc_caches[k];
-  if (k == 0) return AllocWindowed<16>(c, zero);
-  if (k == 1) return AllocWindowed<32>(c, zero);
-  return AllocWindowed<64>(c, zero);
+  const Site site = KMEM_CALLER_SITE();
+  if (k == 0) return AllocWindowed<16>(c, zero, site);
+  if (k == 1) return AllocWindowed<32>(c, zero, site);
+  return AllocWindowed<64>(c, zero, site);
 }
 
 void Kfree(void* p) {
@@ -758,5 +772,23 @@ void KmemDump() {
           s.peak_bytes, KmemCacheSlabs(c), c->slab_bytes);
   }
 }
+
+#if KMEM_POOL_TAGS
+void KmemSites(SiteTable& table) {
+  LockGuard g(caches_lock);
+  for (KmemCache* c = all_caches; c != nullptr; c = c->next) {
+    LockGuard cache(c->lock);
+    Slab* const lists[] = {c->partial, c->full};  // an empty slab holds nothing live
+    for (Slab* list : lists) {
+      for (Slab* s = list; s != nullptr; s = s->next) {
+        for (uint64_t i = 0; i < c->per_slab; ++i) {
+          ObjHeader* h = HeaderOf(ObjectAt(c, s, i));
+          if (h->magic == LiveSeal(h, s)) table.Add(h->site.pc, c->size);
+        }
+      }
+    }
+  }
+}
+#endif
 
 }  // namespace kmem::pool

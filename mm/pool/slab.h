@@ -35,6 +35,7 @@
 #include "mm/base/lock.h"
 #include "mm/pool/guard.h"
 #include "mm/pool/source.h"
+#include "mm/pool/tags.h"
 
 namespace kmem::pool {
 
@@ -152,5 +153,12 @@ void KmemCheckAll();
 
 // Prints one row per live cache: name, object size, live objects and bytes, high-water mark, slabs.
 void KmemDump();
+
+// Adds every live object of every cache (Kmalloc's and the cache descriptors included) to `table` under
+// its site: the caller of KmemCacheAlloc, Kmalloc or KmemCacheCreate. Objects in magazines are free. Each
+// cache is walked under its lock, which a CPU's magazine does not take: exact when no other CPU allocates
+// or frees meanwhile. O(slab bytes held + objects * table capacity). Defined only with tags: call it under
+// `if constexpr (kPoolTags)`.
+void KmemSites(SiteTable& table);
 
 }  // namespace kmem::pool

@@ -1,5 +1,6 @@
 # kmem's gdb commands, in the manner of Linux's scripts/gdb: `kmem ptdump [CR3]`, `kmem translate VA`,
-# `kmem buddyinfo`, `kmem page PA`, `kmem pools`, `kmem cpus`. Load it with
+# `kmem buddyinfo`, `kmem page PA`, `kmem pools`, `kmem cpus`, and with a kernel built with --//mm/pool:tags
+# `kmem leaks`. Load it with
 #   gdb bazel-bin/boot/kernel.elf -x tools/gdb/kmem.py -ex 'target remote :1234'
 # after `bazel run //boot:qemu -- --gdb`, and stop the kernel somewhere past the step you want to look at
 # (`hbreak kmem::boot::ArchSelfTests`, `continue`).
@@ -148,7 +149,7 @@ class _KmemCommand(gdb.Command):
 
 
 class Kmem(gdb.Command):
-    """kmem's views of the kernel's memory: ptdump, translate, buddyinfo, page, pools, cpus, ps, vmas."""
+    """kmem's views of the kernel's memory: ptdump, translate, buddyinfo, page, pools, leaks, cpus, ps, vmas."""
 
     def __init__(self):
         super().__init__("kmem", gdb.COMMAND_DATA, gdb.COMPLETE_COMMAND, prefix=True)
@@ -380,6 +381,95 @@ class Pools(_KmemCommand):
             c = c["next"]
 
 
+class Leaks(_KmemCommand):
+    """kmem leaks: the live blocks of the pools and slab caches by allocation site, largest bytes first, with
+    the function each site lies in. Needs a kernel built with --//mm/pool:tags (mm/pool/tags.h).
+
+    The rows are the monitor's `pools` site lines (pc, live blocks, live bytes) plus the function; a pool
+    block is live when it is neither an arena's end marker nor on a free list, a slab object when it is
+    neither on its slab's free list nor in a CPU's magazine, as PoolSites and KmemSites count them."""
+
+    def __init__(self):
+        super().__init__("leaks")
+
+    def run(self, arg):
+        block = gdb.lookup_type("kmem::pool::BlockHeader")
+        obj = gdb.lookup_type("kmem::pool::ObjHeader")
+        if "pc" not in [f.name for f in block["site"].type.fields()]:
+            raise gdb.GdbError("kmem leaks: this kernel was built without --//mm/pool:tags; its blocks hold no "
+                               "allocation site (bazel build --//mm/pool:tags //boot:kernel, or //boot:kernel_tags)")
+        sites = {}
+
+        def add(pc, nbytes):
+            blocks, total = sites.get(pc, (0, 0))
+            sites[pc] = (blocks + 1, total + nbytes)
+
+        for pc, nbytes in self.pool_blocks(block):
+            add(pc, nbytes)
+        for pc, nbytes in self.slab_objects(obj):
+            add(pc, nbytes)
+        gdb.write("site               live blocks   live bytes  function\n")
+        for pc, (blocks, nbytes) in sorted(sites.items(), key=lambda s: (-s[1][1], -s[1][0], s[0])):
+            gdb.write("0x%016x %11d %12d  %s\n" % (pc, blocks, nbytes, self.function(pc)))
+
+    @staticmethod
+    def function(pc):
+        where = gdb.execute("info symbol 0x%x" % pc, to_string=True).strip()
+        return where.split(" in section ")[0] if not where.startswith("No symbol") else "?"
+
+    @staticmethod
+    def pool_blocks(block):
+        """(pc, bytes asked for) of every live block of the three pools."""
+        header_ptr = block.pointer()
+        for name in _POOLS:
+            pool = gdb.parse_and_eval(name)
+            free = set()
+            for b in range(pool["bins"].type.range()[1] + 1):
+                f = pool["bins"][b]
+                while int(f) != 0:
+                    free.add(int(f))
+                    f = f["next"]
+            arena = pool["arenas"]
+            while int(arena) != 0:
+                h = (arena.cast(gdb.lookup_type("char").pointer()) + arena.dereference().type.sizeof).cast(header_ptr)
+                while int(h["size"]) != 0:  # the arena's end marker
+                    if int(h) not in free:
+                        yield int(h["site"]["pc"]), int(h["req"])
+                    h = (h.cast(gdb.lookup_type("char").pointer()) + int(h["size"])).cast(header_ptr)
+                arena = arena["next"]
+
+    @staticmethod
+    def slab_objects(obj):
+        """(pc, object size) of every live object of every cache, read a slab at a time."""
+        offset = {f.name: f.bitpos // 8 for f in obj.fields()}
+        pc_offset = offset["site"] + obj["site"].type["pc"].bitpos // 8
+        cpus = gdb.parse_and_eval(_MAGAZINES)["slot_"]
+        c = gdb.parse_and_eval(_CACHES)
+        while int(c) != 0:
+            mags = [cpus[i]["value"]["slot"][int(c["magazine"])] for i in range(cpus.type.range()[1] + 1)]
+            free = {int(m["obj"][k]) for m in mags for k in range(int(m["count"]))}
+            first, stride, per_slab = int(c["first"]), int(c["stride"]), int(c["per_slab"])
+            for head in (c["partial"], c["full"]):  # an empty slab holds nothing live
+                s = head
+                while int(s) != 0:
+                    base = int(s)
+                    data = bytes(gdb.selected_inferior().read_memory(base, int(c["slab_bytes"])))
+
+                    def word(addr):
+                        return struct.unpack_from("<Q", data, addr - base)[0]
+
+                    p = int(s["free"])
+                    while p != 0:
+                        free.add(p)
+                        p = word(p - obj.sizeof + offset["link"])
+                    for i in range(per_slab):
+                        p = base + first + i * stride
+                        if p not in free:
+                            yield word(p - obj.sizeof + pc_offset), int(c["size"])
+                    s = s["next"]
+            c = c["next"]
+
+
 class Cpus(_KmemCommand):
     """kmem cpus: each online CPU's Mach: identity, address widths, paging features, colours, APIC id, stack."""
 
@@ -479,6 +569,7 @@ Translate()
 Buddyinfo()
 PageCmd()
 Pools()
+Leaks()
 Cpus()
 Ps()
 Vmas()

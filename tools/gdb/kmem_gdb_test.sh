@@ -11,8 +11,9 @@
 #      widths and the boot stack its start-up line names;
 #   3. at the MMU self-test's user Pmap (the first Pmap after NewAddressSpace): `kmem page` inside the
 #      2 MiB block it allocated names that block;
-#   4. at ProcInit, after the self-tests printed the pool tables: `kmem pools`
-#      prints those tables;
+#   4. at ProcInit, after the self-tests printed the pool tables: `kmem pools` prints those tables, and
+#      `kmem leaks` says this kernel has no allocation-site tags (kmem_leaks_test runs it against the
+#      kernel with them);
 #   5. at the first system call of `hello` (-append 'run=hello kmem.ps'): `kmem ps` lists it running, `kmem
 #      vmas 1` its VMAs as kmem.ps prints them when it ends (resident pages left out: it may fault more).
 # Then gdb detaches and the kernel must finish its boot. Every wait has a deadline.
@@ -55,7 +56,8 @@ timeout 100 gdb -batch -nx "boot/kernel_$backend.elf" -x tools/gdb/kmem.py \
   -ex "hbreak *'kmem::x86::Mmu::Pmap'" -ex continue -ex 'delete' \
   -ex 'echo ==page-block\n' -ex 'kmem page $rdx + 0x3000' -ex 'echo ==block-pa\n' -ex 'printf "0x%lx\n", $rdx' \
   -ex "hbreak *'kmem::kernel::ProcInit'" -ex continue -ex 'delete' \
-  -ex 'echo ==pools\n' -ex 'kmem pools' -ex 'echo ==pools-end\n' \
+  -ex 'echo ==pools\n' -ex 'kmem pools' \
+  -ex 'echo ==leaks\n' -ex 'kmem leaks' -ex 'echo ==leaks-end\n' \
   -ex "hbreak *'kmem::kernel::Syscall'" -ex continue -ex 'delete' \
   -ex 'echo ==ps\n' -ex 'kmem ps' \
   -ex 'echo ==vmas\n' -ex 'kmem vmas 1' \
@@ -133,6 +135,9 @@ section vmas | head -1 | grep -qx 'pid 1 (hello):' || fail "kmem vmas 1: $(secti
 section vmas | sed '1d; s/ *resident.*//' | diff "$dir/maps.kernel" - || fail "kmem vmas 1 differs from hello's maps"
 [ "$(section ps | sed -n 2p | awk '{print $5}')" = "$(wc -l <"$dir/maps.kernel")" ] ||
   fail "kmem ps counts other VMAs than hello has: $(section ps)"
+no_tags='^kmem leaks: this kernel was built without --//mm/pool:tags; '
+[ "$(section leaks | wc -l)" = 1 ] && section leaks | grep -q "$no_tags" ||
+  fail "kmem leaks on a kernel without tags: $(section leaks)"
 
 wait "$qemu"
 status=$?
