@@ -203,9 +203,12 @@ UserFaultAction Fault(uint64_t address, UserAccess access, uint64_t rip, char* w
     p.lock.Unlock();
   } while (r.status == FaultStatus::kNoMemory && WaitForMemory(address));
   if (r.status == FaultStatus::kResolved) return UserFaultAction::kRetry;
-  const size_t n = __atomic_load_n(&p.oom, __ATOMIC_ACQUIRE)
-                       ? FormatTo(why, cap, "killed by the oom policy at a fault on 0x%lx", address)
-                         : UserVm::DescribeFault(r, VirtAddr(address), a, why, cap);
+  // A kill while the fault waited for memory (the OOM policy's or a request's) says so, not "no memory".
+  const bool killed = r.status == FaultStatus::kNoMemory && __atomic_load_n(&p.kill, __ATOMIC_ACQUIRE);
+  const size_t n =
+      killed ? FormatTo(why, cap, "killed by %s at a fault on 0x%lx",
+                        __atomic_load_n(&p.oom, __ATOMIC_ACQUIRE) ? "the oom policy" : "request", address)
+             : UserVm::DescribeFault(r, VirtAddr(address), a, why, cap);
   if (n < cap) FormatTo(why + n, cap - n, " (rip 0x%lx)", rip);
   return UserFaultAction::kKill;
 }
