@@ -31,7 +31,9 @@ expect '^kmem: boot ok'
 line=$(grep '^run: pressure: ' <<<"$clean")
 case "$mode" in
   pressure)
-    [[ $line =~ ^run:\ pressure:\ ([0-9]+)\ programs\ of\ 4\ MiB\ \(([0-9]+)\ MiB\ free\),\ 60\ ms\ apart:\ ([0-9]+)\ exited\ ok,\ ([0-9]+)\ sleeps\ on\ pwait,\ 0\ oom\ kills$ ]] ||
+    re='^run: pressure: ([0-9]+) programs of 4 MiB \(([0-9]+) MiB free\), 60 ms apart: ([0-9]+) exited ok, '
+    re+='([0-9]+) sleeps on pwait, 0 oom kills$'
+    [[ $line =~ $re ]] ||
       fail "no pressure line with 0 oom kills: '$line'"
     n=${BASH_REMATCH[1]} free=${BASH_REMATCH[2]} ok=${BASH_REMATCH[3]} sleeps=${BASH_REMATCH[4]}
     [ "$ok" = "$n" ] || fail "$ok of $n pressure programs exited ok"
