@@ -9,7 +9,10 @@
 // whose fault waits owns the pressure until it ends, and meanwhile the others' faults wait in line for their
 // turn (PwaitTurn) rather than race it for each page a free gives back; as it ends it hands the pressure to
 // the first in line. Without that, the pages of a process that exits are spread over every waiter, none
-// gets all it needs, and soon all of them wait at once.
+// gets all it needs, and soon all of them wait at once. The cost: faults under pressure are served one
+// process at a time, and an owner that lives on without faulting (asleep, computing) keeps the others'
+// faults in line until it ends or is killed; handing the pressure on sooner (at a system call, after a
+// run of faults that found pages at once) would need to keep the spreading away.
 #include "kernel/proc/process.h"
 #include "kernel/proc/proc.h"
 #include "kernel/sched/sched.h"
