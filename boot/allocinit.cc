@@ -1,6 +1,7 @@
 #include "boot/allocinit.h"
 
 #include "boot/arch.h"
+#include "kernel/proc/proc.h"
 #include "kernel/sched/sched.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
@@ -76,7 +77,8 @@ void XInit(const Conf& c) {
 }
 
 KernelPalloc& PageInit(const Conf& c, unsigned colours) {
-  PageInitStatus s = kmem::PageInit(c, ArchDirectMap(), colours, &plan, &palloc);
+  // pwait's hooks: they sleep once the scheduler runs; before, running out of pages panics.
+  PageInitStatus s = kmem::PageInit(c, ArchDirectMap(), colours, &plan, &palloc, kernel::PwaitHooks());
   if (s.user_banks == 0) Panic("pageinit: confinit left no user memory");
   if (!s.ok()) Panic("preallocpages: %s (%zu user banks)", PreallocStatusName(s.prealloc), s.user_banks);
   return palloc;

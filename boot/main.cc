@@ -82,7 +82,14 @@ void Main() {
   kernel::SchedStart(PallocPages(palloc));
   SelfTests(palloc);
   ArchTablesFromPalloc(palloc);
-  kernel::ProcInit({PallocUserPages(palloc), ArchDirectMap(),
+  // kmem.nopwait: a fault that finds no memory kills its process instead of waiting (the pressure test's
+  // proof that the waiting is what lets its programs finish).
+  const kernel::PageWait wait =
+      CmdlineHas(cmdline, "kmem.nopwait")
+          ? kernel::PageWait{}
+          : kernel::PageWait{[](void* ctx, VirtAddr va) { return static_cast<KernelPalloc*>(ctx)->WaitForPage(va); },
+                             &palloc};
+  kernel::ProcInit({PallocUserPages(palloc), wait, ArchDirectMap(),
                     CmdlineHas(cmdline, "kmem.ps") ? kernel::PrintMaps::kYes : kernel::PrintMaps::kNo});
   RunProgramsIfAsked(cmdline, palloc);
   MonitorIfAsked(cmdline, {palloc, map, xalloc, SelfTests});

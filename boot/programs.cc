@@ -26,6 +26,10 @@ constexpr unsigned kMaxJobs = 80;
 // The suite's crowd: memhogs at once across the CPUs, each with this many MiB.
 constexpr unsigned kHogs = 64;
 constexpr const char* kHogMiB = "2";
+// kmem.pressuretest's crowd: pressure programs of kPressureMiB that together want 4x the free memory, each
+// started kPressureGapMs after the previous and holding its memory kPressureHoldMs: about ten hold at once,
+// more than memory, while a toucher alone is small, so faults wait for holders to end but rarely all wait.
+constexpr unsigned kPressureMiB = 4, kPressureGapMs = 60, kPressureHoldMs = 600;
 
 bool Contains(const char* text, const char* part) {
   for (; *text != '\0'; ++text) {
@@ -172,18 +176,46 @@ char* RunWord(const char* cmdline, char* buf, size_t cap) {
 }
 
 }  // namespace
+// kmem.pressuretest: the crowd of pressure programs. With pwait they all exit 0: a fault that finds no page
+// waits until one of the programs holding pages ends. Says how many exited ok, how many times processes
+// slept on pwait and how many the OOM policy killed (none, unless every program waited at once).
+unsigned PressureTest(Job* jobs, uint64_t free_pages, unsigned* ok) {
+  static char args[kMaxJobs][3][12];  // MiB, start, hold
+  const uint64_t free_mib = free_pages * kPageSize >> 20;
+  uint64_t n = 4 * free_mib / kPressureMiB;
+  if (n > kMaxJobs) n = kMaxJobs;
+  const kernel::PwaitCounts before = kernel::PwaitCountsNow();
+  for (unsigned i = 0; i < n; ++i) {
+    FormatTo(args[i][0], sizeof args[i][0], "%u", kPressureMiB);
+    FormatTo(args[i][1], sizeof args[i][1], "%u", i * kPressureGapMs);
+    FormatTo(args[i][2], sizeof args[i][2], "%u", kPressureHoldMs);
+    jobs[i] = SuiteJob("pressure", args[i][0], nullptr);
+    jobs[i].argv[jobs[i].argc++] = args[i][1];
+    jobs[i].argv[jobs[i].argc++] = args[i][2];
+  }
+  *ok = RunJobs(jobs, static_cast<unsigned>(n), true);
+  const kernel::PwaitCounts after = kernel::PwaitCountsNow();
+  Print("run: pressure: %lu programs of %u MiB (%lu MiB free), %u ms apart: %u exited ok, %lu sleeps on pwait, "
+        "%lu oom kills\n",
+        n, kPressureMiB, free_mib, kPressureGapMs, *ok, after.sleeps - before.sleeps,
+        after.oom_kills - before.oom_kills);
+  return static_cast<unsigned>(n);
+}
 
 void RunProgramsIfAsked(const char* cmdline, KernelPalloc& palloc) {
   static char run[256];
   static Job jobs[kMaxJobs];
   const bool suite = CmdlineHas(cmdline, "kmem.usertests"), bench = CmdlineHas(cmdline, "kmem.userbench");
+  const bool pressure = CmdlineHas(cmdline, "kmem.pressuretest");
   char* word = RunWord(cmdline, run, sizeof run);
-  if (!suite && !bench && word == nullptr) return;
+  if (!suite && !bench && !pressure && word == nullptr) return;
   const MemCounts before = CountMem(palloc);
   if (bench) UserBench();
   unsigned n = 0, ok = 0;
   if (suite) {
     n = Suite(jobs, &ok);
+  } else if (pressure) {
+    n = PressureTest(jobs, before.free, &ok);
   } else if (word != nullptr) {
     n = ParseRun(word, jobs);
     ok = RunJobs(jobs, n, false);

@@ -31,6 +31,7 @@ readonly SEGV=139  # 128 + SIGSEGV
 expect 0 '^hello: hello from user space, pid [0-9]+$' hello
 expect 0 '^memhog: 16 MiB ok$' memhog
 expect 0 '^memhog: 3 MiB ok$' memhog 3
+expect 0 '^pressure: 2 MiB ok$' pressure 2 0 10
 expect 2 "^memhog: bad argument 'x1'" memhog x1
 expect 0 '^mmapchurn: 2000 rounds ok' mmapchurn 2000
 expect 0 '^stack: 2048 KiB ok$' stack 2048

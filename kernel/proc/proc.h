@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "mm/base/direct_map.h"
+#include "mm/palloc/palloc.h"
 #include "mm/vm/user_vm.h"
 
 namespace kmem::kernel {
@@ -33,11 +34,21 @@ const char* ProcStatusName(ProcStatus status);
 
 class Process;
 
-// What processes are made of: where user pages come from (palloc's NewPage, in the page's colour), the
-// window their contents are filled through, and whether each process prints its maps as it ends (kmem.ps).
+// How a fault that found no memory (no page, or no page-table page) waits for some: palloc's WaitForPage,
+// which sleeps on pwait through PwaitHooks; false when the process must give up (it is being killed).
+// No `wait` (kmem.nopwait): such a fault kills the process with "no memory".
+struct PageWait {
+  bool (*wait)(void* ctx, VirtAddr va) = nullptr;
+  void* ctx = nullptr;
+};
+
+// What processes are made of: where user pages come from (palloc's TryNewPage, in the page's colour), how
+// a fault waits for one, the window their contents are filled through, and whether each process prints
+// its maps as it ends (kmem.ps).
 enum class PrintMaps : uint8_t { kNo, kYes };
 struct ProcDeps {
   UserPages pages;
+  PageWait wait;
   DirectMap map;
   PrintMaps maps;
 };
@@ -78,5 +89,18 @@ bool PrintVmas(uint64_t pid);
 // Asks process `pid` to end: it is killed at its next return to user mode (a system call's end, a timer
 // tick), with "killed by request". False if there is no such running process.
 bool Kill(uint64_t pid);
+
+// Memory pressure (pressure.cc): palloc's hooks for the kernel, given to its PageInit. A waiting allocation
+// (NewPage, WaitForPage) sleeps on pwait once this CPU runs the scheduler, and before that panics as
+// without hooks; a process's fault sleeps on the processes' queue, anything else on the kernel's, which a
+// free wakes first. When every live process sleeps there and none is being killed, the OOM policy kills
+// the one with the largest resident set, with the line "oom: pid N (NAME) killed: R resident pages, the
+// largest of M processes waiting for memory"; its fault fails and it ends, which frees the others.
+PallocHooks PwaitHooks();
+// Since boot: processes' sleeps on pwait, kernel threads' sleeps, OOM kills.
+struct PwaitCounts {
+  uint64_t sleeps, kernel_sleeps, oom_kills;
+};
+PwaitCounts PwaitCountsNow();
 
 }  // namespace kmem::kernel

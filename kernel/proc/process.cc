@@ -171,6 +171,7 @@ void ProcMain(void* arg) {
   } else {
     Print("proc: pid %lu (%s) exited with status %ld on cpu%u\n", p.pid, p.name, exit.status, CpuId());
   }
+  if (p.pwaits != 0) Print("proc: pid %lu (%s) waited for memory %lu times\n", p.pid, p.name, p.pwaits);
   TearDown(p);
   ReapChildren(p);
   MarkEnded(p);
@@ -185,7 +186,8 @@ void BeforeReturn() {
   if (__atomic_load_n(&CurrentProcess().kill, __ATOMIC_ACQUIRE)) {
     UserExit exit;
     exit.how = UserExit::kKilled;
-    FormatTo(exit.why, sizeof exit.why, "killed by request");
+    FormatTo(exit.why, sizeof exit.why, "killed by %s",
+             __atomic_load_n(&CurrentProcess().oom, __ATOMIC_ACQUIRE) ? "the oom policy" : "request");
     EndUser(exit);
   }
   PreemptIfAsked();
@@ -214,16 +216,31 @@ Process* NewProcess(const char* name) {
   return new (mem) Process(pid, name, *tables, UserVmLimits{VirtAddr(half.lowest), VirtAddr(half.highest)});
 }
 
+// A fault that found no memory sleeps on pwait (with the process's lock released: ps may look at it) until
+// some is freed; false when it must give up, being killed, or cannot wait (kmem.nopwait).
+bool WaitForMemory(uint64_t address) {
+  return deps.wait.wait != nullptr && deps.wait.wait(deps.wait.ctx, VirtAddr(address));
+}
+
 UserFaultAction Fault(uint64_t address, UserAccess access, uint64_t rip, char* why, size_t cap) {
   Process& p = CurrentProcess();
   const Access a = access == UserAccess::kWrite  ? Access::kWrite
                    : access == UserAccess::kExec ? Access::kExec
                                                  : Access::kRead;
-  p.lock.Lock();
-  const FaultResult r = p.vm.Fault(VirtAddr(address), a);
-  p.lock.Unlock();
+  FaultResult r{FaultStatus::kNoMemory, {}, 0};
+  do {
+    if (!PwaitTurn(p)) break;
+    p.lock.Lock();
+    r = p.vm.Fault(VirtAddr(address), a);
+    p.lock.Unlock();
+  } while (r.status == FaultStatus::kNoMemory && WaitForMemory(address));
   if (r.status == FaultStatus::kResolved) return UserFaultAction::kRetry;
-  const size_t n = UserVm::DescribeFault(r, VirtAddr(address), a, why, cap);
+  // A kill while the fault waited for memory (the OOM policy's or a request's) says so, not "no memory".
+  const bool killed = r.status == FaultStatus::kNoMemory && __atomic_load_n(&p.kill, __ATOMIC_ACQUIRE);
+  const size_t n =
+      killed ? FormatTo(why, cap, "killed by %s at a fault on 0x%lx",
+                        __atomic_load_n(&p.oom, __ATOMIC_ACQUIRE) ? "the oom policy" : "request", address)
+             : UserVm::DescribeFault(r, VirtAddr(address), a, why, cap);
   if (n < cap) FormatTo(why + n, cap - n, " (rip 0x%lx)", rip);
   return UserFaultAction::kKill;
 }

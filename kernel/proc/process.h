@@ -30,6 +30,12 @@ class Process {
   bool detached = false;
   // Set by Kill (atomic): the process ends at its next return to user mode.
   bool kill = false;
+  // Set with `kill` by the OOM policy (pressure.cc), for the kill's message.
+  bool oom = false;
+  // pressure.cc's: whether its fault sleeps on pwait (under the table's lock), and how many times it did.
+  bool pwaiting = false;
+  uint64_t pwaits = 0;
+  uint64_t turn = 0;  // pressure.cc's (atomic): its place in the line for the pressure, 0: not in it
 
   // The process table's (table.cc), under its lock: the next live process, how many callers hold this one
   // pinned (it is not freed while any does), and whether it has ended (its memory given back).
@@ -62,6 +68,31 @@ int64_t ForkCurrent(Process& parent);
 // Waits for the child `pid` of `parent` to end and frees it: its pid, with *status exit's status or the
 // negated vector (or kill status) that killed it; Err::kInval when no child has that pid.
 int64_t WaitChild(Process& parent, uint64_t pid, int64_t* status);
+// Memory pressure (table.cc, for pressure.cc). Under the table's lock: unless pages are free after all
+// and `ready.early` (false), marks `p` as asleep on pwait; then, if every live process is, none is being
+// killed and no page is free, the OOM policy kills the one with the largest resident set (which may be
+// `p`): *victim says who.
+struct PwaitReady {
+  bool (*fn)(void*);  // palloc's: whether pages are free (nullptr: not known)
+  void* arg;
+  bool early;  // pages being free ends the wait (a fault that found none; not one waiting for its turn)
+};
+struct OomChoice {
+  uint64_t pid = 0;  // 0: nobody
+  char name[16] = {};
+  uint64_t resident = 0, waiting = 0;
+};
+bool EnterPwait(Process& p, PwaitReady ready, OomChoice* victim);
+void LeavePwait(Process& p);
+// The pid of the live process first in the line for the pressure (the smallest `turn`), 0: none.
+uint64_t NextInLine();
+// Before a process's fault (pressure.cc): while another process owns the pressure (its fault waited
+// first), sleeps on pwait until that one ends; false when `p` is being killed and must give up.
+bool PwaitTurn(Process& p);
+// Wakes every sleeper on pwait to look at its condition again (a kill).
+void PwaitKick();
+// `p` has ended: if it owned the pressure nobody does now, and the sleepers look again.
+void PwaitEnded(const Process& p);
 
 // The process of the calling thread; panics on a thread that runs none.
 Process& CurrentProcess();

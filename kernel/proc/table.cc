@@ -48,8 +48,11 @@ void Started(Process& p, Thread* t) {
 }
 
 void MarkEnded(Process& p) {
-  LockGuard g(table_lock);
-  p.ended = true;
+  {
+    LockGuard g(table_lock);
+    p.ended = true;
+  }
+  PwaitEnded(p);  // the OOM policy waits for a victim to end before it picks another
 }
 
 void Unregister(Process& p) {
@@ -120,7 +123,59 @@ bool Kill(uint64_t pid) {
   }
   if (running) __atomic_store_n(&p->kill, true, __ATOMIC_RELEASE);
   Unpin(*p);
+  if (running) PwaitKick();  // a process asleep on pwait sees the kill
   return running;
+}
+
+bool EnterPwait(Process& p, PwaitReady ready, OomChoice* victim) {
+  LockGuard g(table_lock);
+  const bool free = ready.fn != nullptr && ready.fn(ready.arg);
+  if (free && ready.early) return false;
+  p.pwaiting = true;
+  ++p.pwaits;
+  // Every live process asleep on pwait (a started one, since one yet to start will run), none of them on
+  // its way out: nothing will free memory by running, so the largest resident set goes. Each of them sleeps
+  // with its VMAs unlocked and left alone (its thread alone changes them), so reading them here is safe.
+  Process* largest = nullptr;
+  uint64_t most = 0, waiting = 0;
+  for (Process* q = live; q != nullptr; q = q->next_live) {
+    if (q->ended) continue;
+    if (!q->pwaiting || __atomic_load_n(&q->kill, __ATOMIC_ACQUIRE)) return true;
+    uint64_t resident = 0;
+    q->vm.Stats(&resident, nullptr, 0);
+    ++waiting;
+    if (largest == nullptr || resident > most) {
+      largest = q;
+      most = resident;
+    }
+  }
+  if (largest == nullptr || free) return true;  // free pages: the first in line will take them
+  __atomic_store_n(&largest->oom, true, __ATOMIC_RELAXED);
+  __atomic_store_n(&largest->kill, true, __ATOMIC_RELEASE);
+  victim->pid = largest->pid;
+  FormatTo(victim->name, sizeof victim->name, "%s", largest->name);
+  victim->resident = most;
+  victim->waiting = waiting;
+  return true;
+}
+
+uint64_t NextInLine() {
+  LockGuard g(table_lock);
+  uint64_t pid = 0, first = 0;
+  for (Process* q = live; q != nullptr; q = q->next_live) {
+    const uint64_t turn = __atomic_load_n(&q->turn, __ATOMIC_RELAXED);
+    if (q->ended || turn == 0 || __atomic_load_n(&q->kill, __ATOMIC_ACQUIRE)) continue;
+    if (pid == 0 || turn < first) {
+      pid = q->pid;
+      first = turn;
+    }
+  }
+  return pid;
+}
+
+void LeavePwait(Process& p) {
+  LockGuard g(table_lock);
+  p.pwaiting = false;
 }
 
 }  // namespace kmem::kernel

@@ -408,6 +408,8 @@ SchedStatus Spawn(const char* name, void (*fn)(void*), void* arg, int cpu, Threa
 
 Thread* CurrentThread() { return Sched::Current(); }
 
+bool SchedRunning() { return Sched::Current() != nullptr; }
+
 void Yield() {
   const IrqState irq = IrqSave();
   Sched::Schedule();
@@ -466,6 +468,38 @@ void Rendez::Wakeup() {
   sleeper_ = nullptr;
   lock_.Unlock();
   if (t != nullptr) Sched::Ready(t);
+}
+
+void WaitQueue::Sleep(bool (*cond)(void*), void* arg) {
+  const IrqState irq = IrqSave();
+  for (;;) {
+    lock_.Lock();
+    if (cond(arg)) {
+      lock_.Unlock();
+      break;
+    }
+    Thread* me = Sched::Sleeper("sleep on a WaitQueue");
+    me->next_ = nullptr;
+    (tail_ == nullptr ? head_ : tail_->next_) = me;
+    tail_ = me;
+    me->state_ = Thread::State::kSleeping;
+    lock_.Unlock();
+    Sched::Schedule();
+  }
+  IrqRestore(irq);
+}
+
+void WaitQueue::WakeAll() {
+  lock_.Lock();
+  Thread* t = head_;
+  head_ = tail_ = nullptr;
+  lock_.Unlock();
+  while (t != nullptr) {
+    Thread* next = t->next_;  // before Ready puts t on a run queue through next_
+    t->next_ = nullptr;
+    Sched::Ready(t);
+    t = next;
+  }
 }
 
 void QLock::Lock() {

@@ -40,6 +40,22 @@ class Rendez {
   Thread* sleeper_ = nullptr;
 };
 
+// Many threads sleep on it, each until its own condition holds (9front's palloc.pwait, which Rendez's one
+// sleeper cannot serve): Sleep returns once cond(arg) is true, evaluated under the queue's lock as Rendez
+// does (so it must not block or take a lock: read words only), and WakeAll makes every sleeper runnable, in
+// the order they went to sleep, to re-evaluate its condition. A WakeAll after a condition became true always
+// finds its sleeper.
+class WaitQueue {
+ public:
+  void Sleep(bool (*cond)(void*), void* arg);
+  void WakeAll();
+
+ private:
+  SpinLock lock_{"wait queue", LockLevel::kSched};
+  Thread* head_ = nullptr;  // sleepers, FIFO through Thread::next_
+  Thread* tail_ = nullptr;
+};
+
 // A sleeping mutex (9front's qlock): waiters sleep in FIFO order and Unlock hands the lock to the first.
 // Held across blocking calls (TLB shootdowns, other sleeps), unlike a SpinLock. Unlock by another thread
 // than the holder panics.
@@ -89,6 +105,7 @@ class Thread {
  private:
   friend class Rendez;
   friend class QLock;
+  friend class WaitQueue;
   friend struct Sched;
 
   char name_[24] = {};
@@ -118,6 +135,9 @@ void SchedStart(PageSource pages);
 SchedStatus Spawn(const char* name, void (*fn)(void*), void* arg, int cpu, Thread** out);
 
 Thread* CurrentThread();
+// Whether this CPU runs the scheduler (SchedStart has run on the boot CPU, or this AP has its idle
+// thread): a thread may sleep. Any context.
+bool SchedRunning();
 // Lets the other runnable threads of this CPU run first (round robin).
 void Yield();
 // Sleeps for at least `ms` milliseconds (to the next tick after the deadline).

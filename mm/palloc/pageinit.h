@@ -25,14 +25,15 @@ PageInitStatus PlanPageInit(const Conf& conf, const DirectMap& direct, BankBytes
                             PreallocPlan* plan, PallocBank* banks);
 
 // preallocpages + pageinit: `palloc` (not yet initialised) over `conf`'s user share with `colours` page
-// colours; prints where the arrays went and the free-block table. On an error `palloc` is left untouched.
+// colours and the waiting allocation's `hooks`; prints where the arrays went and the free-block table. On
+// an error `palloc` is left untouched.
 template <typename Backend>
 PageInitStatus PageInit(const Conf& conf, const DirectMap& direct, unsigned colours, PreallocPlan* plan,
-                        Palloc<Backend>* palloc) {
+                        Palloc<Backend>* palloc, PallocHooks hooks = {}) {
   PallocBank banks[kMaxBanks];
   PageInitStatus s = PlanPageInit(conf, direct, &Palloc<Backend>::BankBytes, plan, banks);
   if (!s.ok()) return s;
-  palloc->PageInit(banks, plan->n, colours);
+  palloc->PageInit(banks, plan->n, colours, hooks);
   palloc->PrintFreeTable();
   return s;
 }

@@ -43,12 +43,18 @@
 
 namespace kmem {
 
-// How the waiting allocation sleeps, as 9front sleeps on palloc.pwait. sleep(ctx, ready, arg) must block
-// until ready(arg) is true (re-checking it under the caller's own lock, which it releases while it
-// sleeps); wakeup(ctx) is called by every free while someone waits. The kernel has no scheduler yet and
-// passes no hooks: NewPage then panics on exhaustion instead of spinning.
+// How the waiting allocation sleeps, as 9front sleeps on palloc.pwait. sleep(ctx, ready, arg) blocks
+// until ready(arg) is true or it gives the waiter up; ready takes palloc's locks, so the hook evaluates it
+// before it blocks, not under a lock of its own, and a wakeup after that evaluation must end the sleep.
+// wakeup(ctx) is called by every free while someone waits. Without hooks (a host test, the kernel before
+// its scheduler runs) there is no way to wait and NewPage panics on exhaustion instead of spinning.
+enum class PallocWait : uint8_t {
+  kRetry,   // woken (or pages were free already): try again
+  kGiveUp,  // the waiter must stop (a process being killed): the waiting allocation fails
+  kNoWay,   // this caller cannot sleep (no scheduler yet): as without hooks
+};
 struct PallocHooks {
-  void (*sleep)(void* ctx, bool (*ready)(void* arg), void* arg) = nullptr;
+  PallocWait (*sleep)(void* ctx, bool (*ready)(void* arg), void* arg) = nullptr;
   void (*wakeup)(void* ctx) = nullptr;
   void* ctx = nullptr;
 };
@@ -204,17 +210,25 @@ class Palloc {
     }
     return r;
   }
-  // The waiting variant: sleeps through the hooks until a page is freed. Panics when out of memory
-  // without hooks, since nothing in mm/ spins.
+  // The waiting variant: sleeps through the hooks until a page is freed; nullptr when the hooks give the
+  // waiter up. Panics when out of memory with no way to wait, since nothing in mm/ spins.
   Page* NewPage(VirtAddr va) {
     for (;;) {
       PageResult r = TryNewPage(va);
       if (r.status == PallocStatus::kOk) return r.page;
-      KASSERT(hooks_.sleep != nullptr, "out of memory for va 0x%lx and no way to wait", va.value());
-      __atomic_fetch_add(&waiters_, 1, __ATOMIC_RELAXED);
-      hooks_.sleep(hooks_.ctx, &Palloc::HasFreePages, this);
-      __atomic_fetch_sub(&waiters_, 1, __ATOMIC_RELAXED);
+      if (!WaitForPage(va)) return nullptr;
     }
+  }
+  // Sleeps through the hooks until some page is free, for a caller whose allocation for `va` failed (a
+  // user fault that found no page or no page-table page); false when the hooks give the waiter up. Panics
+  // when there is no way to wait.
+  bool WaitForPage(VirtAddr va) {
+    __atomic_fetch_add(&waiters_, 1, __ATOMIC_SEQ_CST);
+    const PallocWait w = hooks_.sleep != nullptr ? hooks_.sleep(hooks_.ctx, &Palloc::HasFreePages, this)
+                                                 : PallocWait::kNoWay;
+    __atomic_fetch_sub(&waiters_, 1, __ATOMIC_RELAXED);
+    KASSERT(w != PallocWait::kNoWay, "out of memory for va 0x%lx and no way to wait", va.value());
+    return w == PallocWait::kRetry;
   }
   // One more reference to a user page; panics at kMaxPageRef instead of wrapping. Atomic: the holders of a
   // page shared by fork take and drop references on several CPUs at once.

@@ -260,6 +260,7 @@ TYPED_TEST(PallocTest, NewPageSleepsUntilAPageIsFreed) {
     auto* w = static_cast<Waiter*>(ctx);
     ++w->sleeps;
     w->cv.wait(*w->held, [&] { return ready(arg); });
+    return PallocWait::kRetry;
   };
   hooks.wakeup = [](void* ctx) { static_cast<Waiter*>(ctx)->cv.notify_all(); };
   HostPalloc<TypeParam> p({{PhysAddr(0x200000), 16}}, 4, hooks);
@@ -283,6 +284,21 @@ TYPED_TEST(PallocTest, NewPageSleepsUntilAPageIsFreed) {
   sleeper.join();
   EXPECT_EQ(got, pages[5]);
   EXPECT_EQ(w.sleeps, 1);
+  p->Validate();
+}
+
+// A hook that gives the waiter up (a process being killed) makes NewPage fail instead of sleeping again;
+// one that cannot sleep (the kernel before its scheduler) makes it panic as without hooks.
+TYPED_TEST(PallocTest, NewPageFailsWhenTheHookGivesUp) {
+  PallocHooks hooks;
+  hooks.sleep = [](void*, bool (*)(void*), void*) { return PallocWait::kGiveUp; };
+  hooks.wakeup = [](void*) {};
+  HostPalloc<TypeParam> p({{PhysAddr(0x200000), 4}}, 1, hooks);
+  std::vector<Page*> pages;
+  for (int i = 0; i < 4; ++i) pages.push_back(p->NewPage(VirtAddr(0x1000)));
+  EXPECT_EQ(p->NewPage(VirtAddr(0x9000)), nullptr);
+  EXPECT_FALSE(p->WaitForPage(VirtAddr(0x9000)));
+  for (Page* page : pages) p->PutPage(page);
   p->Validate();
 }
 
@@ -470,6 +486,15 @@ TYPED_TEST(PallocDeathTest, FreeingAUserPageAsABlockPanics) {
 
 TYPED_TEST(PallocDeathTest, NewPageWithoutHooksPanicsWhenOutOfMemory) {
   HostPalloc<TypeParam> p({{PhysAddr(0x100000), 4}}, 4);
+  for (int i = 0; i < 4; ++i) p->NewPage(VirtAddr(0x1000));
+  EXPECT_DEATH(p->NewPage(VirtAddr(0x9000)), "out of memory for va 0x9000 and no way to wait");
+}
+
+TYPED_TEST(PallocDeathTest, NewPagePanicsWhenTheHookCannotSleep) {
+  PallocHooks hooks;
+  hooks.sleep = [](void*, bool (*)(void*), void*) { return PallocWait::kNoWay; };
+  hooks.wakeup = [](void*) {};
+  HostPalloc<TypeParam> p({{PhysAddr(0x200000), 4}}, 1, hooks);
   for (int i = 0; i < 4; ++i) p->NewPage(VirtAddr(0x1000));
   EXPECT_DEATH(p->NewPage(VirtAddr(0x9000)), "out of memory for va 0x9000 and no way to wait");
 }
