@@ -125,7 +125,7 @@ read -r palloc_backend palloc_pages palloc_free < <(num 's/^palloc: \([a-z]*\) b
 (( palloc_free == palloc_pages )) || fail "palloc starts with $palloc_free of $palloc_pages pages free"
 
 # confinit's line: N = A + B; N is the banks plus the kernel image, B the page allocator's share.
-read -r n_mib a_mib b_mib < <(num 's/^\([0-9]*\)M memory: \([0-9]*\)M kernel data, \([0-9]*\)M user, [0-9]*M swap$/\1 \2 \3/p')
+read -r n_mib a_mib b_mib < <(num 's/^\([0-9]*\)M memory: \([0-9]*\)M kernel data, \([0-9]*\)M user, [0-9]*M swap map, no swap device$/\1 \2 \3/p')
 [ -n "$n_mib" ] || fail "no confinit memory line"
 (( a_mib + b_mib == n_mib )) || fail "confinit: $a_mib M kernel + $b_mib M user != $n_mib M"
 read -r img_lo img_hi < <(num 's/^meminit: reserving kernel image \[\(0x[0-9a-f]*\), \(0x[0-9a-f]*\))$/\1 \2/p')

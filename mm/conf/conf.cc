@@ -191,7 +191,8 @@ ConfStatus Confinit(const RamRange* ranges, size_t n, const ConfParams& params, 
 
   uint64_t total = RoundMiB(conf->npage * kPageSize + conf->kernel_image_bytes);
   uint64_t user = RoundMiB(conf->upages * kPageSize);
-  Print("%luM memory: %luM kernel data, %luM user, %luM swap\n", total, total - user, user,
+  // 9front's line, with its swap figure told for what it is: the swap map's size, and no device behind it.
+  Print("%luM memory: %luM kernel data, %luM user, %luM swap map, no swap device\n", total, total - user, user,
         conf->nswap * kPageSize / kMiB);
   return ConfStatus::kOk;
 }

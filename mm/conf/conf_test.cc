@@ -67,8 +67,8 @@ struct Line {
 Line ParseLine(const std::string& text) {
   Line l{};
   char tail = 0;
-  EXPECT_EQ(std::sscanf(text.c_str(), "%luM memory: %luM kernel data, %luM user, %luM swap%c", &l.n, &l.a, &l.b,
-                        &l.c, &tail),
+  EXPECT_EQ(std::sscanf(text.c_str(), "%luM memory: %luM kernel data, %luM user, %luM swap map, no swap device%c",
+                        &l.n, &l.a, &l.b, &l.c, &tail),
             5)
       << text;
   EXPECT_EQ(tail, '\n');
@@ -152,18 +152,19 @@ std::string LineFor(std::vector<RamRange> ram, uint64_t image = 0) {
 //   6G:  1572735 pages (6143.5 MiB); kernel 393183, all below 2 GiB; user 1179552 = 4607.6 MiB;
 //        nproc min(2000, 3071), swap 2000 * 64 pages = 500 MiB.
 TEST(Confinit, QemuMapsPrintTheirLines) {
-  EXPECT_EQ(LineFor({R(0, 0x9fc00), R(0x100000, 0x1fe0000)}), "31M memory: 15M kernel data, 16M user, 8M swap\n");
+  EXPECT_EQ(LineFor({R(0, 0x9fc00), R(0x100000, 0x1fe0000)}),
+            "31M memory: 15M kernel data, 16M user, 8M swap map, no swap device\n");
   EXPECT_EQ(LineFor({R(0, 0x9fc00), R(0x100000, 0x3ffe0000)}),
-            "1023M memory: 255M kernel data, 768M user, 127M swap\n");
+            "1023M memory: 255M kernel data, 768M user, 127M swap map, no swap device\n");
   EXPECT_EQ(LineFor({R(0, 0x9fc00), R(0x100000, 0xbffe0000), R(0x100000000, 0x1c0000000)}),
-            "6143M memory: 1535M kernel data, 4608M user, 500M swap\n");
+            "6143M memory: 1535M kernel data, 4608M user, 500M swap map, no swap device\n");
 }
 
 TEST(Confinit, KernelImageCountsAsKernelData) {
   // The 1G map with the kernel image [1 MiB, 3 MiB) taken out by the caller: the total stays, the image
   // is kernel data, and the banks (261503 pages) give the kernel 65375 pages and the user 766.1 MiB.
   EXPECT_EQ(LineFor({R(0, 0x9fc00), R(0x300000, 0x3ffe0000)}, 2 * kMiB),
-            "1023M memory: 257M kernel data, 766M user, 127M swap\n");
+            "1023M memory: 257M kernel data, 766M user, 127M swap map, no swap device\n");
 }
 
 TEST(Confinit, NoRamAbove1MiBIsAnError) {
@@ -227,7 +228,7 @@ TEST(Confinit, KernelShareIsCappedByTheWindow) {
   EXPECT_EQ(conf.kpages, 2 * kGiB / kPageSize);
   EXPECT_EQ(conf.mem[0].klimit, VirtAddr(kKzero + 2 * kGiB));
   EXPECT_EQ(conf.nproc, 2000u);
-  EXPECT_EQ(console.text(), "1048576M memory: 2048M kernel data, 1046528M user, 500M swap\n");
+  EXPECT_EQ(console.text(), "1048576M memory: 2048M kernel data, 1046528M user, 500M swap map, no swap device\n");
 }
 
 TEST(Confinit, BanksAboveTheWindowGiveNoKernelPages) {

@@ -29,7 +29,7 @@ TEST(EarlyBoot, XallocGetsExactlyTheKernelShare) {
   ASSERT_EQ(xalloc.Xinit(kernel, nk), XholeStatus::kOk);
   xalloc.Xsummary();
   EXPECT_EQ(xalloc.Stats().donated, conf.kpages * kPageSize);
-  std::string expected = "1023M memory: 257M kernel data, 766M user, 127M swap\n";
+  std::string expected = "1023M memory: 257M kernel data, 766M user, 127M swap map, no swap device\n";
   char line[200];
   std::snprintf(line, sizeof line, "xalloc: 2 holes (max 128), %lu KiB free", conf.kpages * 4);
   expected += line;
