@@ -27,52 +27,35 @@ void AddressSpace::CheckAlive(const char* what) const {
   if (released_) Panic("address space '%s' (%p): %s after it was released", name_, this, what);
 }
 
-VmStatus AddressSpace::Map(VirtAddr va, PhysAddr pa, uint64_t size, Prot prot, CacheMode cache) {
+// One change to the tables: made under the space's lock (which panics with `what` once the space is
+// released), its batch then run on the CPUs that may cache the space, with the lock released.
+template <typename Change>
+VmStatus AddressSpace::Changed(const char* what, Change change) {
   TlbBatch batch(Scope());
   VmStatus s;
   {
     LockGuard g(lock_);
-    CheckAlive("map");
-    s = arch_.Map(va, pa, size, prot, cache, batch);
+    CheckAlive(what);
+    s = change(batch);
   }
   Shootdown(batch);
   return s;
+}
+
+VmStatus AddressSpace::Map(VirtAddr va, PhysAddr pa, uint64_t size, Prot prot, CacheMode cache) {
+  return Changed("map", [&](TlbBatch& batch) { return arch_.Map(va, pa, size, prot, cache, batch); });
 }
 
 VmStatus AddressSpace::Unmap(VirtAddr va, uint64_t size) {
-  TlbBatch batch(Scope());
-  VmStatus s;
-  {
-    LockGuard g(lock_);
-    CheckAlive("unmap");
-    s = arch_.Unmap(va, size, batch);
-  }
-  Shootdown(batch);
-  return s;
+  return Changed("unmap", [&](TlbBatch& batch) { return arch_.Unmap(va, size, batch); });
 }
 
 VmStatus AddressSpace::Protect(VirtAddr va, uint64_t size, Prot prot) {
-  TlbBatch batch(Scope());
-  VmStatus s;
-  {
-    LockGuard g(lock_);
-    CheckAlive("protect");
-    s = arch_.Protect(va, size, prot, batch);
-  }
-  Shootdown(batch);
-  return s;
+  return Changed("protect", [&](TlbBatch& batch) { return arch_.Protect(va, size, prot, batch); });
 }
 
 VmStatus AddressSpace::Remap(VirtAddr va, PhysAddr pa, Prot prot) {
-  TlbBatch batch(Scope());
-  VmStatus s;
-  {
-    LockGuard g(lock_);
-    CheckAlive("remap");
-    s = arch_.Remap(va, pa, prot, batch);
-  }
-  Shootdown(batch);
-  return s;
+  return Changed("remap", [&](TlbBatch& batch) { return arch_.Remap(va, pa, prot, batch); });
 }
 
 // The targets are read after the change, under no lock: a CPU that loads the space later either finds it

@@ -109,6 +109,8 @@ class AddressSpace {
 
  private:
   void CheckAlive(const char* what) const;
+  template <typename Change>
+  VmStatus Changed(const char* what, Change change);
   TlbScope Scope() const { return kind_ == Kind::kKernel ? TlbScope::kGlobal : TlbScope::kSpace; }
   // Runs `batch` on the CPUs that may cache what it changed, then gives back its tables. Called with the
   // lock released.
