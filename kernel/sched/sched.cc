@@ -152,6 +152,27 @@ struct Sched {
     return me;
   }
 
+  // The sleep of Rendez and WaitQueue: under `lock`, until cond(arg) holds, park(me) records the caller
+  // where a waker finds it and the CPU switches away; a wake-up readies it and it looks again. The
+  // condition is checked under the lock the waker takes, so no wake-up is lost.
+  template <typename Park>
+  static void SleepOn(SpinLock& lock, bool (*cond)(void*), void* arg, const char* how, Park park) {
+    const IrqState irq = IrqSave();
+    for (;;) {
+      lock.Lock();
+      if (cond(arg)) {
+        lock.Unlock();
+        break;
+      }
+      Thread* me = Sleeper(how);
+      park(me);
+      me->state_ = Thread::State::kSleeping;
+      lock.Unlock();
+      Schedule();
+    }
+    IrqRestore(irq);
+  }
+
   // Threads queued on a CPU and the one it runs, idle aside (racy reads: a hint).
   static unsigned Load(unsigned cpu) {
     Cpu& c = cpus[cpu];
@@ -443,23 +464,12 @@ SchedCounts SchedCountsNow() {
 }
 
 void Rendez::Sleep(bool (*cond)(void*), void* arg) {
-  const IrqState irq = IrqSave();
-  for (;;) {
-    lock_.Lock();
-    if (cond(arg)) {
-      lock_.Unlock();
-      break;
-    }
-    Thread* me = Sched::Sleeper("sleep on a Rendez");
+  Sched::SleepOn(lock_, cond, arg, "sleep on a Rendez", [this](Thread* me) {
     if (sleeper_ != nullptr && sleeper_ != me) {
       Panic("sched: '%s' sleeps on a Rendez '%s' sleeps on", me->name_, sleeper_->name_);
     }
     sleeper_ = me;
-    me->state_ = Thread::State::kSleeping;
-    lock_.Unlock();
-    Sched::Schedule();
-  }
-  IrqRestore(irq);
+  });
 }
 
 void Rendez::Wakeup() {
@@ -471,22 +481,11 @@ void Rendez::Wakeup() {
 }
 
 void WaitQueue::Sleep(bool (*cond)(void*), void* arg) {
-  const IrqState irq = IrqSave();
-  for (;;) {
-    lock_.Lock();
-    if (cond(arg)) {
-      lock_.Unlock();
-      break;
-    }
-    Thread* me = Sched::Sleeper("sleep on a WaitQueue");
+  Sched::SleepOn(lock_, cond, arg, "sleep on a WaitQueue", [this](Thread* me) {
     me->next_ = nullptr;
     (tail_ == nullptr ? head_ : tail_->next_) = me;
     tail_ = me;
-    me->state_ = Thread::State::kSleeping;
-    lock_.Unlock();
-    Sched::Schedule();
-  }
-  IrqRestore(irq);
+  });
 }
 
 void WaitQueue::WakeAll() {
