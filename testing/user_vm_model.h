@@ -177,7 +177,7 @@ class UserVmModel {
       if (!p.in) continue;
       uint64_t va = lo_ + i * kPageSize;
       if (p.first) {
-        out.push_back(Vma{VirtAddr(va), VirtAddr(va), p.prot, p.kind, nullptr, 0, 0});
+        out.push_back(Vma{VirtAddr(va), VirtAddr(va), p.prot, p.kind, nullptr, 0, 0, nullptr, 0});
       }
       out.back().end = VirtAddr(va + kPageSize);
       out.back().resident += p.resident;

@@ -1,6 +1,7 @@
 #include "mm/vm/user_vm.h"
 
 #include "mm/base/panic.h"
+#include "mm/vm/image.h"
 
 namespace kmem {
 namespace {
@@ -9,9 +10,10 @@ bool Mergeable(const Vma& a, const Vma& b) {
   return a.end == b.start && a.kind == b.kind && a.prot == b.prot && a.image == nullptr && b.image == nullptr;
 }
 
-// Drops the first `bytes` of an area's image when its start moves up by that much.
+// Drops the first `bytes` (whole pages) of an area's image when its start moves up by that much.
 void AdvanceImage(Vma& v, uint64_t bytes) {
   if (v.image == nullptr) return;
+  v.shared_index += bytes / kPageSize;
   if (v.image_size > bytes) {
     v.image += bytes;
     v.image_size -= bytes;
@@ -80,8 +82,8 @@ const char* Name(FaultStatus status) {
 }
 
 UserVm::UserVm(AddressSpace& space, UserPages pages, const DirectMap& map, VmaNodeSource nodes,
-               UserVmLimits limits)
-    : space_(space), pages_(pages), map_(map), nodes_(nodes), limits_(limits) {
+               UserVmLimits limits, ImageCache* images)
+    : space_(space), pages_(pages), map_(map), nodes_(nodes), limits_(limits), images_(images) {
   KASSERT(space.kind() == AddressSpace::Kind::kUser, "UserVm over %s, which is not a user space", space.name());
   KASSERT(limits.lo.IsAlignedTo(kPageSize) && limits.hi.IsAlignedTo(kPageSize) && limits.lo < limits.hi &&
               limits.stack_guard >= kPageSize && IsAligned(limits.stack_guard, kPageSize),
@@ -124,7 +126,10 @@ VmaNode* UserVm::NewNode(const Vma& vma) {
   return node;
 }
 
-void UserVm::FreeNode(VmaNode* node) { nodes_.free(nodes_.ctx, node); }
+void UserVm::FreeNode(VmaNode* node) {
+  if (node->vma.shared != nullptr) images_->Release(node->vma.shared, pages_);
+  nodes_.free(nodes_.ctx, node);
+}
 
 bool UserVm::AddVma(const Vma& vma) {
   VmaNode* node = NewNode(vma);
@@ -198,18 +203,37 @@ uint64_t UserVm::ReleasePages(VirtAddr start, VirtAddr end, uint64_t most) {
   return released;
 }
 
-FaultStatus UserVm::MapPage(VmaNode* node, VirtAddr page) {
-  const Vma& v = node->vma;
-  PhysAddr pa;
-  if (!pages_.new_page(pages_.ctx, page, &pa)) return FaultStatus::kNoMemory;
-  auto* bytes = map_.Kaddr<uint8_t>(pa);
+bool UserVm::NewFilled(const Vma& v, VirtAddr page, PhysAddr* pa) {
+  if (!pages_.new_page(pages_.ctx, page, pa)) return false;
+  auto* bytes = map_.Kaddr<uint8_t>(*pa);
   uint64_t offset = page - v.start, copied = 0;
   if (v.image != nullptr && offset < v.image_size) {
     copied = Min(v.image_size - offset, kPageSize);
     __builtin_memcpy(bytes, v.image + offset, copied);
   }
   __builtin_memset(bytes + copied, 0, kPageSize - copied);
-  VmStatus s = space_.Map(page, pa, kPageSize, v.prot, CacheMode::kCached);
+  return true;
+}
+
+FaultStatus UserVm::MapPage(VmaNode* node, VirtAddr page, Access access) {
+  const Vma& v = node->vma;
+  PhysAddr pa;
+  if (v.shared == nullptr || access == Access::kWrite) {
+    if (!NewFilled(v, page, &pa)) return FaultStatus::kNoMemory;
+    return Install(node, page, pa, v.prot);
+  }
+  const uint64_t index = v.shared_index + (page - v.start) / kPageSize;
+  if (!images_->Lookup(v.shared, index, pages_, &pa)) {
+    PhysAddr fresh;
+    if (!NewFilled(v, page, &fresh)) return FaultStatus::kNoMemory;
+    pa = images_->Enter(v.shared, index, fresh, pages_);
+  }
+  // Never writable: the image's reference makes it shared, so the first write copies it.
+  return Install(node, page, pa, WithoutWrite(v.prot));
+}
+
+FaultStatus UserVm::Install(VmaNode* node, VirtAddr page, PhysAddr pa, Prot prot) {
+  VmStatus s = space_.Map(page, pa, kPageSize, prot, CacheMode::kCached);
   if (s != VmStatus::kOk) {
     KASSERT(s == VmStatus::kNoMemory, "%s: map of 0x%lx failed: %s", space_.name(), page.value(), VmStatusName(s));
     pages_.put_page(pages_.ctx, pa);
@@ -244,13 +268,7 @@ bool UserVm::ShareFrom(UserVm& parent, const Vma& from, VmaNode* to) {
   for (VirtAddr va = from.start; va < from.end; va = va + kPageSize) {
     if (parent.space_.Query(va, &m) != VmStatus::kOk) continue;
     pages_.ref(pages_.ctx, m.pa);
-    VmStatus s = space_.Map(va, m.pa, kPageSize, prot, CacheMode::kCached);
-    if (s != VmStatus::kOk) {
-      KASSERT(s == VmStatus::kNoMemory, "%s: map of 0x%lx failed: %s", space_.name(), va.value(), VmStatusName(s));
-      pages_.put_page(pages_.ctx, m.pa);
-      return false;
-    }
-    ++to->vma.resident;
+    if (Install(to, va, m.pa, prot) != FaultStatus::kResolved) return false;
   }
   return true;
 }
@@ -264,6 +282,7 @@ void UserVm::Split(VmaNode* node, VirtAddr at, VmaNode* spare) {
   Vma right = left;
   right.start = at;
   AdvanceImage(right, at - left.start);
+  if (right.shared != nullptr) images_->Retain(right.shared);
   // Count the smaller side's pages; the other has the rest.
   if (at - left.start <= left.end - at) {
     right.resident = left.resident - CountResident(left.start, at);
@@ -319,8 +338,14 @@ UserVmStatus UserVm::AddImage(VirtAddr start, uint64_t size, Prot prot, VmaKind 
   VirtAddr end;
   if (UserVmStatus s = CheckRange(start, size, &end); s != UserVmStatus::kOk) return s;
   if (!IsFree(start, end)) return UserVmStatus::kOverlap;
-  Vma v{start, end, prot, kind, image_size != 0 ? image : nullptr, image_size, 0};
-  return AddVma(v) ? UserVmStatus::kOk : UserVmStatus::kNoMemory;
+  Vma v{start, end, prot, kind, image_size != 0 ? image : nullptr, image_size, 0, nullptr, 0};
+  if (kind == VmaKind::kText && images_ != nullptr && v.image != nullptr) {
+    v.shared = images_->Acquire(ImageKey{v.image, image_size, v.size() / kPageSize});
+    if (v.shared == nullptr) return UserVmStatus::kNoMemory;
+  }
+  if (AddVma(v)) return UserVmStatus::kOk;
+  if (v.shared != nullptr) images_->Release(v.shared, pages_);
+  return UserVmStatus::kNoMemory;
 }
 
 UserVmStatus UserVm::SetHeap(VirtAddr base) {
@@ -343,7 +368,7 @@ UserVmStatus UserVm::Brk(VirtAddr new_end, VirtAddr* now) {
   const VirtAddr from(old_top), to(new_top);
   if (to > from) {
     if (!IsFree(from, to)) return UserVmStatus::kOverlap;
-    if (!AddVma(Vma{from, to, Prot::kWrite, VmaKind::kHeap, nullptr, 0, 0})) return UserVmStatus::kNoMemory;
+    if (!AddVma(Vma{from, to, Prot::kWrite, VmaKind::kHeap, nullptr, 0, 0, nullptr, 0})) return UserVmStatus::kNoMemory;
   } else if (to < from) {
     VmaNode* spare = nullptr;
     if (RemoveNeedsNode(to, from) && (spare = NewNode(Vma{})) == nullptr) return UserVmStatus::kNoMemory;
@@ -364,7 +389,7 @@ UserVmStatus UserVm::SetStack(VirtAddr top, uint64_t limit) {
   }
   const VirtAddr floor = top - limit;
   if (!IsFree(floor - limits_.stack_guard, top)) return UserVmStatus::kOverlap;
-  if (!AddVma(Vma{top - start_bytes, top, Prot::kWrite, VmaKind::kStack, nullptr, 0, 0})) {
+  if (!AddVma(Vma{top - start_bytes, top, Prot::kWrite, VmaKind::kStack, nullptr, 0, 0, nullptr, 0})) {
     return UserVmStatus::kNoMemory;
   }
   stack_set_ = true;
@@ -394,7 +419,7 @@ UserVmStatus UserVm::Mmap(VirtAddr hint, uint64_t len, Prot prot, VirtAddr* out)
       n = VmaTree::Prev(n);
     }
   }
-  if (!AddVma(Vma{at, at + bytes, prot, VmaKind::kAnon, nullptr, 0, 0})) return UserVmStatus::kNoMemory;
+  if (!AddVma(Vma{at, at + bytes, prot, VmaKind::kAnon, nullptr, 0, 0, nullptr, 0})) return UserVmStatus::kNoMemory;
   *out = at;
   return UserVmStatus::kOk;
 }
@@ -489,7 +514,7 @@ FaultResult UserVm::Resolve(VirtAddr va, Access access, ProtCheck check) {
   }
   // Growing moves the stack VMA's start down in place: nothing lies in between, the reservation is the stack's.
   if (grows) n->vma.start = page;
-  r.status = MapPage(n, page);
+  r.status = MapPage(n, page, access);
   if (!grows) {
     r.vma = n->vma;
   } else if (r.status != FaultStatus::kResolved) {
@@ -507,13 +532,16 @@ UserVmStatus UserVm::Fork(UserVm& child) {
   KASSERT(&child.space_ != &space_ && child.tree_.empty() && !child.heap_set_ && !child.stack_set_,
           "%s: fork into %s, which is not an empty UserVm over another space", space_.name(), child.space_.name());
   KASSERT(child.limits_.lo == limits_.lo && child.limits_.hi == limits_.hi &&
-              child.limits_.stack_guard == limits_.stack_guard,
-          "%s: fork into %s, whose user half differs", space_.name(), child.space_.name());
+              child.limits_.stack_guard == limits_.stack_guard && child.images_ == images_,
+          "%s: fork into %s, whose user half or image cache differs", space_.name(), child.space_.name());
   for (VmaNode* n = tree_.First(); n != nullptr; n = VmaTree::Next(n)) {
     Vma copy = n->vma;
     copy.resident = 0;
     VmaNode* c = child.NewNode(copy);
-    if (c != nullptr) child.tree_.Insert(c);
+    if (c != nullptr) {
+      if (copy.shared != nullptr) images_->Retain(copy.shared);
+      child.tree_.Insert(c);
+    }
     if (c == nullptr || !child.ShareFrom(*this, n->vma, c)) {
       child.Teardown();  // its references dropped, this space's pages are as they were
       return UserVmStatus::kNoMemory;
@@ -590,6 +618,21 @@ bool UserVm::Lookup(VirtAddr va, Vma* out) const {
   const VmaNode* n = tree_.Find(va);
   if (n != nullptr) *out = n->vma;
   return n != nullptr;
+}
+
+UserVm::SharedText UserVm::Text() const {
+  SharedText t{0, 0, 0};
+  for (const VmaNode* n = tree_.First(); n != nullptr; n = VmaTree::Next(const_cast<VmaNode*>(n))) {
+    const Vma& v = n->vma;
+    if (v.kind != VmaKind::kText) continue;
+    const uint64_t pages = v.size() / kPageSize;
+    t.pages += pages;
+    if (v.shared == nullptr) continue;
+    t.held += images_->Held(v.shared, v.shared_index, pages);
+    const uint64_t users = images_->Users(v.shared);
+    t.users = t.users == 0 ? users : Min(t.users, users);
+  }
+  return t;
 }
 
 uint64_t UserVm::Stats(uint64_t* resident, Vma* out, uint64_t cap) const {

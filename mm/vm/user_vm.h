@@ -9,8 +9,8 @@
 // unless it is a stack VMA; a page is mapped only inside a VMA, with the VMA's protection or that without
 // write (copy-on-write: shared with a fork, or not yet written since an mprotect gave write), and holds one
 // reference to a user page that the space gives back when it unmaps it; a page mapped writable has no
-// other reference; `resident` is the number of the
-// VMA's mapped pages; no two neighbours that could merge (same kind and protection, both anonymous, end to
+// other reference (a text page the image cache shares always has the image's); `resident` is the number
+// of the VMA's mapped pages; no two neighbours that could merge (same kind and protection, both anonymous, end to
 // start) are apart.
 //
 // Concurrency: UserVm takes no lock of its own. The caller serialises every call on one space (the process
@@ -25,9 +25,12 @@
 #include "mm/base/direct_map.h"
 #include "mm/base/format.h"
 #include "mm/vm/aspace.h"
+#include "mm/vm/user_pages.h"
 #include "mm/vm/vma.h"
 
 namespace kmem {
+
+class ImageCache;  // image.h
 
 enum class UserVmStatus : uint8_t {
   kOk,
@@ -65,19 +68,6 @@ struct FaultResult {
   uint64_t stack_limit;
 };
 
-// Where user pages come from: new_page gives a page for `va` (in va's colour where the allocator colours)
-// with one reference, or false when none is left; ref adds a reference to a page handed out (fork shares
-// it), put_page drops one (the last frees the page), and sole says whether the caller's reference is the
-// only one left (a copy-on-write page that may be written in place). PallocUserPages (palloc_pages.h)
-// makes one over palloc.
-struct UserPages {
-  bool (*new_page)(void* ctx, VirtAddr va, PhysAddr* pa) = nullptr;
-  void (*put_page)(void* ctx, PhysAddr pa) = nullptr;
-  void (*ref)(void* ctx, PhysAddr pa) = nullptr;
-  bool (*sole)(void* ctx, PhysAddr pa) = nullptr;
-  void* ctx = nullptr;
-};
-
 // The user half [lo, hi): VMAs lie inside it and every address at or above hi is the kernel's. Below the
 // stack's limit lies a guard gap of stack_guard bytes (at least a page) that no VMA may take.
 struct UserVmLimits {
@@ -94,8 +84,10 @@ class UserVm {
   static constexpr unsigned kUnmapChunk = 64;
 
   // `space` is a user space with nothing mapped; `map` reaches every page `pages` hands out; `nodes` gives
-  // the VMA nodes. All outlive the UserVm.
-  UserVm(AddressSpace& space, UserPages pages, const DirectMap& map, VmaNodeSource nodes, UserVmLimits limits);
+  // the VMA nodes; `images`, when given, shares text pages between the spaces running the same program
+  // (nullptr: each space fills its own). All outlive the UserVm.
+  UserVm(AddressSpace& space, UserPages pages, const DirectMap& map, VmaNodeSource nodes, UserVmLimits limits,
+         ImageCache* images = nullptr);
   // Panics unless Teardown ran (or nothing was ever added): a VMA left would leak its pages.
   ~UserVm();
   UserVm(const UserVm&) = delete;
@@ -103,7 +95,9 @@ class UserVm {
 
   // An ELF segment: [start, start + size rounded up to pages) of `kind` text, data or bss; its first
   // image_size bytes from `image` (kernel memory that outlives the space; none for bss), the rest zero.
-  // O(log n).
+  // With an image cache, text with image bytes becomes a user of the cache's image of them: its faults map
+  // the image's pages read-only, every space running the program the same ones (kNoMemory: no memory for
+  // the image). O(log n + images).
   UserVmStatus AddImage(VirtAddr start, uint64_t size, Prot prot, VmaKind kind, const uint8_t* image,
                         uint64_t image_size);
   // Where the break starts (the end of bss, any byte); once.
@@ -130,6 +124,8 @@ class UserVm {
   // The page-fault handler: resolves a fault of `access` at `va`, or says why it cannot. A write to a page
   // of a writable VMA mapped without write is copy-on-write: with its reference the only one it becomes
   // writable in place, else a copy in va's colour replaces it and the shared page loses one reference.
+  // A read or execution of a shared text page maps the image's page (filling it first if no space did);
+  // a write to one not mapped yet (text made writable) fills a private page, as without the cache.
   // O(log n) plus a page's zeroing or copy.
   FaultResult Fault(VirtAddr va, Access access);
   // fork: `child`, an empty UserVm over another user space with the same limits, gets a copy of every VMA,
@@ -149,6 +145,12 @@ class UserVm {
   // The VMA containing va into *out, or false. O(log n).
   bool Lookup(VirtAddr va, Vma* out) const;
 
+  // The text VMAs: their pages, how many of them their images hold (every space running the program maps
+  // those same pages), and the fewest users any of their images has (0: none is shared). O(n + text pages).
+  struct SharedText {
+    uint64_t pages, held, users;
+  };
+  SharedText Text() const;
   // Adds up the resident pages of every VMA into *resident and copies up to `cap` VMAs in address order
   // into out; returns the number of VMAs. O(n).
   uint64_t Stats(uint64_t* resident, Vma* out, uint64_t cap) const;
@@ -170,6 +172,7 @@ class UserVm {
   // The bottom of the stack's reservation (the guard gap's start), or hi without a stack.
   VirtAddr StackReserveBottom() const;
   VmaNode* NewNode(const Vma& vma);
+  // Frees the node, its VMA's use of its image with it.
   void FreeNode(VmaNode* node);
   // Links a new VMA and merges it with its neighbours; false (nothing changed) without a node.
   bool AddVma(const Vma& vma);
@@ -191,8 +194,13 @@ class UserVm {
   // Whether Resolve holds the access to the VMA's protection (a fault) or not (the kernel's Write).
   enum class ProtCheck : uint8_t { kYes, kNo };
   FaultResult Resolve(VirtAddr va, Access access, ProtCheck check);
-  // A page for `page` of node's VMA, filled and mapped.
-  FaultStatus MapPage(VmaNode* node, VirtAddr page);
+  // A page for `page` of node's VMA, filled and mapped: the image's (shared text, not for a write) or its own.
+  FaultStatus MapPage(VmaNode* node, VirtAddr page, Access access);
+  // A new page for `page` of `v`, holding what v has there (its image's bytes, zero past them).
+  bool NewFilled(const Vma& v, VirtAddr page, PhysAddr* pa);
+  // Maps pa, whose reference the caller holds, at `page` of node's VMA with `prot`; the reference goes back
+  // when the mapping fails.
+  FaultStatus Install(VmaNode* node, VirtAddr page, PhysAddr pa, Prot prot);
   // A write to `page` of node's VMA, mapped to `pa` without write: pa made writable when its reference is
   // the only one (kept read-only in a read-only VMA), else replaced by a private copy.
   FaultStatus Unshare(VmaNode* node, VirtAddr page, PhysAddr pa);
@@ -205,6 +213,7 @@ class UserVm {
   DirectMap map_;
   VmaNodeSource nodes_;
   UserVmLimits limits_;
+  ImageCache* images_;
   VmaTree tree_;
   bool heap_set_ = false;
   VirtAddr heap_base_;

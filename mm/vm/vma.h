@@ -22,9 +22,13 @@ enum class VmaKind : uint8_t { kText, kData, kBss, kHeap, kStack, kAnon };
 // "text", "data", "bss", "heap", "stack", "anon".
 const char* Name(VmaKind kind);
 
+struct Image;  // image.h
+
 // One area: [start, end) with `prot`. An image-backed area (text, data) takes its first `image_size` bytes
 // from `image`, kernel memory that outlives the space, and the rest of its pages are zero; an anonymous one
-// (image == nullptr) is zero throughout. `resident` counts the pages mapped now.
+// (image == nullptr) is zero throughout. `resident` counts the pages mapped now. A text area whose pages are
+// shared through the image cache (image.h) has `shared`, of which it is a user, and its first page is the
+// image's page `shared_index`; nullptr: its pages are its own.
 struct Vma {
   VirtAddr start;
   VirtAddr end;
@@ -33,6 +37,8 @@ struct Vma {
   const uint8_t* image;
   uint64_t image_size;
   uint64_t resident;
+  Image* shared;
+  uint64_t shared_index;
 
   uint64_t size() const { return end - start; }
   bool Contains(VirtAddr va) const { return start <= va && va < end; }

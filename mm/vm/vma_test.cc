@@ -11,7 +11,7 @@ namespace {
 
 VmaNode NodeAt(uint64_t page, uint64_t pages = 1) {
   return VmaNode{Vma{VirtAddr(page * kPageSize), VirtAddr((page + pages) * kPageSize), Prot::kRead, VmaKind::kAnon,
-                     nullptr, 0, 0},
+                     nullptr, 0, 0, nullptr, 0},
                  nullptr, nullptr, nullptr, 0};
 }
 
