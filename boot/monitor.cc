@@ -107,6 +107,8 @@ void Ps(void*, uint64_t) {
           p.resident_pages);
   }
   if (live > kMaxListed) Print("(%lu more)\n", live - kMaxListed);
+  const ImageStats images = kernel::ImageCacheStats();
+  Print("shared text: %lu images, %lu users, %lu pages\n", images.images, images.users, images.pages);
 }
 
 void Vmas(void*, uint64_t pid) {
@@ -146,7 +148,7 @@ constexpr monitor::Command kCommands[] = {
     {"json", "the memory dump, one JSON object a line", ArgKind::kNone, 0, 0, Json},
     {"tlb", "TLB shootdowns and flushes on every CPU", ArgKind::kNone, 0, 0, Tlb},
     {"stress", "run every self-test N times", ArgKind::kCount, 1, 1000, Stress},
-    {"ps", "the processes: pid, name, state, cpu, VMAs, resident pages", ArgKind::kNone, 0, 0, Ps},
+    {"ps", "the processes: pid, name, state, cpu, VMAs, resident pages; the shared text", ArgKind::kNone, 0, 0, Ps},
     {"vmas", "process PID's VMAs, like /proc/PID/maps", ArgKind::kCount, 1, kMaxPid, Vmas},
     {"run", "start PROGRAM [ARGS] in the background (user/)", ArgKind::kWords, 1,
      monitor::Monitor::kMaxWords - 1, nullptr, Run},

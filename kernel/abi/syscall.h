@@ -63,7 +63,19 @@ struct MemStat {
   uint64_t vmas;            // how many VMAs the process has
   uint64_t resident_pages;  // over all of them
   uint64_t table_pages;     // page-table pages its address space holds
+  // Shared text (mm/vm/image.h): the pages of its text VMAs, how many of those the image cache holds (one
+  // copy, mapped by every process running the program), and the fewest users any of their images has now
+  // (the processes running the program; 0 when none of its text is shared) and the fewest of the most each
+  // had at once (reached once, it stays: a barrier for processes that start and end at different times).
+  uint64_t text_pages;
+  uint64_t text_shared_pages;
+  uint64_t text_users;
+  uint64_t text_most_users;
+  // The image cache's totals: images (a program's text segment each), their users, the pages they hold.
+  uint64_t images;
+  uint64_t image_users;
+  uint64_t image_pages;
 };
-static_assert(sizeof(MemStat) == 32, "MemStat is part of the user ABI");
+static_assert(sizeof(MemStat) == 88, "MemStat is part of the user ABI");
 
 }  // namespace kmem::abi

@@ -14,6 +14,7 @@
 
 #include "mm/base/direct_map.h"
 #include "mm/palloc/palloc.h"
+#include "mm/vm/image.h"
 #include "mm/vm/user_vm.h"
 
 namespace kmem::kernel {
@@ -89,6 +90,10 @@ bool PrintVmas(uint64_t pid);
 // Asks process `pid` to end: it is killed at its next return to user mode (a system call's end, a timer
 // tick), with "killed by request". False if there is no such running process.
 bool Kill(uint64_t pid);
+
+// Shared text: the image cache's totals (images, users, pages held), which the processes' text pages come
+// from (mm/vm/image.h). Its Images come from Kmalloc.
+ImageStats ImageCacheStats();
 
 // Memory pressure (pressure.cc): palloc's hooks for the kernel, given to its PageInit. A waiting allocation
 // (NewPage, WaitForPage) sleeps on pwait once this CPU runs the scheduler, and before that panics as

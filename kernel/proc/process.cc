@@ -16,6 +16,7 @@ namespace kmem::kernel {
 namespace {
 
 ProcDeps deps;
+ImageCache* images;          // every process's text images (ProcInit)
 pool::KmemCache* vma_nodes;  // every process's VMA nodes (MakeVmaNodes)
 uint64_t next_pid = 1;       // atomic: processes start on every CPU
 
@@ -260,7 +261,7 @@ Process::Process(uint64_t pid, const char* program, ArchAspace& tables, const Us
     : pid(pid),
       tables(tables),
       space(name, AddressSpace::Kind::kUser, tables),
-      vm(space, deps.pages, deps.map, Nodes(), limits) {
+      vm(space, deps.pages, deps.map, Nodes(), limits, images) {
   FormatTo(name, sizeof name, "%s", program);
 }
 
@@ -275,6 +276,8 @@ const char* ProcStatusName(ProcStatus status) {
   return "?";
 }
 
+ImageStats ImageCacheStats() { return images->Stats(); }
+
 Process& CurrentProcess() {
   Thread* t = CurrentThread();
   KASSERT(t->owner != nullptr, "thread %s runs no process", t->name());
@@ -283,6 +286,9 @@ Process& CurrentProcess() {
 
 void ProcInit(const ProcDeps& d) {
   deps = d;
+  alignas(ImageCache) static constinit char storage[sizeof(ImageCache)] = {};
+  images = new (storage) ImageCache(ImageSource{[](void*, uint64_t bytes) { return pool::Kmalloc(bytes); },
+                                                [](void*, void* mem) { pool::Kfree(mem); }, nullptr});
   SetUserHooks(UserHooks{Syscall, Fault, BeforeReturn});
   SetSwitchHook(SwitchUserState);
 }

@@ -90,10 +90,20 @@ uint32_t AbiProt(Prot p) {
 // kMaxMemstatVmas of them: the rest are counted, not copied).
 int64_t Memstat(Process& p, uint64_t out, uint64_t vmas, uint64_t cap) {
   constexpr uint64_t kMaxMemstatVmas = 4096;
-  abi::MemStat totals{p.pid, 0, 0, 0};
+  abi::MemStat totals{};
+  totals.pid = p.pid;
   p.lock.Lock();
   totals.vmas = p.vm.Stats(&totals.resident_pages, nullptr, 0);
+  const UserVm::SharedText text = p.vm.Text();
   p.lock.Unlock();
+  const ImageStats images = ImageCacheStats();
+  totals.text_pages = text.pages;
+  totals.text_shared_pages = text.held;
+  totals.text_users = text.users;
+  totals.text_most_users = text.most_users;
+  totals.images = images.images;
+  totals.image_users = images.users;
+  totals.image_pages = images.pages;
   uint64_t n = cap < totals.vmas ? cap : totals.vmas;
   if (n > kMaxMemstatVmas) n = kMaxMemstatVmas;
   if (n != 0) {

@@ -13,7 +13,7 @@ bool SameKey(const ImageKey& a, const ImageKey& b) {
 }  // namespace
 
 Image::Image(const ImageKey& k, PhysAddr* entries)
-    : key(k), users(1), filled(0), next(nullptr), lock("image", LockLevel::kZone), page(entries) {
+    : key(k), users(1), most(1), filled(0), next(nullptr), lock("image", LockLevel::kZone), page(entries) {
   for (uint64_t i = 0; i < key.pages; ++i) page[i] = ImageCache::kNoPage;
 }
 
@@ -26,6 +26,11 @@ Image* ImageCache::Find(const ImageKey& key) const {
   Image* i = images_;
   while (i != nullptr && !SameKey(i->key, key)) i = i->next;
   return i;
+}
+
+void ImageCache::AddUser(Image* image) {
+  ++image->users;
+  image->most = Max(image->most, image->users);
 }
 
 void ImageCache::Unlink(Image* image) {
@@ -45,7 +50,7 @@ Image* ImageCache::Acquire(const ImageKey& key) {
   {
     LockGuard g(lock_);
     if (Image* found = Find(key)) {
-      ++found->users;
+      AddUser(found);
       return found;
     }
   }
@@ -58,7 +63,7 @@ Image* ImageCache::Acquire(const ImageKey& key) {
     LockGuard g(lock_);
     image = Find(key);
     if (image != nullptr) {
-      ++image->users;
+      AddUser(image);
     } else {
       made->next = images_;
       images_ = image = made;
@@ -75,7 +80,7 @@ Image* ImageCache::Acquire(const ImageKey& key) {
 void ImageCache::Retain(Image* image) {
   LockGuard g(lock_);
   KASSERT(image->users != 0, "retain of image at %p, which has no user", static_cast<const void*>(image->key.bytes));
-  ++image->users;
+  AddUser(image);
 }
 
 void ImageCache::Release(Image* image, const UserPages& pages) {
@@ -142,9 +147,9 @@ uint64_t ImageCache::Held(Image* image, uint64_t first, uint64_t count) {
   return n;
 }
 
-uint64_t ImageCache::Users(Image* image) {
+ImageCache::Users ImageCache::UsersOf(Image* image) {
   LockGuard g(lock_);
-  return image->users;
+  return Users{image->users, image->most};
 }
 
 ImageStats ImageCache::Stats() {

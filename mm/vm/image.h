@@ -50,6 +50,7 @@ struct Image {
 
   ImageKey key;
   uint64_t users;   // the cache's lock
+  uint64_t most;    // the most users it had at once; the cache's lock
   uint64_t filled;  // entries set; written under `lock`, read atomically
   Image* next;      // the cache's list, under its lock
   SpinLock lock;
@@ -91,14 +92,19 @@ class ImageCache {
 
   // How many of the pages [first, first + count) of `image` are filled. O(count).
   uint64_t Held(Image* image, uint64_t first, uint64_t count);
-  // Its users now. O(1).
-  uint64_t Users(Image* image);
+  // Its users now and the most it had at once. O(1).
+  struct Users {
+    uint64_t now, most;
+  };
+  Users UsersOf(Image* image);
   ImageStats Stats();
 
  private:
   // The image of `key` in the list, or nullptr; under lock_.
   Image* Find(const ImageKey& key) const;
   void Unlink(Image* image);
+  // Under lock_.
+  static void AddUser(Image* image);
 
   ImageSource source_;
   SpinLock lock_{"image cache", LockLevel::kZone};

@@ -159,9 +159,14 @@ TEST_F(ImageTest, TextStatsCountTheUsersAndTheSharedPages) {
   EXPECT_EQ(t.pages, kTextPages);
   EXPECT_EQ(t.held, kTextPages);
   EXPECT_EQ(t.users, kProcs);
+  EXPECT_EQ(t.most_users, kProcs);
   for (uint64_t page = 0; page < kTextPages; ++page) {
     EXPECT_TRUE(HoldsImagePage(In(*procs_[kProcs - 1], kText + page * kPage).pa, page));
   }
+  Exit(*procs_[0]);
+  const UserVm::SharedText after = procs_[0]->vm.Text();
+  EXPECT_EQ(after.users, kProcs - 1);
+  EXPECT_EQ(after.most_users, kProcs) << "the most users at once went down with an exit";
 }
 
 // The image's pages stay while any user does, whichever exits first, and the last user's exit gives each

@@ -621,7 +621,7 @@ bool UserVm::Lookup(VirtAddr va, Vma* out) const {
 }
 
 UserVm::SharedText UserVm::Text() const {
-  SharedText t{0, 0, 0};
+  SharedText t{0, 0, 0, 0};
   for (const VmaNode* n = tree_.First(); n != nullptr; n = VmaTree::Next(const_cast<VmaNode*>(n))) {
     const Vma& v = n->vma;
     if (v.kind != VmaKind::kText) continue;
@@ -629,8 +629,9 @@ UserVm::SharedText UserVm::Text() const {
     t.pages += pages;
     if (v.shared == nullptr) continue;
     t.held += images_->Held(v.shared, v.shared_index, pages);
-    const uint64_t users = images_->Users(v.shared);
-    t.users = t.users == 0 ? users : Min(t.users, users);
+    const ImageCache::Users users = images_->UsersOf(v.shared);
+    t.users = t.users == 0 ? users.now : Min(t.users, users.now);
+    t.most_users = t.most_users == 0 ? users.most : Min(t.most_users, users.most);
   }
   return t;
 }

@@ -146,9 +146,10 @@ class UserVm {
   bool Lookup(VirtAddr va, Vma* out) const;
 
   // The text VMAs: their pages, how many of them their images hold (every space running the program maps
-  // those same pages), and the fewest users any of their images has (0: none is shared). O(n + text pages).
+  // those same pages), and the fewest users any of their images has now and had at most (0: none is
+  // shared). O(n + text pages).
   struct SharedText {
-    uint64_t pages, held, users;
+    uint64_t pages, held, users, most_users;
   };
   SharedText Text() const;
   // Adds up the resident pages of every VMA into *resident and copies up to `cap` VMAs in address order

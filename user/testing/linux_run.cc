@@ -77,7 +77,9 @@ int64_t Memstat(pid_t pid, uint64_t out, uint64_t vmas, uint64_t cap) {
     }
     ++n;
   }
-  const kmem::abi::MemStat stat = {static_cast<uint64_t>(pid), n, 0, 0};
+  kmem::abi::MemStat stat{};  // Linux shares text through its page cache, which it does not count here
+  stat.pid = static_cast<uint64_t>(pid);
+  stat.vmas = n;
   const bool ok = pwrite(mem, &stat, sizeof(stat), static_cast<off_t>(out)) == sizeof(stat);
   fclose(maps);
   close(mem);
