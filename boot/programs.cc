@@ -30,6 +30,9 @@ constexpr const char* kHogMiB = "2";
 // started kPressureGapMs after the previous and holding its memory kPressureHoldMs: about ten hold at once,
 // more than memory, while a toucher alone is small, so faults wait for holders to end but rarely all wait.
 constexpr unsigned kPressureMiB = 4, kPressureGapMs = 60, kPressureHoldMs = 600;
+// kmem.sharedtext's crowd: copies of sharedtext at once, each checking they share one copy of its text.
+constexpr unsigned kSharedText = 32;
+constexpr const char* kSharedTextArg = "32";
 
 bool Contains(const char* text, const char* part) {
   for (; *text != '\0'; ++text) {
@@ -202,13 +205,25 @@ unsigned PressureTest(Job* jobs, uint64_t free_pages, unsigned* ok) {
   return static_cast<unsigned>(n);
 }
 
+// kmem.sharedtext: kSharedText copies of sharedtext at once, each of which checks that its text is one copy
+// in the image cache, mapped by all (user/sharedtext). Once they have ended the cache is empty.
+unsigned SharedTextTest(Job* jobs, unsigned* ok) {
+  for (unsigned i = 0; i < kSharedText; ++i) jobs[i] = SuiteJob("sharedtext", kSharedTextArg, nullptr);
+  *ok = RunJobs(jobs, kSharedText, true);
+  const ImageStats images = kernel::ImageCacheStats();
+  Print("run: sharedtext: %u programs at once: %u exited ok; the image cache after: %lu images, %lu pages\n",
+        kSharedText, *ok, images.images, images.pages);
+  return kSharedText;
+}
+
 void RunProgramsIfAsked(const char* cmdline, KernelPalloc& palloc) {
   static char run[256];
   static Job jobs[kMaxJobs];
   const bool suite = CmdlineHas(cmdline, "kmem.usertests"), bench = CmdlineHas(cmdline, "kmem.userbench");
   const bool pressure = CmdlineHas(cmdline, "kmem.pressuretest");
+  const bool sharedtext = CmdlineHas(cmdline, "kmem.sharedtext");
   char* word = RunWord(cmdline, run, sizeof run);
-  if (!suite && !bench && !pressure && word == nullptr) return;
+  if (!suite && !bench && !pressure && !sharedtext && word == nullptr) return;
   const MemCounts before = CountMem(palloc);
   if (bench) UserBench();
   unsigned n = 0, ok = 0;
@@ -216,6 +231,8 @@ void RunProgramsIfAsked(const char* cmdline, KernelPalloc& palloc) {
     n = Suite(jobs, &ok);
   } else if (pressure) {
     n = PressureTest(jobs, before.free, &ok);
+  } else if (sharedtext) {
+    n = SharedTextTest(jobs, &ok);
   } else if (word != nullptr) {
     n = ParseRun(word, jobs);
     ok = RunJobs(jobs, n, false);
