@@ -3,7 +3,8 @@
 // of 2 MiB with every page faulted in between, and a VMA lookup among 10, 1000 and 100 000 VMAs (the AVL
 // tree's O(log n): the label gives log2 n beside the time); fork of a space with 64 MiB touched and the child's
 // exit (copy-on-write: no page copied), and the first write to a page after a fork (a copy when the page is
-// shared, in place when its reference is the only one left).
+// shared, in place when its reference is the only one left); the first fault of a text page, copied from the
+// image or shared through the image cache.
 //   bazel run -c opt //bench:user_vm_bench
 #include <benchmark/benchmark.h>
 
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "arch/x86_64/aspace.h"
+#include "mm/vm/image.h"
 #include "testing/phys_arena.h"
 #include "testing/pt_pages.h"
 #include "testing/user_vm_host.h"
@@ -41,10 +43,12 @@ class CountingCpu : public kmem::x86::CpuOps {
 
 constexpr uint64_t kLo = 0x10000, kHi = 0x800000000000;
 
-// A user space with its UserVm: user pages from a 256 MiB arena, tables from another.
+// A user space with its UserVm: user pages from a 256 MiB arena, tables from another; text shared through
+// `images` when given.
 struct Fixture {
-  Fixture()
-      : user(PhysAddr(0x40000000), 256 << 20),
+  explicit Fixture(kmem::ImageCache* images = nullptr)
+      : images(images),
+        user(PhysAddr(0x40000000), 256 << 20),
         tables(PhysAddr(0x100000000), 64 << 20),
         pt(tables),
         mmu(tables.direct_map(), pt, cpu),
@@ -56,21 +60,20 @@ struct Fixture {
     karch = std::make_unique<kmem::x86::X86Aspace>(kmem::x86::X86Aspace::Kernel(mmu));
     kernel = std::make_unique<kmem::AddressSpace>("kernel", kmem::AddressSpace::Kind::kKernel, *karch);
     vm = std::make_unique<kmem::UserVm>(*space, pages.source(), user.direct_map(), nodes.source(),
-                                        kmem::UserVmLimits{VirtAddr(kLo), VirtAddr(kHi)});
+                                        kmem::UserVmLimits{VirtAddr(kLo), VirtAddr(kHi)}, images);
   }
   ~Fixture() { vm->Teardown(); }
 
-  // A fork's child over its own top level, sharing the parent's Mmu, pages and nodes.
-  struct Child {
-    explicit Child(Fixture& f) : arch(kmem::x86::X86Aspace::Kernel(f.mmu)), kernel(f.kernel.get()) {
+  // Another process over its own top level, sharing the fixture's Mmu, pages, nodes and image cache.
+  struct Peer {
+    explicit Peer(Fixture& f) : arch(kmem::x86::X86Aspace::Kernel(f.mmu)), kernel(f.kernel.get()) {
       if (kmem::x86::X86Aspace::User(f.mmu, &arch) != kmem::VmStatus::kOk) std::abort();
-      space = std::make_unique<kmem::AddressSpace>("child", kmem::AddressSpace::Kind::kUser, arch);
+      space = std::make_unique<kmem::AddressSpace>("peer", kmem::AddressSpace::Kind::kUser, arch);
       vm = std::make_unique<kmem::UserVm>(*space, f.pages.source(), f.user.direct_map(), f.nodes.source(),
-                                          kmem::UserVmLimits{VirtAddr(kLo), VirtAddr(kHi)});
-      if (f.vm->Fork(*vm) != UserVmStatus::kOk) std::abort();
+                                          kmem::UserVmLimits{VirtAddr(kLo), VirtAddr(kHi)}, f.images);
     }
-    // The child's exit: every page's reference dropped, its tables released.
-    ~Child() {
+    // Its exit: every page's reference dropped, its tables released.
+    ~Peer() {
       vm->Teardown();
       space->Release(*kernel);
     }
@@ -78,6 +81,12 @@ struct Fixture {
     kmem::AddressSpace* kernel;
     std::unique_ptr<kmem::AddressSpace> space;
     std::unique_ptr<kmem::UserVm> vm;
+  };
+  // A fork's child.
+  struct Child : Peer {
+    explicit Child(Fixture& f) : Peer(f) {
+      if (f.vm->Fork(*vm) != UserVmStatus::kOk) std::abort();
+    }
   };
 
   VirtAddr Mmap(uint64_t len, VirtAddr hint = VirtAddr(0), Prot prot = Prot::kWrite) {
@@ -91,6 +100,7 @@ struct Fixture {
     }
   }
 
+  kmem::ImageCache* images;
   kmem::testing::PhysArena user, tables;
   kmem::testing::ArenaPtPages pt;
   CountingCpu cpu;
@@ -199,6 +209,53 @@ void BM_CowFirstWrite(benchmark::State& state) {
   state.SetLabel(copy ? "shared: copies" : "sole: in place");
 }
 BENCHMARK(BM_CowFirstWrite)->Arg(1)->Arg(0);
+
+// Images' memory from malloc.
+kmem::ImageSource MallocImages() {
+  return kmem::ImageSource{[](void*, uint64_t bytes) { return std::malloc(bytes); },
+                           [](void*, void* mem) { std::free(mem); }, nullptr};
+}
+
+// The first fault of a text page, page by page over 4 MiB of text: copied (no image cache: NewPage in the
+// colour, 4 KiB copied from the image, the map) or shared (the image cache's page, which another process
+// running the program filled: the image's lock for the lookup, a reference, the map). Loading the text
+// afresh between rounds is not timed.
+void BM_TextFirstFault(benchmark::State& state) {
+  const bool shared = state.range(0) == 1;
+  constexpr uint64_t kLen = 4 << 20;
+  const VirtAddr at(0x400000);
+  std::vector<uint8_t> image(kLen, 0x90);
+  const auto load = [&](kmem::UserVm& vm) {
+    if (vm.AddImage(at, kLen, Prot::kExec, kmem::VmaKind::kText, image.data(), kLen) != UserVmStatus::kOk) {
+      std::abort();
+    }
+  };
+  kmem::ImageCache cache(MallocImages());
+  Fixture f(shared ? &cache : nullptr);
+  std::unique_ptr<Fixture::Peer> first;  // the process that filled the image's pages
+  if (shared) {
+    first = std::make_unique<Fixture::Peer>(f);
+    load(*first->vm);
+    for (uint64_t off = 0; off < kLen; off += kPageSize) {
+      if (first->vm->Fault(at + off, Access::kExec).status != FaultStatus::kResolved) std::abort();
+    }
+  }
+  load(*f.vm);
+  uint64_t off = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(f.vm->Fault(at + off, Access::kExec));
+    off += kPageSize;
+    if (off == kLen) {
+      state.PauseTiming();
+      if (f.vm->Munmap(at, kLen) != UserVmStatus::kOk) std::abort();
+      load(*f.vm);
+      off = 0;
+      state.ResumeTiming();
+    }
+  }
+  state.SetLabel(shared ? "shared: the image's page" : "copied: a page of its own");
+}
+BENCHMARK(BM_TextFirstFault)->Arg(0)->Arg(1);
 
 }  // namespace
 
