@@ -341,5 +341,84 @@ TEST_F(ImageTest, ConcurrentFaultsOfManyProcessesShareOneCopy) {
   }
 }
 
+// Random runs of processes sharing one program's text: starts, exits, forks, faults, mprotect + write and
+// munmap of text pages in any order. After each step every space validates (no shared page writable), a
+// text page is either the image's (then every process mapping the image's page maps the same frame, holding
+// the image's bytes) or one the process wrote; at the end every page is back once (the fixture).
+TEST_F(ImageTest, RandomRunsKeepOneCopyAndFreeEveryPageOnce) {
+  constexpr unsigned kSteps = 3000, kMaxProcs = 6;
+  std::srand(15);
+  struct Shadow {
+    Proc* proc;
+    std::vector<bool> written;  // pages it wrote (private copies)
+  };
+  std::vector<Shadow> live;
+  auto check = [&] {
+    std::vector<PhysAddr> image_page(kTextPages, ImageCache::kNoPage);
+    for (Shadow& sh : live) {
+      sh.proc->vm.Validate();
+      for (uint64_t page = 0; page < kTextPages; ++page) {
+        VmMapping m;
+        if (sh.proc->space.Query(VirtAddr(kText + page * kPage), &m) != VmStatus::kOk || sh.written[page]) continue;
+        ASSERT_TRUE(HoldsImagePage(m.pa, page)) << "page " << page;
+        EXPECT_FALSE(Has(m.prot, Prot::kWrite)) << "text page " << page << " is writable but was never written";
+        EXPECT_GE(Refs(m.pa), 2u) << "text page " << page << " is not the image's";
+        if (image_page[page] == ImageCache::kNoPage) image_page[page] = m.pa;
+        EXPECT_EQ(m.pa, image_page[page]) << "two copies of text page " << page;
+      }
+    }
+  };
+  for (unsigned step = 0; step < kSteps; ++step) {
+    const unsigned op = static_cast<unsigned>(std::rand()) % 7;
+    if (live.empty() || (op == 0 && live.size() < kMaxProcs)) {
+      live.push_back(Shadow{&Run("p"), std::vector<bool>(kTextPages)});
+      continue;
+    }
+    Shadow& sh = live[static_cast<size_t>(std::rand()) % live.size()];
+    const uint64_t page = static_cast<uint64_t>(std::rand()) % kTextPages;
+    const VirtAddr va(kText + page * kPage);
+    UserVm& vm = sh.proc->vm;
+    switch (op) {
+      case 0:
+      case 1:
+      case 2: {
+        const FaultStatus st = vm.Fault(va, op == 2 ? Access::kRead : Access::kExec).status;
+        Vma v;
+        EXPECT_EQ(st, vm.Lookup(va, &v) ? FaultStatus::kResolved : FaultStatus::kNoVma);
+        break;
+      }
+      case 3: {  // text made writable, then written: a private copy
+        Vma v;
+        if (!vm.Lookup(va, &v)) break;
+        ASSERT_EQ(vm.Mprotect(va, kPage, Prot::kWrite | Prot::kExec), UserVmStatus::kOk);
+        ASSERT_EQ(vm.Fault(va, Access::kWrite).status, FaultStatus::kResolved);
+        std::memset(arena_.direct_map().Kaddr<uint8_t>(In(*sh.proc, va.value()).pa), 0x5a, 16);
+        sh.written[page] = true;
+        break;
+      }
+      case 4:
+        ASSERT_EQ(vm.Munmap(va, kPage), UserVmStatus::kOk);
+        sh.written[page] = false;
+        break;
+      case 5:
+        if (live.size() < kMaxProcs) {
+          Shadow child{procs_.emplace_back(std::make_unique<Proc>(*this, "child")).get(), sh.written};
+          ASSERT_EQ(vm.Fork(child.proc->vm), UserVmStatus::kOk);
+          live.push_back(child);
+        }
+        break;
+      case 6: {
+        Proc* gone = sh.proc;
+        live.erase(live.begin() + (&sh - live.data()));
+        Exit(*gone);
+        break;
+      }
+    }
+    check();
+  }
+  for (Shadow& sh : live) Exit(*sh.proc);
+  EXPECT_EQ(Used(), 0u);
+}
+
 }  // namespace
 }  // namespace kmem
