@@ -10,8 +10,8 @@
 // write (copy-on-write: shared with a fork, or not yet written since an mprotect gave write), and holds one
 // reference to a user page that the space gives back when it unmaps it; a page mapped writable has no
 // other reference (a text page the image cache shares always has the image's); `resident` is the number
-// of the VMA's mapped pages; no two neighbours that could merge (same kind and protection, both anonymous, end to
-// start) are apart.
+// of the VMA's mapped pages; no two neighbours that could merge (same kind and protection, both anonymous,
+// end to start) are apart.
 //
 // Concurrency: UserVm takes no lock of its own. The caller serialises every call on one space (the process
 // holds a sleeping lock) and calls with interrupts on and no spinlock held, since mapping changes go
