@@ -1,0 +1,210 @@
+// threads [threads [rounds]]: user-space TLB shootdown, seen from user space. `threads` threads (default 4,
+// one per CPU of the boot tests' -smp 4) share one page at a fixed address and take turns remapping it
+// while the others read it. Round g's writer unmaps the page, soaks up the frame that freed with a mapping
+// it fills with poison, maps the page again at the same address (mmap's hint), fills it with g, makes it
+// read-only (mprotect) and publishes g; then every thread reads the page, through a TLB that held the old
+// frame's translation since round g - 1. Reading anything but g is a stale entry the writer's unmap left on
+// the reader's CPU. Then two forked children prove that what was taken away faults: in each, one thread
+// reads (or writes) a page, another unmaps it (or makes it read-only), and the first touches it again,
+// which must kill the child with the page fault. Prints "threads: N threads, R rounds ok", or
+// "threads: stale read ..." (a stale translation was used) or "threads: FAIL ..." and exits 1.
+//
+// The threads meet only through words of shared memory (atomics, spinning, yielding now and then so that
+// more threads than CPUs still progress), never through a system call that would reload a TLB.
+
+#include <stdint.h>
+
+#include "user/lib/args.h"
+#include "user/lib/print.h"
+#include "user/lib/syscall.h"
+#include "user/lib/thread.h"
+
+namespace {
+
+using kmem::user::Fail;
+using kmem::user::IsErr;
+
+constexpr uint64_t kPage = 4096;
+constexpr uint64_t kWords = kPage / 8;
+constexpr uint64_t kMaxThreads = 16;
+constexpr uint64_t kStackBytes = 4 * kPage;
+constexpr uint64_t kSoakPages = 8;
+constexpr uint64_t kRw = kmem::abi::kProtRead | kmem::abi::kProtWrite;
+constexpr uint64_t kPoison = 0x5ea1ed0000000000;  // what a soaked-up frame holds: never a round's value
+constexpr int64_t kPageFaultKill = -14;            // wait's status for a process killed by a page fault
+
+// The shared page, and the two soak areas rounds use in turn (far enough apart that none touches another).
+constexpr uint64_t kShared = 0x10000000;
+constexpr uint64_t kSoak[2] = {kShared + 16 * kPage, kShared + 32 * kPage};
+
+uint64_t threads, rounds;
+uint64_t published;          // atomic: the round whose contents the shared page holds
+uint64_t done[kMaxThreads];  // atomic: done[i] is the last round thread i checked
+uint64_t stale;              // atomic: stale reads seen
+bool soaked[2];              // the writer's (one at a time): whether kSoak[k] is mapped
+
+uint64_t Load(const uint64_t* w) { return __atomic_load_n(w, __ATOMIC_ACQUIRE); }
+void Store(uint64_t* w, uint64_t v) { __atomic_store_n(w, v, __ATOMIC_RELEASE); }
+
+// Spins until *w >= value, yielding now and then.
+void WaitFor(const uint64_t* w, uint64_t value) {
+  for (uint64_t spins = 1; Load(w) < value; ++spins) {
+    if (spins % 64 == 0) {
+      kmem::user::Yield();
+    } else {
+      __builtin_ia32_pause();
+    }
+  }
+}
+
+void Expect(int64_t result, const char* call, uint64_t addr, uint64_t round) {
+  if (IsErr(result)) Fail("threads: FAIL round %lu: %s of 0x%lx returned %ld\n", round, call, addr, result);
+}
+
+void Fill(uint64_t addr, uint64_t pages, uint64_t value) {
+  auto* w = reinterpret_cast<volatile uint64_t*>(addr);
+  for (uint64_t i = 0; i < pages * kWords; ++i) w[i] = value;
+}
+
+// Round g's writer, once every thread has checked round g - 1. Unmapping the soak area first and the shared
+// page last makes the shared page's old frame the one freed last, which the soak's first fault takes.
+void Remap(uint64_t g) {
+  for (uint64_t i = 0; i < threads; ++i) WaitFor(&done[i], g - 1);
+  const uint64_t k = g % 2;
+  if (soaked[k]) Expect(kmem::user::Munmap(kSoak[k], kSoakPages * kPage), "munmap", kSoak[k], g);
+  Expect(kmem::user::Munmap(kShared, kPage), "munmap", kShared, g);
+  const int64_t soak = kmem::user::Mmap(kSoak[k], kSoakPages * kPage, kRw);
+  Expect(soak, "mmap", kSoak[k], g);
+  if (static_cast<uint64_t>(soak) != kSoak[k]) Fail("threads: FAIL round %lu: the soak area moved\n", g);
+  Fill(kSoak[k], kSoakPages, kPoison | g);
+  soaked[k] = true;
+  const int64_t at = kmem::user::Mmap(kShared, kPage, kRw);
+  Expect(at, "mmap", kShared, g);
+  if (static_cast<uint64_t>(at) != kShared) {
+    Fail("threads: FAIL round %lu: mmap's hint 0x%lx gave 0x%lx\n", g, kShared, at);
+  }
+  Fill(kShared, 1, g);
+  Expect(kmem::user::Mprotect(kShared, kPage, kmem::abi::kProtRead), "mprotect", kShared, g);
+  Store(&published, g);
+}
+
+void Check(uint64_t self, uint64_t g) {
+  const auto* w = reinterpret_cast<const volatile uint64_t*>(kShared);
+  for (uint64_t i = 0; i < kWords; ++i) {
+    const uint64_t v = w[i];
+    if (v == g) continue;
+    if (__atomic_fetch_add(&stale, 1, __ATOMIC_RELAXED) < 4) {
+      kmem::Print("threads: stale read in round %lu: thread %lu read 0x%lx at 0x%lx, expected 0x%lx%s\n", g, self,
+                  v, kShared + i * 8, g,
+                  (v & ~uint64_t{0xffffffff}) == kPoison ? " (the old frame, soaked up)" : " (the old frame)");
+    }
+    return;
+  }
+}
+
+int64_t Body(void* arg) {
+  const uint64_t self = reinterpret_cast<uint64_t>(arg);
+  for (uint64_t g = 1; g <= rounds; ++g) {
+    if (g % threads == self) {
+      Remap(g);
+    } else {
+      WaitFor(&published, g);
+    }
+    Check(self, g);
+    Store(&done[self], g);
+  }
+  return 0;
+}
+
+void* NewStack() {
+  const int64_t at = kmem::user::Mmap(0, kStackBytes, kRw);
+  if (IsErr(at)) Fail("threads: FAIL: mmap of a stack returned %ld\n", at);
+  return reinterpret_cast<void*>(at);
+}
+
+int64_t Start(kmem::user::ThreadFn fn, void* arg) {
+  const int64_t tid = kmem::user::StartThread(fn, arg, NewStack(), kStackBytes);
+  if (IsErr(tid)) Fail("threads: FAIL: thread returned %ld\n", tid);
+  return tid;
+}
+
+// The children: one thread touches the page at kShared (reads it, or writes it with `write`), the other
+// takes it away (munmap, or mprotect read-only), and the first touches it again, which must fault.
+enum Step : uint64_t { kStarted = 1, kTouched = 2, kTakenAway = 3 };
+uint64_t step;  // atomic
+bool write_case;
+
+void Touch() {
+  auto* w = reinterpret_cast<volatile uint64_t*>(kShared);
+  if (write_case) {
+    w[0] = 7;
+  } else {
+    (void)w[0];
+  }
+}
+
+int64_t Toucher(void*) {
+  Touch();
+  Store(&step, kTouched);
+  WaitFor(&step, kTakenAway);
+  Touch();  // must fault, which ends the child
+  kmem::Print("threads: stale %s after %s in another thread: 0x%lx still %s\n", write_case ? "write" : "read",
+              write_case ? "mprotect" : "munmap", kShared, write_case ? "writable" : "mapped");
+  kmem::user::Exit(1);
+}
+
+[[noreturn]] void Child() {
+  Expect(kmem::user::Mmap(kShared, kPage, kRw), "mmap", kShared, 0);
+  Fill(kShared, 1, 1);
+  Start(Toucher, nullptr);
+  WaitFor(&step, kTouched);
+  if (write_case) {
+    Expect(kmem::user::Mprotect(kShared, kPage, kmem::abi::kProtRead), "mprotect", kShared, 0);
+  } else {
+    Expect(kmem::user::Munmap(kShared, kPage), "munmap", kShared, 0);
+  }
+  Store(&step, kTakenAway);
+  for (;;) kmem::user::Yield();  // until the toucher's fault ends the process
+}
+
+void ExpectFault(bool write) {
+  const int64_t pid = kmem::user::Fork();
+  if (IsErr(pid)) Fail("threads: FAIL: fork returned %ld\n", pid);
+  if (pid == 0) {
+    write_case = write;
+    Child();
+  }
+  int64_t status = 0;
+  if (kmem::user::Wait(static_cast<uint64_t>(pid), &status) != pid) Fail("threads: FAIL: wait for pid %ld\n", pid);
+  if (status != kPageFaultKill) {
+    Fail("threads: FAIL: the %s child ended with status %ld, not killed by the page fault (%ld)\n",
+         write ? "mprotect" : "munmap", status, kPageFaultKill);
+  }
+}
+
+}  // namespace
+
+extern "C" int main(int argc, char** argv) {
+  threads = kmem::user::UintArg("threads", argc, argv, 1, 4, kMaxThreads);
+  rounds = kmem::user::UintArg("threads", argc, argv, 2, 200, uint64_t{1} << 20);
+  if (threads < 2) Fail("threads: usage: threads [threads (2 to %lu) [rounds]]\n", kMaxThreads);
+  Expect(kmem::user::Mmap(kShared, kPage, kRw), "mmap", kShared, 0);  // round 0's page: zeros
+  int64_t tids[kMaxThreads];
+  for (uint64_t i = 1; i < threads; ++i) tids[i] = Start(Body, reinterpret_cast<void*>(i));
+  Body(nullptr);
+  for (uint64_t i = 1; i < threads; ++i) {
+    int64_t status = -1;
+    if (kmem::user::Join(static_cast<uint64_t>(tids[i]), &status) != tids[i] || status != 0) {
+      Fail("threads: FAIL: join of thread %lu (tid %ld) gave status %ld\n", i, tids[i], status);
+    }
+  }
+  if (const uint64_t n = Load(&stale); n != 0) {
+    Fail("threads: %lu stale reads in %lu rounds of %lu threads\n", n, rounds, threads);
+  }
+  Expect(kmem::user::Munmap(kShared, kPage), "munmap", kShared, rounds);
+  ExpectFault(false);
+  ExpectFault(true);
+  kmem::Print("threads: %lu threads, %lu rounds ok; a read after munmap and a write after mprotect in another "
+              "thread faulted\n", threads, rounds);
+  return 0;
+}
