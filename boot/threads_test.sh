@@ -4,7 +4,8 @@
 # again and mprotecting one shared page while the others read it) and checks the serial log:
 #   on:  every read saw the round's contents, never the old frame's; in two forked children a read after
 #        another thread's munmap and a write after its mprotect were killed by the page fault, exit in a
-#        second thread ended the first and thread_exit in the first left the process to the second; every
+#        second thread ended the first and thread_exit in the first left the process to the second, and a
+#        thread's write after the first thread's fork copied the page (the child kept its own); every
 #        page back afterwards (the kernel checks the counts itself and panics otherwise);
 #   off: the same with kmem.noshootdown (changes flush only the CPU that makes them): the program reports
 #        the stale reads the other CPUs' TLBs gave and exits 1, which is how this test proves that threads
@@ -26,7 +27,7 @@ expect '^run: 1 program ended; every page back ([0-9]* free, 0 user pages, [0-9]
 expect '^kmem: boot ok'
 case "$mode" in
   on)
-    expect '^threads: 4 threads, 200 rounds ok; a read after munmap and a write after mprotect in another thread faulted; exit in any thread ended them all$'
+    expect '^threads: 4 threads, 200 rounds ok; a read after munmap and a write after mprotect in another thread faulted, a write after fork copied; exit in any thread ended them all$'
     expect '^proc: pid [0-9]* (threads) killed on cpu[0-9]*: read of 0x10000000 outside every VMA (rip 0x4[0-9a-f]*)$'
     expect '^proc: pid [0-9]* (threads) killed on cpu[0-9]*: write to 0x10000000 in anon VMA 0x10000000-0x10001000 r--, which forbids writes'
     expect '^proc: pid [0-9]* (threads) exited with status 3 on cpu[0-9]*$'

@@ -6,7 +6,8 @@
 // frame's translation since round g - 1. Reading anything but g is a stale entry the writer's unmap left on
 // the reader's CPU. Then two forked children prove that what was taken away faults: in each, one thread
 // reads (or writes) a page, another unmaps it (or makes it read-only), and the first touches it again,
-// which must kill the child with the page fault; two more check exit's ends (exit in a second thread ends
+// which must kill the child with the page fault; in a third a thread's write after the first thread's fork
+// must copy the page rather than reach the child's; two more check exit's ends (exit in a second thread ends
 // the first; thread_exit in the first leaves the process to the others, with its status). Prints "threads:
 // N threads, R rounds ok ...", or "threads: stale read ..." (a stale translation was used) or "threads:
 // FAIL ..." and exits 1. `threads bench T N` is the kernel's user-space shootdown benchmark (Bench).
@@ -48,15 +49,17 @@ bool soaked[2];              // the writer's (one at a time): whether kSoak[k] i
 uint64_t Load(const uint64_t* w) { return __atomic_load_n(w, __ATOMIC_ACQUIRE); }
 void Store(uint64_t* w, uint64_t v) { __atomic_store_n(w, v, __ATOMIC_RELEASE); }
 
-// Spins until *w >= value, yielding now and then.
-void WaitFor(const uint64_t* w, uint64_t value) {
+// Spins until *w >= value, yielding now and then; with a `limit`, gives up (false) after that many spins.
+bool WaitFor(const uint64_t* w, uint64_t value, uint64_t limit = 0) {
   for (uint64_t spins = 1; Load(w) < value; ++spins) {
+    if (spins == limit) return false;
     if (spins % 64 == 0) {
       kmem::user::Yield();
     } else {
       __builtin_ia32_pause();
     }
   }
+  return true;
 }
 
 void Expect(int64_t result, const char* call, uint64_t addr, uint64_t round) {
@@ -210,6 +213,58 @@ void ExpectChild(void (*body)(), int64_t want, const char* what) {
   if (status != want) Fail("threads: FAIL: %s: the child ended with status %ld, not %ld\n", what, status, want);
 }
 
+// Copy-on-write: a thread writes the page at kShared (its CPU's TLB keeps the writable translation), the
+// first thread forks, then the thread writes again: fork's write-protection must have reached its CPU, so
+// that the write copies the page; the child, looking for a while, must read the value from before the fork.
+uint64_t cow_step;  // atomic
+
+// Seconds of spinning under TCG: far longer than the first thread takes from its fork to its store.
+constexpr uint64_t kCowSpins = uint64_t{1} << 26;
+
+int64_t CowWriter(void*) {
+  auto* w = reinterpret_cast<volatile uint64_t*>(kShared);
+  w[0] = 1;
+  Store(&cow_step, 1);
+  // The first thread's store after the fork copies the page of cow_step: a stale translation here would
+  // read the frame the child shares forever.
+  if (!WaitFor(&cow_step, 2, kCowSpins)) {
+    kmem::Print("threads: stale read after fork in another thread: 0x%lx still reads the frame before the copy\n",
+                reinterpret_cast<uint64_t>(&cow_step));
+    kmem::user::Exit(1);
+  }
+  w[0] = 2;  // after the fork: into a copy, never into the frame the child shares
+  Store(&cow_step, 3);
+  return 0;
+}
+
+void WriteAfterFork() {
+  Expect(kmem::user::Mmap(kShared, kPage, kRw), "mmap", kShared, 0);
+  const int64_t tid = Start(CowWriter, nullptr);
+  WaitFor(&cow_step, 1);
+  const int64_t pid = kmem::user::Fork();
+  if (IsErr(pid)) Fail("threads: FAIL: fork returned %ld\n", pid);
+  const auto* w = reinterpret_cast<const volatile uint64_t*>(kShared);
+  if (pid == 0) {
+    for (int i = 0; i < 10; ++i) {
+      kmem::user::Sleep(5);
+      if (w[0] != 1) {
+        kmem::Print("threads: stale write after fork in another thread: the child read %lu, not 1\n", w[0]);
+        kmem::user::Exit(1);
+      }
+    }
+    kmem::user::Exit(0);
+  }
+  Store(&cow_step, 2);
+  int64_t status = -1;
+  if (kmem::user::Join(static_cast<uint64_t>(tid), &status) != tid || status != 0 || w[0] != 2) {
+    Fail("threads: FAIL: the copy-on-write writer ended with status %ld, the page holding %lu\n", status, w[0]);
+  }
+  if (kmem::user::Wait(static_cast<uint64_t>(pid), &status) != pid || status != 0) {
+    Fail("threads: FAIL: copy-on-write: the child ended with status %ld\n", status);
+  }
+  Expect(kmem::user::Munmap(kShared, kPage), "munmap", kShared, 0);
+}
+
 // threads bench T N: N rounds of mmap, a write and munmap of one page by the first thread while T - 1
 // others spin reading shared memory, on other CPUs as the kernel places them. The kernel's userbench
 // (boot/programs.cc) times T = 2 against T = 1: the difference is the remote CPU's share of each munmap's
@@ -262,8 +317,9 @@ extern "C" int main(int argc, char** argv) {
   ExpectChild(WriteAfterMprotect, kPageFaultKill, "a write after another thread's mprotect");
   ExpectChild(ExitInThread, 3, "exit(3) in a second thread");
   ExpectChild(FirstThreadExits, 5, "thread_exit(5) in the first thread");
+  WriteAfterFork();
   kmem::Print("threads: %lu threads, %lu rounds ok; a read after munmap and a write after mprotect in another "
-              "thread faulted; exit in any thread ended them all\n",
+              "thread faulted, a write after fork copied; exit in any thread ended them all\n",
               threads, rounds);
   return 0;
 }
