@@ -140,7 +140,8 @@ bool EnterPwait(Process& p, PwaitReady ready, OomChoice* victim) {
   uint64_t most = 0, waiting = 0;
   for (Process* q = live; q != nullptr; q = q->next_live) {
     if (q->ended) continue;
-    if (q->pwaiting < __atomic_load_n(&q->live_threads, __ATOMIC_ACQUIRE) ||
+    // pwaiting == 0 too: a process whose last thread left user mode tears down its VMAs.
+    if (q->pwaiting == 0 || q->pwaiting < __atomic_load_n(&q->live_threads, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&q->kill, __ATOMIC_ACQUIRE)) {
       return true;
     }
