@@ -46,6 +46,9 @@ void SelfTests(KernelPalloc& palloc) {
     kernel::SchedSelfTest();
   } else {
     Print("sched: self-test skipped: kmem.noshootdown leaves freed thread stacks in other CPUs' TLBs\n");
+    // The self-test's first Spawn would make the boot CPU's idle thread, whose stack the user programs'
+    // page counts (RunProgramsIfAsked) must find taken already: a sleep makes it.
+    kernel::SleepMs(1);
   }
   SmpStress(palloc);
   if (pool::PoolSelfTest() != pool::SelfTestStatus::kPassed) Panic("pool self-test failed");

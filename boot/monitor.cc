@@ -100,11 +100,11 @@ void Ps(void*, uint64_t) {
   constexpr uint64_t kMaxListed = 64;
   static kernel::ProcInfo info[kMaxListed];  // the monitor's one thread
   const uint64_t live = kernel::ListProcesses(info, kMaxListed);
-  Print("  pid name             state    cpu  vmas  resident\n");
+  Print("  pid name             state    cpu threads  vmas  resident\n");
   for (uint64_t i = 0; i < live && i < kMaxListed; ++i) {
     const kernel::ProcInfo& p = info[i];
-    Print("%5lu %-16s %-8s %3u %5lu %9lu\n", p.pid, p.name, p.ended ? "ended" : "running", p.cpu, p.vmas,
-          p.resident_pages);
+    Print("%5lu %-16s %-8s %3u %7u %5lu %9lu\n", p.pid, p.name, p.ended ? "ended" : "running", p.cpu, p.threads,
+          p.vmas, p.resident_pages);
   }
   if (live > kMaxListed) Print("(%lu more)\n", live - kMaxListed);
   const ImageStats images = kernel::ImageCacheStats();

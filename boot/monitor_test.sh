@@ -110,7 +110,7 @@ BUILD_WORKING_DIRECTORY=$dir tools/memviz "$serial" -o memory.png || fail "memvi
 [ "$(answer 'run frobnicate')" = "monitor: frobnicate: no such program: no program called 'frobnicate' in the kernel" ] ||
   fail "run frobnicate: $(answer 'run frobnicate')"
 [ "$(answer run)" = "monitor: run takes 1 to 7 words" ] || fail "run: $(answer run)"
-answer ps | grep -qE '^ +1 spin +running +[01] +[0-9]+ +[1-9][0-9]*$' || fail "ps does not show spin running: $(answer ps)"
+answer ps | grep -qE '^ +1 spin +running +[01] +1 +[0-9]+ +[1-9][0-9]*$' || fail "ps does not show spin running: $(answer ps)"
 answer 'vmas 1' | head -1 | grep -qx 'pid 1 (spin):' || fail "vmas 1: $(answer 'vmas 1')"
 answer 'vmas 1' | grep -qE '^00400000-[0-9a-f]+ r-x text +resident [1-9]' || fail "vmas 1 shows no text: $(answer 'vmas 1')"
 [ "$(answer 'stress 1')" = "monitor: stress needs every process ended (1 live: see ps, kill)" ] ||

@@ -6,6 +6,7 @@
 #include "kernel/sched/sched.h"
 #include "mm/base/format.h"
 #include "mm/base/panic.h"
+#include "mm/base/percpu.h"
 
 namespace kmem::boot {
 namespace {
@@ -116,6 +117,30 @@ uint64_t TimeOnCpu0(Job* jobs, unsigned n) {
   return last - first;
 }
 
+// kmem.userbench's user-space shootdown: `threads bench 2 N` (the first thread on cpu0 maps, writes and
+// unmaps one page N times while the second spins in the space on another CPU, which every munmap's
+// shootdown asks) against `threads bench 1 N` (nobody else to ask), per round, the best of three.
+void UserShootdownBench() {
+  constexpr unsigned kRounds = 2000, kRuns = 3;
+  if (OnlineCpus().Count() < 2) {
+    Print("run: bench: the user-space shootdown needs 2 cpus\n");
+    return;
+  }
+  uint64_t alone_ns = ~uint64_t{0}, pair_ns = ~uint64_t{0};
+  for (unsigned run = 0; run < kRuns; ++run) {
+    Job j[2] = {SuiteJob("threads", "bench", nullptr), SuiteJob("threads", "bench", nullptr)};
+    j[0].argv[j[0].argc++] = "1";
+    j[1].argv[j[1].argc++] = "2";
+    for (Job& job : j) job.argv[job.argc++] = "2000";
+    const uint64_t alone = TimeOnCpu0(&j[0], 1) / kRounds, pair = TimeOnCpu0(&j[1], 1) / kRounds;
+    alone_ns = alone < alone_ns ? alone : alone_ns;
+    pair_ns = pair < pair_ns ? pair : pair_ns;
+  }
+  Print("run: bench: mmap, write and munmap of one page %lu ns with one thread, %lu ns with a second thread on "
+        "another cpu: its shootdown %lu ns\n",
+        alone_ns, pair_ns, pair_ns > alone_ns ? pair_ns - alone_ns : 0);
+}
+
 // kmem.userbench: a demand-zero fault from user space (faults 4096 less faults 0, per page), and a context
 // switch between two processes on one CPU (two yielders at once less twice one alone, per yield): both on
 // cpu0, the best of three runs, so that a host preempting the vCPU only lengthens the others.
@@ -139,6 +164,7 @@ void UserBench() {
         "on one cpu %lu ns (%s)\n",
         fault_ns, fault_ns != 0 ? 1000000000 / fault_ns : 0, switch_ns,
         tagged ? "with PCIDs" : "without PCIDs: the CPU has none");
+  UserShootdownBench();
 }
 
 // The suite: each program once, at once, each ending as it must; then the crowd of memhogs.
@@ -154,6 +180,7 @@ unsigned Suite(Job* jobs, unsigned* ok) {
   jobs[n++] = SuiteJob("segv", "text", "in text VMA");
   jobs[n++] = SuiteJob("segv", "heapexec", "which forbids execution");
   jobs[n++] = SuiteJob("forktree", nullptr, nullptr);
+  jobs[n++] = SuiteJob("threads", "4", nullptr);
   Job& orphans = jobs[n++] = SuiteJob("forktree", "3", nullptr);  // the kernel reaps the children nobody waits for
   orphans.argv[orphans.argc++] = "orphans";
   *ok = RunJobs(jobs, n, true);

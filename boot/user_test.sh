@@ -2,7 +2,7 @@
 # user_test.sh BACKEND CPUS: boots the kernel built with page allocator BACKEND under TCG with -smp CPUS and
 # `-append 'kmem.usertests kmem.ps'`, and checks the user programs' suite in the serial log: each program's
 # own line (hello, memhog, mmapchurn, memstat, forktree's 64 processes of copy-on-write, and 8 that
-# nobody waits for), the kill message of stack and of each way segv misbehaves,
+# nobody waits for, threads' four threads on one page), the kill message of stack and of each way segv misbehaves,
 # every process's maps as it ends, 64 memhogs at once that ran on every CPU, and every page back afterwards
 # (free, user and page-table pages, which the kernel checks itself and panics over). Prints the boot's
 # wall-clock time.
@@ -39,11 +39,12 @@ expect '^proc: pid [0-9]* (segv) killed on cpu[0-9]*: execution of 0x[0-9a-f]* i
 expect '^proc: pid [0-9]* (hello) maps:$'
 expect '^00400000-[0-9a-f]* r-x text  *resident [1-9][0-9]*$'
 expect '^7ff[0-9a-f]*-7ff[0-9a-f]* rw- stack  *resident [1-9][0-9]*$'
-expect '^run: suite: 11 of 11 programs ended as they must$'
+expect '^threads: 4 threads, 200 rounds ok; '
+expect '^run: suite: 12 of 12 programs ended as they must$'
 expect '^run: 64 memhogs of 2 MiB at once: 64 exited ok$'
 for ((n = 0; n < cpus; ++n)); do
   grep -q "^proc: pid [0-9]* (memhog) exited with status 0 on cpu$n$" <<<"$clean" || fail "no memhog ran to its end on cpu$n"
 done
-expect '^run: 75 programs, 75 as expected; every page back ([0-9]* free, 0 user pages, [0-9]* page-table pages)$'
+expect '^run: 76 programs, 76 as expected; every page back ([0-9]* free, 0 user pages, [0-9]* page-table pages)$'
 expect '^kmem: boot ok'
 echo "PASS: user programs on -smp $cpus, backend $backend; boot took $ms ms"

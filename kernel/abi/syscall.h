@@ -27,8 +27,15 @@ enum class Sys : uint64_t {
   kFork = 10,     // fork() -> the child's pid to the parent, 0 to the child: a copy-on-write copy of the process
   kWait = 11,     // wait(pid, int64_t* status or 0) -> pid: waits for that child to end; status = exit's status,
                   // or -(vector) when it was killed; kInval when pid is no child of the caller's
+  kThread = 12,      // thread(entry, stack_top, arg) -> tid: a thread of the caller's process, sharing its memory,
+                     // starts in user mode at entry with rdi = arg, rsp = stack_top, every other register zero
+  kThreadExit = 13,  // thread_exit(status): ends the calling thread only; the process ends with its last
+                     // thread (exit ends every thread at once); never returns
+  kJoin = 14,        // join(tid, int64_t* status or 0) -> tid: waits for that thread of the process to end;
+                     // status = thread_exit's; kInval when tid is the caller, the first thread or no thread
+                     // of the process (or one joined already)
 };
-inline constexpr uint64_t kSyscalls = 12;
+inline constexpr uint64_t kSyscalls = 15;
 
 // Negated errors, Linux's numbers so strace-minded readers recognise them.
 enum class Err : int64_t {

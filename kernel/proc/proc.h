@@ -1,12 +1,14 @@
 // Processes: just enough of one to give the memory manager real clients. A process is a program linked
 // into the kernel (user/images.h), an address space made of VMAs (mm/vm/user_vm.h) loaded from its ELF
-// file (kernel/elf), and one kernel thread (kernel/sched) that runs it in user mode and serves its system
-// calls (kernel/abi/syscall.h). When it exits or is killed everything it held goes back: its pages, its
-// page-table pages, its VMAs, its thread's stack.
+// file (kernel/elf), and kernel threads (kernel/sched) that run it in user mode and serve its system calls
+// (kernel/abi/syscall.h): the first, and those the thread system call starts. exit, a kill or a fatal
+// fault in any thread ends every thread; when the last has ended everything the process held goes back:
+// its pages, its page-table pages, its VMAs, its threads' stacks.
 //
 // Concurrency: a process's VMA operations (its system calls, its page faults, the loader's writes into it)
-// run under its own sleeping lock, since they make TLB shootdowns, which cannot wait under a spinlock.
-// Processes have one thread each, so only the kernel looking at a process contends for it.
+// run under its own sleeping lock, since they make TLB shootdowns, which cannot wait under a spinlock. Its
+// threads contend for it, on several CPUs at once; a change's shootdown reaches every CPU that runs one of
+// them (the space's tlb_cpus()).
 #pragma once
 
 #include <stddef.h>
@@ -80,7 +82,8 @@ struct ProcInfo {
   uint64_t pid;
   char name[16];
   bool ended;    // it has ended and is waiting to be freed (by Wait)
-  unsigned cpu;  // where its thread runs or last ran (running ones)
+  unsigned cpu;  // where its first thread runs or last ran (running ones)
+  unsigned threads;  // its threads that have not ended
   uint64_t vmas, resident_pages;
 };
 // Fills up to `cap` processes, newest first; returns how many are live.

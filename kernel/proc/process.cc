@@ -143,34 +143,87 @@ void Destroy(Process* p) {
 
 // A child nobody waited for goes with its parent: the parent's thread waits for it to end.
 void ReapChildren(Process& p) {
-  while (Process* c = p.children) {
-    p.children = c->sibling;
+  for (;;) {
+    p.threads_lock.Lock();
+    Process* c = p.children;
+    if (c != nullptr) p.children = c->sibling;
+    p.threads_lock.Unlock();
+    if (c == nullptr) return;
     Wait(c);
   }
 }
 
-void ProcMain(void* arg) {
-  Process& p = *static_cast<Process*>(arg);
+// The calling thread becomes one of `p`'s and runs in its space.
+void EnterProcess(Process& p) {
   Thread* t = CurrentThread();
   t->owner = &p;
-  Started(p, t);
-  {
-    const IrqState irq = IrqSave();
-    t->space = &p.space;
-    p.space.Activate();
-    IrqRestore(irq);
+  const IrqState irq = IrqSave();
+  t->space = &p.space;
+  p.space.Activate();
+  IrqRestore(irq);
+}
+
+int64_t StatusOf(const UserExit& exit) { return exit.how == UserExit::kKilled ? -exit.status : exit.status; }
+
+// Waits for the thread `t`, taken off its process's list, to end, and frees it.
+void FreeThread(ProcThread* t) {
+  Join(t->thread);
+  t->~ProcThread();
+  pool::Kfree(t);
+}
+
+// The first thread, at the process's end: waits for every other thread to end (a kill or exit has told them
+// to; after thread_exit they run on), so that no CPU runs in the space any more when it is released. A
+// thread started meanwhile is on the list before its starter ends, so the list stays empty once it is.
+void ReapThreads(Process& p) {
+  for (;;) {
+    p.threads_lock.Lock();
+    ProcThread* t = p.threads;
+    if (t != nullptr) p.threads = t->next;
+    p.threads_lock.Unlock();
+    if (t == nullptr) return;
+    FreeThread(t);
   }
+}
+
+// A thread has left user mode for good: the process's live-thread count (pwait's "every thread waits")
+// drops, and its joiner and the pwait sleepers look again.
+void ThreadEnded(Process& p) {
+  __atomic_fetch_sub(&p.live_threads, 1, __ATOMIC_ACQ_REL);
+  p.thread_ends.WakeAll();
+  PwaitKick();
+}
+
+// A thread of thread(): its kernel thread runs it in user mode until it ends; a kill that ended it ends
+// the whole process. Its CPU leaves the space as it switches to the next thread.
+void ThreadMain(void* arg) {
+  ProcThread& t = *static_cast<ProcThread*>(arg);
+  EnterProcess(t.process);
+  const UserExit exit = RunUser(t.entry, t.sp, t.arg, 0);
+  if (exit.how == UserExit::kKilled) EndProcess(t.process, exit);
+  t.status = StatusOf(exit);
+  __atomic_store_n(&t.ended, true, __ATOMIC_RELEASE);
+  ThreadEnded(t.process);
+}
+
+// The first thread: it loads the program (or resumes fork's copy), runs it, and once every thread has
+// ended gives everything back.
+void ProcMain(void* arg) {
+  Process& p = *static_cast<Process*>(arg);
+  Started(p, CurrentThread());
+  EnterProcess(p);
   p.end.tagged = p.tables.Tagged();
   p.end.entered_ns = NowNs();
   const UserExit exit = p.forked ? ResumeUser(p.context) : RunUser(p.entry, p.sp, p.argc, p.argv);
+  if (exit.how == UserExit::kKilled) EndProcess(p, exit);
+  ThreadEnded(p);
+  ReapThreads(p);
+  EndProcess(p, exit);  // every thread left by thread_exit: the first one's status is the process's
   p.end.left_ns = NowNs();
-  p.end.killed = exit.how == UserExit::kKilled;
-  p.end.status = exit.status;
-  FormatTo(p.end.why, sizeof p.end.why, "%s", exit.why);
   if (p.end.killed) {
-    Print("proc: pid %lu (%s) killed on cpu%u: %s\n", p.pid, p.name, CpuId(), exit.why);
+    Print("proc: pid %lu (%s) killed on cpu%u: %s\n", p.pid, p.name, CpuId(), p.end.why);
   } else {
-    Print("proc: pid %lu (%s) exited with status %ld on cpu%u\n", p.pid, p.name, exit.status, CpuId());
+    Print("proc: pid %lu (%s) exited with status %ld on cpu%u\n", p.pid, p.name, p.end.status, CpuId());
   }
   if (p.pwaits != 0) Print("proc: pid %lu (%s) waited for memory %lu times\n", p.pid, p.name, p.pwaits);
   TearDown(p);
@@ -363,6 +416,79 @@ ProcEnd Wait(Process* p) {
   return end;
 }
 
+void EndProcess(Process& p, const UserExit& exit) {
+  bool no = false;
+  if (__atomic_compare_exchange_n(&p.end_claimed, &no, true, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    p.end.killed = exit.how == UserExit::kKilled;
+    p.end.status = exit.status;
+    FormatTo(p.end.why, sizeof p.end.why, "%s", exit.why);
+  }
+  KillThreads(p);
+}
+
+void KillThreads(Process& p) {
+  if (__atomic_exchange_n(&p.kill, true, __ATOMIC_ACQ_REL)) return;
+  p.thread_ends.WakeAll();
+  PwaitKick();  // a thread asleep on pwait sees the kill
+}
+
+int64_t StartThread(Process& p, uint64_t entry, uint64_t sp, uint64_t arg) {
+  const UserHalf half = ArchUserHalf();
+  if (entry < half.lowest || entry >= half.highest || sp <= half.lowest || sp > half.highest) {
+    return static_cast<int64_t>(abi::Err::kInval);
+  }
+  if (__atomic_load_n(&p.kill, __ATOMIC_ACQUIRE)) return static_cast<int64_t>(abi::Err::kPerm);
+  void* mem = pool::Kmalloc(sizeof(ProcThread));
+  if (mem == nullptr) return static_cast<int64_t>(abi::Err::kNoMem);
+  const uint64_t tid = __atomic_fetch_add(&next_pid, 1, __ATOMIC_RELAXED);
+  auto* t = new (mem) ProcThread{tid, p, entry, sp, arg};
+  char name[24];
+  FormatTo(name, sizeof name, "%s.%lu", p.name, tid);
+  __atomic_fetch_add(&p.live_threads, 1, __ATOMIC_ACQ_REL);
+  if (kernel::Spawn(name, ThreadMain, t, kAnyCpu, &t->thread) != SchedStatus::kOk) {
+    __atomic_fetch_sub(&p.live_threads, 1, __ATOMIC_ACQ_REL);
+    t->~ProcThread();
+    pool::Kfree(t);
+    return static_cast<int64_t>(abi::Err::kNoMem);
+  }
+  // On the list only now, so that a failed Spawn has nothing to take back; it is there before the caller
+  // returns to user mode, hence before the caller (and the process) can end.
+  p.threads_lock.Lock();
+  t->next = p.threads;
+  p.threads = t;
+  p.threads_lock.Unlock();
+  return static_cast<int64_t>(tid);
+}
+
+int64_t JoinThread(Process& p, uint64_t tid, int64_t* status) {
+  Thread* me = CurrentThread();
+  p.threads_lock.Lock();
+  ProcThread** link = &p.threads;
+  while (*link != nullptr && ((*link)->tid != tid || (*link)->thread == me)) link = &(*link)->next;
+  ProcThread* t = *link;
+  if (t != nullptr) *link = t->next;
+  p.threads_lock.Unlock();
+  if (t == nullptr) return static_cast<int64_t>(abi::Err::kInval);
+  p.thread_ends.Sleep(
+      [](void* arg) {
+        const ProcThread& t = *static_cast<ProcThread*>(arg);
+        return __atomic_load_n(&t.ended, __ATOMIC_ACQUIRE) || __atomic_load_n(&t.process.kill, __ATOMIC_ACQUIRE);
+      },
+      t);
+  if (!__atomic_load_n(&t->ended, __ATOMIC_ACQUIRE)) {
+    // Killed first: the thread goes back on the list for the process's end to reap (so that two threads
+    // joining each other still end).
+    p.threads_lock.Lock();
+    t->next = p.threads;
+    p.threads = t;
+    p.threads_lock.Unlock();
+    return static_cast<int64_t>(abi::Err::kInval);
+  }
+  *status = t->status;
+  FreeThread(t);
+  return static_cast<int64_t>(tid);
+}
+
 // The child's space is new and no one else knows it, so taking its lock under the parent's cannot deadlock.
 int64_t ForkCurrent(Process& parent) {
   Process* c = NewProcess(parent.name);
@@ -377,8 +503,10 @@ int64_t ForkCurrent(Process& parent) {
   if (st == UserVmStatus::kOk) {
     Register(*c);
     if (kernel::Spawn(c->name, ProcMain, c, kAnyCpu, &c->joinable) == SchedStatus::kOk) {
+      parent.threads_lock.Lock();
       c->sibling = parent.children;
       parent.children = c;
+      parent.threads_lock.Unlock();
       return static_cast<int64_t>(c->pid);
     }
     Unregister(*c);
@@ -388,11 +516,13 @@ int64_t ForkCurrent(Process& parent) {
 }
 
 int64_t WaitChild(Process& parent, uint64_t pid, int64_t* status) {
+  parent.threads_lock.Lock();
   Process** link = &parent.children;
   while (*link != nullptr && (*link)->pid != pid) link = &(*link)->sibling;
   Process* c = *link;
+  if (c != nullptr) *link = c->sibling;
+  parent.threads_lock.Unlock();
   if (c == nullptr) return static_cast<int64_t>(abi::Err::kInval);
-  *link = c->sibling;
   const ProcEnd end = Wait(c);
   *status = end.killed ? -end.status : end.status;
   return static_cast<int64_t>(pid);

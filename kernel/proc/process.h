@@ -6,10 +6,27 @@
 #include "kernel/proc/arch.h"
 #include "kernel/proc/proc.h"
 #include "kernel/sched/sched.h"
+#include "mm/base/lock.h"
 #include "mm/vm/aspace.h"
 #include "mm/vm/user_vm.h"
 
 namespace kmem::kernel {
+
+class Process;
+
+// A thread of a process besides its first (the one ProcMain runs, Process::thread): started by the thread
+// system call on a kernel thread of its own, ended by thread_exit, exit or a kill, and freed by join or by
+// its process's end. It runs in its process's space; the process's memory goes back only after every one
+// of them has ended.
+struct ProcThread {
+  uint64_t tid;
+  Process& process;
+  uint64_t entry, sp, arg;  // where it starts in user mode
+  Thread* thread = nullptr;  // joinable
+  int64_t status = 0;        // thread_exit's, or -(vector) when it was killed
+  bool ended = false;        // atomic: it has left user mode for good (status is set)
+  ProcThread* next = nullptr;  // on the process's `threads`
+};
 
 class Process {
  public:
@@ -28,12 +45,16 @@ class Process {
   ProcEnd end = {};
   // Nobody waits for it: it frees itself when it ends (the monitor's run).
   bool detached = false;
-  // Set by Kill (atomic): the process ends at its next return to user mode.
+  // Set by Kill (atomic), by exit and by the fatal fault of any thread: every thread of the process ends at
+  // its next return to user mode.
   bool kill = false;
+  // Whether `end` is written (atomic): the first of exit, a fatal fault or a kill writes it (EndProcess).
+  bool end_claimed = false;
   // Set with `kill` by the OOM policy (pressure.cc), for the kill's message.
   bool oom = false;
-  // pressure.cc's: whether its fault sleeps on pwait (under the table's lock), and how many times it did.
-  bool pwaiting = false;
+  // pressure.cc's: how many of its threads' faults sleep on pwait (under the table's lock; the process waits
+  // when all its live threads do), and how many times they did.
+  uint32_t pwaiting = 0;
   uint64_t pwaits = 0;
   uint64_t turn = 0;  // pressure.cc's (atomic): its place in the line for the pressure, 0: not in it
 
@@ -43,10 +64,16 @@ class Process {
   uint32_t pins = 0;
   bool ended = false;
   Thread* thread = nullptr;  // set by the thread itself as it starts (Started)
+  uint32_t live_threads = 1;  // atomic: threads that have not ended, the first included
+
+  // Its other threads, newest first, under threads_lock with `children`: join takes one off the list, the
+  // first thread's end takes the rest. Nothing else is done under the lock.
+  SpinLock threads_lock{"process threads", LockLevel::kGlobal};
+  ProcThread* threads = nullptr;
+  WaitQueue thread_ends;  // join sleeps here until its thread ends or the process is killed
 
   // fork: a child starts from its parent's system call (forked) instead of the ELF's entry. Its parent
-  // links it into `children` (through `sibling`) until wait or the parent's end reaps it; only the
-  // process's own thread touches the list.
+  // links it into `children` (through `sibling`, under threads_lock) until wait or the parent's end reaps it.
   bool forked = false;
   UserContext context = {};
   Process* children = nullptr;
@@ -61,6 +88,17 @@ void Started(Process& p, Thread* t);
 void MarkEnded(Process& p);
 // Takes `p` out of the table once nobody holds it pinned; then it may be freed.
 void Unregister(Process& p);
+
+// threads (process.cc): a new thread of `p` at entry with rdi = arg, rsp = sp, its tid or a negated abi::Err;
+// waiting for thread `tid` of `p` to end and freeing it: its tid with *status its status, or Err::kInval.
+int64_t StartThread(Process& p, uint64_t entry, uint64_t sp, uint64_t arg);
+int64_t JoinThread(Process& p, uint64_t tid, int64_t* status);
+// `exit` (exit's status, or the kill and why) ends the whole process unless its end is written already:
+// the first call writes p.end and every thread of `p` ends at its next return to user mode.
+void EndProcess(Process& p, const UserExit& exit);
+// Tells every thread of `p` to end at its next return to user mode (and wakes those asleep in join or on
+// pwait to see it): Kill's, the OOM policy's, EndProcess's.
+void KillThreads(Process& p);
 
 // fork and wait (process.cc): the calling process's copy, which returns 0 from the system call, as a child;
 // its pid, or a negated abi::Err.

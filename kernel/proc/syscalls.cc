@@ -139,15 +139,25 @@ int64_t Wait(Process& p, uint64_t pid, uint64_t status_out) {
   return CopyToUser(status_out, &status, sizeof status) == CopyStatus::kOk ? r : Error(Err::kFault);
 }
 
+// join(tid, status): the thread freed whether or not its status can be written.
+int64_t Join(Process& p, uint64_t tid, uint64_t status_out) {
+  int64_t status = 0;
+  const int64_t r = JoinThread(p, tid, &status);
+  if (r < 0 || status_out == 0) return r;
+  return CopyToUser(status_out, &status, sizeof status) == CopyStatus::kOk ? r : Error(Err::kFault);
+}
+
 }  // namespace
 
 int64_t Syscall(SyscallArgs& a) {
   Process& p = CurrentProcess();
   const uint64_t* x = a.arg;
   switch (static_cast<abi::Sys>(a.number)) {
-    case abi::Sys::kExit: {
+    case abi::Sys::kExit:
+    case abi::Sys::kThreadExit: {
       UserExit exit;
       exit.status = static_cast<int64_t>(x[0]);
+      if (static_cast<abi::Sys>(a.number) == abi::Sys::kExit) EndProcess(p, exit);  // every thread ends
       EndUser(exit);
     }
     case abi::Sys::kWrite: return Write(x[0], x[1], x[2]);
@@ -161,6 +171,8 @@ int64_t Syscall(SyscallArgs& a) {
     case abi::Sys::kMemstat: return Memstat(p, x[0], x[1], x[2]);
     case abi::Sys::kFork: return ForkCurrent(p);
     case abi::Sys::kWait: return Wait(p, x[0], x[1]);
+    case abi::Sys::kThread: return StartThread(p, x[0], x[1], x[2]);
+    case abi::Sys::kJoin: return Join(p, x[0], x[1]);
   }
   return Error(Err::kNoSys);
 }

@@ -87,7 +87,7 @@ uint64_t ListProcesses(ProcInfo* out, uint64_t cap) {
   for (uint64_t i = 0; i < n; ++i) {
     Process& p = *pinned[i];
     ProcInfo& info = out[i];
-    info = ProcInfo{p.pid, {}, false, 0, 0, 0};
+    info = ProcInfo{p.pid, {}, false, 0, __atomic_load_n(&p.live_threads, __ATOMIC_ACQUIRE), 0, 0};
     FormatTo(info.name, sizeof info.name, "%s", p.name);
     p.lock.Lock();
     info.vmas = p.vm.Stats(&info.resident_pages, nullptr, 0);
@@ -121,9 +121,8 @@ bool Kill(uint64_t pid) {
     LockGuard g(table_lock);
     running = !p->ended;
   }
-  if (running) __atomic_store_n(&p->kill, true, __ATOMIC_RELEASE);
+  if (running) KillThreads(*p);  // pinned, so the process stays while its threads are told
   Unpin(*p);
-  if (running) PwaitKick();  // a process asleep on pwait sees the kill
   return running;
 }
 
@@ -131,16 +130,21 @@ bool EnterPwait(Process& p, PwaitReady ready, OomChoice* victim) {
   LockGuard g(table_lock);
   const bool free = ready.fn != nullptr && ready.fn(ready.arg);
   if (free && ready.early) return false;
-  p.pwaiting = true;
+  ++p.pwaiting;
   ++p.pwaits;
-  // Every live process asleep on pwait (a started one, since one yet to start will run), none of them on
-  // its way out: nothing will free memory by running, so the largest resident set goes. Each of them sleeps
-  // with its VMAs unlocked and left alone (its thread alone changes them), so reading them here is safe.
+  // Every live process asleep on pwait (a started one, since one yet to start will run; every thread of it,
+  // since one that runs may free memory), none of them on its way out: nothing will free memory by running,
+  // so the largest resident set goes. Each of them sleeps with its VMAs unlocked and left alone (its threads
+  // alone change them, and all of them sleep), so reading them here is safe.
   Process* largest = nullptr;
   uint64_t most = 0, waiting = 0;
   for (Process* q = live; q != nullptr; q = q->next_live) {
     if (q->ended) continue;
-    if (!q->pwaiting || __atomic_load_n(&q->kill, __ATOMIC_ACQUIRE)) return true;
+    // pwaiting == 0 too: a process whose last thread left user mode tears down its VMAs.
+    if (q->pwaiting == 0 || q->pwaiting < __atomic_load_n(&q->live_threads, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&q->kill, __ATOMIC_ACQUIRE)) {
+      return true;
+    }
     uint64_t resident = 0;
     q->vm.Stats(&resident, nullptr, 0);
     ++waiting;
@@ -175,7 +179,7 @@ uint64_t NextInLine() {
 
 void LeavePwait(Process& p) {
   LockGuard g(table_lock);
-  p.pwaiting = false;
+  --p.pwaiting;
 }
 
 }  // namespace kmem::kernel

@@ -526,20 +526,21 @@ def _enum_name(value):
 
 
 class Ps(_KmemCommand):
-    """kmem ps: the live processes, as the monitor's ps prints them: pid, name, state, CPU, VMAs, resident."""
+    """kmem ps: the live processes, as the monitor's ps prints them: pid, name, state, CPU, threads, VMAs,
+    resident."""
 
     def __init__(self):
         super().__init__("ps")
 
     def run(self, arg):
-        gdb.write("  pid name             state    cpu  vmas  resident\n")
+        gdb.write("  pid name             state    cpu threads  vmas  resident\n")
         for p in _processes():
             vmas = list(_vmas(p))
             ended = bool(p["ended"])
             cpu = 0 if ended or int(p["thread"]) == 0 else int(p["thread"]["cpu_"])
-            gdb.write("%5d %-16s %-8s %3d %5d %9d\n" % (
-                int(p["pid"]), p["name"].string(), "ended" if ended else "running", cpu, len(vmas),
-                sum(int(v["resident"]) for v in vmas)))
+            gdb.write("%5d %-16s %-8s %3d %7d %5d %9d\n" % (
+                int(p["pid"]), p["name"].string(), "ended" if ended else "running", cpu, int(p["live_threads"]),
+                len(vmas), sum(int(v["resident"]) for v in vmas)))
 
 
 class Vmas(_KmemCommand):

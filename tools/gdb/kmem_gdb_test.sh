@@ -128,12 +128,12 @@ log | sed -n '/^pool       live blocks/,/^pool selftest: passed/p' | sed '$d' >"
 [ -s "$dir/pools.kernel" ] || fail "no pool tables in the serial log"
 section pools | diff "$dir/pools.kernel" - || fail "kmem pools differs from the kernel's pool tables"
 
-section ps | grep -qE '^ +1 hello +running +[01] +[1-9][0-9]* +[1-9][0-9]*$' || fail "kmem ps: $(section ps)"
+section ps | grep -qE '^ +1 hello +running +[01] +1 +[1-9][0-9]* +[1-9][0-9]*$' || fail "kmem ps: $(section ps)"
 log | sed -n '/^proc: pid 1 (hello) maps:$/,/^[^0-9a-f]/p' | grep '^[0-9a-f]*-' | sed 's/ *resident.*//' >"$dir/maps.kernel"
 [ -s "$dir/maps.kernel" ] || fail "no maps of hello in the serial log"
 section vmas | head -1 | grep -qx 'pid 1 (hello):' || fail "kmem vmas 1: $(section vmas)"
 section vmas | sed '1d; s/ *resident.*//' | diff "$dir/maps.kernel" - || fail "kmem vmas 1 differs from hello's maps"
-[ "$(section ps | sed -n 2p | awk '{print $5}')" = "$(wc -l <"$dir/maps.kernel")" ] ||
+[ "$(section ps | sed -n 2p | awk '{print $6}')" = "$(wc -l <"$dir/maps.kernel")" ] ||
   fail "kmem ps counts other VMAs than hello has: $(section ps)"
 no_tags='^kmem leaks: this kernel was built without --//mm/pool:tags; '
 [ "$(section leaks | wc -l)" = 1 ] && section leaks | grep -q "$no_tags" ||

@@ -9,7 +9,7 @@
 
 namespace kmem::user {
 
-static_assert(abi::kSyscalls == 12, "a wrapper below for every system call of kernel/abi/syscall.h");
+static_assert(abi::kSyscalls == 15, "a wrapper below for every system call of kernel/abi/syscall.h");
 
 inline int64_t Syscall(abi::Sys nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
                        uint64_t a4 = 0, uint64_t a5 = 0) {
@@ -61,6 +61,19 @@ inline int64_t Fork() { return Syscall(abi::Sys::kFork); }
 
 inline int64_t Wait(uint64_t pid, int64_t* status) {
   return Syscall(abi::Sys::kWait, pid, reinterpret_cast<uint64_t>(status));
+}
+
+// thread(entry, stack_top, arg) as the kernel takes it; StartThread (thread.h) is the one to call.
+inline int64_t Thread(uint64_t entry, uint64_t stack_top, uint64_t arg) {
+  return Syscall(abi::Sys::kThread, entry, stack_top, arg);
+}
+
+[[noreturn]] inline void ThreadExit(int64_t status) {
+  for (;;) Syscall(abi::Sys::kThreadExit, static_cast<uint64_t>(status));
+}
+
+inline int64_t Join(uint64_t tid, int64_t* status) {
+  return Syscall(abi::Sys::kJoin, tid, reinterpret_cast<uint64_t>(status));
 }
 
 }  // namespace kmem::user

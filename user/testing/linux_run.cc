@@ -42,7 +42,10 @@ long LinuxNumber(uint64_t nr) {
     case Sys::kSleep: return SYS_getpid;
     case Sys::kMemstat: return SYS_getpid;
     case Sys::kFork:  // a forked child would run untraced, its kmem calls taken for Linux's: not offered
-    case Sys::kWait: return -1;
+    case Sys::kWait:
+    case Sys::kThread:  // likewise a thread (threads is not run here)
+    case Sys::kThreadExit:
+    case Sys::kJoin: return -1;
   }
   return -1;  // Linux answers -ENOSYS, as kmem does
 }
