@@ -113,9 +113,10 @@ void* Malloc(size_t size);
 void* Mallocz(size_t size, Zero zero);
 // Like Malloc (zeroed) but never fails: when the pool cannot serve it (at its limit, or its source has no
 // memory) it sleeps on the pool's PoolSync until a free, a Poolreset or a new source or limit releases
-// memory, and tries again. Only the pool's own releases wake it: a source that runs dry while the pool's
-// blocks stay live leaves it asleep, as 9front's smalloc waits. Panics when waiting cannot help: the size
-// above the limit, no live block in the pool whose free could make room, or no way to sleep.
+// memory, and tries again. Only the pool's own releases wake it, not pages coming back to the source: a
+// pool whose source ran dry serves it as its own blocks are freed (9front's smalloc polls every 100 ms
+// instead). Panics when waiting cannot help: the size above the limit, no live block in the pool whose
+// free could make room, or no way to sleep.
 void* Smalloc(size_t size);
 // Smalloc on `pool` (a dedicated pool; the kernel's self-test's).
 void* PoolSmalloc(Pool& pool, size_t size);
