@@ -15,6 +15,7 @@
 #include "mm/base/panic.h"
 #include "mm/palloc/kernel_palloc.h"
 #include "mm/pool/selftest.h"
+#include "mm/pool/source.h"
 #include "mm/vm/palloc_pages.h"
 #include "mm/vm/tlb.h"
 
@@ -26,6 +27,10 @@ extern const Constructor __init_array_end[];
 
 namespace kmem::boot {
 namespace {
+
+// How the pools' Smallocs wait: on kernel/proc's wait queue, or (kmem.nosmallocwait, the proof that the
+// waiting is what lets the self-test's Smallocs finish) not at all, as before they could.
+constinit pool::PoolSync smalloc_sync;
 
 void RunConstructors() {
   for (const Constructor* c = __init_array_start; c != __init_array_end; ++c) (*c)();
@@ -44,6 +49,7 @@ void SelfTests(KernelPalloc& palloc) {
   // stack's contents there.
   if (ShootdownMode() == Shootdown::kOn) {
     kernel::SchedSelfTest();
+    kernel::SmallocSelfTest(smalloc_sync);
   } else {
     Print("sched: self-test skipped: kmem.noshootdown leaves freed thread stacks in other CPUs' TLBs\n");
     // The self-test's first Spawn would make the boot CPU's idle thread, whose stack the user programs'
@@ -79,7 +85,8 @@ void Main() {
   XInit(conf);
   PoolsEarly(conf, xalloc);
   KernelPalloc& palloc = PageInit(conf, colours);
-  PoolsLate(conf, palloc);
+  if (!CmdlineHas(cmdline, "kmem.nosmallocwait")) smalloc_sync = kernel::SmallocSync();
+  PoolsLate(conf, palloc, smalloc_sync);
   conf.nmach = ArchSmpInit(palloc, cmdline);
   // From here the boot goes on as the boot CPU's thread "boot0".
   kernel::SchedStart(PallocPages(palloc));

@@ -12,9 +12,9 @@ constinit pool::PageSpans<KernelPalloc> spans;  // the pools' and slab caches' s
 
 void PoolsEarly(const Conf& conf, HoleAllocator& xalloc) { pool::PoolsEarly(conf, xalloc); }
 
-void PoolsLate(const Conf& conf, KernelPalloc& palloc) {
+void PoolsLate(const Conf& conf, KernelPalloc& palloc, const pool::PoolSync& sync) {
   spans = pool::PageSpans<KernelPalloc>(palloc, ArchDirectMap());
-  pool::PoolsLate(conf, spans.source());
+  pool::PoolsLate(conf, spans.source(), sync);
 }
 
 uint64_t PoolPages(PallocZone zone) { return spans.Held(zone); }

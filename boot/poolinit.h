@@ -17,9 +17,10 @@ inline constexpr size_t kKernelPoolCount = sizeof kKernelPools / sizeof kKernelP
 // After xinit: the three pools over xalloc, with confinit's limits.
 void PoolsEarly(const Conf& conf, HoleAllocator& xalloc);
 
-// After pageinit: the pools switch to whole blocks of pages (reached through the direct map), and the slab
+// After pageinit: the pools switch to whole blocks of pages (reached through the direct map), their
+// Smallocs wait through `sync` (kernel/proc's SmallocSync, sleeping once the scheduler runs), and the slab
 // caches start over the same source.
-void PoolsLate(const Conf& conf, KernelPalloc& palloc);
+void PoolsLate(const Conf& conf, KernelPalloc& palloc, const pool::PoolSync& sync);
 
 // The pages of `zone` that the pools and slab caches hold from the page allocator now.
 uint64_t PoolPages(PallocZone zone);

@@ -4,8 +4,8 @@
 # started (its "smp: cpuN (apic id N) started" line on a vmalloc'ed stack) and printed its three "cpuN:"
 # lines, "smp: N of CPUS CPUs online", the cross-call self-test over all of them, the all-CPU allocator
 # stress (a line from each CPU and the total, every page back), the scheduler's self-test over all of them
-# (threads switched, slept, joined with every stack back; with several CPUs some migrated), and a clean
-# exit. With
+# (threads switched, slept, joined with every stack back; with several CPUs some migrated), Smalloc's
+# (four threads sleep on a full pool until the boot thread frees), and a clean exit. With
 # kmem.nosipi the last CPU gets no STARTUP: it must be reported as not started and left out, and the boot
 # must go on with the others. Prints the boot's wall-clock time.
 set -u
@@ -53,6 +53,11 @@ sched=$(grep "^sched: $online CPUs, 64 threads, [1-9][0-9]* switches, [1-9][0-9]
   fail "no scheduler self-test line over $online CPUs"
 migrations=$(sed 's/.* sleeps, \([0-9]*\) migrations.*/\1/' <<<"$sched")
 (( online == 1 || migrations > 0 )) || fail "no thread migrated between $online CPUs"
+smalloc_re="^smalloc: self-test: 4 threads' Smallocs on a full 4096-byte pool waited [0-9]* times for another "
+smalloc_re+="thread's 3 frees, all served, the pool empty again$"
+smalloc=$(grep "$smalloc_re" <<<"$clean") || fail "no Smalloc self-test line"
+waited=$(sed 's/.* waited \([0-9]*\) times.*/\1/' <<<"$smalloc")
+(( waited >= 4 )) || fail "the Smalloc self-test's 4 threads slept $waited times, not each at least once"
 grep -q '^selftest: every layer passed$' <<<"$clean" || fail "self-tests incomplete"
 grep -q '^kmem: boot ok' <<<"$clean" || fail "no 'boot ok'"
 echo "PASS: -smp $cpus${words:+ -append $words}, backend $backend: $online of $cpus CPUs online; boot took $ms ms"

@@ -37,20 +37,32 @@ void HeapSource::Give(void* ctx, void* span, size_t bytes) {
 }
 
 pool::PoolSync ThreadSync::sync() {
-  return {this,
-          [](void* c) { static_cast<ThreadSync*>(c)->mu_.lock(); },
-          [](void* c) { static_cast<ThreadSync*>(c)->mu_.unlock(); },
+  return {[](void* c, bool (*ready)(void*), void* arg) {
+            auto* self = static_cast<ThreadSync*>(c);
+            std::unique_lock<std::mutex> hold(self->mu_);
+            if (!ready(arg)) {
+              ++self->sleeps_;
+              self->cv_.wait(hold, [&] { return ready(arg); });
+            }
+            return pool::PoolWait::kRetry;
+          },
           [](void* c) {
             auto* self = static_cast<ThreadSync*>(c);
-            ++self->sleeps_;
-            self->cv_.wait(self->mu_);
+            std::lock_guard<std::mutex> hold(self->mu_);
+            ++self->wakeups_;
+            self->cv_.notify_all();
           },
-          [](void* c) { static_cast<ThreadSync*>(c)->cv_.notify_all(); }};
+          this};
 }
 
 int ThreadSync::sleeps() {
   std::lock_guard<std::mutex> hold(mu_);
   return sleeps_;
+}
+
+int ThreadSync::wakeups() {
+  std::lock_guard<std::mutex> hold(mu_);
+  return wakeups_;
 }
 
 }  // namespace kmem::testing

@@ -43,16 +43,20 @@ class HeapSource {
   std::map<void*, size_t> spans_;
 };
 
+// PoolSync's hooks over a mutex and condition variable: ready is evaluated under the mutex, and wakeup
+// takes it before it notifies, as the kernel's wait queue does with its lock.
 class ThreadSync {
  public:
   pool::PoolSync sync();
-  // How many times a Smalloc went to sleep.
+  // How many times a Smalloc went to sleep (found ready false), and how many wakeups the frees made.
   int sleeps();
+  int wakeups();
 
  private:
   std::mutex mu_;
-  std::condition_variable_any cv_;
+  std::condition_variable cv_;
   int sleeps_ = 0;
+  int wakeups_ = 0;
 };
 
 }  // namespace kmem::testing

@@ -16,6 +16,7 @@
 
 #include "mm/base/direct_map.h"
 #include "mm/palloc/palloc.h"
+#include "mm/pool/source.h"
 #include "mm/vm/image.h"
 #include "mm/vm/user_vm.h"
 
@@ -110,5 +111,17 @@ struct PwaitCounts {
   uint64_t sleeps, kernel_sleeps, oom_kills;
 };
 PwaitCounts PwaitCountsNow();
+
+// Smalloc's waiting (smalloc.cc): the hooks the kernel's pools sleep on, one WaitQueue for every pool. Once
+// this CPU runs the scheduler a Smalloc that finds its pool exhausted sleeps there until a free (or a new
+// limit) in its pool releases memory; before that it panics as without hooks.
+pool::PoolSync SmallocSync();
+// Since boot: Smallocs that went to sleep.
+uint64_t SmallocSleeps();
+// The boot's self-test of it: kernel threads' Smallocs on a full page-sized pool of their own (over the
+// kernel image, no page allocator) sleep until the boot thread frees, and each gets a zeroed block. With
+// `sync` empty (kmem.nosmallocwait) the first of them panics as Smalloc did before it could wait. Prints
+// one "smalloc: self-test:" line.
+void SmallocSelfTest(const pool::PoolSync& sync);
 
 }  // namespace kmem::kernel

@@ -83,13 +83,29 @@ auto Locked(const Pool& pool, Fn what) {
   return v;
 }
 
-// Tells Smalloc's sleepers that memory went back to the pool. Called with the pool's lock released.
-void Wakeup(Pool& pool) {
-  const PoolSync& s = pool.config.sync;
-  if (s.wakeup == nullptr) return;
-  if (s.lock != nullptr) s.lock(s.ctx);
-  s.wakeup(s.ctx);
-  if (s.unlock != nullptr) s.unlock(s.ctx);
+// Called under the lock once memory went back to the pool: moves `released` on for the Smallocs waiting
+// and returns the hooks to wake them with after the lock is dropped (no hooks when nobody waits, so a free
+// costs one more load and branch).
+PoolSync Release(Pool& pool) {
+  if (pool.waiters == 0) return {};
+  __atomic_store_n(&pool.released, pool.released + 1, __ATOMIC_RELEASE);
+  return pool.config.sync;
+}
+
+// Wakes the Smallocs that Release counted. Called with the pool's lock released.
+void Wakeup(const PoolSync& sync) {
+  if (sync.wakeup != nullptr) sync.wakeup(sync.ctx);
+}
+
+// A Smalloc asleep on its pool: it retries once `released` moved on from what it saw at its failed attempt.
+struct SmallocWaiter {
+  const Pool* pool;
+  uint64_t seen;
+};
+
+bool MemoryReleased(void* arg) {
+  const SmallocWaiter& w = *static_cast<const SmallocWaiter*>(arg);
+  return __atomic_load_n(&w.pool->released, __ATOMIC_ACQUIRE) != w.seen;
 }
 
 // The block's address and both links (prev rotated, so swapped links do not cancel out).
@@ -335,6 +351,48 @@ PoolAllocation Alloc(Pool& pool, size_t size, Zero zero, Site site) {
   return q;
 }
 
+// Panics, with the lock released, when Smalloc's failed attempt (`status`) cannot end by waiting: the
+// request can never fit, or no live block is left whose free could make room.
+void CheckSmallocCanWait(Pool& pool, size_t size, PoolStatus status) {
+  const char* name = pool.config.name;
+  if (status == PoolStatus::kTooLarge) {
+    const uint64_t limit = pool.config.limit;
+    Unlock(pool);
+    Panic("smalloc: %lu bytes exceed pool %s's limit of %lu bytes", size, name, limit);
+  }
+  if (pool.stats.live_blocks == 0) {
+    Unlock(pool);
+    Panic("smalloc: pool %s cannot serve %lu bytes (%s) and holds no live block whose free could make room", name,
+          size, PoolStatusName(status));
+  }
+}
+
+// Smalloc's loop: attempt under the lock; on failure count itself a waiter and note `released` under the
+// same lock, so a free after the attempt sees the waiter and moves `released` on; sleep with no lock held.
+void* Salloc(Pool& pool, size_t size, Site site) {
+  Lock(pool);
+  for (;;) {
+    PoolAllocation r = AllocLocked(pool, size, Zero::kYes, site);
+    if (r.p != nullptr) {
+      Unlock(pool);
+      return r.p;
+    }
+    CheckSmallocCanWait(pool, size, r.status);
+    SmallocWaiter w{&pool, pool.released};
+    ++pool.waiters;
+    const PoolSync sync = pool.config.sync;
+    Unlock(pool);
+    const PoolWait how = sync.sleep != nullptr ? sync.sleep(sync.ctx, &MemoryReleased, &w) : PoolWait::kNoWay;
+    Lock(pool);
+    --pool.waiters;
+    if (how == PoolWait::kNoWay) {
+      Unlock(pool);
+      Panic("smalloc: pool %s cannot serve %lu bytes (%s) and has no way to wait", pool.config.name, size,
+            PoolStatusName(r.status));
+    }
+  }
+}
+
 }  // namespace
 
 constinit Pool mainmem{"mainmem"};
@@ -364,6 +422,8 @@ void PoolInit(Pool& pool, const PoolConfig& config) {
   pool.nonempty = 0;
   pool.grown = 0;
   pool.growing = 0;
+  pool.waiters = 0;
+  pool.released = 0;
   pool.stats = AllocStats{};
 }
 
@@ -373,8 +433,15 @@ void PoolSetSource(Pool& pool, const MemSource& source, uint64_t limit) {
           pool.grown);
   pool.config.source = source;
   pool.config.limit = limit;
+  const PoolSync wake = Release(pool);
   Unlock(pool);
-  Wakeup(pool);
+  Wakeup(wake);
+}
+
+void PoolSetSync(Pool& pool, const PoolSync& sync) {
+  Lock(pool);
+  pool.config.sync = sync;
+  Unlock(pool);
 }
 
 PoolAllocation PoolAlloc(Pool& pool, size_t size, Zero zero) { return Alloc(pool, size, zero, KMEM_CALLER_SITE()); }
@@ -403,8 +470,9 @@ void PoolFree(Pool& pool, void* p) {
   }
   Next(h)->prev_size = h->size;
   Insert(pool, h);
+  const PoolSync wake = Release(pool);
   Unlock(pool);
-  Wakeup(pool);
+  Wakeup(wake);
 }
 
 void* PoolRealloc(Pool& pool, void* p, size_t size) { return Resize(pool, p, size, KMEM_CALLER_SITE()); }
@@ -426,8 +494,9 @@ void Poolreset(Pool& pool) {
   }
   pool.stats.live_blocks = 0;
   pool.stats.live_bytes = 0;
+  const PoolSync wake = Release(pool);
   Unlock(pool);
-  Wakeup(pool);
+  Wakeup(wake);
 }
 
 void* Malloc(size_t size) { return Alloc(mainmem, size, Zero::kYes, KMEM_CALLER_SITE()).p; }
@@ -439,29 +508,8 @@ void* Realloc(void* p, size_t size) {
 void Free(void* p) { PoolFree(mainmem, p); }
 size_t Msize(void* p) { return PoolMsize(mainmem, p); }
 
-void* Smalloc(size_t size) {
-  const Site site = KMEM_CALLER_SITE();
-  Pool& pool = mainmem;
-  const PoolSync& sync = pool.config.sync;
-  if (sync.lock != nullptr) sync.lock(sync.ctx);
-  for (;;) {
-    Lock(pool);
-    PoolAllocation r = AllocLocked(pool, size, Zero::kYes, site);
-    Unlock(pool);
-    if (r.p != nullptr) {
-      if (sync.unlock != nullptr) sync.unlock(sync.ctx);
-      return r.p;
-    }
-    if (r.status == PoolStatus::kTooLarge) {
-      Panic("smalloc: %lu bytes exceed pool %s's limit of %lu bytes", size, pool.config.name, pool.config.limit);
-    }
-    if (sync.sleep == nullptr) {
-      Panic("smalloc: pool %s cannot serve %lu bytes (%s) and has no way to wait", pool.config.name, size,
-            PoolStatusName(r.status));
-    }
-    sync.sleep(sync.ctx);
-  }
-}
+void* Smalloc(size_t size) { return Salloc(mainmem, size, KMEM_CALLER_SITE()); }
+void* PoolSmalloc(Pool& pool, size_t size) { return Salloc(pool, size, KMEM_CALLER_SITE()); }
 
 AllocStats PoolStatsOf(const Pool& pool) {
   return Locked(pool, [&] { return pool.stats; });

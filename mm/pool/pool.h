@@ -62,6 +62,8 @@ struct Pool {
   uint64_t nonempty = 0;  // bit b set when bins[b] has a block
   uint64_t grown = 0;     // backing bytes taken from the source
   uint64_t growing = 0;   // bytes being taken from the source right now, counted against the limit
+  uint64_t waiters = 0;   // Smallocs between a failed attempt and their next one
+  uint64_t released = 0;  // atomic, written under the lock: bumped by each release of memory while waiters != 0
   AllocStats stats;
 };
 
@@ -76,6 +78,8 @@ void PoolInit(Pool& pool, const PoolConfig& config);
 // its arenas and blocks: pools never hand arenas back, so no span ever returns to the wrong supplier.
 // `limit` is the new limit (confinit's figure); it may not drop below what the pool already holds.
 void PoolSetSource(Pool& pool, const MemSource& source, uint64_t limit);
+// Gives the pool the hooks its Smallocs sleep on from now on (the kernel's once its wait queue exists).
+void PoolSetSync(Pool& pool, const PoolSync& sync);
 
 struct PoolAllocation {
   void* p = nullptr;
@@ -107,9 +111,15 @@ void Poolreset(Pool& pool);
 // byte at once.
 void* Malloc(size_t size);
 void* Mallocz(size_t size, Zero zero);
-// Like Malloc (zeroed) but never fails: when the pool cannot grow it sleeps on the pool's sync hook until
-// a Free makes room. Panics when waiting cannot help (size above the limit, or no sleep hook).
+// Like Malloc (zeroed) but never fails: when the pool cannot serve it (at its limit, or its source has no
+// memory) it sleeps on the pool's PoolSync until a free, a Poolreset or a new source or limit releases
+// memory, and tries again. Only the pool's own releases wake it, not pages coming back to the source: a
+// pool whose source ran dry serves it as its own blocks are freed (9front's smalloc polls every 100 ms
+// instead). Panics when waiting cannot help: the size above the limit, no live block in the pool whose
+// free could make room, or no way to sleep.
 void* Smalloc(size_t size);
+// Smalloc on `pool` (a dedicated pool; the kernel's self-test's).
+void* PoolSmalloc(Pool& pool, size_t size);
 void* Realloc(void* p, size_t size);
 void Free(void* p);
 size_t Msize(void* p);

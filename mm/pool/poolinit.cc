@@ -28,10 +28,13 @@ void PoolsEarly(const Conf& conf, HoleAllocator& xalloc) {
         conf.mainmem_limit >> 10, conf.imagmem_limit >> 10, conf.secrmem_limit >> 10);
 }
 
-void PoolsLate(const Conf& conf, const MemSource& pages) {
+void PoolsLate(const Conf& conf, const MemSource& pages, const PoolSync& sync) {
   PoolSetSource(mainmem, pages, conf.mainmem_limit);
   PoolSetSource(imagmem, pages, conf.imagmem_limit);
   PoolSetSource(secrmem, pages, conf.secrmem_limit);
+  PoolSetSync(mainmem, sync);
+  PoolSetSync(imagmem, sync);
+  PoolSetSync(secrmem, sync);
   KmemInit(pages);
   Print("pools: growing from the page allocator from now on; slab caches and kmalloc ready\n");
 }

@@ -22,8 +22,9 @@ inline constexpr uint64_t kPoolQuantum = 64 << 10;
 // After xinit: the three pools over `xalloc` (which must outlive them), with `conf`'s limits; prints them.
 void PoolsEarly(const Conf& conf, HoleAllocator& xalloc);
 
-// After pageinit: the pools switch to `pages` with `conf`'s limits, and the slab caches start over it.
-void PoolsLate(const Conf& conf, const MemSource& pages);
+// After pageinit: the pools switch to `pages` with `conf`'s limits and wait through `sync` from now on, and
+// the slab caches start over `pages`.
+void PoolsLate(const Conf& conf, const MemSource& pages, const PoolSync& sync);
 
 // The buddy order whose naturally aligned block holds `bytes` at alignment `align`.
 unsigned SpanOrder(size_t bytes, size_t align);

@@ -46,7 +46,7 @@ TEST(PoolInit, ConfLimitsFromXallocThenFromPages) {
   Palloc<BuddyBackend> palloc;
   ASSERT_TRUE(PageInit(conf, ram.direct_map(), 1, &plan, &palloc).ok());
   PageSpans<Palloc<BuddyBackend>> spans(palloc, ram.direct_map());
-  PoolsLate(conf, spans.source());
+  PoolsLate(conf, spans.source(), {});
   ExpectConfLimits(conf);
   const auto held = [&] {
     uint64_t n = 0;
@@ -109,7 +109,7 @@ TEST(PoolInit, BootSequenceAtTheMinimumPassesThePoolSelfTest) {
   Palloc<BuddyBackend> palloc;
   ASSERT_TRUE(PageInit(conf, ram.direct_map(), 1, &plan, &palloc).ok());
   PageSpans<Palloc<BuddyBackend>> spans(palloc, ram.direct_map());
-  PoolsLate(conf, spans.source());
+  PoolsLate(conf, spans.source(), {});
   ExpectConfLimits(conf);
   EXPECT_EQ(PoolSelfTest(), SelfTestStatus::kPassed) << console.text();
   palloc.Validate();

@@ -25,18 +25,21 @@ struct MemSource {
   void (*give)(void* ctx, void* span, size_t bytes) = nullptr;
 };
 
-// How Smalloc waits for memory in one pool (the pool's own SpinLock serialises the pool; these hooks are a
-// sleep lock and condition variable beside it). All hooks may be nullptr: the kernel has no sleep yet, and
-// Smalloc then panics instead of waiting forever. Smalloc holds `lock` from an attempt that failed until
-// `sleep`, and a free calls `wakeup` under `lock` after the pool's lock is released, so no wakeup is lost.
+// How Smalloc waits for memory in a pool, in palloc's shape (PallocHooks, 9front's pwait): sleep(ctx, ready,
+// arg) blocks until ready(arg) is true, and wakeup(ctx) ends the sleeps whose ready became true. ready
+// reads one word and takes no lock, so the hook evaluates it under its own lock (a wait queue's, a
+// mutex's) before it blocks, and a wakeup, which takes that lock, after ready became true always finds the
+// sleeper: no wake-up is lost. Smalloc holds no lock across sleep, and a free calls wakeup with every pool
+// lock released, only while someone waits. All hooks may be nullptr: the kernel before its scheduler runs
+// (whose sleep says kNoWay instead), and Smalloc then panics instead of waiting forever.
+enum class PoolWait : uint8_t {
+  kRetry,  // woken, or ready already: try again
+  kNoWay,  // this caller cannot sleep (no scheduler yet): as without hooks
+};
 struct PoolSync {
-  void* ctx = nullptr;
-  void (*lock)(void* ctx) = nullptr;
-  void (*unlock)(void* ctx) = nullptr;
-  // Blocks until wakeup is called; entered and left with the lock held (a condition-variable wait).
-  void (*sleep)(void* ctx) = nullptr;
-  // Wakes every sleeper; called with the lock held after memory went back to the pool.
+  PoolWait (*sleep)(void* ctx, bool (*ready)(void* arg), void* arg) = nullptr;
   void (*wakeup)(void* ctx) = nullptr;
+  void* ctx = nullptr;
 };
 
 }  // namespace kmem::pool
