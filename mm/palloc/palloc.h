@@ -224,6 +224,7 @@ class Palloc {
   // when there is no way to wait.
   bool WaitForPage(VirtAddr va) {
     __atomic_fetch_add(&waiters_, 1, __ATOMIC_SEQ_CST);
+    if (hooks_.sleep != nullptr) PublishFrees();
     const PallocWait w = hooks_.sleep != nullptr ? hooks_.sleep(hooks_.ctx, &Palloc::HasFreePages, this)
                                                  : PallocWait::kNoWay;
     __atomic_fetch_sub(&waiters_, 1, __ATOMIC_RELAXED);
@@ -806,6 +807,19 @@ class Palloc {
     IrqRestore(irq);
     if (irq == IrqState::kWereOn && CachedPages(top) != 0) CrossCall(OnlineCpus(), &Palloc::DrainHere, this);
     return true;
+  }
+
+  // A free's fast path stores its cache's count and then reads waiters_ with no fence between (one would
+  // cost every free): a free still holding that store in its CPU's store buffer could read no waiter while
+  // the waiter reads the old count, and the waiter would sleep with a page free (a lost wake-up, Dekker's
+  // pattern). So a waiter, once counted, calls every CPU: a CPU answers between two of its interrupts-off
+  // sections, after its earlier frees' stores and before its later frees' reads of waiters_, so each free
+  // is either visible to the waiter's check or sees the waiter. Costs a cross-call per sleep, nothing per
+  // free; with interrupts off (no call possible) nothing can sleep anyway.
+  void PublishFrees() {
+    const IrqState irq = IrqSave();
+    IrqRestore(irq);
+    if (irq == IrqState::kWereOn) CrossCall(OnlineCpus(), [](void*) {}, nullptr);
   }
 
   // Pages in every CPU's caches of zones `top` and below.
