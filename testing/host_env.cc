@@ -164,13 +164,38 @@ unsigned CpuId() {
   return TakeCpuId();
 }
 
-IrqState IrqSave() {
-  if (!here.irqs_on) return IrqState::kWereOff;
+namespace {
+
+// A section's start in general: interrupts already off, the thread's first section, no membarrier, a
+// cross-call claiming this CPU.
+[[gnu::noinline]] CpuIrq SaveSlow() {
+  if (!here.irqs_on) return CpuIrq{.cpu = CpuId(), .irq = IrqState::kWereOff};
   here.irqs_on = false;
-  if (__builtin_expect(here.state == nullptr, 0)) TakeCpuId();
+  if (here.state == nullptr) TakeCpuId();
   EnterIrqsOff(*here.state);
-  return IrqState::kWereOn;
+  return CpuIrq{.cpu = CpuId(), .irq = IrqState::kWereOn};
 }
+
+}  // namespace
+
+// The common case in straight-line code (the per-CPU fast paths call it on every operation): interrupts
+// on, the thread's CPU taken, membarrier present and no claim on the CPU. The rest is SaveSlow's.
+CpuIrq IrqSaveCpu() {
+  HostCpuState* s = here.state;
+  if (__builtin_expect(s == nullptr, 0)) return SaveSlow();
+  if (__builtin_expect(!here.irqs_on, 0)) return SaveSlow();
+  if (__builtin_expect(!asymmetric, 0)) return SaveSlow();
+  here.irqs_on = false;
+  s->irqs_off.store(true, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (__builtin_expect(s->claimed.load(std::memory_order_acquire), 0)) {
+    here.irqs_on = true;
+    return SaveSlow();  // which waits for the claim's part to finish, as EnterIrqsOff does
+  }
+  return CpuIrq{.cpu = static_cast<unsigned>(here.cpu), .irq = IrqState::kWereOn};
+}
+
+IrqState IrqSave() { return IrqSaveCpu().irq; }
 
 void IrqRestore(IrqState state) {
   if (state != IrqState::kWereOn) return;

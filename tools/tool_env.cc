@@ -36,6 +36,7 @@ void Panic(const char* fmt, ...) {
 
 unsigned CpuId() { return 0; }
 IrqState IrqSave() { return IrqState::kWereOff; }
+CpuIrq IrqSaveCpu() { return CpuIrq{.cpu = 0, .irq = IrqState::kWereOff}; }
 void IrqRestore(IrqState) {}
 void CpuRelax() {}
 CpuSet OnlineCpus() { return CpuSet::Of(0); }

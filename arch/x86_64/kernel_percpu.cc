@@ -51,6 +51,11 @@ IrqState IrqSave() {
   return (rflags & kRflagsIf) != 0 ? IrqState::kWereOn : IrqState::kWereOff;
 }
 
+CpuIrq IrqSaveCpu() {
+  const IrqState irq = IrqSave();
+  return CpuIrq{.cpu = CpuId(), .irq = irq};
+}
+
 void IrqRestore(IrqState state) {
   if (state == IrqState::kWereOn) asm volatile("sti" : : : "memory");
 }

@@ -49,8 +49,7 @@ void SpinLock::Acquired(unsigned cpu, IrqState irq) {
 }
 
 void SpinLock::Lock() {
-  const IrqState irq = IrqSave();
-  const unsigned me = CpuId();
+  const auto [me, irq] = IrqSaveCpu();
   CheckNotHeld("taken", me);
   // The order rule: the new lock must be below every lock held. The lowest held one is named, as it is the
   // one whose holders the new lock's holders could be waiting for.
@@ -71,8 +70,7 @@ void SpinLock::Lock() {
 }
 
 bool SpinLock::TryLock() {
-  const IrqState irq = IrqSave();
-  const unsigned me = CpuId();
+  const auto [me, irq] = IrqSaveCpu();
   CheckNotHeld("taken", me);
   if (__atomic_load_n(&locked_, __ATOMIC_RELAXED) != 0 || __atomic_exchange_n(&locked_, 1, __ATOMIC_ACQUIRE) != 0) {
     IrqRestore(irq);

@@ -14,11 +14,20 @@ inline constexpr unsigned kMaxCpus = 8;
 unsigned CpuId();
 
 // Whether interrupts were enabled before IrqSave turned them off.
-enum class IrqState : uint8_t { kWereOff, kWereOn };
+enum class IrqState : uint32_t { kWereOff, kWereOn };
 // Turns interrupts off on this CPU and says whether they were on; IrqRestore puts them back as they were.
 // Pairs nest. The host has no interrupts: its hooks only keep the pairing.
 IrqState IrqSave();
 void IrqRestore(IrqState state);
+
+// IrqSave, then CpuId, in one call: the per-CPU fast paths (palloc's caches, the slab magazines, the lock
+// checker) need both on every operation, and each hook is a call into the environment that also makes its
+// caller keep its values in callee-saved registers across it. IrqRestore(s.irq) ends the section.
+struct CpuIrq {
+  unsigned cpu;
+  IrqState irq;
+};
+CpuIrq IrqSaveCpu();
 
 // Spin-wait hint (PAUSE on x86): lets a sibling hardware thread run and saves power while spinning.
 void CpuRelax();

@@ -27,6 +27,32 @@ TEST(PerCpu, SlotsAreOnTheirOwnCacheLines) {
   IrqRestore(irq);
 }
 
+TEST(IrqSaveCpu, SaysWhatIrqSaveAndCpuIdWouldAndNests) {
+  std::thread([] {
+    const CpuIrq outer = IrqSaveCpu();  // the thread's first hook: it takes its CPU here
+    EXPECT_EQ(outer.irq, IrqState::kWereOn);
+    EXPECT_EQ(outer.cpu, CpuId());
+    const CpuIrq inner = IrqSaveCpu();
+    EXPECT_EQ(inner.irq, IrqState::kWereOff);
+    EXPECT_EQ(inner.cpu, outer.cpu);
+    IrqRestore(inner.irq);
+    IrqRestore(outer.irq);
+    const CpuIrq again = IrqSaveCpu();
+    EXPECT_EQ(again.irq, IrqState::kWereOn);
+    IrqRestore(again.irq);
+  }).join();
+}
+
+void SaveCpuIrq(void* arg) { *static_cast<CpuIrq*>(arg) = IrqSaveCpu(); }
+
+TEST(IrqSaveCpu, InACrossCallPartSaysThatCpuWithInterruptsOff) {
+  const unsigned other = (CpuId() + 1) % kMaxCpus;
+  CpuIrq seen{.cpu = kMaxCpus, .irq = IrqState::kWereOn};
+  CrossCall(CpuSet::Of(other), SaveCpuIrq, &seen);
+  EXPECT_EQ(seen.cpu, other);
+  EXPECT_EQ(seen.irq, IrqState::kWereOff);
+}
+
 // Threads that hold CPU ids and spin until told to stop, each inside and outside interrupts-off sections
 // in turn; inside, they mark their CPU busy in two steps that a part running there at the same time would
 // see half done.

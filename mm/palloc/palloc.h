@@ -583,6 +583,7 @@ class Palloc {
     return Cache(const_cast<ZoneCaches&>(cpus_[cpu].of[zone]), order);
   }
   Cache CacheHere(unsigned zone, unsigned order) { return Cache(cpus_.Here().of[zone], order); }
+  Cache CacheOn(unsigned cpu, unsigned zone, unsigned order) { return Cache(cpus_[cpu].of[zone], order); }
 
   // A chain of user pages linked through `next`, for SelfTestConcurrent's exchange.
   struct Chain {
@@ -663,29 +664,30 @@ class Palloc {
     return colour == kAnyColour || Backend::kColouring == Colouring::kIgnoresHint;
   }
 
-  // Gives a block to its caller: its use, and the user-page count of this CPU. Interrupts are off.
-  void Hand(Page* p, unsigned zone, unsigned order, PageUse use) {
+  // Gives a block to its caller: its use, and the user-page count of `cpu`, the caller's CPU, whose
+  // interrupts are off.
+  void Hand(Page* p, unsigned cpu, unsigned zone, unsigned order, PageUse use) {
     if (order >= kCachedOrders) return;  // larger blocks stay kZone: the bitmaps alone say who has them
     p->use = use;
     p->order = static_cast<uint8_t>(order);
-    if (use == PageUse::kUser) AddUsers(cpus_.Here(), zone, 1);
+    if (use == PageUse::kUser) AddUsers(cpus_[cpu], zone, 1);
   }
 
   // The hot paths are forced inline: as calls they cost a quarter of an alloc/free pair.
   [[gnu::always_inline]] PageResult Alloc(unsigned order, unsigned colour, PallocZone highest, PageUse use) {
     const unsigned top = Min(top_zone_, static_cast<unsigned>(highest));
     if (order < kCachedOrders && CacheServes(colour)) {
-      const IrqState irq = IrqSave();
-      Cache c = CacheHere(top, order);
+      const CpuIrq here = IrqSaveCpu();
+      Cache c = CacheOn(here.cpu, top, order);
       const unsigned n = c.n();
       if (n != 0) {
         Page* p = c.blocks[n - 1];
         c.Set(n - 1);
-        Hand(p, top, order, use);
-        IrqRestore(irq);
+        Hand(p, here.cpu, top, order, use);
+        IrqRestore(here.irq);
         return PageResult{PallocStatus::kOk, p};
       }
-      IrqRestore(irq);
+      IrqRestore(here.irq);
     }
     return AllocSlow(order, colour, top, use);
   }
@@ -709,10 +711,10 @@ class Palloc {
 
   enum class ColourMatch : uint8_t { kExact, kPreferred };
   Page* AllocFrom(unsigned zone, unsigned order, unsigned colour, ColourMatch match, PageUse use) {
-    const IrqState irq = IrqSave();
+    const CpuIrq here = IrqSaveCpu();
     Page* p = nullptr;
     if (order < kCachedOrders && CacheServes(colour)) {
-      Cache c = CacheHere(zone, order);
+      Cache c = CacheOn(here.cpu, zone, order);
       if (c.n() == 0) Refill(zone, order, c);
       if (c.n() != 0) {
         p = c.blocks[c.n() - 1];
@@ -728,8 +730,8 @@ class Palloc {
       }
       if (p != nullptr) MarkAllocated(p, order);
     }
-    if (p != nullptr) Hand(p, zone, order, use);
-    IrqRestore(irq);
+    if (p != nullptr) Hand(p, here.cpu, zone, order, use);
+    IrqRestore(here.irq);
     return p;
   }
 
@@ -836,15 +838,15 @@ class Palloc {
   [[gnu::always_inline]] void Free(Page* head, unsigned order, PageUse as, const char* what) {
     const Bank& bank = banks_[BankOf(head)];
     if (order < kCachedOrders && head->use == as && head->order == order) {
-      const IrqState irq = IrqSave();
-      CpuCaches& caches = cpus_.Here();
+      const CpuIrq here = IrqSaveCpu();
+      CpuCaches& caches = cpus_[here.cpu];
       Cache c(caches.of[bank.zone], order);
       if (c.n() == c.size) Drain(bank.zone, order, c, c.size / 2);
       head->use = PageUse::kCached;
       c.blocks[c.n()] = head;
       c.Set(c.n() + 1);
       if (as == PageUse::kUser) AddUsers(caches, bank.zone, -1);
-      IrqRestore(irq);
+      IrqRestore(here.irq);
     } else {
       FreeSlow(bank, head, order, as, what);
     }

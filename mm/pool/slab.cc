@@ -101,7 +101,8 @@ uint64_t FreeSeal(const ObjHeader* h, const void* link) {
 uint64_t SlabMagic(const KmemCache* c, const Slab* s) {
   return SealMagic(IsKmallocCache(c) ? kKmallocSlabMagic : kSlabMagic, s);
 }
-Magazine& MagazineHere(const KmemCache* c) { return magazines.Here().slot[c->magazine]; }
+Magazine& MagazineOn(unsigned cpu, const KmemCache* c) { return magazines[cpu].slot[c->magazine]; }
+Magazine& MagazineHere(const KmemCache* c) { return MagazineOn(CpuId(), c); }
 
 // allocs - frees over the CPUs in `cpus`; modular, since a CPU may free more than it allocated.
 uint64_t LiveOn(const KmemCache* c, CpuSet cpus) {
@@ -505,14 +506,14 @@ template <uint32_t kWindow>
 template <uint32_t kWindow>
 [[gnu::noinline]] void* AllocSlow(KmemCache* c, Zero zero, Site site) {
   for (;;) {
-    const IrqState irq = IrqSave();
-    Magazine& m = MagazineHere(c);
+    const CpuIrq here = IrqSaveCpu();
+    Magazine& m = MagazineOn(here.cpu, c);
     if (m.count != 0 || Refill(c, m)) {
       void* p = TakeFrom<kWindow>(c, m, site);
-      IrqRestore(irq);
+      IrqRestore(here.irq);
       return zero == Zero::kYes ? ZeroObject(p, c->size) : p;
     }
-    IrqRestore(irq);
+    IrqRestore(here.irq);
     if (!Grow(c)) return nullptr;
   }
 }
@@ -521,14 +522,14 @@ template <uint32_t kWindow>
 // calls). `kWindow` must match c->window.
 template <uint32_t kWindow>
 [[gnu::always_inline]] inline void* AllocWindowed(KmemCache* c, Zero zero, Site site) {
-  const IrqState irq = IrqSave();
-  Magazine& m = MagazineHere(c);
+  const CpuIrq here = IrqSaveCpu();
+  Magazine& m = MagazineOn(here.cpu, c);
   if (__builtin_expect(m.count == 0, 0)) {
-    IrqRestore(irq);
+    IrqRestore(here.irq);
     return AllocSlow<kWindow>(c, zero, site);
   }
   void* p = TakeFrom<kWindow>(c, m, site);
-  IrqRestore(irq);
+  IrqRestore(here.irq);
   if (zero == Zero::kYes) return ZeroObject(p, c->size);
   return p;
 }
@@ -542,13 +543,13 @@ template <uint32_t kWindow>
   PoisonWindow<kWindow>(p);
   ObjHeader* h = HeaderOf(p);
   h->magic = FreeSeal(h, h->link);
-  const IrqState irq = IrqSave();
-  Magazine& m = MagazineHere(c);
+  const CpuIrq here = IrqSaveCpu();
+  Magazine& m = MagazineOn(here.cpu, c);
   Slab* give = nullptr;
   if (__builtin_expect(m.count == kMagazine, 0)) give = FlushFull(c, m);
   m.obj[m.count++] = p;
   Write(m.frees, m.frees + 1);
-  IrqRestore(irq);
+  IrqRestore(here.irq);
   if (__builtin_expect(give != nullptr, 0)) GiveBack(c, give);
 }
 
