@@ -65,18 +65,60 @@ struct FaultResult {
   uint64_t stack_limit;
 };
 
+// A user page's ageing as the page allocator keeps it (9front's modref and refage): whether some
+// translation used it in the latest pass that looked at it, whether one ever wrote it, and the passes in a
+// row that found it unused.
+struct PageAgeing {
+  bool referenced;
+  bool modified;
+  uint8_t refage;
+};
+
 // Where user pages come from: new_page gives a page for `va` (in va's colour where the allocator colours)
 // with one reference, or false when none is left; ref adds a reference to a page handed out (fork shares
 // it), put_page drops one (the last frees the page), and sole says whether the caller's reference is the
-// only one left (a copy-on-write page that may be written in place). PallocUserPages (palloc_pages.h)
-// makes one over palloc.
+// only one left (a copy-on-write page that may be written in place); age folds what one translation of a
+// page recorded since the last pass into the page's ageing for pass `pass` and says what that is now.
+// PallocUserPages (palloc_pages.h) makes one over palloc.
 struct UserPages {
   bool (*new_page)(void* ctx, VirtAddr va, PhysAddr* pa) = nullptr;
   void (*put_page)(void* ctx, PhysAddr pa) = nullptr;
   void (*ref)(void* ctx, PhysAddr pa) = nullptr;
   bool (*sole)(void* ctx, PhysAddr pa) = nullptr;
+  PageAgeing (*age)(void* ctx, PhysAddr pa, AccessBits found, uint64_t pass) = nullptr;
   void* ctx = nullptr;
 };
+
+// What an ageing pass found in a space (UserVm::Age), or added up over every space: the resident pages it
+// looked at, those referenced in the pass, those ever written, and how many passes each has gone unused.
+struct AgeCounts {
+  // refage 0, 1, 2-3, 4-7, 8 and more: a page unused for 100 ms, 200-300 ms, ... at ten passes a second.
+  static constexpr unsigned kBuckets = 5;
+  static constexpr const char* kBucketNames[kBuckets] = {"0", "1", "2-3", "4-7", "8+"};
+  static constexpr unsigned BucketOf(uint8_t refage) {
+    unsigned b = 0;
+    while (b + 1 < kBuckets && refage >= (1u << b)) ++b;
+    return b;
+  }
+
+  uint64_t pages = 0, referenced = 0, modified = 0;
+  uint64_t ages[kBuckets] = {};
+
+  void Count(const PageAgeing& page) {
+    ++pages;
+    referenced += page.referenced ? 1 : 0;
+    modified += page.modified ? 1 : 0;
+    ++ages[BucketOf(page.refage)];
+  }
+  void Add(const AgeCounts& other) {
+    pages += other.pages;
+    referenced += other.referenced;
+    modified += other.modified;
+    for (unsigned b = 0; b < kBuckets; ++b) ages[b] += other.ages[b];
+  }
+};
+// "N pages: referenced R, modified M, ages 0:a 1:b 2-3:c 4-7:d 8+:e" into buf (FormatTo's contract).
+size_t FormatAge(const AgeCounts& counts, char* buf, size_t cap);
 
 // The user half [lo, hi): VMAs lie inside it and every address at or above hi is the kernel's. Below the
 // stack's limit lies a guard gap of stack_guard bytes (at least a page) that no VMA may take.
@@ -148,6 +190,14 @@ class UserVm {
   UserVmStatus Write(VirtAddr va, const void* src, uint64_t len);
   // The VMA containing va into *out, or false. O(log n).
   bool Lookup(VirtAddr va, Vma* out) const;
+
+  // One ageing pass (9front's refage and modref, for reclaim to choose by): harvests the accessed and dirty
+  // bits of every resident page (AddressSpace::Harvest, which shoots down what it cleared) into the page
+  // through UserPages::age for pass `pass` (which ages a page once however many spaces map it), and counts
+  // what the pages say. Pages that no translation used since the previous pass grow older. O(resident
+  // pages), in runs of kAgeChunk pages under the space's lock, each with its shootdown.
+  AgeCounts Age(uint64_t pass);
+  static constexpr uint64_t kAgeChunk = 512;
 
   // Adds up the resident pages of every VMA into *resident and copies up to `cap` VMAs in address order
   // into out; returns the number of VMAs. O(n).
