@@ -58,12 +58,23 @@ struct VmaStat {
 };
 static_assert(sizeof(VmaStat) == 32, "VmaStat is part of the user ABI");
 
+// The buckets of MemStat::ages, by a page's refage (ageing passes in a row that found it unused).
+inline constexpr uint64_t kAgeBuckets = 5;  // refage 0, 1, 2-3, 4-7, 8 and more
+
 struct MemStat {
   uint64_t pid;
   uint64_t vmas;            // how many VMAs the process has
   uint64_t resident_pages;  // over all of them
   uint64_t table_pages;     // page-table pages its address space holds
+  // The latest ageing pass over the process (the kernel's runs ten a second): its number, 0 before the
+  // first; the resident pages it looked at; those used since the pass before; those ever written; and how
+  // many of them are in each age bucket.
+  uint64_t age_pass;
+  uint64_t aged_pages;
+  uint64_t referenced_pages;
+  uint64_t modified_pages;
+  uint64_t ages[kAgeBuckets];
 };
-static_assert(sizeof(MemStat) == 32, "MemStat is part of the user ABI");
+static_assert(sizeof(MemStat) == 104, "MemStat is part of the user ABI");
 
 }  // namespace kmem::abi

@@ -90,9 +90,15 @@ uint32_t AbiProt(Prot p) {
 // kMaxMemstatVmas of them: the rest are counted, not copied).
 int64_t Memstat(Process& p, uint64_t out, uint64_t vmas, uint64_t cap) {
   constexpr uint64_t kMaxMemstatVmas = 4096;
-  abi::MemStat totals{p.pid, 0, 0, 0};
+  abi::MemStat totals{p.pid, 0, 0, 0, 0, 0, 0, 0, {}};
   p.lock.Lock();
   totals.vmas = p.vm.Stats(&totals.resident_pages, nullptr, 0);
+  totals.age_pass = p.age_pass;
+  totals.aged_pages = p.age.pages;
+  totals.referenced_pages = p.age.referenced;
+  totals.modified_pages = p.age.modified;
+  static_assert(abi::kAgeBuckets == AgeCounts::kBuckets, "memstat's age buckets are UserVm's");
+  for (unsigned b = 0; b < AgeCounts::kBuckets; ++b) totals.ages[b] = p.age.ages[b];
   p.lock.Unlock();
   uint64_t n = cap < totals.vmas ? cap : totals.vmas;
   if (n > kMaxMemstatVmas) n = kMaxMemstatVmas;

@@ -77,7 +77,7 @@ int64_t Memstat(pid_t pid, uint64_t out, uint64_t vmas, uint64_t cap) {
     }
     ++n;
   }
-  const kmem::abi::MemStat stat = {static_cast<uint64_t>(pid), n, 0, 0};
+  const kmem::abi::MemStat stat = {static_cast<uint64_t>(pid), n, 0, 0, 0, 0, 0, 0, {}};
   const bool ok = pwrite(mem, &stat, sizeof(stat), static_cast<off_t>(out)) == sizeof(stat);
   fclose(maps);
   close(mem);

@@ -116,7 +116,7 @@ int64_t TestSyscall(x86::SyscallArgs& a) {
       return kPid;
     }
     case abi::Sys::kMemstat: {
-      const abi::MemStat m{static_cast<uint64_t>(kPid), 0, 0, 0};
+      const abi::MemStat m{static_cast<uint64_t>(kPid), 0, 0, 0, 0, 0, 0, 0, {}};
       return x86::CopyToUser(a.arg[0], &m, sizeof m) == CopyStatus::kOk ? 0 : Error(abi::Err::kFault);
     }
     case abi::Sys::kYield: t.ipi_wanted = true; return 0;
