@@ -24,7 +24,9 @@ class FakeArchAspace final : public ArchAspace {
     for (uint64_t off = 0; off < size; off += kPageSize) {
       if (pages.count(va.value() + off) != 0) return VmStatus::kAlreadyMapped;
     }
-    for (uint64_t off = 0; off < size; off += kPageSize) pages[va.value() + off] = {pa + off, prot, cache, AccessBits::kNone};
+    for (uint64_t off = 0; off < size; off += kPageSize) {
+      pages[va.value() + off] = {pa + off, prot, cache, AccessBits::kNone};
+    }
     return VmStatus::kOk;
   }
   VmStatus Unmap(VirtAddr va, uint64_t size, TlbBatch& batch) override {

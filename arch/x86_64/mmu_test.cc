@@ -416,7 +416,9 @@ TEST_F(MmuTest, HarvestReadsAndClearsAccessedAndDirtyOf4KLeaves) {
   PhysAddr as;
   ASSERT_EQ(mmu_.NewAddressSpace(&as), MmuStatus::kOk);
   const uint64_t pages[] = {kUserVa, kUserVa + 0x1ff000, kUserVa + 0x200000};
-  for (uint64_t va : pages) ASSERT_EQ(mmu_.Pmap(as, PhysAddr(va - kUserVa + 0x5000), VirtAddr(va), kPageSize, kUserRW), MmuStatus::kOk);
+  for (uint64_t va : pages) {
+    ASSERT_EQ(mmu_.Pmap(as, PhysAddr(va - kUserVa + 0x5000), VirtAddr(va), kPageSize, kUserRW), MmuStatus::kOk);
+  }
   ASSERT_EQ(mmu_.Pmap(as, PhysAddr(0x400000), VirtAddr(kUserVa + 0x400000), k2M, kUserRW), MmuStatus::kOk);
   *mmu_.MmuWalk(as, VirtAddr(pages[0]), 0, Create::kNo) |= pte::kAccessed;
   *mmu_.MmuWalk(as, VirtAddr(pages[1]), 0, Create::kNo) |= pte::kAccessed | pte::kDirty;
@@ -449,7 +451,9 @@ TEST_F(MmuTest, HarvestReadsAndClearsAccessedAndDirtyOf4KLeaves) {
   ASSERT_EQ(b.count(), 2u);
   EXPECT_EQ(b.page(0).value(), pages[0]);
   EXPECT_EQ(b.page(1).value(), pages[1]);
-  for (uint64_t va : pages) EXPECT_EQ(*mmu_.MmuWalk(as, VirtAddr(va), 0, Create::kNo) & (pte::kAccessed | pte::kDirty), 0u);
+  for (uint64_t va : pages) {
+    EXPECT_EQ(*mmu_.MmuWalk(as, VirtAddr(va), 0, Create::kNo) & (pte::kAccessed | pte::kDirty), 0u);
+  }
   ExpectMapped(as, pages[1], 0x5000 + 0x1ff000, PageSize::k4K, kUserRW);
   EXPECT_NE(*mmu_.MmuWalk(as, VirtAddr(kUserVa + 0x400000), 1, Create::kNo) & pte::kAccessed, 0u);
   TlbBatch again(TlbScope::kSpace);

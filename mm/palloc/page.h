@@ -70,7 +70,8 @@ struct Page {
   // under other locks.
   ModRef modref;    // 1: see ModRef
   uint8_t refage;   // 1: see kMaxRefAge
-  uint8_t aged;     // 1: the low byte of the pass that last aged the page
+  uint8_t aged;     // 1: the low byte of the pass that last aged the page (a new page's 0: a pass whose low
+                    //    byte is 0 skips its first ageing, which costs it one pass of age)
   uint8_t spare[3]; // 3: unused, keeps the size a power of two so an index is a shift
 };
 // 32 bytes: two descriptors per cache line and 8 MiB per GiB of RAM (0.8%); the upper bound.

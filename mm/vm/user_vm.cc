@@ -611,6 +611,7 @@ size_t FormatAge(const AgeCounts& c, char* buf, size_t cap) {
 }
 
 AgeCounts UserVm::Age(uint64_t pass) {
+  KASSERT(pages_.age != nullptr, "%s: an ageing pass without a UserPages::age hook", space_.name());
   struct Pass {
     UserPages& pages;
     uint64_t pass;

@@ -74,7 +74,9 @@ extern "C" int main(int argc, char** argv) {
   }
   kmem::user::PrintAge("age", s);
   const uint64_t old = s.ages[3] + s.ages[4];
-  if (old < cold_pages) Fail("age: FAIL: %lu pages of refage 4 or more, fewer than the %lu cold ones\n", old, cold_pages);
+  if (old < cold_pages) {
+    Fail("age: FAIL: %lu pages of refage 4 or more, fewer than the %lu cold ones\n", old, cold_pages);
+  }
   if (young(s) < hot_pages) {
     Fail("age: FAIL: %lu pages of refage 0 or 1, fewer than the %lu hot ones\n", young(s), hot_pages);
   }
