@@ -119,6 +119,7 @@ void Vmas(void*, uint64_t pid) {
 void Run(void*, unsigned n, const char* const* words) {
   char why[160];
   uint64_t pid;
+  if (!kernel::AgeStart()) Print("monitor: no thread for the page ageing: %s runs without it\n", words[0]);
   const kernel::ProcStatus st = kernel::SpawnDetached(n, words, kernel::kAnyCpu, &pid, why, sizeof why);
   if (st == kernel::ProcStatus::kOk) {
     Print("monitor: pid %lu (%s) started\n", pid, words[0]);
@@ -134,6 +135,8 @@ void Kill(void*, uint64_t pid) {
     Print("monitor: no running process %lu\n", pid);
   }
 }
+
+void Age(void*, uint64_t) { kernel::PrintAge(); }
 
 constexpr uint64_t kMaxPid = uint64_t{1} << 32;
 
@@ -153,6 +156,7 @@ constexpr monitor::Command kCommands[] = {
     {"run", "start PROGRAM [ARGS] in the background (user/)", ArgKind::kWords, 1,
      monitor::Monitor::kMaxWords - 1, nullptr, Run},
     {"kill", "end process PID", ArgKind::kCount, 1, kMaxPid, Kill},
+    {"age", "the latest page-ageing pass over every process", ArgKind::kNone, 0, 0, Age},
     {"leak", "allocate N blocks from Malloc and from Kmalloc and never free them", ArgKind::kCount, 1, 1000, Leak},
 };
 

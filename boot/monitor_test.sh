@@ -29,7 +29,8 @@ printf 'help\nmem\nmemmap\nbuddyinfo\npools\njson\nptdump\ncpus\nkva\ntlb\nfrobn
 # stress refused while it lives; the kill, then nothing left of it.
 printf 'run spin 1000000\nrun frobnicate\nrun\nps\nvmas 1\nstress 1\nkill 1\n' >&3
 wait_for "$serial" 'proc: pid 1 (spin) killed on cpu[0-9]*: killed by request$' 90 || fail "kill 1 did not end spin"
-printf 'vmas 1\nkill 1\nexit\n' >&3
+sleep 1  # the page ageing, started with spin's run, makes a pass every 100 ms
+printf 'vmas 1\nkill 1\nage\nexit\n' >&3
 wait "$qemu"
 status=$?
 [ $status -eq 0 ] || fail "qemu.sh exited with $status after exit: $(cat "$dir/qemu.log")"
@@ -42,7 +43,7 @@ answer() { log | awk -v cmd="kmem> $1" '$0 == cmd {on = 1; next} /^kmem> / {on =
 log | grep -q '^kmem: boot ok' || fail "no 'boot ok' after exit"
 log | grep -q '^monitor: left$' || fail "the monitor did not say it left"
 
-for name in mem memmap buddyinfo pools ptdump cpus kva json tlb stress ps vmas run kill leak help 'exit, quit'; do
+for name in mem memmap buddyinfo pools ptdump cpus kva json tlb stress ps vmas run kill age leak help 'exit, quit'; do
   answer help | grep -q "^  $name " || fail "help does not list $name"
 done
 
@@ -118,5 +119,9 @@ answer 'vmas 1' | grep -qE '^00400000-[0-9a-f]+ r-x text +resident [1-9]' || fai
 answer 'kill 1' | head -1 | grep -qx 'monitor: pid 1 will end at its next return to user mode' || fail "kill 1: $(answer 'kill 1')"
 log | grep -qx 'monitor: no process 1' || fail "vmas 1 after the kill did not say there is no process 1"
 log | grep -qx 'monitor: no running process 1' || fail "kill 1 after the kill did not say there is none"
+# The page ageing started with spin's run and has made passes since (spin's pages counted while it lived).
+counts='[0-9]+ pages: referenced [0-9]+, modified [0-9]+, ages 0:[0-9]+ 1:[0-9]+ 2-3:[0-9]+ 4-7:[0-9]+ 8\+:[0-9]+$'
+answer age | grep -qE "^age: pass [1-9][0-9]* over [0-9]+ processes, $counts" ||
+  fail "age: $(answer age)"
 
 echo "PASS: the monitor answers every command as the boot log says and leaves on exit"

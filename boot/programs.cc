@@ -251,6 +251,7 @@ void RunProgramsIfAsked(const char* cmdline, KernelPalloc& palloc) {
   const bool sharedtext = CmdlineHas(cmdline, "kmem.sharedtext");
   char* word = RunWord(cmdline, run, sizeof run);
   if (!suite && !bench && !pressure && !sharedtext && word == nullptr) return;
+  if (!kernel::AgeStart()) Print("run: no thread for the page ageing: the programs run without it\n");
   const MemCounts before = CountMem(palloc);
   if (bench) UserBench();
   unsigned n = 0, ok = 0;

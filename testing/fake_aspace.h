@@ -1,6 +1,7 @@
 // An ArchAspace for host tests of the portable address-space layer: a model of page-granular mappings that
 // records each call in order (the flushes it is asked for are counted per CPU, not logged). Unmap and
-// Protect put each page they change into the batch. A test can force every call's answer (`answer`) or make Map run out of table
+// Protect put each page they change into the batch, Harvest each page whose accessed or dirty bit (set by
+// the test) it cleared. A test can force every call's answer (`answer`) or make Map run out of table
 // memory after a number of calls (`maps_left`), to reach the callers' error paths.
 #pragma once
 
@@ -23,7 +24,9 @@ class FakeArchAspace final : public ArchAspace {
     for (uint64_t off = 0; off < size; off += kPageSize) {
       if (pages.count(va.value() + off) != 0) return VmStatus::kAlreadyMapped;
     }
-    for (uint64_t off = 0; off < size; off += kPageSize) pages[va.value() + off] = {pa + off, prot, cache};
+    for (uint64_t off = 0; off < size; off += kPageSize) {
+      pages[va.value() + off] = {pa + off, prot, cache, AccessBits::kNone};
+    }
     return VmStatus::kOk;
   }
   VmStatus Unmap(VirtAddr va, uint64_t size, TlbBatch& batch) override {
@@ -50,7 +53,7 @@ class FakeArchAspace final : public ArchAspace {
     if (answer != VmStatus::kOk) return answer;
     auto it = pages.find(va.value());
     if (it == pages.end()) return VmStatus::kNotMapped;
-    it->second = {pa, prot, CacheMode::kCached};
+    it->second = {pa, prot, CacheMode::kCached, AccessBits::kNone};
     batch.AddPage(va);
     return VmStatus::kOk;
   }
@@ -60,6 +63,18 @@ class FakeArchAspace final : public ArchAspace {
     auto it = pages.find(va.AlignedDown(kPageSize).value());
     if (it == pages.end()) return VmStatus::kNotMapped;
     *out = VmMapping{it->second.pa + (va.value() & (kPageSize - 1)), kPageSize, it->second.prot, it->second.cache};
+    return VmStatus::kOk;
+  }
+  // A test sets a page's accessed and dirty bits (Page below), as the MMU would on an access.
+  VmStatus Harvest(VirtAddr va, uint64_t size, HarvestFn visit, void* ctx, TlbBatch& batch) override {
+    Log("harvest", va, size);
+    if (answer != VmStatus::kOk) return answer;
+    for (auto it = pages.lower_bound(va.value()); it != pages.end() && it->first - va.value() < size; ++it) {
+      const AccessBits found = it->second.bits;
+      it->second.bits = AccessBits::kNone;
+      if (found != AccessBits::kNone) batch.AddPage(VirtAddr(it->first));
+      visit(ctx, VirtAddr(it->first), it->second.pa, found);
+    }
     return VmStatus::kOk;
   }
   TlbDone FlushHere(const TlbBatch& batch) override {
@@ -75,6 +90,7 @@ class FakeArchAspace final : public ArchAspace {
     PhysAddr pa;
     Prot prot;
     CacheMode cache;
+    AccessBits bits = AccessBits::kNone;  // what the translation recorded since the last Harvest
   };
   std::map<uint64_t, Page> pages;  // page-aligned va -> its mapping
   std::vector<std::string> calls;

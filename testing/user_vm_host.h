@@ -66,7 +66,7 @@ class HostUserPages {
   explicit HostUserPages(const PhysArena& arena)
       : palloc_({BankRange{arena.base(), arena.size() / kPageSize}}, kColours), inner_(PallocUserPages(*palloc_)) {}
 
-  UserPages source() { return UserPages{&NewPage, &PutPage, &Ref, &Sole, this}; }
+  UserPages source() { return UserPages{&NewPage, &PutPage, &Ref, &Sole, &Age, this}; }
   P& palloc() { return *palloc_; }
   // After this many more pages, new_page fails; -1 means never.
   void set_budget(long n) { budget_ = n; }
@@ -90,6 +90,11 @@ class HostUserPages {
   static bool Sole(void* ctx, PhysAddr pa) {
     auto& self = *static_cast<HostUserPages*>(ctx);
     return self.inner_.sole(self.inner_.ctx, pa);
+  }
+
+  static PageAgeing Age(void* ctx, PhysAddr pa, AccessBits found, uint64_t pass) {
+    auto& self = *static_cast<HostUserPages*>(ctx);
+    return self.inner_.age(self.inner_.ctx, pa, found, pass);
   }
 
   HostPalloc<ColourBackend> palloc_;

@@ -29,6 +29,8 @@ expect() {
 
 readonly SEGV=139  # 128 + SIGSEGV
 expect 0 '^hello: hello from user space, pid [0-9]+$' hello
+# Linux's memstat has no ageing passes: age says so within its wait rather than pass.
+expect 1 '^age: FAIL: no ageing pass in 50 ms' age 16 64 50
 expect 0 '^memhog: 16 MiB ok$' memhog
 expect 0 '^memhog: 3 MiB ok$' memhog 3
 expect 0 '^pressure: 2 MiB ok$' pressure 2 0 10

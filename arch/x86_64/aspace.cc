@@ -68,6 +68,21 @@ VmStatus X86Aspace::Query(VirtAddr va, VmMapping* out) {
   return VmStatus::kOk;
 }
 
+VmStatus X86Aspace::Harvest(VirtAddr va, uint64_t size, HarvestFn visit, void* ctx, TlbBatch& batch) {
+  struct Portable {
+    HarvestFn visit;
+    void* ctx;
+  } portable{visit, ctx};
+  const HarvestVisitor leaf = [](void* c, VirtAddr at, uint64_t e) {
+    const Portable& p = *static_cast<Portable*>(c);
+    AccessBits found = AccessBits::kNone;
+    if ((e & pte::kAccessed) != 0) found = found | AccessBits::kAccessed;
+    if ((e & pte::kDirty) != 0) found = found | AccessBits::kDirty;
+    p.visit(p.ctx, at, PhysAddr(e & pte::kAddrMask), found);
+  };
+  return VmStatusOf(mmu_->Harvest(root(), va, size, leaf, &portable, batch));
+}
+
 void X86Aspace::Release() {
   KASSERT(kind_ == AddressSpace::Kind::kUser, "releasing the kernel's tables 0x%lx", root_.value());
   mmu_->MmuRelease(root_);

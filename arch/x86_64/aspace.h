@@ -23,6 +23,7 @@ class X86Aspace final : public ArchAspace {
   VmStatus Protect(VirtAddr va, uint64_t size, Prot prot, TlbBatch& batch) override;
   VmStatus Remap(VirtAddr va, PhysAddr pa, Prot prot, TlbBatch& batch) override;
   VmStatus Query(VirtAddr va, VmMapping* out) override;
+  VmStatus Harvest(VirtAddr va, uint64_t size, HarvestFn visit, void* ctx, TlbBatch& batch) override;
   TlbDone FlushHere(const TlbBatch& batch) override { return mmu_->FlushHere(batch); }
   void Reclaim(TlbBatch& batch) override { mmu_->Reclaim(batch); }
   void Activate(TlbReuse reuse) override { mmu_->MmuSwitch(root(), pcid_, reuse); }

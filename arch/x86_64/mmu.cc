@@ -448,6 +448,40 @@ MmuStatus Mmu::Repoint(PhysAddr table, VirtAddr va, PhysAddr pa, Attr attrs, Tlb
   return MmuStatus::kOk;
 }
 
+MmuStatus Mmu::Harvest(PhysAddr table, VirtAddr va, uint64_t size, HarvestVisitor visit, void* ctx, TlbBatch& b) {
+  TablesLock hold(*this, table);
+  uint64_t* const top = LiveTop(table, "harvest");
+  if (MmuStatus s = CheckRange(table, va, size); s != MmuStatus::kOk) return s;
+  constexpr uint64_t kUse = pte::kAccessed | pte::kDirty;
+  uint64_t left = size;
+  VirtAddr cur = va;
+  while (left > 0) {
+    WalkPath path;
+    uint64_t* e = Walk(top, cur, 0, Create::kNo, path);
+    if (e == nullptr) {  // a hole, or a large leaf, at path.level: the rest of it is skipped
+      const uint64_t span = LevelSize(path.level) - (cur.value() & (LevelSize(path.level) - 1));
+      if (span >= left) break;
+      left -= span;
+      cur = cur + span;
+      continue;
+    }
+    // The rest of this leaf table takes no new walk.
+    for (uint64_t* const end = e - PteIndex(cur, 0) + kEntriesPerTable; e != end && left > 0; ++e) {
+      uint64_t was = __atomic_load_n(e, __ATOMIC_RELAXED);
+      if ((was & pte::kPresent) != 0) {
+        if ((was & kUse) != 0) {
+          was = __atomic_fetch_and(e, ~kUse, __ATOMIC_RELAXED);
+          b.AddPage(cur);
+        }
+        visit(ctx, cur, was);
+      }
+      left -= kPageSize;
+      cur = cur + kPageSize;
+    }
+  }
+  return MmuStatus::kOk;
+}
+
 MmuStatus Mmu::Punmap(PhysAddr table, VirtAddr va, uint64_t size) {
   TlbBatch b(ScopeOf(va));
   const MmuStatus s = Punmap(table, va, size, b);

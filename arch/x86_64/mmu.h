@@ -111,6 +111,8 @@ struct WalkPath {
 
 // Visits each leaf mapping of a table in address order; `level` says its page size.
 using LeafVisitor = void (*)(void* ctx, VirtAddr va, unsigned level, uint64_t pte);
+// Harvest's visitor: the 4 KiB leaf at va as it was before its accessed and dirty bits were cleared.
+using HarvestVisitor = void (*)(void* ctx, VirtAddr va, uint64_t pte);
 
 class Mmu {
  public:
@@ -178,6 +180,13 @@ class Mmu {
   // shared page's place); kNotMapped unless a 4 KiB leaf maps va. No table is made or freed, so it never
   // runs out of memory. O(levels).
   MmuStatus Repoint(PhysAddr table, VirtAddr va, PhysAddr pa, Attr attrs, TlbBatch& batch);
+
+  // Clears the accessed and dirty bits of every present 4 KiB leaf in [va, va + size) (larger leaves and
+  // holes are skipped) and calls visit with each leaf as it was, in address order; each leaf that had
+  // either bit goes into the batch. The bits are cleared by an atomic AND: another CPU's page walker may
+  // set them at any moment, and a plain store would lose a dirty bit set between its read and its write.
+  // O(levels) per leaf table met plus O(1) per leaf.
+  MmuStatus Harvest(PhysAddr table, VirtAddr va, uint64_t size, HarvestVisitor visit, void* ctx, TlbBatch& batch);
 
   // The batch on this CPU: each page by invlpg, or past TlbBatch::kMaxPages the whole TLB (global scope:
   // CR4.PGE toggled; a space's: its CR3 reloaded with flush). For a space's batch the space is loaded here.

@@ -407,6 +407,63 @@ TEST_F(MmuTest, RepointRefusesALargePage) {
   ExpectMapped(kernel_, kDm + 0x1000, 0x1000, PageSize::k2M, kRW);
 }
 
+// Three user pages across a 2 MiB boundary with a hole between, and a 2 MiB page after them:
+//   kUserVa  +1000 (hole)  +1ff000 | +200000        +400000 .. +600000 (one 2 MiB leaf)
+//   A         -            A D     | -
+// Harvest reports the three 4 KiB leaves with their bits, clears them, batches the two that had any, and
+// skips the large leaf; a second harvest finds nothing set and batches nothing.
+TEST_F(MmuTest, HarvestReadsAndClearsAccessedAndDirtyOf4KLeaves) {
+  PhysAddr as;
+  ASSERT_EQ(mmu_.NewAddressSpace(&as), MmuStatus::kOk);
+  const uint64_t pages[] = {kUserVa, kUserVa + 0x1ff000, kUserVa + 0x200000};
+  for (uint64_t va : pages) {
+    ASSERT_EQ(mmu_.Pmap(as, PhysAddr(va - kUserVa + 0x5000), VirtAddr(va), kPageSize, kUserRW), MmuStatus::kOk);
+  }
+  ASSERT_EQ(mmu_.Pmap(as, PhysAddr(0x400000), VirtAddr(kUserVa + 0x400000), k2M, kUserRW), MmuStatus::kOk);
+  *mmu_.MmuWalk(as, VirtAddr(pages[0]), 0, Create::kNo) |= pte::kAccessed;
+  *mmu_.MmuWalk(as, VirtAddr(pages[1]), 0, Create::kNo) |= pte::kAccessed | pte::kDirty;
+  *mmu_.MmuWalk(as, VirtAddr(kUserVa + 0x400000), 1, Create::kNo) |= pte::kAccessed;
+  struct Seen {
+    uint64_t va, pa, bits;
+  };
+  const auto harvest = [&](TlbBatch& b) {
+    std::vector<Seen> seen;
+    EXPECT_EQ(mmu_.Harvest(
+                  as, VirtAddr(kUserVa), 0x600000,
+                  [](void* ctx, VirtAddr va, uint64_t e) {
+                    static_cast<std::vector<Seen>*>(ctx)->push_back(
+                        {va.value(), e & pte::kAddrMask, e & (pte::kAccessed | pte::kDirty)});
+                  },
+                  &seen, b),
+              MmuStatus::kOk);
+    return seen;
+  };
+  TlbBatch b(TlbScope::kSpace);
+  std::vector<Seen> seen = harvest(b);
+  ASSERT_EQ(seen.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(seen[i].va, pages[i]);
+    EXPECT_EQ(seen[i].pa, pages[i] - kUserVa + 0x5000);
+  }
+  EXPECT_EQ(seen[0].bits, pte::kAccessed);
+  EXPECT_EQ(seen[1].bits, pte::kAccessed | pte::kDirty);
+  EXPECT_EQ(seen[2].bits, 0u);
+  ASSERT_EQ(b.count(), 2u);
+  EXPECT_EQ(b.page(0).value(), pages[0]);
+  EXPECT_EQ(b.page(1).value(), pages[1]);
+  for (uint64_t va : pages) {
+    EXPECT_EQ(*mmu_.MmuWalk(as, VirtAddr(va), 0, Create::kNo) & (pte::kAccessed | pte::kDirty), 0u);
+  }
+  ExpectMapped(as, pages[1], 0x5000 + 0x1ff000, PageSize::k4K, kUserRW);
+  EXPECT_NE(*mmu_.MmuWalk(as, VirtAddr(kUserVa + 0x400000), 1, Create::kNo) & pte::kAccessed, 0u);
+  TlbBatch again(TlbScope::kSpace);
+  seen = harvest(again);
+  EXPECT_EQ(seen.size(), 3u);
+  for (const Seen& s : seen) EXPECT_EQ(s.bits, 0u);
+  EXPECT_TRUE(again.empty());
+  mmu_.MmuRelease(as);
+}
+
 TEST_F(MmuTest, UnmapFlushesEachPageUpToTheBatchLimit) {
   const uint64_t n = TlbBatch::kMaxPages;
   ASSERT_EQ(mmu_.Pmap(kernel_, PhysAddr(0), VirtAddr(kDm), n * kPageSize, kRW), MmuStatus::kOk);

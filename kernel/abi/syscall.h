@@ -65,6 +65,9 @@ struct VmaStat {
 };
 static_assert(sizeof(VmaStat) == 32, "VmaStat is part of the user ABI");
 
+// The buckets of MemStat::ages, by a page's refage (ageing passes in a row that found it unused).
+inline constexpr uint64_t kAgeBuckets = 5;  // refage 0, 1, 2-3, 4-7, 8 and more
+
 struct MemStat {
   uint64_t pid;
   uint64_t vmas;            // how many VMAs the process has
@@ -82,7 +85,15 @@ struct MemStat {
   uint64_t images;
   uint64_t image_users;
   uint64_t image_pages;
+  // The latest ageing pass over the process (the kernel's runs ten a second): its number, 0 before the
+  // first; the resident pages it looked at; those used since the pass before; those ever written; and how
+  // many of them are in each age bucket.
+  uint64_t age_pass;
+  uint64_t aged_pages;
+  uint64_t referenced_pages;
+  uint64_t modified_pages;
+  uint64_t ages[kAgeBuckets];
 };
-static_assert(sizeof(MemStat) == 88, "MemStat is part of the user ABI");
+static_assert(sizeof(MemStat) == 160, "MemStat is part of the user ABI");
 
 }  // namespace kmem::abi

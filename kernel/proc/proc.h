@@ -124,4 +124,19 @@ uint64_t SmallocSleeps();
 // one "smalloc: self-test:" line.
 void SmallocSelfTest(const pool::PoolSync& sync);
 
+// Page ageing (age.cc): starts, once, the kernel thread that ten times a second harvests the accessed and
+// dirty bits of every live process's resident pages into their descriptors (UserVm::Age); false when no
+// thread could be made (a later call tries again). Whoever counts pages before and after programs starts
+// it before counting: the thread's stack stays.
+bool AgeStart();
+// The latest pass: its number (0: none yet), the processes it aged and what their pages said.
+struct AgeTotals {
+  uint64_t pass;
+  uint64_t processes;
+  AgeCounts counts;
+};
+AgeTotals AgeTotalsNow();
+// "age: pass N over P processes, N pages: referenced R, modified M, ages 0:a 1:b 2-3:c 4-7:d 8+:e".
+void PrintAge();
+
 }  // namespace kmem::kernel

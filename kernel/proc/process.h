@@ -57,6 +57,9 @@ class Process {
   uint32_t pwaiting = 0;
   uint64_t pwaits = 0;
   uint64_t turn = 0;  // pressure.cc's (atomic): its place in the line for the pressure, 0: not in it
+  // age.cc's, under `lock`: the latest ageing pass over the process (0: none yet) and what it found.
+  uint64_t age_pass = 0;
+  AgeCounts age = {};
 
   // The process table's (table.cc), under its lock: the next live process, how many callers hold this one
   // pinned (it is not freed while any does), and whether it has ended (its memory given back).
@@ -88,6 +91,10 @@ void Started(Process& p, Thread* t);
 void MarkEnded(Process& p);
 // Takes `p` out of the table once nobody holds it pinned; then it may be freed.
 void Unregister(Process& p);
+// Calls fn(ctx, p) for each live process that has not ended, pinned, with the table's lock dropped so that
+// fn may take the process's lock. It pins 128 at a time: processes that start or end meanwhile shift the
+// later batches, so one may be visited twice or missed.
+void ForEachLive(void (*fn)(void* ctx, Process& p), void* ctx);
 
 // threads (process.cc): a new thread of `p` at entry with rdi = arg, rsp = sp, its tid or a negated abi::Err;
 // waiting for thread `tid` of `p` to end and freeing it: its tid with *status its status, or Err::kInval.

@@ -95,6 +95,12 @@ int64_t Memstat(Process& p, uint64_t out, uint64_t vmas, uint64_t cap) {
   p.lock.Lock();
   totals.vmas = p.vm.Stats(&totals.resident_pages, nullptr, 0);
   const UserVm::SharedText text = p.vm.Text();
+  totals.age_pass = p.age_pass;
+  totals.aged_pages = p.age.pages;
+  totals.referenced_pages = p.age.referenced;
+  totals.modified_pages = p.age.modified;
+  static_assert(abi::kAgeBuckets == AgeCounts::kBuckets, "memstat's age buckets are UserVm's");
+  for (unsigned b = 0; b < AgeCounts::kBuckets; ++b) totals.ages[b] = p.age.ages[b];
   p.lock.Unlock();
   const ImageStats images = ImageCacheStats();
   totals.text_pages = text.pages;

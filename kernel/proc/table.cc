@@ -102,6 +102,30 @@ uint64_t ListProcesses(ProcInfo* out, uint64_t cap) {
   return count;
 }
 
+void ForEachLive(void (*fn)(void* ctx, Process& p), void* ctx) {
+  constexpr unsigned kBatch = 128;
+  Process* pinned[kBatch];
+  uint64_t done = 0;  // how many of the list's not-ended processes earlier batches took
+  for (;;) {
+    unsigned n = 0;
+    {
+      LockGuard g(table_lock);
+      uint64_t seen = 0;
+      for (Process* p = live; p != nullptr && n < kBatch; p = p->next_live) {
+        if (p->ended || seen++ < done) continue;
+        ++p->pins;
+        pinned[n++] = p;
+      }
+    }
+    for (unsigned i = 0; i < n; ++i) {
+      fn(ctx, *pinned[i]);
+      Unpin(*pinned[i]);
+    }
+    if (n < kBatch) return;
+    done += n;
+  }
+}
+
 bool PrintVmas(uint64_t pid) {
   Process* p = Pin(pid);
   if (p == nullptr) return false;

@@ -18,13 +18,24 @@ inline constexpr unsigned kOrders = kMaxOrder + 1;
 inline constexpr unsigned kMaxBanks = kMaxRamBanks;
 inline constexpr unsigned kAnyColour = ~0u;
 
-// The bits the MMU code keeps per page (9front's Page.modref) and two bits Validate borrows while it walks.
+// The two bits Validate borrows in `flags` while it walks.
 enum class PageFlag : uint8_t {
-  kModified = 1 << 0,
-  kReferenced = 1 << 1,
   kValidateMark = 1 << 7,
   kValidateAllocMark = 1 << 6,
 };
+
+// 9front's Page.modref: what the page-table accessed and dirty bits of a user page's translations said,
+// gathered by the ageing pass (AgePage). kModified stays set until the page is freed: the dirty bit it came
+// from was cleared, and only writing the page out (swap, not in kmem) could make it clean again.
+enum class ModRef : uint8_t {
+  kModified = 1 << 0,    // some translation was written through
+  kReferenced = 1 << 1,  // some translation was used in the pass that last aged the page
+};
+constexpr ModRef operator|(ModRef a, ModRef b) { return ModRef(static_cast<uint8_t>(a) | static_cast<uint8_t>(b)); }
+constexpr bool Has(ModRef set, ModRef m) { return (static_cast<uint8_t>(set) & static_cast<uint8_t>(m)) != 0; }
+
+// 9front's refage: passes in a row that found a user page unreferenced, up to kMaxRefAge.
+inline constexpr uint8_t kMaxRefAge = 255;
 
 // A user page's reference count. Ref panics rather than take it past kMaxPageRef: wrapping to 0 would
 // let the next PutPage free the page under its remaining holders.
@@ -54,10 +65,40 @@ struct Page {
   uint8_t flags;    // 1: PageFlag bits
   PageUse use;      // 1: see PageUse; written by the CPU that holds the block
   uint8_t order;    // 1: the order of the block this frame heads while `use` is kCached or kBlock
-  uint8_t spare[6]; // 6: unused, keeps the size a power of two so an index is a shift
+  // The ageing of a user page (AgePage, by the one ageing pass, under the lock of a space that maps it);
+  // all 0 from the free lists. A byte each of their own, apart from `flags`: Validate's marks are written
+  // under other locks.
+  ModRef modref;    // 1: see ModRef
+  uint8_t refage;   // 1: see kMaxRefAge
+  uint8_t aged;     // 1: the low byte of the pass that last aged the page (a new page's 0: a pass whose low
+                    //    byte is 0 skips its first ageing, which costs it one pass of age)
+  uint8_t spare[3]; // 3: unused, keeps the size a power of two so an index is a shift
 };
 // 32 bytes: two descriptors per cache line and 8 MiB per GiB of RAM (0.8%); the upper bound.
 static_assert(sizeof(Page) == 32, "Page must stay 32 bytes: descriptor arrays are 1/128 of RAM");
+
+// What one translation of a user page showed a pass: its accessed bit as kReferenced and its dirty bit as
+// kModified, both cleared there since. AgePage folds that into the page for pass `pass` (a count of
+// passes; the page keeps its low byte): the pass's first look at the page drops kReferenced and adds one to
+// refage (up to kMaxRefAge), and any look that found the page referenced sets kReferenced and refage 0.
+// A page fork shares is looked at by each space that maps it, and so ages once a pass however many do,
+// and is young if any of them used it. kModified accumulates. Returns the page's modref and refage. O(1).
+struct PageAge {
+  ModRef modref;
+  uint8_t refage;
+};
+inline PageAge AgePage(Page& page, ModRef found, uint64_t pass) {
+  const auto stamp = static_cast<uint8_t>(pass);
+  auto bits = static_cast<uint8_t>(page.modref);
+  if (page.aged != stamp) {
+    page.aged = stamp;
+    bits &= static_cast<uint8_t>(~static_cast<uint8_t>(ModRef::kReferenced));
+    if (page.refage < kMaxRefAge) ++page.refage;
+  }
+  if (Has(found, ModRef::kReferenced)) page.refage = 0;
+  page.modref = ModRef(bits | static_cast<uint8_t>(found));
+  return PageAge{page.modref, page.refage};
+}
 
 // Whether a backend honours Alloc's colour hint (the colour backend) or ignores it (the buddy backend).
 // Palloc's per-CPU caches do not sort pages by colour, so a coloured request to a backend that honours

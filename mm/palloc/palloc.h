@@ -260,6 +260,10 @@ class Palloc {
       KASSERT(i + 1 < n || p == tail, "freepages chain of %lu pages does not end at its tail", n);
       p->va = 0;
       p->flags = 0;
+      // A page handed out again starts young and clean: its ageing was its last holders'.
+      p->modref = ModRef{};
+      p->refage = 0;
+      p->aged = 0;
       Free(p, 0, PageUse::kUser, "freepages");
       p = next;
     }
@@ -638,7 +642,7 @@ class Palloc {
     }
     for (uint64_t p = 0; p < npages; ++p) {
       bank.pages[p] = Page{nullptr, 0, 0, static_cast<uint16_t>((bank.base + p) & (colours_ - 1)),
-                           static_cast<uint8_t>(index), 0, PageUse::kZone, 0, {}};
+                           static_cast<uint8_t>(index), 0, PageUse::kZone, 0, ModRef{}, 0, 0, {}};
     }
     Zone& z = zones_[zone];
     if (z.nbanks == 0) z.first_bank = index;
@@ -924,6 +928,8 @@ class Palloc {
       Page* p = head + i;
       KASSERT((p->flags & kMark) == 0, "pa 0x%lx is free twice", Pa(p).value());
       KASSERT(p->ref == 0, "pa 0x%lx is free but has %u references", Pa(p).value(), p->ref);
+      KASSERT(p->modref == ModRef{} && p->refage == 0, "pa 0x%lx is free but keeps ageing: modref 0x%x refage %u",
+              Pa(p).value(), static_cast<unsigned>(p->modref), p->refage);
       p->flags |= kMark;
     }
     return size;

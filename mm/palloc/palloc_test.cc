@@ -196,6 +196,23 @@ TYPED_TEST(PallocTest, PutPageFreesAtTheLastReference) {
   p->Validate();
 }
 
+// A page aged old and dirty, then freed and handed out again, starts young and clean; Validate checks that
+// no free page keeps ageing.
+TYPED_TEST(PallocTest, FreedPageForgetsItsAgeing) {
+  HostPalloc<TypeParam> p(PcBanks(4), 8);
+  Page* page = p->NewPage(VirtAddr(0x7000));
+  const PhysAddr pa = p->Pa(page);
+  for (uint64_t pass = 1; pass <= 5; ++pass) AgePage(*page, pass == 1 ? ModRef::kModified : ModRef{}, pass);
+  EXPECT_EQ(page->refage, 5);
+  EXPECT_EQ(page->modref, ModRef::kModified);
+  p->PutPage(page);
+  p->Validate();
+  Page* again = p->PageOf(pa);
+  EXPECT_EQ(again->modref, ModRef{});
+  EXPECT_EQ(again->refage, 0);
+  EXPECT_EQ(again->aged, 0);
+}
+
 TYPED_TEST(PallocTest, FreePagesTakesAChain) {
   HostPalloc<TypeParam> p(PcBanks(5), 8);
   Page* head = nullptr;
@@ -367,6 +384,47 @@ TYPED_TEST(PallocTest, ZonesAreTakenFromTheHighestAllowedDown) {
   EXPECT_EQ(q->TryAllocContig(0, PallocZone::kDma32).status, PallocStatus::kNoMemory);
   EXPECT_EQ(q->ZoneOf(q->TryAllocContig(0).page), PallocZone::kNormal);
   q->Validate();
+}
+
+// refage counts the passes in a row that found the page unreferenced; a referenced look resets it.
+TEST(AgePage, AgesUnreferencedPassesAndResetsOnAReference) {
+  Page page{};
+  EXPECT_EQ(AgePage(page, ModRef{}, 1).refage, 1);
+  EXPECT_EQ(AgePage(page, ModRef{}, 2).refage, 2);
+  const PageAge young = AgePage(page, ModRef::kReferenced, 3);
+  EXPECT_EQ(young.refage, 0);
+  EXPECT_EQ(young.modref, ModRef::kReferenced);
+  const PageAge old = AgePage(page, ModRef{}, 4);
+  EXPECT_EQ(old.refage, 1);
+  EXPECT_EQ(old.modref, ModRef{});
+}
+
+// Two spaces map one page (fork): the pass ages it once, and it is young if either used it, in either order.
+TEST(AgePage, ASharedPageAgesOncePerPass) {
+  Page page{};
+  AgePage(page, ModRef{}, 1);
+  EXPECT_EQ(AgePage(page, ModRef{}, 1).refage, 1);
+  AgePage(page, ModRef{}, 2);
+  EXPECT_EQ(AgePage(page, ModRef::kReferenced, 2).refage, 0);
+  AgePage(page, ModRef::kReferenced, 3);
+  const PageAge later = AgePage(page, ModRef{}, 3);
+  EXPECT_EQ(later.refage, 0);
+  EXPECT_EQ(later.modref, ModRef::kReferenced);
+}
+
+// kModified stays once a dirty bit was seen: the bit was cleared, and nothing has written the page out.
+TEST(AgePage, ModifiedAccumulates) {
+  Page page{};
+  AgePage(page, ModRef::kModified | ModRef::kReferenced, 1);
+  const PageAge a = AgePage(page, ModRef{}, 2);
+  EXPECT_EQ(a.modref, ModRef::kModified);
+  EXPECT_EQ(a.refage, 1);
+}
+
+TEST(AgePage, RefageSaturates) {
+  Page page{};
+  for (uint64_t pass = 1; pass <= 1000; ++pass) AgePage(page, ModRef{}, pass);
+  EXPECT_EQ(page.refage, kMaxRefAge);
 }
 
 TEST(Palloc, GlobalStartsEmptyWithoutAConstructor) {

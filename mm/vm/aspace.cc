@@ -58,6 +58,10 @@ VmStatus AddressSpace::Remap(VirtAddr va, PhysAddr pa, Prot prot) {
   return Changed("remap", [&](TlbBatch& batch) { return arch_.Remap(va, pa, prot, batch); });
 }
 
+VmStatus AddressSpace::Harvest(VirtAddr va, uint64_t size, HarvestFn visit, void* ctx) {
+  return Changed("harvest", [&](TlbBatch& batch) { return arch_.Harvest(va, size, visit, ctx, batch); });
+}
+
 // The targets are read after the change, under no lock: a CPU that loads the space later either finds it
 // in tlb_cpus_ (and is asked here) or loads it with a flush, which sees the changed tables.
 void AddressSpace::Shootdown(TlbBatch& batch) {

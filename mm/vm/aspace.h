@@ -46,6 +46,16 @@ struct VmMapping {
   CacheMode cache;
 };
 
+// What a 4 KiB page's translation recorded since it was last harvested: the accessed bit (any use) and
+// the dirty bit (a write), which the MMU sets as it uses the translation.
+enum class AccessBits : uint8_t { kNone = 0, kAccessed = 1 << 0, kDirty = 1 << 1 };
+constexpr AccessBits operator|(AccessBits a, AccessBits b) {
+  return AccessBits(static_cast<uint8_t>(a) | static_cast<uint8_t>(b));
+}
+constexpr bool Has(AccessBits set, AccessBits b) { return (static_cast<uint8_t>(set) & static_cast<uint8_t>(b)) != 0; }
+// Harvest's visitor: the page at va maps pa, and its translation had `found` (now cleared).
+using HarvestFn = void (*)(void* ctx, VirtAddr va, PhysAddr pa, AccessBits found);
+
 // One space's translation tables, as an architecture keeps them. A change collects what it made stale in
 // `batch` (tlb.h) and flushes nothing; AddressSpace runs the batch on the CPUs that need it, then Reclaim.
 class ArchAspace {
@@ -60,6 +70,20 @@ class ArchAspace {
   // va. Makes and frees no table: it cannot run out of memory.
   virtual VmStatus Remap(VirtAddr va, PhysAddr pa, Prot prot, TlbBatch& batch) = 0;
   virtual VmStatus Query(VirtAddr va, VmMapping* out) = 0;
+  // The ageing pass's look at [va, va + size): for every 4 KiB page mapped there, in address order, reads
+  // and clears its accessed and dirty bits and calls visit with what they were (larger pages and holes are
+  // skipped: user spaces map 4 KiB pages only). Every page whose bits it cleared goes into `batch`.
+  //
+  // The flush is needed, unlike Linux's ptep_clear_flush_young on x86, which skips it: an x86 CPU sets the
+  // accessed bit only when it fills a TLB entry, so a page whose entry stays cached (a process running on
+  // one CPU, or a PCID keeping its entries across switches) is used again and again without the bit coming
+  // back, and would look cold to every later pass, the hot pages first. Linux can accept that because it
+  // looks at the bit rarely, under pressure, and a wrong guess costs one refault; kmem ages every resident
+  // page ten times a second, and a pass's shootdown (past TlbBatch::kMaxPages one flush of the space, what
+  // a switch costs) is cheap against that. The dirty bit does not need it: what it said is kept in the page
+  // (modref) until the page is freed, so a write through a cached entry that does not set it again loses
+  // nothing.
+  virtual VmStatus Harvest(VirtAddr va, uint64_t size, HarvestFn visit, void* ctx, TlbBatch& batch) = 0;
   // Drops the calling CPU's entries for `batch`: the space is loaded here, or its entries are global.
   // Interrupts are off. Says whether it took the pages one by one or flushed everything.
   virtual TlbDone FlushHere(const TlbBatch& batch) = 0;
@@ -90,6 +114,9 @@ class AddressSpace {
   VmStatus Protect(VirtAddr va, uint64_t size, Prot prot);
   VmStatus Remap(VirtAddr va, PhysAddr pa, Prot prot);
   VmStatus Query(VirtAddr va, VmMapping* out);
+  // ArchAspace::Harvest under the space's lock (visit runs under it: it must not sleep or take a lock of
+  // the address-space level or above), then the shootdown of what it cleared.
+  VmStatus Harvest(VirtAddr va, uint64_t size, HarvestFn visit, void* ctx);
 
   // Loads the space on the calling CPU, which leaves the space it had loaded (the per-CPU `current`).
   void Activate();

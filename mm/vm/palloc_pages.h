@@ -26,8 +26,8 @@ PageSource PallocPages(P& palloc) {
   };
 }
 
-// A user page from TryNewPage (it fails rather than sleeps: a fault reports kNoMemory), and Ref, PutPage and
-// the reference count of the descriptor behind a physical address. O(1) on palloc's fast path, plus
+// A user page from TryNewPage (it fails rather than sleeps: a fault reports kNoMemory), and Ref, PutPage,
+// the reference count and AgePage of the descriptor behind a physical address. O(1) on palloc's fast path, plus
 // PageOf's O(log banks).
 template <typename P>
 UserPages PallocUserPages(P& palloc) {
@@ -50,6 +50,14 @@ UserPages PallocUserPages(P& palloc) {
       [](void* ctx, PhysAddr pa) {
         P& p = *static_cast<P*>(ctx);
         return p.Refs(p.PageOf(pa)) == 1;
+      },
+      [](void* ctx, PhysAddr pa, AccessBits found, uint64_t pass) {
+        P& p = *static_cast<P*>(ctx);
+        ModRef seen{};
+        if (Has(found, AccessBits::kAccessed)) seen = seen | ModRef::kReferenced;
+        if (Has(found, AccessBits::kDirty)) seen = seen | ModRef::kModified;
+        const PageAge a = AgePage(*p.PageOf(pa), seen, pass);
+        return PageAgeing{Has(a.modref, ModRef::kReferenced), Has(a.modref, ModRef::kModified), a.refage};
       },
       &palloc,
   };

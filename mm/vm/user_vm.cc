@@ -646,6 +646,38 @@ uint64_t UserVm::Stats(uint64_t* resident, Vma* out, uint64_t cap) const {
   return i;
 }
 
+size_t FormatAge(const AgeCounts& c, char* buf, size_t cap) {
+  size_t len = FormatTo(buf, cap, "%lu pages: referenced %lu, modified %lu, ages", c.pages, c.referenced, c.modified);
+  for (unsigned b = 0; b < AgeCounts::kBuckets; ++b) {
+    len += FormatTo(buf + Min(len, cap), cap - Min(len, cap), " %s:%lu", AgeCounts::kBucketNames[b], c.ages[b]);
+  }
+  return len;
+}
+
+AgeCounts UserVm::Age(uint64_t pass) {
+  KASSERT(pages_.age != nullptr, "%s: an ageing pass without a UserPages::age hook", space_.name());
+  struct Pass {
+    UserPages& pages;
+    uint64_t pass;
+    AgeCounts counts;
+  } p{pages_, pass, {}};
+  const HarvestFn visit = [](void* ctx, VirtAddr, PhysAddr pa, AccessBits found) {
+    Pass& q = *static_cast<Pass*>(ctx);
+    q.counts.Count(q.pages.age(q.pages.ctx, pa, found, q.pass));
+  };
+  for (const VmaNode* n = tree_.First(); n != nullptr; n = VmaTree::Next(const_cast<VmaNode*>(n))) {
+    if (n->vma.resident == 0) continue;
+    for (VirtAddr at = n->vma.start; at < n->vma.end;) {
+      const uint64_t len = Min(n->vma.end - at, kAgeChunk * kPageSize);
+      const VmStatus s = space_.Harvest(at, len, visit, &p);
+      KASSERT(s == VmStatus::kOk, "%s: harvest of 0x%lx-0x%lx in a VMA: %s", space_.name(), at.value(),
+              (at + len).value(), VmStatusName(s));
+      at = at + len;
+    }
+  }
+  return p.counts;
+}
+
 void UserVm::Dump(FormatSink sink, void* ctx) const {
   for (const VmaNode* n = tree_.First(); n != nullptr; n = VmaTree::Next(const_cast<VmaNode*>(n))) {
     const Vma& v = n->vma;

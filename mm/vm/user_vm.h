@@ -68,6 +68,37 @@ struct FaultResult {
   uint64_t stack_limit;
 };
 
+// What an ageing pass found in a space (UserVm::Age), or added up over every space: the resident pages it
+// looked at, those referenced in the pass, those ever written, and how many passes each has gone unused.
+struct AgeCounts {
+  // refage 0, 1, 2-3, 4-7, 8 and more: a page unused for 100 ms, 200-300 ms, ... at ten passes a second.
+  static constexpr unsigned kBuckets = 5;
+  static constexpr const char* kBucketNames[kBuckets] = {"0", "1", "2-3", "4-7", "8+"};
+  static constexpr unsigned BucketOf(uint8_t refage) {
+    unsigned b = 0;
+    while (b + 1 < kBuckets && refage >= (1u << b)) ++b;
+    return b;
+  }
+
+  uint64_t pages = 0, referenced = 0, modified = 0;
+  uint64_t ages[kBuckets] = {};
+
+  void Count(const PageAgeing& page) {
+    ++pages;
+    referenced += page.referenced ? 1 : 0;
+    modified += page.modified ? 1 : 0;
+    ++ages[BucketOf(page.refage)];
+  }
+  void Add(const AgeCounts& other) {
+    pages += other.pages;
+    referenced += other.referenced;
+    modified += other.modified;
+    for (unsigned b = 0; b < kBuckets; ++b) ages[b] += other.ages[b];
+  }
+};
+// "N pages: referenced R, modified M, ages 0:a 1:b 2-3:c 4-7:d 8+:e" into buf (FormatTo's contract).
+size_t FormatAge(const AgeCounts& counts, char* buf, size_t cap);
+
 // The user half [lo, hi): VMAs lie inside it and every address at or above hi is the kernel's. Below the
 // stack's limit lies a guard gap of stack_guard bytes (at least a page) that no VMA may take.
 struct UserVmLimits {
@@ -152,6 +183,15 @@ class UserVm {
     uint64_t pages, held, users, most_users;
   };
   SharedText Text() const;
+
+  // One ageing pass (9front's refage and modref, for reclaim to choose by): harvests the accessed and dirty
+  // bits of every resident page (AddressSpace::Harvest, which shoots down what it cleared) into the page
+  // through UserPages::age for pass `pass` (which ages a page once however many spaces map it), and counts
+  // what the pages say. Pages that no translation used since the previous pass grow older. O(resident
+  // pages), in runs of kAgeChunk pages under the space's lock, each with its shootdown.
+  AgeCounts Age(uint64_t pass);
+  static constexpr uint64_t kAgeChunk = 512;
+
   // Adds up the resident pages of every VMA into *resident and copies up to `cap` VMAs in address order
   // into out; returns the number of VMAs. O(n).
   uint64_t Stats(uint64_t* resident, Vma* out, uint64_t cap) const;

@@ -417,5 +417,107 @@ TEST_F(UserVmTest, DestroyingWithoutTeardownPanics) {
       "leaky: UserVm destroyed with 1 VMAs: Teardown did not run");
 }
 
+// The ageing pass over four anonymous pages, 0 to 3, faulted in; the test sets the accessed and dirty bits
+// the MMU would. Pass 1 finds 0, 1 and 2 used, 2 written too; passes 2 to 4 find only page 0 used:
+//   refage after pass:    1        2        3        4
+//   page 0 (hot)          0        0        0        0
+//   pages 1, 2 (once)     0        1        2        3
+//   page 3 (never)        1        2        3        4
+class UserVmAgeTest : public UserVmTest {
+ protected:
+  void SetUp() override {
+    VirtAddr at;
+    ASSERT_EQ(vm_.Mmap(VirtAddr(0x10000000), 4 * kPage, Prot::kWrite, &at), UserVmStatus::kOk);
+    ASSERT_EQ(at, VirtAddr(0x10000000));
+    for (uint64_t i = 0; i < 4; ++i) ASSERT_EQ(vm_.Fault(Va(i), Access::kWrite).status, FaultStatus::kResolved);
+  }
+  static VirtAddr Va(uint64_t page) { return VirtAddr(0x10000000 + page * kPage); }
+  void Use(uint64_t page, AccessBits bits) { arch_.pages.at(Va(page).value()).bits = bits; }
+  const Page& PageAt(uint64_t page) {
+    VmMapping m{};
+    EXPECT_EQ(space_.Query(Va(page), &m), VmStatus::kOk);
+    return *pages_.palloc().PageOf(m.pa);
+  }
+  std::string Line(const AgeCounts& c) {
+    char buf[160];
+    FormatAge(c, buf, sizeof buf);
+    return buf;
+  }
+};
+
+TEST_F(UserVmAgeTest, UntouchedPagesAgeAndTouchedOnesStayYoung) {
+  Use(0, AccessBits::kAccessed);
+  Use(1, AccessBits::kAccessed);
+  Use(2, AccessBits::kAccessed | AccessBits::kDirty);
+  AgeCounts c = vm_.Age(1);
+  EXPECT_EQ(Line(c), "4 pages: referenced 3, modified 1, ages 0:3 1:1 2-3:0 4-7:0 8+:0");
+  for (uint64_t pass = 2; pass <= 4; ++pass) {
+    Use(0, AccessBits::kAccessed);
+    c = vm_.Age(pass);
+  }
+  EXPECT_EQ(Line(c), "4 pages: referenced 1, modified 1, ages 0:1 1:0 2-3:2 4-7:1 8+:0");
+  EXPECT_EQ(PageAt(0).refage, 0);
+  EXPECT_EQ(PageAt(1).refage, 3);
+  EXPECT_EQ(PageAt(2).refage, 3);
+  EXPECT_EQ(PageAt(3).refage, 4);
+  EXPECT_EQ(PageAt(2).modref, ModRef::kModified);
+  EXPECT_EQ(PageAt(0).modref, ModRef::kReferenced);
+  // The pass cleared what it read.
+  for (uint64_t i = 0; i < 4; ++i) EXPECT_EQ(arch_.pages.at(Va(i).value()).bits, AccessBits::kNone) << i;
+  // A touch after many passes makes the page young again.
+  Use(3, AccessBits::kAccessed);
+  EXPECT_EQ(Line(vm_.Age(5)), "4 pages: referenced 1, modified 1, ages 0:1 1:1 2-3:0 4-7:2 8+:0");
+  EXPECT_EQ(PageAt(3).refage, 0);
+}
+
+// The pass walks the VMA in runs of kAgeChunk pages, each one Harvest (one lock hold, one shootdown).
+TEST_F(UserVmAgeTest, HarvestsInChunksOfTheSpace) {
+  VirtAddr at;
+  const uint64_t n = UserVm::kAgeChunk + 1;
+  ASSERT_EQ(vm_.Mmap(VirtAddr(0x20000000), n * kPage, Prot::kWrite, &at), UserVmStatus::kOk);
+  ASSERT_EQ(vm_.Fault(at, Access::kRead).status, FaultStatus::kResolved);
+  arch_.calls.clear();
+  EXPECT_EQ(vm_.Age(1).pages, 5u);
+  EXPECT_EQ(arch_.calls, (std::vector<std::string>{"harvest 268435456 16384", "harvest 536870912 2097152",
+                                                   "harvest 538968064 4096"}));
+}
+
+// Freed pages forget their ageing: an old, dirty page unmapped and faulted in again starts young and clean.
+TEST_F(UserVmAgeTest, AFreedPageStartsFresh) {
+  Use(1, AccessBits::kDirty);
+  for (uint64_t pass = 1; pass <= 9; ++pass) vm_.Age(pass);
+  EXPECT_EQ(Line(vm_.Age(10)), "4 pages: referenced 0, modified 1, ages 0:0 1:0 2-3:0 4-7:0 8+:4");
+  VmMapping m{};
+  ASSERT_EQ(space_.Query(Va(1), &m), VmStatus::kOk);
+  ASSERT_EQ(vm_.Munmap(Va(0), 4 * kPage), UserVmStatus::kOk);
+  const Page& freed = *pages_.palloc().PageOf(m.pa);
+  EXPECT_EQ(freed.refage, 0);
+  EXPECT_EQ(freed.modref, ModRef{});
+  pages_.palloc().Validate();
+  VirtAddr at;
+  ASSERT_EQ(vm_.Mmap(Va(0), kPage, Prot::kWrite, &at), UserVmStatus::kOk);
+  ASSERT_EQ(vm_.Fault(at, Access::kWrite).status, FaultStatus::kResolved);
+  EXPECT_EQ(Line(vm_.Age(11)), "1 pages: referenced 0, modified 0, ages 0:0 1:1 2-3:0 4-7:0 8+:0");
+}
+
+// A page fork shares is aged by both spaces in a pass, but grows only one older, and is young when
+// either side used it.
+TEST_F(UserVmForkTest, ASharedPageAgesOncePerPassAndIsYoungIfEitherUsedIt) {
+  VirtAddr at;
+  ASSERT_EQ(vm_.Mmap(VirtAddr(0x10000000), kPage, Prot::kWrite, &at), UserVmStatus::kOk);
+  ASSERT_EQ(vm_.Fault(at, Access::kWrite).status, FaultStatus::kResolved);
+  ASSERT_EQ(vm_.Fork(child_), UserVmStatus::kOk);
+  const Page& page = *pages_.palloc().PageOf(In(space_, at.value()).pa);
+  for (uint64_t pass = 1; pass <= 3; ++pass) {
+    EXPECT_EQ(vm_.Age(pass).ages[AgeCounts::BucketOf(static_cast<uint8_t>(pass))], 1u);
+    child_.Age(pass);
+    EXPECT_EQ(page.refage, pass);
+  }
+  child_arch_.pages.at(at.value()).bits = AccessBits::kAccessed;
+  EXPECT_EQ(vm_.Age(4).referenced, 0u);
+  EXPECT_EQ(child_.Age(4).referenced, 1u);
+  EXPECT_EQ(page.refage, 0);
+}
+
 }  // namespace
 }  // namespace kmem

@@ -44,6 +44,12 @@ void Print(const char* fmt, ...) {
 
 namespace user {
 
+void PrintAge(const char* program, const abi::MemStat& s) {
+  Print("%s: age: pass %lu, %lu pages: referenced %lu, modified %lu, ages 0:%lu 1:%lu 2-3:%lu 4-7:%lu 8+:%lu\n",
+        program, s.age_pass, s.aged_pages, s.referenced_pages, s.modified_pages, s.ages[0], s.ages[1], s.ages[2],
+        s.ages[3], s.ages[4]);
+}
+
 void Fail(const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

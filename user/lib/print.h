@@ -5,11 +5,16 @@
 
 #include <stdint.h>
 
+#include "kernel/abi/syscall.h"
 #include "mm/base/format.h"
 
 namespace kmem::user {
 
 inline constexpr uint64_t kPrintChunk = 256;
+
+// "PROGRAM: age: pass N, P pages: referenced R, modified M, ages 0:a 1:b 2-3:c 4-7:d 8+:e": memstat's
+// ageing fields, as the kernel's own age line has them.
+void PrintAge(const char* program, const abi::MemStat& stat);
 
 // Prints and exits with status 1: a program's verdict that something it checked is wrong.
 [[noreturn]] void Fail(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

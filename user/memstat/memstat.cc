@@ -1,5 +1,6 @@
 // memstat: asks the kernel for its own VMAs and prints them like /proc/PID/maps, with resident pages:
-// "memstat: 0000000000400000-0000000000401000 r-x text 1 resident".
+// "memstat: 0000000000400000-0000000000401000 r-x text 1 resident", after its totals and the latest ageing
+// pass's counts ("memstat: age: pass N, ...").
 
 #include <stdint.h>
 
@@ -31,6 +32,7 @@ extern "C" int main(int, char**) {
   if (kmem::user::IsErr(n)) kmem::user::Fail("memstat: FAIL: memstat returned %ld\n", n);
   kmem::Print("memstat: pid %lu, %lu VMAs, %lu resident pages, %lu page-table pages\n", stat.pid, stat.vmas,
               stat.resident_pages, stat.table_pages);
+  kmem::user::PrintAge("memstat", stat);
   const uint64_t shown = static_cast<uint64_t>(n) < kMaxVmas ? static_cast<uint64_t>(n) : kMaxVmas;
   for (uint64_t i = 0; i < shown; ++i) {
     const kmem::abi::VmaStat& v = vmas[i];
