@@ -5,9 +5,11 @@
 
 #include "arch/x86_64/boot/qemu_exit.h"
 #include "arch/x86_64/boot/serial.h"
+#include "arch/x86_64/io.h"
 #include "mm/base/format.h"
 #include "mm/base/lock.h"
 #include "mm/base/panic.h"
+#include "mm/base/percpu.h"
 
 namespace kmem {
 namespace {
@@ -22,9 +24,11 @@ constinit SpinLock console_lock("console", LockLevel::kConsole);
 // must not keep the message in.
 constexpr unsigned kPanicConsoleTries = 1u << 24;
 
-// Set by the first panic: a panic while panicking (a lock check failing inside TryLock, another CPU's
-// panic at the same moment) prints without the console lock rather than recurse into it.
-constinit int panicking = 0;
+// The panicking CPU's id plus one, set by the first panic (0: none). A panic while panicking on that CPU (a
+// lock check failing inside TryLock) prints without the console lock rather than recurse into it; another
+// CPU's panic at the same moment stops its CPU without a word, so that the first message, the one that
+// explains the others, comes out whole (two CPUs' messages would interleave on the serial line).
+constinit unsigned panicking = 0;
 
 }  // namespace
 
@@ -38,9 +42,15 @@ void Print(const char* fmt, ...) {
 
 void Panic(const char* fmt, ...) {
   asm volatile("cli");
+  const unsigned me = CpuId() + 1;
+  unsigned first = 0;
+  if (!__atomic_compare_exchange_n(&panicking, &first, me, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+      first != me) {
+    x86::HaltForever();  // the first panic's CPU prints its message and stops the machine
+  }
   // A panic inside Print already holds the console; otherwise take it, so that the message is whole. It
   // is never released: the machine stops.
-  if (__atomic_exchange_n(&panicking, 1, __ATOMIC_ACQ_REL) == 0 && !console_lock.HeldHere()) {
+  if (first == 0 && !console_lock.HeldHere()) {
     for (unsigned i = 0; i < kPanicConsoleTries && !console_lock.TryLock(); ++i) CpuRelax();
   }
   va_list ap;
