@@ -20,11 +20,13 @@
 
 #include "mm/palloc/palloc.h"
 #include "testing/palloc_backends.h"
+#include "testing/await.h"
 #include "testing/palloc_host.h"
 
 namespace kmem {
 namespace {
 
+using testing::AwaitOrAbort;
 using testing::HostPalloc;
 
 // pwait on the host: a mutex, a condition variable and the wake-up count pressure.cc keeps.
@@ -69,19 +71,6 @@ class HostPwait {
   int sleeps_ = 0;
   int wakeups_ = 0;
 };
-
-// Waits until `done` reaches `want`, or ends the process: a thread asleep for good (a lost wake-up) could
-// not be joined.
-void AwaitOrAbort(const std::atomic<unsigned>& done, unsigned want, const char* what) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (done.load() < want) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      std::fprintf(stderr, "%s: only %u of %u finished after 120 s: a wake-up was lost\n", what, done.load(), want);
-      std::abort();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-}
 
 VirtAddr Va(uint64_t n) { return VirtAddr(n << kPageShift); }
 

@@ -13,10 +13,13 @@
 #include <vector>
 
 #include "mm/pool/pool.h"
+#include "testing/await.h"
 #include "testing/pool_host.h"
 
 namespace kmem::pool {
 namespace {
+
+using testing::AwaitOrAbort;
 
 // One page: three blocks of kBlock fill it (each 1040 bytes with its header and canary, the arena's own
 // bookkeeping 128 or more), a fourth does not fit.
@@ -40,19 +43,6 @@ class SmallocTest : public ::testing::Test {
         return held;
       }
       held.push_back(a.p);
-    }
-  }
-
-  // Waits until `done` reaches `want`, or fails the test and ends the process: a thread still asleep there
-  // (a lost wake-up) could not be joined.
-  static void AwaitOrAbort(const std::atomic<unsigned>& done, unsigned want, const char* what) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (done.load() < want) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        std::fprintf(stderr, "%s: only %u of %u finished after 120 s: a wake-up was lost\n", what, done.load(), want);
-        std::abort();
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
 
