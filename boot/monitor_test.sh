@@ -4,7 +4,8 @@
 # the boot log above it: ptdump repeats the mmu dump (with what the SMP start-up vmapped since), cpus the lines of both CPUs (-smp 2), pools the self-test's tables,
 # mem agrees with buddyinfo; unknown commands and bad counts get one line and the prompt; stress 2 runs
 # the self-tests twice more; json's dumps agree with buddyinfo and pools (memjson_check.py) and memviz
-# draws them; run starts a program in the background, which ps and vmas show and kill ends; exit ends the boot as usual (status 0, 'kmem: boot ok'). Every wait has a deadline, so a
+# draws them; run starts a program in the background, which ps and vmas show and kill ends (a tree with
+# it); exit ends the boot as usual (status 0, 'kmem: boot ok'). Every wait has a deadline, so a
 # hang fails instead of blocking.
 set -u
 dir=$(mktemp -d "${TEST_TMPDIR:-/tmp}/monitor.XXXXXX")
@@ -30,7 +31,18 @@ printf 'help\nmem\nmemmap\nbuddyinfo\npools\njson\nptdump\ncpus\nkva\ntlb\nfrobn
 printf 'run spin 1000000\nrun frobnicate\nrun\nps\nvmas 1\nstress 1\nkill 1\n' >&3
 wait_for "$serial" 'proc: pid 1 (spin) killed on cpu[0-9]*: killed by request$' 90 || fail "kill 1 did not end spin"
 sleep 1  # the page ageing, started with spin's run, makes a pass every 100 ms
-printf 'vmas 1\nkill 1\nage\nexit\n' >&3
+printf 'vmas 1\nkill 1\nage\n' >&3
+# A tree: spin forks two children that compute as long; the kill of the parent ends them with it (a killed
+# parent kills the children nobody waited for), else its end would wait for them for good.
+printf 'run spin 1000000 2\n' >&3
+wait_for "$serial" '^monitor: pid 2 (spin) started$' 30 || fail "run spin 1000000 2 did not start"
+sleep 2  # its forks, under TCG
+printf 'kill 2\n' >&3
+for pid in 3 4; do
+  wait_for "$serial" "^proc: pid $pid (spin) killed on cpu[0-9]*: killed by its parent's kill\$" 30 ||
+    fail "the kill of spin's parent did not end its child $pid"
+done
+printf 'exit\n' >&3
 wait "$qemu"
 status=$?
 [ $status -eq 0 ] || fail "qemu.sh exited with $status after exit: $(cat "$dir/qemu.log")"

@@ -141,7 +141,9 @@ void Destroy(Process* p) {
   pool::Kfree(p);
 }
 
-// A child nobody waited for goes with its parent: the parent's thread waits for it to end.
+// A child nobody waited for goes with its parent: the parent's thread waits for it to end. A killed
+// parent's children are killed too (a kill ends the process and what it started), else a child that never
+// ends would keep its parent's end waiting for good.
 void ReapChildren(Process& p) {
   for (;;) {
     p.threads_lock.Lock();
@@ -149,6 +151,10 @@ void ReapChildren(Process& p) {
     if (c != nullptr) p.children = c->sibling;
     p.threads_lock.Unlock();
     if (c == nullptr) return;
+    if (p.end.killed && !__atomic_load_n(&c->kill, __ATOMIC_ACQUIRE)) {
+      SetKillReason(*c, KillReason::kParent);
+      KillThreads(*c);  // ours until Wait frees it
+    }
     Wait(c);
   }
 }
@@ -241,7 +247,7 @@ void BeforeReturn() {
     UserExit exit;
     exit.how = UserExit::kKilled;
     FormatTo(exit.why, sizeof exit.why, "killed by %s",
-             __atomic_load_n(&CurrentProcess().oom, __ATOMIC_ACQUIRE) ? "the oom policy" : "request");
+             KillReasonName(KillReasonOf(CurrentProcess())));
     EndUser(exit);
   }
   PreemptIfAsked();
@@ -293,7 +299,7 @@ UserFaultAction Fault(uint64_t address, UserAccess access, uint64_t rip, char* w
   const bool killed = r.status == FaultStatus::kNoMemory && __atomic_load_n(&p.kill, __ATOMIC_ACQUIRE);
   const size_t n =
       killed ? FormatTo(why, cap, "killed by %s at a fault on 0x%lx",
-                        __atomic_load_n(&p.oom, __ATOMIC_ACQUIRE) ? "the oom policy" : "request", address)
+                        KillReasonName(KillReasonOf(p)), address)
              : UserVm::DescribeFault(r, VirtAddr(address), a, why, cap);
   if (n < cap) FormatTo(why + n, cap - n, " (rip 0x%lx)", rip);
   return UserFaultAction::kKill;
@@ -316,6 +322,15 @@ Process::Process(uint64_t pid, const char* program, ArchAspace& tables, const Us
       space(name, AddressSpace::Kind::kUser, tables),
       vm(space, deps.pages, deps.map, Nodes(), limits, images) {
   FormatTo(name, sizeof name, "%s", program);
+}
+
+const char* KillReasonName(KillReason reason) {
+  switch (reason) {
+    case KillReason::kRequest: return "request";
+    case KillReason::kOom: return "the oom policy";
+    case KillReason::kParent: return "its parent's kill";
+  }
+  return "?";
 }
 
 const char* ProcStatusName(ProcStatus status) {

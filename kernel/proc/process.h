@@ -28,6 +28,12 @@ struct ProcThread {
   ProcThread* next = nullptr;  // on the process's `threads`
 };
 
+// Who asked for a process's kill: a request (Kill: the monitor), the OOM policy (pressure.cc), or the kill
+// of its parent, which takes with it the children nobody waited for (ReapChildren).
+enum class KillReason : uint8_t { kRequest, kOom, kParent };
+// "request", "the oom policy", "its parent's kill": what the kill message says after "killed by".
+const char* KillReasonName(KillReason reason);
+
 class Process {
  public:
   Process(uint64_t pid, const char* name, ArchAspace& tables, const UserVmLimits& limits);
@@ -50,8 +56,8 @@ class Process {
   bool kill = false;
   // Whether `end` is written (atomic): the first of exit, a fatal fault or a kill writes it (EndProcess).
   bool end_claimed = false;
-  // Set with `kill` by the OOM policy (pressure.cc), for the kill's message.
-  bool oom = false;
+  // Why a kill was asked for, for its message (atomic; stored before `kill`).
+  KillReason kill_reason = KillReason::kRequest;
   // pressure.cc's: how many of its threads' faults sleep on pwait (under the table's lock; the process waits
   // when all its live threads do), and how many times they did.
   uint32_t pwaiting = 0;
@@ -106,6 +112,13 @@ void EndProcess(Process& p, const UserExit& exit);
 // Tells every thread of `p` to end at its next return to user mode (and wakes those asleep in join or on
 // pwait to see it): Kill's, the OOM policy's, EndProcess's.
 void KillThreads(Process& p);
+// Process::kill_reason (atomic): set before KillThreads, read once `kill` is seen.
+inline void SetKillReason(Process& p, KillReason r) { __atomic_store(&p.kill_reason, &r, __ATOMIC_RELAXED); }
+inline KillReason KillReasonOf(const Process& p) {
+  KillReason r;
+  __atomic_load(&p.kill_reason, &r, __ATOMIC_RELAXED);
+  return r;
+}
 
 // fork and wait (process.cc): the calling process's copy, which returns 0 from the system call, as a child;
 // its pid, or a negated abi::Err.

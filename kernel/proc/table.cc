@@ -178,7 +178,7 @@ bool EnterPwait(Process& p, PwaitReady ready, OomChoice* victim) {
     }
   }
   if (largest == nullptr || free) return true;  // free pages: the first in line will take them
-  __atomic_store_n(&largest->oom, true, __ATOMIC_RELAXED);
+  SetKillReason(*largest, KillReason::kOom);
   __atomic_store_n(&largest->kill, true, __ATOMIC_RELEASE);
   victim->pid = largest->pid;
   FormatTo(victim->name, sizeof victim->name, "%s", largest->name);
