@@ -7,7 +7,9 @@
 #   nopwait:  the same with kmem.nopwait, where a fault that finds no page does not wait: programs are
 #             killed for no memory (the proof that pwait is what lets them all finish);
 #   oom:      run=oom,hello,pressure:2,pressure:8:300 — oom touches memory forever and never exits: it is
-#             killed with the OOM policy's line, the others exit 0.
+#             killed with the OOM policy's line, the others exit 0;
+#   oomtree:  run=oom:2 — oom forks two children that do the same and waits for them: asleep in wait, it
+#             counts as waiting for memory, so the policy kills both children and oom exits 0.
 set -u
 mode=$1
 backend=$2
@@ -15,6 +17,7 @@ case "$mode" in
   pressure) words='kmem.pressuretest' ;;
   nopwait) words='kmem.pressuretest kmem.nopwait' ;;
   oom) words='run=oom,hello,pressure:2,pressure:8:300' ;;
+  oomtree) words='run=oom:2' ;;
   *) echo "pressure_test.sh: unknown mode $mode"; exit 2 ;;
 esac
 log=${TEST_UNDECLARED_OUTPUTS_DIR:-${TMPDIR:-/tmp}}/pressure-$mode-$backend.log
@@ -61,5 +64,15 @@ case "$mode" in
     [ "$(grep -c '^oom: ' <<<"$clean")" = 1 ] || fail "the OOM policy killed more than oom"
     expect '^run: 4 programs ended; every page back'
     echo "PASS: oom was killed by the OOM policy, hello and two pressures finished ($backend)"
+    ;;
+  oomtree)
+    [ "$(grep -c '^oom: pid [0-9]* (oom) killed: [0-9]* resident pages, the largest of [0-9]* processes' <<<"$clean")" = 2 ] ||
+      fail "the OOM policy did not kill both children"
+    [ "$(grep -c '^proc: pid [0-9]* (oom) killed on cpu[0-9]*: killed by the oom policy' <<<"$clean")" = 2 ] ||
+      fail "not 2 children killed by the oom policy"
+    expect '^oom: 2 children killed$'
+    expect '^proc: pid [0-9]* (oom) exited with status 0'
+    expect '^run: 1 program ended; every page back'
+    echo "PASS: oom's two children were killed by the OOM policy while it waited for them, and it exited 0 ($backend)"
     ;;
 esac

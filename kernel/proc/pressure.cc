@@ -117,6 +117,17 @@ bool PwaitTurn(Process& p) {
   return !Killed(p);
 }
 
+void BlockedSleep(Process& p) {
+  OomChoice victim;
+  EnterBlocked(p,
+               PwaitReady{__atomic_load_n(&palloc_ready, __ATOMIC_ACQUIRE),
+                          __atomic_load_n(&palloc_arg, __ATOMIC_RELAXED), false},
+               &victim);
+  if (victim.pid != 0) Oom(victim);
+}
+
+void BlockedWake(Process& p) { LeaveBlocked(p); }
+
 PallocHooks PwaitHooks() { return PallocHooks{Sleep, Wakeup, nullptr}; }
 
 void PwaitKick() { Wakeup(nullptr); }

@@ -102,8 +102,8 @@ ImageStats ImageCacheStats();
 // Memory pressure (pressure.cc): palloc's hooks for the kernel, given to its PageInit. A waiting allocation
 // (NewPage, WaitForPage) sleeps on pwait once this CPU runs the scheduler, and before that panics as
 // without hooks; a process's fault sleeps on the processes' queue, anything else on the kernel's, which a
-// free wakes first. When every live process sleeps there and none is being killed, the OOM policy kills
-// the one with the largest resident set, with the line "oom: pid N (NAME) killed: R resident pages, the
+// free wakes first. When every live process sleeps there (or in wait or join, for one that does) and none
+// is being killed, the OOM policy kills the one on pwait with the largest resident set, with the line "oom: pid N (NAME) killed: R resident pages, the
 // largest of M processes waiting for memory"; its fault fails and it ends, which frees the others.
 PallocHooks PwaitHooks();
 // Since boot: processes' sleeps on pwait, kernel threads' sleeps, OOM kills.

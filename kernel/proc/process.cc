@@ -155,7 +155,9 @@ void ReapChildren(Process& p) {
       SetKillReason(*c, KillReason::kParent);
       KillThreads(*c);  // ours until Wait frees it
     }
+    BlockedSleep(p);
     Wait(c);
+    BlockedWake(p);
   }
 }
 
@@ -484,12 +486,14 @@ int64_t JoinThread(Process& p, uint64_t tid, int64_t* status) {
   if (t != nullptr) *link = t->next;
   p.threads_lock.Unlock();
   if (t == nullptr) return static_cast<int64_t>(abi::Err::kInval);
+  BlockedSleep(p);
   p.thread_ends.Sleep(
       [](void* arg) {
         const ProcThread& t = *static_cast<ProcThread*>(arg);
         return __atomic_load_n(&t.ended, __ATOMIC_ACQUIRE) || __atomic_load_n(&t.process.kill, __ATOMIC_ACQUIRE);
       },
       t);
+  BlockedWake(p);
   if (!__atomic_load_n(&t->ended, __ATOMIC_ACQUIRE)) {
     // Killed first: the thread goes back on the list for the process's end to reap (so that two threads
     // joining each other still end).
@@ -538,7 +542,9 @@ int64_t WaitChild(Process& parent, uint64_t pid, int64_t* status) {
   if (c != nullptr) *link = c->sibling;
   parent.threads_lock.Unlock();
   if (c == nullptr) return static_cast<int64_t>(abi::Err::kInval);
+  BlockedSleep(parent);
   const ProcEnd end = Wait(c);
+  BlockedWake(parent);
   *status = end.killed ? -end.status : end.status;
   return static_cast<int64_t>(pid);
 }

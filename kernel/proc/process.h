@@ -61,6 +61,9 @@ class Process {
   // pressure.cc's: how many of its threads' faults sleep on pwait (under the table's lock; the process waits
   // when all its live threads do), and how many times they did.
   uint32_t pwaiting = 0;
+  // pressure.cc's, under the table's lock: how many of its threads sleep in wait or join. Such a thread
+  // frees nothing until what it waits for ends, so for the OOM policy it waits as one on pwait does.
+  uint32_t blocked = 0;
   uint64_t pwaits = 0;
   uint64_t turn = 0;  // pressure.cc's (atomic): its place in the line for the pressure, 0: not in it
   // age.cc's, under `lock`: the latest ageing pass over the process (0: none yet) and what it found.
@@ -127,9 +130,9 @@ int64_t ForkCurrent(Process& parent);
 // negated vector (or kill status) that killed it; Err::kInval when no child has that pid.
 int64_t WaitChild(Process& parent, uint64_t pid, int64_t* status);
 // Memory pressure (table.cc, for pressure.cc). Under the table's lock: unless pages are free after all
-// and `ready.early` (false), marks `p` as asleep on pwait; then, if every live process is, none is being
-// killed and no page is free, the OOM policy kills the one with the largest resident set (which may be
-// `p`): *victim says who.
+// and `ready.early` (false), marks `p` as asleep on pwait; then, if every live process is (or in wait or
+// join: EnterBlocked), none is being killed and no page is free, the OOM policy kills the one on pwait with
+// the largest resident set (which may be `p`): *victim says who.
 struct PwaitReady {
   bool (*fn)(void*);  // palloc's: whether pages are free (nullptr: not known)
   void* arg;
@@ -142,6 +145,13 @@ struct OomChoice {
 };
 bool EnterPwait(Process& p, PwaitReady ready, OomChoice* victim);
 void LeavePwait(Process& p);
+// A thread of `p` goes to sleep in wait or join (under the table's lock): the same OOM check as EnterPwait's,
+// since its process may have been the last one running.
+void EnterBlocked(Process& p, PwaitReady ready, OomChoice* victim);
+void LeaveBlocked(Process& p);
+// Around a sleep in wait or join (pressure.cc): EnterBlocked with palloc's check, and the OOM kill it asks.
+void BlockedSleep(Process& p);
+void BlockedWake(Process& p);
 // The pid of the live process first in the line for the pressure (the smallest `turn`), 0: none.
 uint64_t NextInLine();
 // Before a process's fault (pressure.cc): while another process owns the pressure (its fault waited

@@ -150,25 +150,26 @@ bool Kill(uint64_t pid) {
   return running;
 }
 
-bool EnterPwait(Process& p, PwaitReady ready, OomChoice* victim) {
-  LockGuard g(table_lock);
-  const bool free = ready.fn != nullptr && ready.fn(ready.arg);
-  if (free && ready.early) return false;
-  ++p.pwaiting;
-  ++p.pwaits;
-  // Every live process asleep on pwait (a started one, since one yet to start will run; every thread of it,
-  // since one that runs may free memory), none of them on its way out: nothing will free memory by running,
-  // so the largest resident set goes. Each of them sleeps with its VMAs unlocked and left alone (its threads
-  // alone change them, and all of them sleep), so reading them here is safe.
+namespace {
+
+// Under the table's lock: when every live process sleeps (each of its live threads on pwait, or in wait or
+// join, which end only when what they wait for does), at least one of them on pwait, none on its way out
+// and no page is free, nothing will free memory by running, so the largest resident set of those on pwait
+// goes (a sleeper on pwait wakes to its kill and ends; one in wait would sleep on). Each of them sleeps
+// with its VMAs unlocked and left alone (its threads alone change them, and all of them sleep), so reading
+// them here is safe.
+void ChooseOomVictim(bool free, OomChoice* victim) {
   Process* largest = nullptr;
   uint64_t most = 0, waiting = 0;
   for (Process* q = live; q != nullptr; q = q->next_live) {
     if (q->ended) continue;
-    // pwaiting == 0 too: a process whose last thread left user mode tears down its VMAs.
-    if (q->pwaiting == 0 || q->pwaiting < __atomic_load_n(&q->live_threads, __ATOMIC_ACQUIRE) ||
-        __atomic_load_n(&q->kill, __ATOMIC_ACQUIRE)) {
-      return true;
+    const uint32_t threads = __atomic_load_n(&q->live_threads, __ATOMIC_ACQUIRE);
+    if (threads == 0) {
+      if (q->blocked == 0) return;  // its last thread left user mode: it tears down its VMAs
+      continue;                     // it reaps its children (ReapChildren), its memory given back
     }
+    if (q->pwaiting + q->blocked < threads || __atomic_load_n(&q->kill, __ATOMIC_ACQUIRE)) return;
+    if (q->pwaiting == 0) continue;
     uint64_t resident = 0;
     q->vm.Stats(&resident, nullptr, 0);
     ++waiting;
@@ -177,14 +178,36 @@ bool EnterPwait(Process& p, PwaitReady ready, OomChoice* victim) {
       most = resident;
     }
   }
-  if (largest == nullptr || free) return true;  // free pages: the first in line will take them
+  if (largest == nullptr || free) return;  // free pages: the first in line will take them
   SetKillReason(*largest, KillReason::kOom);
   __atomic_store_n(&largest->kill, true, __ATOMIC_RELEASE);
   victim->pid = largest->pid;
   FormatTo(victim->name, sizeof victim->name, "%s", largest->name);
   victim->resident = most;
   victim->waiting = waiting;
+}
+
+}  // namespace
+
+bool EnterPwait(Process& p, PwaitReady ready, OomChoice* victim) {
+  LockGuard g(table_lock);
+  const bool free = ready.fn != nullptr && ready.fn(ready.arg);
+  if (free && ready.early) return false;
+  ++p.pwaiting;
+  ++p.pwaits;
+  ChooseOomVictim(free, victim);
   return true;
+}
+
+void EnterBlocked(Process& p, PwaitReady ready, OomChoice* victim) {
+  LockGuard g(table_lock);
+  ++p.blocked;
+  ChooseOomVictim(ready.fn != nullptr && ready.fn(ready.arg), victim);
+}
+
+void LeaveBlocked(Process& p) {
+  LockGuard g(table_lock);
+  --p.blocked;
 }
 
 uint64_t NextInLine() {
