@@ -27,6 +27,9 @@ def kmem_fuzz_test(name, srcs, deps = [], corpus = [], random_inputs = 20000, **
         srcs = srcs,
         args = ["--random=%d" % random_inputs] + ["$(location %s)" % c for c in corpus],
         data = corpus,
+        # The corpus and the random inputs take minutes under TSan on two busy cores (palloc's: 200 s alone,
+        # past the moderate timeout's 300 s when CI runs two tests at once).
+        timeout = "long",
         deps = deps + [
             "//testing:fuzz_driver",
             "//testing:host_env",
