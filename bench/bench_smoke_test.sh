@@ -1,7 +1,8 @@
 #!/bin/bash
-# Runs a benchmark binary ($1) for a moment and checks that every benchmark in it reported a figure.
+# Runs a benchmark binary ($1) for a moment, with any further arguments (a --benchmark_filter), and checks
+# that every benchmark it ran reported a figure (a run that failed with SkipWithError has none).
 set -euo pipefail
-out=$("$1" --benchmark_min_time=0.001 --benchmark_format=csv 2>/dev/null)
+out=$("$@" --benchmark_min_time=0.001 --benchmark_format=csv 2>/dev/null)
 echo "$out"
 rows=$(grep -c '^"BM_' <<<"$out" || true)
 [ "$rows" -gt 0 ] || { echo "FAIL: no benchmark rows"; exit 1; }

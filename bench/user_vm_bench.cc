@@ -4,20 +4,27 @@
 // tree's O(log n): the label gives log2 n beside the time); fork of a space with 64 MiB touched and the child's
 // exit (copy-on-write: no page copied), and the first write to a page after a fork (a copy when the page is
 // shared, in place when its reference is the only one left); the first fault of a text page, copied from the
-// image or shared through the image cache.
+// image or shared through the image cache; the munmap of one page in a process whose second thread runs in
+// the space on another CPU (a TLB shootdown to that CPU) against the same with that CPU elsewhere.
 //   bazel run -c opt //bench:user_vm_bench
 #include <benchmark/benchmark.h>
+#include <pthread.h>
+#include <sched.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "arch/x86_64/aspace.h"
 #include "mm/vm/image.h"
+#include "mm/vm/tlb.h"
 #include "testing/phys_arena.h"
 #include "testing/pt_pages.h"
 #include "testing/user_vm_host.h"
@@ -32,13 +39,14 @@ using kmem::Prot;
 using kmem::UserVmStatus;
 using kmem::VirtAddr;
 
-// Counts the CPU operations instead of recording them, so a long run does not grow a log.
+// Ignores the CPU operations instead of recording them, so a long run does not grow a log. Each host thread
+// is the CPU host_env gave it, so the Mmu's per-CPU state (the loaded table, the table pools) is that CPU's.
 class CountingCpu : public kmem::x86::CpuOps {
  public:
   void LoadCr3(PhysAddr, uint16_t, kmem::TlbReuse) override {}
   void Invlpg(VirtAddr) override {}
   void FlushGlobal() override {}
-  unsigned CpuId() override { return 0; }
+  unsigned CpuId() override { return ::kmem::CpuId(); }
 };
 
 constexpr uint64_t kLo = 0x10000, kHi = 0x800000000000;
@@ -256,6 +264,95 @@ void BM_TextFirstFault(benchmark::State& state) {
   state.SetLabel(shared ? "shared: the image's page" : "copied: a page of its own");
 }
 BENCHMARK(BM_TextFirstFault)->Arg(0)->Arg(1);
+
+// Pins the calling thread to host CPU `cpu`, so that the process's two threads run on two cores.
+void PinTo(unsigned cpu) {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+}
+
+// The calling thread pinned to host CPU `cpu` while it lives, then back on the CPUs it had.
+class Pinned {
+ public:
+  explicit Pinned(unsigned cpu) {
+    pthread_getaffinity_np(pthread_self(), sizeof was_, &was_);
+    PinTo(cpu);
+  }
+  ~Pinned() { pthread_setaffinity_np(pthread_self(), sizeof was_, &was_); }
+
+ private:
+  cpu_set_t was_;
+};
+
+// The process's second thread: kmem CPU 1 on host CPU 1, which loads `space` (the process's, so that its
+// munmaps ask this CPU; or the kernel's, so that they do not) and spins there with interrupts on, as a user
+// thread spins in ring 3. A cross-call reaches it between its interrupts-off sections, of which it has none
+// while it spins: host_env's caller claims the CPU (membarrier(2), which interrupts the core running it) and
+// runs the flush as CPU 1. It leaves for the kernel's space before it ends.
+class SecondCpu {
+ public:
+  SecondCpu(kmem::AddressSpace& space, kmem::AddressSpace& kernel)
+      : thread_([this, &space, &kernel] {
+          PinTo(1);
+          space.Activate();
+          cpu_ = kmem::CpuId();
+          ready_.store(true, std::memory_order_release);
+          while (!stop_.load(std::memory_order_acquire)) kmem::CpuRelax();
+          kernel.Activate();
+        }) {
+    while (!ready_.load(std::memory_order_acquire)) std::this_thread::yield();
+  }
+  ~SecondCpu() {
+    stop_.store(true, std::memory_order_release);
+    thread_.join();
+  }
+  unsigned cpu() const { return cpu_; }
+
+ private:
+  std::atomic<bool> ready_{false}, stop_{false};
+  unsigned cpu_ = 0;
+  std::thread thread_;
+};
+
+// munmap of one page, after its mmap and a write fault (not timed), on CPU 0 with the process's space
+// loaded, while CPU 1 runs in that space (asked: a shootdown to one other CPU) or in the kernel's (not asked:
+// the flush on CPU 0 alone). Wall-clock time of the munmap alone; the counters give the shootdowns and the
+// other CPUs asked per munmap, from the TLB counts, and the run fails if they are not 1 and 1, or 0 and 0.
+// One fixture for every run, so the CPUs' loaded spaces never point at a space that is gone.
+void BM_MunmapShootdown(benchmark::State& state) {
+  const bool remote = state.range(0) == 1;
+  static Fixture f;
+  const Pinned pin(0);
+  f.space->Activate();
+  SecondCpu second(remote ? *f.space : *f.kernel, *f.kernel);
+  if (kmem::CpuId() != 0 || second.cpu() != 1) {
+    state.SkipWithError("the benchmark thread must be cpu 0 and the second thread cpu 1");
+    return;
+  }
+  const kmem::TlbStats before = kmem::TlbStatsTotal();
+  for (auto _ : state) {
+    const VirtAddr at = f.Mmap(kPageSize);
+    f.FaultAll(at, kPageSize);
+    const auto start = std::chrono::steady_clock::now();
+    const UserVmStatus s = f.vm->Munmap(at, kPageSize);
+    const auto end = std::chrono::steady_clock::now();
+    if (s != UserVmStatus::kOk) std::abort();
+    state.SetIterationTime(std::chrono::duration<double>(end - start).count());
+  }
+  const kmem::TlbStats after = kmem::TlbStatsTotal();
+  const double n = static_cast<double>(state.iterations());
+  const double shootdowns = static_cast<double>(after.shootdowns - before.shootdowns);
+  const double asked = static_cast<double>(after.remote_cpus - before.remote_cpus);
+  if (shootdowns != (remote ? n : 0) || asked != (remote ? n : 0)) {
+    state.SkipWithError("the second cpu was not asked once per munmap, or was asked without the space");
+  }
+  state.counters["shootdowns"] = benchmark::Counter(shootdowns, benchmark::Counter::kAvgIterations);
+  state.counters["remote_cpus"] = benchmark::Counter(asked, benchmark::Counter::kAvgIterations);
+  state.SetLabel(remote ? "cpu 1 in the space: asked" : "cpu 1 in the kernel's space: not asked");
+}
+BENCHMARK(BM_MunmapShootdown)->Arg(1)->Arg(0)->UseManualTime();
 
 }  // namespace
 
