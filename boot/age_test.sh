@@ -6,15 +6,9 @@
 # age line; every page comes back.
 set -u
 backend=$1
-log=${TEST_UNDECLARED_OUTPUTS_DIR:-${TMPDIR:-/tmp}}/age-$backend.log
-KMEM_ACCEL=tcg KMEM_KERNEL=boot/kernel_$backend.bin timeout 600 boot/qemu -m 256M -smp 2 \
-  -append 'run=age,age:32:128,memstat' >"$log" 2>&1
-status=$?
-cat "$log"
-clean=$(tr -d '\r' <"$log")
-fail() { echo "FAIL (age, $backend): $*"; exit 1; }
-[ $status -eq 0 ] || fail "qemu.sh exited with $status"
-expect() { grep -q -- "$1" <<<"$clean" || fail "no line matching '$1'"; }
+label="age, $backend"
+source boot/boot_log.sh
+boot_log "age-$backend" 600 "boot/kernel_$backend.bin" -m 256M -smp 2 -append 'run=age,age:32:128,memstat'
 ! grep -q '^age: FAIL' <<<"$clean" || fail "$(grep '^age: FAIL' <<<"$clean")"
 counts='[0-9]* pages: referenced [0-9]*, modified [0-9]*, ages 0:[0-9]* 1:[0-9]* 2-3:[0-9]* 4-7:[0-9]* 8+:[0-9]*$'
 [ "$(grep -c "^age: age: pass [1-9][0-9]*, $counts" <<<"$clean")" = 2 ] || fail "not two age lines of memstat's counts"

@@ -20,14 +20,9 @@ case "$mode" in
   oomtree) words='run=oom:2' ;;
   *) echo "pressure_test.sh: unknown mode $mode"; exit 2 ;;
 esac
-log=${TEST_UNDECLARED_OUTPUTS_DIR:-${TMPDIR:-/tmp}}/pressure-$mode-$backend.log
-KMEM_ACCEL=tcg KMEM_KERNEL=boot/kernel_$backend.bin timeout 600 boot/qemu -m 64M -smp 4 -append "$words" >"$log" 2>&1
-status=$?
-cat "$log"
-clean=$(tr -d '\r' <"$log")
-fail() { echo "FAIL (pressure, $mode, $backend): $*"; exit 1; }
-[ $status -eq 0 ] || fail "qemu.sh exited with $status"
-expect() { grep -q -- "$1" <<<"$clean" || fail "no line matching '$1'"; }
+label="pressure, $mode, $backend"
+source boot/boot_log.sh
+boot_log "pressure-$mode-$backend" 600 "boot/kernel_$backend.bin" -m 64M -smp 4 -append "$words"
 every_page='^run: [0-9]* programs* ended; every page back ([0-9]* free, 0 user pages, [0-9]* page-table pages)$'
 expect "$every_page"
 expect '^kmem: boot ok'

@@ -6,15 +6,9 @@
 # that the cache is empty afterwards, and every page back (which the kernel checks itself and panics over).
 set -u
 backend=$1
-log=${TEST_UNDECLARED_OUTPUTS_DIR:-${TMPDIR:-/tmp}}/sharedtext-$backend.log
-KMEM_ACCEL=tcg KMEM_KERNEL=boot/kernel_$backend.bin timeout 600 boot/qemu -m 256M -smp 4 \
-  -append 'kmem.sharedtext' >"$log" 2>&1
-status=$?
-cat "$log"
-clean=$(tr -d '\r' <"$log")
-fail() { echo "FAIL (sharedtext, $backend): $*"; exit 1; }
-[ $status -eq 0 ] || fail "qemu.sh exited with $status"
-expect() { grep -q -- "$1" <<<"$clean" || fail "no line matching '$1'"; }
+label="sharedtext, $backend"
+source boot/boot_log.sh
+boot_log "sharedtext-$backend" 600 "boot/kernel_$backend.bin" -m 256M -smp 4 -append 'kmem.sharedtext'
 ! grep -q '^sharedtext: FAIL' <<<"$clean" || fail "$(grep -m1 '^sharedtext: FAIL' <<<"$clean")"
 lines=$(grep -E '^sharedtext: pid [0-9]+: 32 processes share its [1-9][0-9]* text pages$' <<<"$clean")
 [ "$(grep -c . <<<"$lines")" = 32 ] || fail "not 32 copies said they share their text with 32 processes"

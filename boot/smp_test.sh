@@ -12,16 +12,11 @@ set -u
 backend=$1
 cpus=$2
 words=${3:-}
-log=${TEST_UNDECLARED_OUTPUTS_DIR:-${TMPDIR:-/tmp}}/smp-$cpus.log
+label="-smp $cpus${words:+ -append $words}, $backend"
+source boot/boot_log.sh
 start=$(date +%s%N)
-KMEM_ACCEL=tcg KMEM_KERNEL=boot/kernel_$backend.bin timeout 240 boot/qemu -m 64M -smp "$cpus" -append "$words" \
-  >"$log" 2>&1
-status=$?
+boot_log "smp-$cpus" 240 "boot/kernel_$backend.bin" -m 64M -smp "$cpus" -append "$words"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
-cat "$log"
-clean=$(tr -d '\r' <"$log")
-fail() { echo "FAIL (-smp $cpus${words:+ -append $words}, $backend): $*"; exit 1; }
-[ $status -eq 0 ] || fail "qemu.sh exited with $status"
 
 grep -q "^acpi: .*: $cpus CPUs" <<<"$clean" || fail "ACPI does not list $cpus CPUs"
 online=$cpus

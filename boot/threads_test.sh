@@ -15,14 +15,9 @@ mode=$1
 backend=$2
 words='run=threads:4'
 [ "$mode" = off ] && words+=' kmem.noshootdown'
-log=${TEST_UNDECLARED_OUTPUTS_DIR:-${TMPDIR:-/tmp}}/threads-$mode-$backend.log
-KMEM_ACCEL=tcg KMEM_KERNEL=boot/kernel_$backend.bin timeout 300 boot/qemu -m 256M -smp 4 -append "$words" >"$log" 2>&1
-status=$?
-cat "$log"
-clean=$(tr -d '\r' <"$log")
-fail() { echo "FAIL (threads, shootdown $mode, $backend): $*"; exit 1; }
-[ $status -eq 0 ] || fail "qemu.sh exited with $status"
-expect() { grep -q -- "$1" <<<"$clean" || fail "no line matching '$1'"; }
+label="threads, shootdown $mode, $backend"
+source boot/boot_log.sh
+boot_log "threads-$mode-$backend" 300 "boot/kernel_$backend.bin" -m 256M -smp 4 -append "$words"
 expect '^run: 1 program ended; every page back ([0-9]* free, 0 user pages, [0-9]* page-table pages)$'
 expect '^kmem: boot ok'
 case "$mode" in

@@ -3,14 +3,9 @@
 # after it, waits for the CPU. hello can end first only if the APIC timer's tick preempts ring 3 (the
 # scheduler's PreemptIfAsked on the return to user mode); without preemption spin would finish first.
 set -u
-log=${TEST_UNDECLARED_OUTPUTS_DIR:-${TMPDIR:-/tmp}}/user-preempt.log
-KMEM_ACCEL=tcg KMEM_KERNEL=boot/kernel_buddy.bin timeout 300 boot/qemu -m 64M -smp 1 -append 'run=spin:400,hello' \
-  >"$log" 2>&1
-status=$?
-cat "$log"
-clean=$(tr -d '\r' <"$log")
-fail() { echo "FAIL (user preemption): $*"; exit 1; }
-[ $status -eq 0 ] || fail "qemu.sh exited with $status"
+label="user preemption"
+source boot/boot_log.sh
+boot_log user-preempt 300 boot/kernel_buddy.bin -m 64M -smp 1 -append 'run=spin:400,hello'
 hello=$(grep -n '^proc: pid [0-9]* (hello) exited with status 0 on cpu0$' <<<"$clean" | cut -d: -f1)
 spin=$(grep -n '^spin: 400 rounds done$' <<<"$clean" | cut -d: -f1)
 [ -n "$hello" ] && [ -n "$spin" ] || fail "hello or spin did not finish"

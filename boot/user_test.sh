@@ -9,17 +9,11 @@
 set -u
 backend=$1
 cpus=$2
-log=${TEST_UNDECLARED_OUTPUTS_DIR:-${TMPDIR:-/tmp}}/user-$backend-$cpus.log
+label="user programs, -smp $cpus, $backend"
+source boot/boot_log.sh
 start=$(date +%s%N)
-KMEM_ACCEL=tcg KMEM_KERNEL=boot/kernel_$backend.bin timeout 600 boot/qemu -m 512M -smp "$cpus" \
-  -append 'kmem.usertests kmem.ps' >"$log" 2>&1
-status=$?
+boot_log "user-$backend-$cpus" 600 "boot/kernel_$backend.bin" -m 512M -smp "$cpus" -append 'kmem.usertests kmem.ps'
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
-cat "$log"
-clean=$(tr -d '\r' <"$log")
-fail() { echo "FAIL (user programs, -smp $cpus, $backend): $*"; exit 1; }
-[ $status -eq 0 ] || fail "qemu.sh exited with $status"
-expect() { grep -q -- "$1" <<<"$clean" || fail "no line matching '$1'"; }
 
 expect '^hello: hello from user space, pid [0-9]*$'
 expect '^memhog: 8 MiB ok$'
