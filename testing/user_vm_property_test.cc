@@ -33,6 +33,17 @@ class Rng {
 constexpr uint64_t kFakeLo = 0x400000;
 constexpr uint64_t kX86Lo = 0x0000001000000000;
 
+// The 4-level tables a process gets in the kernel: one host Mmu over an arena of its own, and the kernel's
+// space the user spaces are made beside and released to. Its Mmu is Init'ed by the test (an ASSERT).
+struct X86Tables {
+  PhysArena arena{PhysAddr(0x80000000), 8 << 20};
+  ArenaPtPages pt{arena};
+  FakeCpu cpu;
+  x86::Mmu mmu{arena.direct_map(), pt, cpu};
+  x86::X86Aspace karch = x86::X86Aspace::Kernel(mmu);
+  AddressSpace kernel{"kernel", AddressSpace::Kind::kKernel, karch};
+};
+
 class UserVmPropertyTest : public ::testing::Test {
  protected:
   UserVmPropertyTest() : arena_(PhysAddr(0x40000000), 16 << 20), pages_(arena_) {}
@@ -61,19 +72,14 @@ TEST_F(UserVmPropertyTest, RandomStreamsMatchTheModelOverTheFakeTables) {
 // The same streams through the 4-level tables a process gets in the kernel; after the teardown and the
 // space's release every page-table page is back.
 TEST_F(UserVmPropertyTest, RandomStreamsMatchTheModelOverTheX86Tables) {
-  PhysArena tables(PhysAddr(0x80000000), 8 << 20);
-  ArenaPtPages pt(tables);
-  FakeCpu cpu;
-  x86::Mmu mmu(tables.direct_map(), pt, cpu);
-  ASSERT_EQ(mmu.Init(x86::Mmu::GiantPages::kYes), x86::MmuStatus::kOk);
-  x86::X86Aspace karch = x86::X86Aspace::Kernel(mmu);
-  AddressSpace kernel("kernel", AddressSpace::Kind::kKernel, karch);
-  const size_t tables_before = pt.outstanding();
+  X86Tables x;
+  ASSERT_EQ(x.mmu.Init(x86::Mmu::GiantPages::kYes), x86::MmuStatus::kOk);
+  const size_t tables_before = x.pt.outstanding();
   for (uint64_t seed = 1; seed <= 100; ++seed) {
     SCOPED_TRACE(seed);
     Rng rng(seed);
-    x86::X86Aspace uarch = karch;
-    ASSERT_EQ(x86::X86Aspace::User(mmu, &uarch), VmStatus::kOk);
+    x86::X86Aspace uarch = x.karch;
+    ASSERT_EQ(x86::X86Aspace::User(x.mmu, &uarch), VmStatus::kOk);
     AddressSpace space("proc", AddressSpace::Kind::kUser, uarch);
     {
       UserVmRun<Rng> run(rng, space, pages_, arena_.direct_map(), kX86Lo + seed * (uint64_t{1} << 30));
@@ -81,8 +87,8 @@ TEST_F(UserVmPropertyTest, RandomStreamsMatchTheModelOverTheX86Tables) {
       for (int step = 0; step < 300; ++step) run.Step();
       run.Finish();
     }
-    space.Release(kernel);
-    EXPECT_EQ(pt.outstanding() - mmu.pool_pages(), tables_before);
+    space.Release(x.kernel);
+    EXPECT_EQ(x.pt.outstanding() - x.mmu.pool_pages(), tables_before);
   }
 }
 
@@ -97,13 +103,8 @@ TEST_F(UserVmPropertyTest, ForkTreesMatchTheModelOverTheFakeTables) {
 // The same trees over x86 tables: each process's own top level over one host Mmu, every table page back
 // after the last exit.
 TEST_F(UserVmPropertyTest, ForkTreesMatchTheModelOverTheX86Tables) {
-  PhysArena tables(PhysAddr(0x80000000), 8 << 20);
-  ArenaPtPages pt(tables);
-  FakeCpu cpu;
-  x86::Mmu mmu(tables.direct_map(), pt, cpu);
-  ASSERT_EQ(mmu.Init(x86::Mmu::GiantPages::kYes), x86::MmuStatus::kOk);
-  x86::X86Aspace karch = x86::X86Aspace::Kernel(mmu);
-  AddressSpace kernel("kernel", AddressSpace::Kind::kKernel, karch);
+  X86Tables x;
+  ASSERT_EQ(x.mmu.Init(x86::Mmu::GiantPages::kYes), x86::MmuStatus::kOk);
   struct X86Space final : UserVmSpace {
     X86Space(x86::Mmu& mmu, const x86::X86Aspace& karch, AddressSpace& kernel) : arch(karch), kernel(kernel) {
       KASSERT(x86::X86Aspace::User(mmu, &arch) == VmStatus::kOk, "no tables for a user space");
@@ -114,13 +115,13 @@ TEST_F(UserVmPropertyTest, ForkTreesMatchTheModelOverTheX86Tables) {
     AddressSpace& kernel;
     AddressSpace as{"proc", AddressSpace::Kind::kUser, arch};
   };
-  const size_t tables_before = pt.outstanding();
+  const size_t tables_before = x.pt.outstanding();
   for (uint64_t seed = 1; seed <= 40; ++seed) {
     SCOPED_TRACE(seed);
     Rng rng(seed);
-    RunForkTree(rng, [&] { return std::make_unique<X86Space>(mmu, karch, kernel); }, pages_, arena_.direct_map(),
+    RunForkTree(rng, [&] { return std::make_unique<X86Space>(x.mmu, x.karch, x.kernel); }, pages_, arena_.direct_map(),
                 kX86Lo + seed * (uint64_t{1} << 30));
-    EXPECT_EQ(pt.outstanding() - mmu.pool_pages(), tables_before);
+    EXPECT_EQ(x.pt.outstanding() - x.mmu.pool_pages(), tables_before);
   }
 }
 
