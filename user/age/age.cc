@@ -18,7 +18,7 @@ namespace {
 
 using kmem::user::Fail;
 
-constexpr uint64_t kPage = 4096;
+using kmem::user::kPage;
 constexpr uint64_t kPasses = 10;  // refage 9 or more for the cold pages: well into the 8+ bucket
 constexpr uint64_t kRetries = 5;
 constexpr uint64_t kNapMs = 2;

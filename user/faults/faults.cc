@@ -10,7 +10,7 @@
 #include "user/lib/syscall.h"
 
 extern "C" int main(int argc, char** argv) {
-  constexpr uint64_t kPage = 4096;
+  using kmem::user::kPage;
   const uint64_t pages = kmem::user::UintArg("faults", argc, argv, 1, 1024, uint64_t{1} << 20);
   if (pages == 0) {  // the benchmark's baseline: the program's own cost without a fault of its mapping
     kmem::Print("faults: 0 pages touched\n");

@@ -11,6 +11,10 @@ namespace kmem::user {
 
 static_assert(abi::kSyscalls == 15, "a wrapper below for every system call of kernel/abi/syscall.h");
 
+// The page, the unit of Mmap, Munmap, Mprotect and the kernel's demand paging (x86_64's 4 KiB), and a MiB.
+inline constexpr uint64_t kPage = 4096;
+inline constexpr uint64_t kMiB = uint64_t{1} << 20;
+
 inline int64_t Syscall(abi::Sys nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
                        uint64_t a4 = 0, uint64_t a5 = 0) {
   register uint64_t r10 asm("r10") = a3;

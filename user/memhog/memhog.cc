@@ -12,8 +12,8 @@ namespace {
 
 using kmem::user::Fail;
 
-constexpr uint64_t kPage = 4096;
-constexpr uint64_t kMiB = 1 << 20;
+using kmem::user::kMiB;
+using kmem::user::kPage;
 
 // A word every 64 bytes (a cache line) rather than every word: each page is written and checked in full
 // width without making TCG spend seconds per MiB. The value names the address, so a page mapped twice

@@ -16,7 +16,7 @@ namespace {
 using kmem::user::Fail;
 using kmem::user::IsErr;
 
-constexpr uint64_t kPage = 4096;
+using kmem::user::kPage;
 constexpr uint64_t kSlots = 8;
 constexpr uint64_t kMaxPages = 16;
 constexpr uint64_t kRw = kmem::abi::kProtRead | kmem::abi::kProtWrite;

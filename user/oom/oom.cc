@@ -12,8 +12,8 @@
 
 namespace {
 
-constexpr uint64_t kPage = 4096;
-constexpr uint64_t kMiB = 1 << 20;
+using kmem::user::kMiB;
+using kmem::user::kPage;
 
 [[noreturn]] void Grow() {
   uint64_t end = static_cast<uint64_t>(kmem::user::Brk(0));

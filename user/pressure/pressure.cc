@@ -17,8 +17,8 @@ namespace {
 
 using kmem::user::Fail;
 
-constexpr uint64_t kPage = 4096;
-constexpr uint64_t kMiB = 1 << 20;
+using kmem::user::kMiB;
+using kmem::user::kPage;
 constexpr uint64_t kPagesPerYield = 64;
 
 // Two words a page (its first and its last) name the address: a page mapped twice or at the wrong place, or

@@ -27,7 +27,7 @@ void WriteText() {
 }
 
 void ExecHeap() {
-  const int64_t page = kmem::user::Mmap(0, 4096, kmem::abi::kProtRead | kmem::abi::kProtWrite);
+  const int64_t page = kmem::user::Mmap(0, kmem::user::kPage, kmem::abi::kProtRead | kmem::abi::kProtWrite);
   if (kmem::user::IsErr(page)) kmem::user::Fail("segv: FAIL: mmap returned %ld\n", page);
   *reinterpret_cast<volatile uint8_t*>(page) = 0xc3;  // ret: it would come straight back without NX
   asm volatile("call *%0"

@@ -17,7 +17,7 @@ namespace {
 using kmem::user::Fail;
 
 constexpr uint64_t kMaxVmas = 16;
-constexpr uint64_t kPage = 4096;
+using kmem::user::kPage;
 constexpr uint64_t kWaitMs = 10, kMaxWaits = 6000;  // a minute for every copy to start under TCG
 
 constexpr uint64_t Word(uint64_t i) { return (i + 1) * 0x9e3779b97f4a7c15; }

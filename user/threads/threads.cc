@@ -27,7 +27,7 @@ namespace {
 using kmem::user::Fail;
 using kmem::user::IsErr;
 
-constexpr uint64_t kPage = 4096;
+using kmem::user::kPage;
 constexpr uint64_t kWords = kPage / 8;
 constexpr uint64_t kMaxThreads = 16;
 constexpr uint64_t kStackBytes = 4 * kPage;
