@@ -72,7 +72,9 @@ struct Page {
   uint8_t refage;   // 1: see kMaxRefAge
   uint8_t aged;     // 1: the low byte of the pass that last aged the page (a new page's 0: a pass whose low
                     //    byte is 0 skips its first ageing, which costs it one pass of age)
-  uint8_t spare[3]; // 3: unused, keeps the size a power of two so an index is a shift
+  uint8_t zone;     // 1: the PallocZone of the frame's bank piece: a free finds its CPU's cache from the
+                    //    descriptor's own line, with no bank lookup in the chain of loads before the push
+  uint8_t spare[2]; // 2: unused, keeps the size a power of two so an index is a shift
 };
 // 32 bytes: two descriptors per cache line and 8 MiB per GiB of RAM (0.8%); the upper bound.
 static_assert(sizeof(Page) == 32, "Page must stay 32 bytes: descriptor arrays are 1/128 of RAM");

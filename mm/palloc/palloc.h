@@ -197,7 +197,7 @@ class Palloc {
     return Pfn(bank.base + static_cast<uint64_t>(p - bank.pages)).addr();
   }
   // The zone of a descriptor's frame. O(1).
-  PallocZone ZoneOf(const Page* p) const { return static_cast<PallocZone>(banks_[p->bank].zone); }
+  PallocZone ZoneOf(const Page* p) const { return static_cast<PallocZone>(p->zone); }
 
   // newpage: a user page for `va` from any zone, preferring va's colour, with one reference. O(1) on the
   // fast path.
@@ -416,8 +416,8 @@ class Palloc {
       for (uint64_t i = 0; i < bank.npages; ++i) {
         Page* p = bank.pages + i;
         PhysAddr pa = Pa(p);
-        KASSERT(p->bank == b && p->colour == ((bank.base + i) & (colours_ - 1)),
-                "pa 0x%lx descriptor says bank %u colour %u", pa.value(), p->bank, p->colour);
+        KASSERT(p->bank == b && p->zone == bank.zone && p->colour == ((bank.base + i) & (colours_ - 1)),
+                "pa 0x%lx descriptor says bank %u zone %u colour %u", pa.value(), p->bank, p->zone, p->colour);
         KASSERT((p->flags & kMark) != 0, "pa 0x%lx is neither free nor in an allocated block", pa.value());
         bool user = p->use == PageUse::kUser;
         uint64_t offset = bank.base + i - bank.origin;
@@ -642,7 +642,8 @@ class Palloc {
     }
     for (uint64_t p = 0; p < npages; ++p) {
       bank.pages[p] = Page{nullptr, 0, 0, static_cast<uint16_t>((bank.base + p) & (colours_ - 1)),
-                           static_cast<uint8_t>(index), 0, PageUse::kZone, 0, ModRef{}, 0, 0, {}};
+                           static_cast<uint8_t>(index), 0, PageUse::kZone, 0, ModRef{}, 0, 0,
+                           static_cast<uint8_t>(zone), {}};
     }
     Zone& z = zones_[zone];
     if (z.nbanks == 0) z.first_bank = index;
@@ -659,6 +660,16 @@ class Palloc {
       KASSERT(b < nbanks_, "descriptor %p is in no bank", static_cast<const void*>(p));
       if (a - reinterpret_cast<uintptr_t>(banks_[b].pages) < banks_[b].npages * sizeof(Page)) return b;
     }
+  }
+
+  // The bank of a descriptor a caller hands back, from its own `bank`, checked against that bank's array
+  // so that a pointer into no descriptor array panics instead of freeing a stranger. O(1).
+  const Bank& BankFrom(const Page* p) const {
+    const unsigned b = p->bank;
+    KASSERT(b < nbanks_ && reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(banks_[b].pages) <
+                               banks_[b].npages * sizeof(Page),
+            "descriptor %p is in no bank", static_cast<const void*>(p));
+    return banks_[b];
   }
 
   static bool HasFreePages(void* self) { return static_cast<Palloc*>(self)->FreeCount() != 0; }
@@ -741,7 +752,7 @@ class Palloc {
 
   // Sets the allocated bit of a block the backend just handed out. Zone lock held.
   void MarkAllocated(Page* p, unsigned order) {
-    const Bank& bank = banks_[BankOf(p)];
+    const Bank& bank = BankFrom(p);
     uint64_t idx = (static_cast<uint64_t>(p - bank.pages) + bank.base - bank.origin) >> order;
     KASSERT(!TestBit(bank.heads[order], idx), "the %s backend handed out pa 0x%lx, which is allocated",
             kBackendName, Pa(p).value());
@@ -784,7 +795,7 @@ class Palloc {
       for (unsigned i = 0; i < give; ++i) {
         Page* p = c.blocks[i];
         p->use = PageUse::kZone;
-        const Bank& bank = banks_[BankOf(p)];
+        const Bank& bank = BankFrom(p);
         ClearBit(bank.heads[order], (static_cast<uint64_t>(p - bank.pages) + bank.base - bank.origin) >> order);
         zones_[zone].backend.Free(p, order);
       }
@@ -840,16 +851,17 @@ class Palloc {
   }
 
   [[gnu::always_inline]] void Free(Page* head, unsigned order, PageUse as, const char* what) {
-    const Bank& bank = banks_[BankOf(head)];
+    const Bank& bank = BankFrom(head);
     if (order < kCachedOrders && head->use == as && head->order == order) {
       const CpuIrq here = IrqSaveCpu();
       CpuCaches& caches = cpus_[here.cpu];
-      Cache c(caches.of[bank.zone], order);
-      if (c.n() == c.size) Drain(bank.zone, order, c, c.size / 2);
+      const unsigned zone = head->zone;
+      Cache c(caches.of[zone], order);
+      if (c.n() == c.size) Drain(zone, order, c, c.size / 2);
       head->use = PageUse::kCached;
       c.blocks[c.n()] = head;
       c.Set(c.n() + 1);
-      if (as == PageUse::kUser) AddUsers(caches, bank.zone, -1);
+      if (as == PageUse::kUser) AddUsers(caches, zone, -1);
       IrqRestore(here.irq);
     } else {
       FreeSlow(bank, head, order, as, what);

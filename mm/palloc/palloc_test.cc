@@ -488,6 +488,16 @@ TYPED_TEST(PallocDeathTest, FreeingOutsideEveryBankPanics) {
   EXPECT_DEATH(p->FreeContig(PhysAddr(0x440000), 0), "pa 0x440000 is outside every bank");
 }
 
+// A free finds its bank from the descriptor's own `bank`, so a copy of a descriptor (or any pointer that is
+// not into a bank's array) must be refused by the range check, not freed as the page it claims to be.
+TYPED_TEST(PallocDeathTest, FreeingADescriptorOutsideEveryBankPanics) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x100000), 64}, {PhysAddr(0x400000), 64}}, 4);
+  Page copy = *p->TryAllocContig(0).page;
+  EXPECT_DEATH(p->FreeContig(&copy, 0), "descriptor 0x[0-9a-f]+ is in no bank");
+  copy.bank = 200;
+  EXPECT_DEATH(p->FreeContig(&copy, 0), "descriptor 0x[0-9a-f]+ is in no bank");
+}
+
 TYPED_TEST(PallocDeathTest, RefcountBelowZeroPanics) {
   HostPalloc<TypeParam> p({{PhysAddr(0x100000), 64}}, 4);
   Page* page = p->NewPage(VirtAddr(0x5000));
