@@ -19,6 +19,7 @@
 // the second the total throughput of all threads (operations over the slowest thread's time).
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <atomic>
@@ -32,9 +33,12 @@
 #include <thread>
 #include <vector>
 
+#include "mm/palloc/kernel_palloc.h"
 #include "mm/pool/pool.h"
+#include "mm/pool/poolinit.h"
 #include "mm/pool/slab.h"
-#include "testing/pool_host.h"
+#include "testing/palloc_host.h"
+#include "testing/phys_arena.h"
 
 #ifndef SYSTEM_MALLOC
 #define SYSTEM_MALLOC "glibc"
@@ -46,6 +50,9 @@ using namespace kmem::pool;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kBatch = 1000;
+// The simulated RAM the allocators grow from: the batch pattern's 1000 live 4 KiB objects on each of 2
+// threads, and mainmem's arenas, with room to spare.
+constexpr uint64_t kRamBytes = uint64_t{256} << 20;
 
 // The allocators under test, called directly from the timed loops (pair_instructions.py counts what the
 // loops' callees run: malloc and free, Kmalloc and Kfree, KmemCacheAlloc and KmemCacheFree).
@@ -199,9 +206,17 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  static kmem::testing::HeapSource heap;
-  PoolInit(mainmem, {"mainmem", 1ull << 30, 1 << 20, FreeFill::kPoison, heap.source(), {}});
-  KmemInit(heap.source());
+  // The slab caches, Kmalloc and mainmem grow from page blocks of a page allocator over simulated RAM, as
+  // in the kernel (poolinit.h's PageSpans after pageinit; the backend --//mm/palloc:backend names), on 2 MiB host pages as the kernel's large-page
+  // direct map: a slab given back and taken again is pages touched before, not a fresh host allocation
+  // whose pages fault in again (which made a batch of 4 KiB objects cost 1.6 us an object).
+  static kmem::testing::PhysArena ram(kmem::PhysAddr(0), kRamBytes);
+  madvise(ram.direct_map().Kaddr(ram.base()), kRamBytes, MADV_HUGEPAGE);
+  static kmem::testing::HostPalloc<kmem::KernelPalloc::Backend> palloc({{ram.base(), kRamBytes >> kmem::kPageShift}},
+                                                                      1);
+  static kmem::pool::PageSpans<kmem::KernelPalloc> spans(*palloc, ram.direct_map());
+  PoolInit(mainmem, {"mainmem", kRamBytes / 2, 1 << 20, FreeFill::kPoison, spans.source(), {}});
+  KmemInit(spans.source());
   auto each = [&](auto ops, size_t n) {
     for (const std::string& pattern : patterns) {
       for (long t : threads) {
