@@ -16,7 +16,9 @@ struct Slab {
   Slab* prev;
   void* free;  // first free object; each free object's first word points to the next one
   uint64_t inuse;
-  uint64_t unused[2];
+  uint32_t owner;  // the CPU whose refills take from it, and on whose partial list it is while partial
+  uint32_t unused32;
+  uint64_t unused;
 };
 static_assert(sizeof(Slab) == 64, "one cache line, so the first object header starts a fresh line");
 
@@ -54,7 +56,7 @@ struct Magazine {
   uint64_t peak_live = 0;    // the most live objects this CPU saw: its own count plus others_live
   void* obj[kMagazine] = {};  // obj[count - 1] goes out next
 };
-static_assert(sizeof(Magazine) == 256, "four cache lines: counters and the magazine's top share the first");
+static_assert(sizeof(Magazine) == 1024, "sixteen cache lines: the counters and the bottom objects share the first");
 
 // A CPU's magazines, one slot per cache.
 struct CpuMagazines {
@@ -202,6 +204,7 @@ void Setup(KmemCache* c, const char* name, size_t size, size_t align, uint32_t s
   c->slab_bytes = bytes;
   c->per_slab = static_cast<uint32_t>((bytes - c->first) / c->stride);
   c->magazine = slot;
+  c->magazine_cap = static_cast<uint32_t>(Min<uint64_t>(kMagazine, Max<uint64_t>(2, kMagazineBytes / c->object)));
 }
 
 // Appends a set-up cache to the list (so KmemDump lists caches in creation order). Under caches_lock.
@@ -230,6 +233,7 @@ Slab* NewSlab(KmemCache* c) {
   s->magic = SlabMagic(c, s);
   s->cache = c;
   s->inuse = 0;
+  s->owner = 0;  // Adopt names the CPU before any refill takes from it
   s->free = nullptr;
   for (uint64_t i = c->per_slab; i-- > 0;) {
     void* p = ObjectAt(c, s, i);
@@ -338,26 +342,50 @@ CacheState StateOf(KmemCache* c) {
 // The other CPUs' live objects, for this CPU's high-water mark. Read at every refill and flush.
 void SampleOthers(const KmemCache* c, Magazine& m) { m.others_live = LiveOn(c, CpuSet::All().Without(CpuId())); }
 
-// Moves up to kMagazineBatch free objects from the slab layer into the empty magazine `m` (this CPU's,
+// Moves up to half a magazine of free objects from the slab layer into the empty magazine `m` (this CPU's,
 // interrupts off). Returns whether it moved any. Checks each object's seal as it leaves its free list.
-bool Refill(KmemCache* c, Magazine& m) {
-  LockGuard g(c->lock);
-  while (m.count < kMagazineBatch) {
-    Slab* s = c->partial;
-    if (s == nullptr) {
-      s = c->empty;
-      if (s == nullptr) break;
-      Remove(c->empty, s);
-      --c->empty_slabs;
-      Push(c->partial, s);
+// Whether a refill may take another CPU's partial slab: only once the source has no new slab to give, so
+// that two CPUs allocating at once do not share the slab one of them is cutting objects from.
+enum class Steal : uint8_t { kNo, kYes };
+
+// A slab for `cpu`'s refills when it has no partial one: an empty slab, else (when `steal` says so) another
+// CPU's partial slab, made `cpu`'s. Under the cache's lock.
+Slab* Adopt(KmemCache* c, unsigned cpu, Steal steal) {
+  Slab* s = c->empty;
+  if (s != nullptr) {
+    Remove(c->empty, s);
+    --c->empty_slabs;
+  } else {
+    for (unsigned other = 0; other < kMaxCpus && s == nullptr && steal == Steal::kYes; ++other) {
+      if ((s = c->partial[other]) != nullptr) Remove(c->partial[other], s);
     }
+    if (s == nullptr) return nullptr;
+  }
+  s->owner = cpu;
+  Push(c->partial[cpu], s);
+  return s;
+}
+
+bool HasPartial(const KmemCache* c) {
+  for (const Slab* s : c->partial) {
+    if (s != nullptr) return true;
+  }
+  return false;
+}
+
+bool Refill(KmemCache* c, Magazine& m, Steal steal) {
+  const unsigned cpu = CpuId();
+  LockGuard g(c->lock);
+  while (m.count < c->magazine_cap / 2) {
+    Slab* s = c->partial[cpu];
+    if (s == nullptr && (s = Adopt(c, cpu, steal)) == nullptr) break;
     void* p = s->free;
     ObjHeader* h = HeaderOf(p);
     if (h->magic != FreeSeal(h, h->link)) BadFreeObject(c, p);
     s->free = h->link;
     ++s->inuse;
     if (s->free == nullptr) {
-      Remove(c->partial, s);
+      Remove(c->partial[cpu], s);
       Push(c->full, s);
     }
     m.obj[m.count++] = p;
@@ -388,13 +416,13 @@ Slab* Flush(KmemCache* c, Magazine& m, uint32_t n) {
     ObjHeader* h = HeaderOf(p);
     if (s->free == nullptr) {
       Remove(c->full, s);
-      Push(c->partial, s);
+      Push(c->partial[s->owner], s);
     }
     h->link = s->free;
     h->magic = FreeSeal(h, h->link);
     s->free = p;
     if (--s->inuse != 0) continue;
-    Remove(c->partial, s);
+    Remove(c->partial[s->owner], s);
     if (source.give == nullptr || (c->empty_slabs + 1) * c->slab_bytes <= kKeptEmptyBytes || c->empty_slabs == 0) {
       Push(c->empty, s);
       ++c->empty_slabs;
@@ -457,11 +485,12 @@ uint64_t ReapAllEmpty() {
   return bytes;
 }
 
-// Memory for one more refill of `c` when the slab layer has none: a new slab, or else, under memory
-// pressure, every cache's kept empty slabs back to the source and every CPU's magazine of `c` drained into
-// the slab layer. The pressure steps need the caller's interrupts on (which also means it holds no lock:
-// they take the cache list's lock and cross-call). Returns false when nothing came of it.
-bool Grow(KmemCache* c) {
+// Memory for one more refill of `c` when this CPU's slabs and the empty ones have none: a new slab, or
+// else, under memory pressure, every cache's kept empty slabs back to the source, then the other CPUs'
+// partial slabs (`steal` becomes kYes), then every CPU's magazine of `c` drained into the slab layer. The
+// reap and drain need the caller's interrupts on (which also means it holds no lock: they take the cache
+// list's lock and cross-call). Returns false when nothing came of it.
+bool Grow(KmemCache* c, Steal& steal) {
   Slab* s = NewSlab(c);
   const bool may_reap = s == nullptr && InterruptsOn();
   if (may_reap && ReapAllEmpty() != 0) s = NewSlab(c);
@@ -469,10 +498,15 @@ bool Grow(KmemCache* c) {
     AddSlab(c, s);
     return true;
   }
+  if (steal == Steal::kNo) {
+    steal = Steal::kYes;
+    LockGuard g(c->lock);
+    if (HasPartial(c)) return true;
+  }
   if (!may_reap) return false;
   DrainEveryCpu(c);
   LockGuard g(c->lock);
-  return c->partial != nullptr || c->empty != nullptr;
+  return HasPartial(c) || c->empty != nullptr;
 }
 
 // Out of line so that the allocation fast path can jump here instead of calling memset. The empty asm
@@ -505,16 +539,17 @@ template <uint32_t kWindow>
 
 template <uint32_t kWindow>
 [[gnu::noinline]] void* AllocSlow(KmemCache* c, Zero zero, Site site) {
+  Steal steal = Steal::kNo;
   for (;;) {
     const CpuIrq here = IrqSaveCpu();
     Magazine& m = MagazineOn(here.cpu, c);
-    if (m.count != 0 || Refill(c, m)) {
+    if (m.count != 0 || Refill(c, m, steal)) {
       void* p = TakeFrom<kWindow>(c, m, site);
       IrqRestore(here.irq);
       return zero == Zero::kYes ? ZeroObject(p, c->size) : p;
     }
     IrqRestore(here.irq);
-    if (!Grow(c)) return nullptr;
+    if (!Grow(c, steal)) return nullptr;
   }
 }
 
@@ -534,7 +569,7 @@ template <uint32_t kWindow>
   return p;
 }
 
-[[gnu::noinline]] Slab* FlushFull(KmemCache* c, Magazine& m) { return Flush(c, m, kMagazineBatch); }
+[[gnu::noinline]] Slab* FlushFull(KmemCache* c, Magazine& m) { return Flush(c, m, c->magazine_cap / 2); }
 
 // Frees the live object `p` of `c`, whose guards the caller checked, into this CPU's magazine: poisons its
 // window and seals it free (its link keeps naming its slab) before it goes in.
@@ -546,7 +581,7 @@ template <uint32_t kWindow>
   const CpuIrq here = IrqSaveCpu();
   Magazine& m = MagazineOn(here.cpu, c);
   Slab* give = nullptr;
-  if (__builtin_expect(m.count == kMagazine, 0)) give = FlushFull(c, m);
+  if (__builtin_expect(m.count == c->magazine_cap, 0)) give = FlushFull(c, m);
   m.obj[m.count++] = p;
   Write(m.frees, m.frees + 1);
   IrqRestore(here.irq);
@@ -636,7 +671,7 @@ bool KmemCacheDestroy(KmemCache* c) {
     magazines_used &= ~(uint32_t{1} << c->magazine);
   }
   // Drained and with nothing live, every slab is empty, kept or just given back.
-  KASSERT(c->partial == nullptr && c->full == nullptr, "cache %s: slabs in use with no object live", c->name);
+  KASSERT(!HasPartial(c) && c->full == nullptr, "cache %s: slabs in use with no object live", c->name);
   if (source.give != nullptr) GiveBack(c, c->empty);
   KmemCacheFree(&cache_cache, c);
   return true;
@@ -719,10 +754,14 @@ uint64_t KmemReap() {
 void KmemCacheCheck(KmemCache* c) {
   LockGuard g(c->lock);
   uint64_t live = 0, slabs = 0, empty = 0;
-  for (int list = 0; list < 3; ++list) {
-    for (Slab* s = list == 0 ? c->partial : list == 1 ? c->full : c->empty; s != nullptr; s = s->next) {
+  // Lists 0 .. kMaxCpus - 1 are the CPUs' partial ones, then the full and the empty list.
+  constexpr unsigned kFull = kMaxCpus, kEmpty = kMaxCpus + 1;
+  for (unsigned list = 0; list <= kEmpty; ++list) {
+    for (Slab* s = list < kFull ? c->partial[list] : list == kFull ? c->full : c->empty; s != nullptr; s = s->next) {
       KASSERT(s->magic == SlabMagic(c, s) && s->cache == c, "cache %s: slab %p header smashed", c->name,
               static_cast<void*>(s));
+      KASSERT(list >= kFull || s->owner == list, "cache %s: slab %p of cpu %u is on cpu %u's partial list",
+              c->name, static_cast<void*>(s), s->owner, list);
       ++slabs;
       uint64_t in_slab = 0, free_listed = 0, free_objects = 0;
       for (uint64_t i = 0; i < c->per_slab; ++i) {
@@ -747,10 +786,9 @@ void KmemCacheCheck(KmemCache* c) {
       KASSERT(in_slab + free_objects - free_listed == s->inuse && in_slab + free_objects == c->per_slab,
               "cache %s: slab %p has %lu live, %lu free and %lu listed free objects of %u, counts %lu in use",
               c->name, static_cast<void*>(s), in_slab, free_objects, free_listed, c->per_slab, s->inuse);
-      const int want = s->inuse == 0 ? 2 : free_listed == 0 ? 1 : 0;
-      KASSERT(list == want, "cache %s: slab %p (%lu in use) on the wrong list", c->name, static_cast<void*>(s),
-              s->inuse);
-      if (list == 2) ++empty;
+      const bool right = s->inuse == 0 ? list == kEmpty : free_listed == 0 ? list == kFull : list < kFull;
+      KASSERT(right, "cache %s: slab %p (%lu in use) on the wrong list", c->name, static_cast<void*>(s), s->inuse);
+      if (list == kEmpty) ++empty;
       live += in_slab;
     }
   }
@@ -779,7 +817,9 @@ void KmemSites(SiteTable& table) {
   LockGuard g(caches_lock);
   for (KmemCache* c = all_caches; c != nullptr; c = c->next) {
     LockGuard cache(c->lock);
-    Slab* const lists[] = {c->partial, c->full};  // an empty slab holds nothing live
+    Slab* lists[kMaxCpus + 1];  // an empty slab holds nothing live
+    for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) lists[cpu] = c->partial[cpu];
+    lists[kMaxCpus] = c->full;
     for (Slab* list : lists) {
       for (Slab* s = list; s != nullptr; s = s->next) {
         for (uint64_t i = 0; i < c->per_slab; ++i) {

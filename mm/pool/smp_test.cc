@@ -8,6 +8,7 @@
 #include <barrier>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -140,6 +141,51 @@ TEST_F(SmpTest, CacheStormWithFreesOnOtherCpusAddsUp) {
   // Each thread keeps at most 64 objects and its neighbour's box; every CPU's mark is below what all held.
   EXPECT_GT(s.peak_bytes, 0u);
   EXPECT_LE(s.peak_bytes, uint64_t{72} * 30000 * kThreads);
+  EXPECT_TRUE(KmemCacheDestroy(c));
+}
+
+// A CPU's refills take from slabs it owns, and an empty slab before another CPU's partial one, so two CPUs
+// do not hand out objects of one slab (whose cache lines they would then share). B first leaves empty
+// slabs and partial ones of its own; A allocates, leaving its newest slab partial; B then allocates more
+// than its magazine holds. Before slabs had owners, B's refills took A's partial slab from the one
+// partial list.
+TEST_F(SmpTest, TwoCpusDoNotShareASlab) {
+  KmemCache* c = KmemCacheCreate("owned", 64, 8);  // one-page slabs of 45 objects
+  constexpr int kObjects = 400;
+  std::barrier step(2);
+  std::vector<void*> live[2];
+  auto run = [&](int me) {
+    std::vector<void*>& mine = live[me];
+    if (me == 1) {  // B: empty slabs for A to adopt, and partial ones of its own
+      for (int i = 0; i < kObjects; ++i) mine.push_back(KmemCacheAlloc(c));
+      std::shuffle(mine.begin(), mine.end(), std::mt19937_64(7));
+      for (void* p : mine) KmemCacheFree(c, p);
+      mine.clear();
+    }
+    step.arrive_and_wait();
+    if (me == 0) {
+      for (int i = 0; i < kObjects; ++i) mine.push_back(KmemCacheAlloc(c));
+    }
+    step.arrive_and_wait();
+    if (me == 1) {
+      for (int i = 0; i < kObjects; ++i) mine.push_back(KmemCacheAlloc(c));
+    }
+    step.arrive_and_wait();
+  };
+  std::thread a(run, 0), b(run, 1);
+  a.join();
+  b.join();
+  std::map<uintptr_t, int> holders;  // slab (page) -> bit per CPU with a live object in it
+  for (int cpu = 0; cpu < 2; ++cpu) {
+    for (void* p : live[cpu]) holders[AlignDown(reinterpret_cast<uintptr_t>(p), kPageSize)] |= 1 << cpu;
+  }
+  int shared = 0;
+  for (const auto& [slab, bits] : holders) shared += bits == 3;
+  EXPECT_EQ(shared, 0) << "of " << holders.size() << " slabs";
+  KmemCacheCheck(c);
+  for (auto& objs : live) {
+    for (void* p : objs) KmemCacheFree(c, p);
+  }
   EXPECT_TRUE(KmemCacheDestroy(c));
 }
 

@@ -449,7 +449,9 @@ class Leaks(_KmemCommand):
             mags = [cpus[i]["value"]["slot"][int(c["magazine"])] for i in range(cpus.type.range()[1] + 1)]
             free = {int(m["obj"][k]) for m in mags for k in range(int(m["count"]))}
             first, stride, per_slab = int(c["first"]), int(c["stride"]), int(c["per_slab"])
-            for head in (c["partial"], c["full"]):  # an empty slab holds nothing live
+            partial = c["partial"]  # one list per owner CPU
+            heads = [partial[i] for i in range(partial.type.range()[1] + 1)] + [c["full"]]
+            for head in heads:  # an empty slab holds nothing live
                 s = head
                 while int(s) != 0:
                     base = int(s)
