@@ -56,8 +56,8 @@ inline constexpr size_t kSlabPoisonWindow = 64;
 // of 2 KiB, 32 of 4 KiB), and half of it moves between a magazine and the slab layer at once (a refill, or
 // the flush of a full magazine), so that a CPU alternating allocs and frees at a boundary does not go back
 // at once. Measured with 1000 objects freed in random order on 2 CPUs (bench/pool_bench batch), the slab
-// layer's lock is taken once per half magazine: 27-object magazines cost 45-125 ns an object, 123-object
-// ones 31-74, against about 30 on one CPU.
+// layer's lock is taken once per half magazine: 27-object magazines cost 46-170 ns an object, 123-object
+// ones 29-78, against 17-33 on one CPU.
 inline constexpr uint32_t kMagazine = 123;
 inline constexpr uint64_t kMagazineBytes = 128 << 10;
 // Live caches at once (kmem's ten included); each has one magazine slot per CPU, in the kernel image
