@@ -207,9 +207,10 @@ int main(int argc, char** argv) {
     }
   }
   // The slab caches, Kmalloc and mainmem grow from page blocks of a page allocator over simulated RAM, as
-  // in the kernel (poolinit.h's PageSpans after pageinit; the backend --//mm/palloc:backend names), on 2 MiB host pages as the kernel's large-page
-  // direct map: a slab given back and taken again is pages touched before, not a fresh host allocation
-  // whose pages fault in again (which made a batch of 4 KiB objects cost 1.6 us an object).
+  // in the kernel (poolinit.h's PageSpans after pageinit; the backend --//mm/palloc:backend names), on 2 MiB
+  // host pages as the kernel's large-page direct map: a slab given back and taken again is pages touched
+  // before, not a fresh host allocation whose pages fault in again (which made a batch of 4 KiB objects
+  // cost 1.6 us an object).
   static kmem::testing::PhysArena ram(kmem::PhysAddr(0), kRamBytes);
   void* const ram_bytes = ram.direct_map().Kaddr(ram.base());
   madvise(ram_bytes, kRamBytes, MADV_HUGEPAGE);

@@ -342,8 +342,6 @@ CacheState StateOf(KmemCache* c) {
 // The other CPUs' live objects, for this CPU's high-water mark. Read at every refill and flush.
 void SampleOthers(const KmemCache* c, Magazine& m) { m.others_live = LiveOn(c, CpuSet::All().Without(CpuId())); }
 
-// Moves up to half a magazine of free objects from the slab layer into the empty magazine `m` (this CPU's,
-// interrupts off). Returns whether it moved any. Checks each object's seal as it leaves its free list.
 // Whether a refill may take another CPU's partial slab: only once the source has no new slab to give, so
 // that two CPUs allocating at once do not share the slab one of them is cutting objects from.
 enum class Steal : uint8_t { kNo, kYes };
@@ -366,6 +364,7 @@ Slab* Adopt(KmemCache* c, unsigned cpu, Steal steal) {
   return s;
 }
 
+// Whether any CPU has a partial slab of `c`. Under the cache's lock.
 bool HasPartial(const KmemCache* c) {
   for (const Slab* s : c->partial) {
     if (s != nullptr) return true;
@@ -373,6 +372,8 @@ bool HasPartial(const KmemCache* c) {
   return false;
 }
 
+// Moves up to half a magazine of free objects from the slab layer into the empty magazine `m` (this CPU's,
+// interrupts off). Returns whether it moved any. Checks each object's seal as it leaves its free list.
 bool Refill(KmemCache* c, Magazine& m, Steal steal) {
   const unsigned cpu = CpuId();
   LockGuard g(c->lock);
