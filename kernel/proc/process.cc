@@ -135,6 +135,26 @@ void TearDown(Process& p) {
   ArchFreeUserTables(&p.tables);
 }
 
+// A process's thread and child lists (newest first, under its threads_lock), chained through `link`
+// (ProcThread::next, Process::sibling): Push puts `item` first; Take unlinks the first item `match` accepts
+// and returns it, nullptr when none does.
+template <typename T>
+void Push(Process& p, T*& head, T* T::*link, T* item) {
+  LockGuard g(p.threads_lock);
+  item->*link = head;
+  head = item;
+}
+template <typename T, typename Match>
+T* Take(Process& p, T*& head, T* T::*link, Match match) {
+  LockGuard g(p.threads_lock);
+  T** at = &head;
+  while (*at != nullptr && !match(**at)) at = &((*at)->*link);
+  T* item = *at;
+  if (item != nullptr) *at = item->*link;
+  return item;
+}
+constexpr auto kFirst = [](const auto&) { return true; };
+
 // Frees a process the table no longer holds.
 void Destroy(Process* p) {
   p->~Process();
@@ -145,12 +165,7 @@ void Destroy(Process* p) {
 // parent's children are killed too (a kill ends the process and what it started), else a child that never
 // ends would keep its parent's end waiting for good.
 void ReapChildren(Process& p) {
-  for (;;) {
-    p.threads_lock.Lock();
-    Process* c = p.children;
-    if (c != nullptr) p.children = c->sibling;
-    p.threads_lock.Unlock();
-    if (c == nullptr) return;
+  while (Process* c = Take(p, p.children, &Process::sibling, kFirst)) {
     if (p.end.killed && !__atomic_load_n(&c->kill, __ATOMIC_ACQUIRE)) {
       SetKillReason(*c, KillReason::kParent);
       KillThreads(*c);  // ours until Wait frees it
@@ -184,14 +199,7 @@ void FreeThread(ProcThread* t) {
 // to; after thread_exit they run on), so that no CPU runs in the space any more when it is released. A
 // thread started meanwhile is on the list before its starter ends, so the list stays empty once it is.
 void ReapThreads(Process& p) {
-  for (;;) {
-    p.threads_lock.Lock();
-    ProcThread* t = p.threads;
-    if (t != nullptr) p.threads = t->next;
-    p.threads_lock.Unlock();
-    if (t == nullptr) return;
-    FreeThread(t);
-  }
+  while (ProcThread* t = Take(p, p.threads, &ProcThread::next, kFirst)) FreeThread(t);
 }
 
 // A thread has left user mode for good: the process's live-thread count (pwait's "every thread waits")
@@ -470,21 +478,14 @@ int64_t StartThread(Process& p, uint64_t entry, uint64_t sp, uint64_t arg) {
   }
   // On the list only now, so that a failed Spawn has nothing to take back; it is there before the caller
   // returns to user mode, hence before the caller (and the process) can end.
-  p.threads_lock.Lock();
-  t->next = p.threads;
-  p.threads = t;
-  p.threads_lock.Unlock();
+  Push(p, p.threads, &ProcThread::next, t);
   return static_cast<int64_t>(tid);
 }
 
 int64_t JoinThread(Process& p, uint64_t tid, int64_t* status) {
   Thread* me = CurrentThread();
-  p.threads_lock.Lock();
-  ProcThread** link = &p.threads;
-  while (*link != nullptr && ((*link)->tid != tid || (*link)->thread == me)) link = &(*link)->next;
-  ProcThread* t = *link;
-  if (t != nullptr) *link = t->next;
-  p.threads_lock.Unlock();
+  ProcThread* t = Take(p, p.threads, &ProcThread::next,
+                       [&](const ProcThread& other) { return other.tid == tid && other.thread != me; });
   if (t == nullptr) return static_cast<int64_t>(abi::Err::kInval);
   BlockedSleep(p);
   p.thread_ends.Sleep(
@@ -497,10 +498,7 @@ int64_t JoinThread(Process& p, uint64_t tid, int64_t* status) {
   if (!__atomic_load_n(&t->ended, __ATOMIC_ACQUIRE)) {
     // Killed first: the thread goes back on the list for the process's end to reap (so that two threads
     // joining each other still end).
-    p.threads_lock.Lock();
-    t->next = p.threads;
-    p.threads = t;
-    p.threads_lock.Unlock();
+    Push(p, p.threads, &ProcThread::next, t);
     return static_cast<int64_t>(abi::Err::kInval);
   }
   *status = t->status;
@@ -522,10 +520,7 @@ int64_t ForkCurrent(Process& parent) {
   if (st == UserVmStatus::kOk) {
     Register(*c);
     if (kernel::Spawn(c->name, ProcMain, c, kAnyCpu, &c->joinable) == SchedStatus::kOk) {
-      parent.threads_lock.Lock();
-      c->sibling = parent.children;
-      parent.children = c;
-      parent.threads_lock.Unlock();
+      Push(parent, parent.children, &Process::sibling, c);
       return static_cast<int64_t>(c->pid);
     }
     Unregister(*c);
@@ -535,12 +530,7 @@ int64_t ForkCurrent(Process& parent) {
 }
 
 int64_t WaitChild(Process& parent, uint64_t pid, int64_t* status) {
-  parent.threads_lock.Lock();
-  Process** link = &parent.children;
-  while (*link != nullptr && (*link)->pid != pid) link = &(*link)->sibling;
-  Process* c = *link;
-  if (c != nullptr) *link = c->sibling;
-  parent.threads_lock.Unlock();
+  Process* c = Take(parent, parent.children, &Process::sibling, [&](const Process& child) { return child.pid == pid; });
   if (c == nullptr) return static_cast<int64_t>(abi::Err::kInval);
   BlockedSleep(parent);
   const ProcEnd end = Wait(c);
