@@ -9,7 +9,7 @@ backend=$1
 label="age, $backend"
 source boot/boot_log.sh
 boot_log "age-$backend" 600 "boot/kernel_$backend.bin" -m 256M -smp 2 -append 'run=age,age:32:128,memstat'
-! grep -q '^age: FAIL' <<<"$clean" || fail "$(grep '^age: FAIL' <<<"$clean")"
+refute '^age: FAIL'
 counts='[0-9]* pages: referenced [0-9]*, modified [0-9]*, ages 0:[0-9]* 1:[0-9]* 2-3:[0-9]* 4-7:[0-9]* 8+:[0-9]*$'
 [ "$(grep -c "^age: age: pass [1-9][0-9]*, $counts" <<<"$clean")" = 2 ] || fail "not two age lines of memstat's counts"
 expect '^age: ok: 64 cold pages aged, 16 hot pages stayed young, over [0-9]* passes$'

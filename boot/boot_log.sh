@@ -4,8 +4,14 @@
 #     carriage returns dropped; fails unless qemu.sh exited 0 (the kernel's own checks passed).
 #   fail MESSAGE: "FAIL (label): MESSAGE", and the test fails.
 #   expect PATTERN: fails unless a line of $clean matches PATTERN (grep's basic regular expressions).
+#   refute PATTERN [MESSAGE]: fails if a line of $clean matches PATTERN, saying MESSAGE or else that line.
 fail() { echo "FAIL ($label): $*"; exit 1; }
 expect() { grep -q -- "$1" <<<"$clean" || fail "no line matching '$1'"; }
+refute() {
+  local hit
+  hit=$(grep -m1 -- "$1" <<<"$clean") || return 0
+  fail "${2:-$hit}"
+}
 boot_log() {
   local name=$1 seconds=$2 kernel=$3
   shift 3

@@ -9,7 +9,7 @@ backend=$1
 label="sharedtext, $backend"
 source boot/boot_log.sh
 boot_log "sharedtext-$backend" 600 "boot/kernel_$backend.bin" -m 256M -smp 4 -append 'kmem.sharedtext'
-! grep -q '^sharedtext: FAIL' <<<"$clean" || fail "$(grep -m1 '^sharedtext: FAIL' <<<"$clean")"
+refute '^sharedtext: FAIL'
 lines=$(grep -E '^sharedtext: pid [0-9]+: 32 processes share its [1-9][0-9]* text pages$' <<<"$clean")
 [ "$(grep -c . <<<"$lines")" = 32 ] || fail "not 32 copies said they share their text with 32 processes"
 [ "$(sed 's/.* its //' <<<"$lines" | sort -u | wc -l)" = 1 ] || fail "the copies disagree on their text pages"
