@@ -51,6 +51,32 @@ class CountingCpu : public kmem::x86::CpuOps {
 
 constexpr uint64_t kLo = 0x10000, kHi = 0x800000000000;
 
+// Faults [at, at + len) of `vm` in, page by page, for `access`; each fault must resolve.
+void FaultEach(kmem::UserVm& vm, VirtAddr at, uint64_t len, Access access) {
+  for (uint64_t off = 0; off < len; off += kPageSize) {
+    if (vm.Fault(at + off, access).status != FaultStatus::kResolved) std::abort();
+  }
+}
+
+// Times one first fault of a page of [at, at + len) for `access` per iteration, in order; after the last
+// page, untimed, unmaps the range and `remap()` maps it afresh (returning where).
+template <typename Remap>
+void TimeFirstFaults(benchmark::State& state, kmem::UserVm& vm, VirtAddr at, uint64_t len, Access access,
+                     Remap remap) {
+  uint64_t off = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(vm.Fault(at + off, access));
+    off += kPageSize;
+    if (off == len) {
+      state.PauseTiming();
+      if (vm.Munmap(at, len) != UserVmStatus::kOk) std::abort();
+      at = remap();
+      off = 0;
+      state.ResumeTiming();
+    }
+  }
+}
+
 // A user space with its UserVm: user pages from a 256 MiB arena, tables from another; text shared through
 // `images` when given.
 struct Fixture {
@@ -102,11 +128,7 @@ struct Fixture {
     if (vm->Mmap(hint, len, prot, &at) != UserVmStatus::kOk) std::abort();
     return at;
   }
-  void FaultAll(VirtAddr at, uint64_t len) {
-    for (uint64_t off = 0; off < len; off += kPageSize) {
-      if (vm->Fault(at + off, Access::kWrite).status != FaultStatus::kResolved) std::abort();
-    }
-  }
+  void FaultAll(VirtAddr at, uint64_t len) { FaultEach(*vm, at, len, Access::kWrite); }
 
   kmem::ImageCache* images;
   kmem::testing::PhysArena user, tables;
@@ -124,19 +146,7 @@ struct Fixture {
 void BM_DemandZeroFault(benchmark::State& state) {
   Fixture f;
   constexpr uint64_t kLen = 16 << 20;
-  VirtAddr at = f.Mmap(kLen);
-  uint64_t off = 0;
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(f.vm->Fault(at + off, Access::kWrite));
-    off += kPageSize;
-    if (off == kLen) {
-      state.PauseTiming();
-      if (f.vm->Munmap(at, kLen) != UserVmStatus::kOk) std::abort();
-      at = f.Mmap(kLen);
-      off = 0;
-      state.ResumeTiming();
-    }
-  }
+  TimeFirstFaults(state, *f.vm, f.Mmap(kLen), kLen, Access::kWrite, [&] { return f.Mmap(kLen); });
 }
 BENCHMARK(BM_DemandZeroFault);
 
@@ -244,23 +254,13 @@ void BM_TextFirstFault(benchmark::State& state) {
   if (shared) {
     first = std::make_unique<Fixture::Peer>(f);
     load(*first->vm);
-    for (uint64_t off = 0; off < kLen; off += kPageSize) {
-      if (first->vm->Fault(at + off, Access::kExec).status != FaultStatus::kResolved) std::abort();
-    }
+    FaultEach(*first->vm, at, kLen, Access::kExec);
   }
   load(*f.vm);
-  uint64_t off = 0;
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(f.vm->Fault(at + off, Access::kExec));
-    off += kPageSize;
-    if (off == kLen) {
-      state.PauseTiming();
-      if (f.vm->Munmap(at, kLen) != UserVmStatus::kOk) std::abort();
-      load(*f.vm);
-      off = 0;
-      state.ResumeTiming();
-    }
-  }
+  TimeFirstFaults(state, *f.vm, at, kLen, Access::kExec, [&] {
+    load(*f.vm);
+    return at;
+  });
   state.SetLabel(shared ? "shared: the image's page" : "copied: a page of its own");
 }
 BENCHMARK(BM_TextFirstFault)->Arg(0)->Arg(1);
