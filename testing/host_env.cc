@@ -46,31 +46,14 @@ struct HostCpu {
   ~HostCpu();
 };
 
-// The calling thread's interrupt flag as mm/ sees it, the CPU it runs as (its own id once it took one, -1
-// before, or the CPU whose cross-call part it runs, with its interrupts off) and that CPU's flags below.
-// One initial-exec TLS block, reached by %fs-relative loads as the kernel's Mach is by %gs-relative ones:
-// the per-CPU fast paths of the allocators read it on every call, and the default model for a library
-// compiled -fPIC goes through __tls_get_addr.
-struct HostCpuState;
-struct ThreadCpu {
-  bool irqs_on = true;
-  int cpu = -1;
-  HostCpuState* state = nullptr;  // cpu's flags, once cpu is set
-};
-[[gnu::tls_model("initial-exec")]] constinit thread_local ThreadCpu here;
-
-// Each CPU id's interrupts-off flag, which the thread holding the id sets for its sections, and the claim a
-// cross-caller sets to run a part on that CPU. They are a Dekker pair: a section starts by setting
-// irqs_off and then reading claimed, a caller claims and then reads irqs_off, so at least one sees the
-// other. The section's side stays cheap (a store, a load and a compiler fence) because the caller's side
-// pays for the store-load ordering of both with membarrier(2), which runs a full barrier on every thread
-// of the process (folly's asymmetric barrier). Without membarrier, and under TSan (which models neither
-// it nor fences), both sides use sequentially consistent operations instead.
-struct alignas(64) HostCpuState {  // a line each: every IrqSave and IrqRestore writes its CPU's
-  std::atomic<bool> irqs_off{false};
-  std::atomic<bool> claimed{false};
-};
-HostCpuState cpu_state[kMaxCpus];
+// Each CPU id's flags (arch/host/irqflags.h): the thread holding the id sets irqs_off for its
+// sections, a cross-caller sets claimed to run a part on that CPU. A Dekker pair: a section sets irqs_off
+// and then reads claimed, a caller claims and then reads irqs_off, so at least one sees the other. The
+// section's side stays cheap (a store, a compiler fence and a load, inline in the caller) because the
+// caller's side pays for the store-load ordering of both with membarrier(2), which runs a full barrier on
+// every thread of the process (folly's asymmetric barrier). Without membarrier, and under TSan (which
+// models neither it nor fences), both sides use sequentially consistent operations instead.
+HostCpuFlags cpu_flags[kMaxCpus];
 
 #if defined(__SANITIZE_THREAD__)
 constexpr bool kTsan = true;
@@ -84,54 +67,66 @@ bool RegisterMembarrier() {
   if (kTsan) return false;
   return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
-const bool asymmetric = RegisterMembarrier();
+
+bool Load(const bool& flag, int order) { return __atomic_load_n(&flag, order); }
+void Store(bool& flag, bool value, int order) { __atomic_store_n(&flag, value, order); }
+
+}  // namespace
+
+constinit thread_local HostThreadCpu host_thread_cpu;
+bool host_cheap_sections = RegisterMembarrier();
+
+namespace {
 
 // A thread that ends inside a section (a test that exits holding a lock) leaves its CPU with interrupts on.
 HostCpu::~HostCpu() {
-  cpu_state[id].irqs_off.store(false, std::memory_order_release);
+  Store(cpu_flags[id].irqs_off, false, __ATOMIC_RELEASE);
   cpus_in_use.fetch_and(~(uint32_t{1} << id));
 }
 
 // The first CpuId of a thread: takes the lowest free id, which the thread's HostCpu gives back at exit.
 [[gnu::noinline]] unsigned TakeCpuId() {
   thread_local HostCpu cpu;
-  here.cpu = static_cast<int>(cpu.id);
-  here.state = &cpu_state[cpu.id];
+  host_thread_cpu.cpu = static_cast<int>(cpu.id);
+  host_thread_cpu.flags = &cpu_flags[cpu.id];
   return cpu.id;
 }
 
-// A section's start on `s`: returns once irqs_off is set and no cross-call part is running on this CPU.
+// A section's start on `f`: returns once irqs_off is set and no cross-call part is running on this CPU.
 // A claim found here is served first, as a CPU takes a pending interrupt before it turns them off.
-[[gnu::always_inline]] inline void EnterIrqsOff(HostCpuState& s) {
+void EnterIrqsOff(HostCpuFlags& f) {
+  const bool cheap = host_cheap_sections;
   for (;;) {
-    if (asymmetric) {
-      s.irqs_off.store(true, std::memory_order_relaxed);
-      std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (cheap) {
+      Store(f.irqs_off, true, __ATOMIC_RELAXED);
+      __atomic_signal_fence(__ATOMIC_SEQ_CST);
     } else {
-      s.irqs_off.store(true, std::memory_order_seq_cst);
+      Store(f.irqs_off, true, __ATOMIC_SEQ_CST);
     }
-    if (!s.claimed.load(asymmetric ? std::memory_order_acquire : std::memory_order_seq_cst)) return;
-    s.irqs_off.store(false, std::memory_order_release);
-    while (s.claimed.load(std::memory_order_acquire)) CpuRelax();
+    if (!Load(f.claimed, cheap ? __ATOMIC_ACQUIRE : __ATOMIC_SEQ_CST)) return;
+    Store(f.irqs_off, false, __ATOMIC_RELEASE);
+    while (Load(f.claimed, __ATOMIC_ACQUIRE)) CpuRelax();
   }
 }
 
 // Runs fn(arg) as CPU `cpu`, which another thread may hold: claims it, waits until it is outside its
 // interrupts-off sections, runs the part with interrupts off, and lets the CPU go on.
 void RunAs(unsigned cpu, CrossCallFn fn, void* arg) {
-  HostCpuState& s = cpu_state[cpu];
-  if (asymmetric) {
-    s.claimed.store(true, std::memory_order_relaxed);
+  HostCpuFlags& f = cpu_flags[cpu];
+  const bool cheap = host_cheap_sections;
+  if (cheap) {
+    Store(f.claimed, true, __ATOMIC_RELAXED);
     syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
   } else {
-    s.claimed.store(true, std::memory_order_seq_cst);
+    Store(f.claimed, true, __ATOMIC_SEQ_CST);
   }
-  while (s.irqs_off.load(asymmetric ? std::memory_order_acquire : std::memory_order_seq_cst)) CpuRelax();
-  const ThreadCpu was = here;
-  here = ThreadCpu{false, static_cast<int>(cpu), &s};
+  while (Load(f.irqs_off, cheap ? __ATOMIC_ACQUIRE : __ATOMIC_SEQ_CST)) CpuRelax();
+  HostThreadCpu& here = host_thread_cpu;
+  const HostThreadCpu was = here;
+  here = HostThreadCpu{false, static_cast<int>(cpu), &f};
   fn(arg);
   here = was;
-  s.claimed.store(false, std::memory_order_release);
+  Store(f.claimed, false, __ATOMIC_RELEASE);
 }
 
 }  // namespace
@@ -159,55 +154,26 @@ void Print(const char* fmt, ...) {
 }
 
 unsigned CpuId() {
-  const int cpu = here.cpu;
+  const int cpu = host_thread_cpu.cpu;
   if (__builtin_expect(cpu >= 0, 1)) return static_cast<unsigned>(cpu);
   return TakeCpuId();
 }
 
-namespace {
-
-// A section's start in general: interrupts already off, the thread's first section, no membarrier, a
-// cross-call claiming this CPU.
-[[gnu::noinline]] CpuIrq SaveSlow() {
+// Every section's start that asm/irqflags.h's inline half leaves out.
+CpuIrq IrqSaveCpuSlow() {
+  HostThreadCpu& here = host_thread_cpu;
   if (!here.irqs_on) return CpuIrq{.cpu = CpuId(), .irq = IrqState::kWereOff};
   here.irqs_on = false;
-  if (here.state == nullptr) TakeCpuId();
-  EnterIrqsOff(*here.state);
+  if (here.flags == nullptr) TakeCpuId();
+  EnterIrqsOff(*here.flags);
   return CpuIrq{.cpu = CpuId(), .irq = IrqState::kWereOn};
-}
-
-}  // namespace
-
-// The common case in straight-line code (the per-CPU fast paths call it on every operation): interrupts
-// on, the thread's CPU taken, membarrier present and no claim on the CPU. The rest is SaveSlow's.
-CpuIrq IrqSaveCpu() {
-  HostCpuState* s = here.state;
-  if (__builtin_expect(s == nullptr, 0)) return SaveSlow();
-  if (__builtin_expect(!here.irqs_on, 0)) return SaveSlow();
-  if (__builtin_expect(!asymmetric, 0)) return SaveSlow();
-  here.irqs_on = false;
-  s->irqs_off.store(true, std::memory_order_relaxed);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (__builtin_expect(s->claimed.load(std::memory_order_acquire), 0)) {
-    here.irqs_on = true;
-    return SaveSlow();  // which waits for the claim's part to finish, as EnterIrqsOff does
-  }
-  return CpuIrq{.cpu = static_cast<unsigned>(here.cpu), .irq = IrqState::kWereOn};
-}
-
-IrqState IrqSave() { return IrqSaveCpu().irq; }
-
-void IrqRestore(IrqState state) {
-  if (state != IrqState::kWereOn) return;
-  here.state->irqs_off.store(false, std::memory_order_release);
-  here.irqs_on = true;
 }
 
 CpuSet OnlineCpus() { return CpuSet::All(); }
 
 void CrossCall(CpuSet cpus, CrossCallFn fn, void* arg) {
   const unsigned me = CpuId();
-  if (!here.irqs_on) Panic("cross-call from cpu %u with interrupts off", me);
+  if (!host_thread_cpu.irqs_on) Panic("cross-call from cpu %u with interrupts off", me);
   // One cross-call at a time, as one IPI vector serves them in the kernel.
   static std::mutex one_at_a_time;
   std::lock_guard<std::mutex> g(one_at_a_time);

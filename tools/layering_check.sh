@@ -2,7 +2,7 @@
 # layering_check.sh [ROOT]: the portable/arch line of ARCHITECTURE.md, checked on the source tree itself.
 #   - nothing under mm/ includes anything under kernel/, boot/ or user/;
 #   - nothing under mm/ or kernel/ includes anything under arch/ (kernel/sched and kernel/proc reach it
-#     through their arch.h);
+#     through their arch.h), and only mm/base/percpu.h includes the environment's asm/ header;
 #   - nothing under boot/ is x86: no assembly files or linker scripts, no inline assembly, no Multiboot in
 #     its C++ sources and headers (those live in arch/x86_64/boot), and it includes nothing under arch/
 #     (the architecture comes in through boot/arch.h); it may include kernel/.
@@ -16,6 +16,8 @@ fail() { echo "FAIL: $1:"; echo "$2" | sed 's/^/  /'; failures=$((failures + 1))
 
 hits=$(grep -rn '#include "arch/' mm/)
 [ -z "$hits" ] || fail "mm/ includes arch/ (mm/ is portable: pass what it needs through a narrow interface)" "$hits"
+hits=$(grep -rn '#include "asm/' mm/ kernel/ boot/ | grep -v '^mm/base/percpu.h:')
+[ -z "$hits" ] || fail "asm/ included beyond mm/base/percpu.h (the inline interrupt hooks come in there alone)" "$hits"
 hits=$(grep -rn '#include "kernel/\|#include "boot/\|#include "user/' mm/)
 [ -z "$hits" ] || fail "mm/ includes kernel/, boot/ or user/ (mm/ is the bottom layer: its clients come to it)" "$hits"
 hits=$(grep -rn '#include "arch/' kernel/)

@@ -1,9 +1,10 @@
-// The kernel's side of mm/base/percpu.h on x86_64: CpuId through GS, interrupt save/restore, and the
-// cross-call over IPIs. A cross-call's caller publishes one record (function, argument, count of CPUs
-// still to run it), sets its own bit in each target's pending mask and sends the target an IPI; the target's
-// handler takes its whole mask at once, runs each caller's record and counts itself done. A CPU has at most
-// one call of its own in flight (it waits for it with interrupts on, and fn runs with them off, so fn cannot
-// call again), so one record per caller is enough and a second call needs no lock.
+// The kernel's side of mm/base/percpu.h on x86_64: CpuId through GS and the cross-call over IPIs (the
+// interrupt hooks are inline, arch/x86_64/irqflags.h). A cross-call's caller publishes one record
+// (function, argument, count of CPUs still to run it), sets its own bit in each target's pending mask and
+// sends the target an IPI; the target's handler takes its whole mask at once, runs each caller's record and
+// counts itself done. A CPU has at most one call of its own in flight (it waits for it with interrupts on,
+// and fn runs with them off, so fn cannot call again), so one record per caller is enough and a second call
+// needs no lock.
 #include "arch/x86_64/kernel_percpu.h"
 
 #include <stdint.h>
@@ -15,7 +16,6 @@
 namespace kmem {
 namespace {
 
-constexpr uint64_t kRflagsIf = uint64_t{1} << 9;
 constexpr uint32_t kGsBaseMsr = 0xc0000101;
 
 // Pauses a waiter spins through before it sleeps: on hardware a few microseconds, about a cross-call's
@@ -43,21 +43,6 @@ unsigned CpuId() {
   unsigned id;
   asm volatile("movl %%gs:%c1, %0" : "=r"(id) : "i"(x86::kGsCpuIdOffset));
   return id;
-}
-
-IrqState IrqSave() {
-  uint64_t rflags;
-  asm volatile("pushfq; popq %0; cli" : "=r"(rflags) : : "memory");
-  return (rflags & kRflagsIf) != 0 ? IrqState::kWereOn : IrqState::kWereOff;
-}
-
-CpuIrq IrqSaveCpu() {
-  const IrqState irq = IrqSave();
-  return CpuIrq{.cpu = CpuId(), .irq = irq};
-}
-
-void IrqRestore(IrqState state) {
-  if (state == IrqState::kWereOn) asm volatile("sti" : : : "memory");
 }
 
 void CpuRelax() { asm volatile("pause"); }

@@ -5,10 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-namespace kmem::x86 {
+#include "mm/base/percpu.h"  // and with it kGsCpuIdOffset, from arch/x86_64/irqflags.h
 
-// Where a Mach (arch/x86_64/boot/mach.h) keeps its CPU's number: CpuId is one load at this offset from GS.
-inline constexpr size_t kGsCpuIdOffset = 0;
+namespace kmem::x86 {
 
 // Points this CPU's IA32_GS_BASE at its Mach. First thing on each CPU: CpuId is valid from here on.
 void SetGsBase(const void* mach);

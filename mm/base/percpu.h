@@ -1,6 +1,7 @@
 // The CPU-local facts mm/ needs, supplied by the environment that links it, the way Panic and Print are
 // (mm/base/panic.h): the kernel answers for the CPU it runs on (arch/x86_64/kernel_percpu.cc), the host for
 // the calling thread (testing/host_env.cc), so that host tests can run mm/ code on several "CPUs" at once.
+// The interrupt hooks' common case is inline, from the environment's asm/irqflags.h (at the end).
 #pragma once
 
 #include <stdint.h>
@@ -16,18 +17,22 @@ unsigned CpuId();
 // Whether interrupts were enabled before IrqSave turned them off.
 enum class IrqState : uint32_t { kWereOff, kWereOn };
 // Turns interrupts off on this CPU and says whether they were on; IrqRestore puts them back as they were.
-// Pairs nest. The host has no interrupts: its hooks only keep the pairing.
-IrqState IrqSave();
-void IrqRestore(IrqState state);
+// Pairs nest. The host has no interrupts: its sections exclude the cross-calls to their CPU.
+inline IrqState IrqSave();
+inline void IrqRestore(IrqState state);
 
-// IrqSave, then CpuId, in one call: the per-CPU fast paths (palloc's caches, the slab magazines, the lock
-// checker) need both on every operation, and each hook is a call into the environment that also makes its
-// caller keep its values in callee-saved registers across it. IrqRestore(s.irq) ends the section.
+// IrqSave, then CpuId, in one: the per-CPU fast paths (palloc's caches, the slab magazines, the lock
+// checker) need both on every operation. IrqRestore(s.irq) ends the section.
 struct CpuIrq {
   unsigned cpu;
   IrqState irq;
 };
-CpuIrq IrqSaveCpu();
+inline CpuIrq IrqSaveCpu();
+// IrqSaveCpu's common case alone, for the fast paths that make no call (their slow paths are tail calls):
+// turns interrupts off, sets `here` and returns true; or changes nothing and returns false when the section
+// needs IrqSaveCpu (on the host: a thread's first section, a nested one, a cross-call pending for its CPU;
+// the kernel's always succeeds).
+inline bool TryIrqSaveCpu(CpuIrq& here);
 
 // Spin-wait hint (PAUSE on x86): lets a sibling hardware thread run and saves power while spinning.
 void CpuRelax();
@@ -85,3 +90,9 @@ class PerCpu {
 };
 
 }  // namespace kmem
+
+// The interrupt hooks are inline, so that the fast paths calling them make no call: the kernel's pushf/cli
+// and sti, the host's store, fence and load on its thread's CPU flags. Their definitions are the
+// environment's, as Linux's <asm/irqflags.h> is the architecture's: mm/base's dependencies select
+// arch/<environment>/irqflags.h, seen here as asm/irqflags.h. The rest of the contract is out of line.
+#include "asm/irqflags.h"

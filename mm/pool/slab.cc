@@ -146,6 +146,10 @@ struct WindowOf {
   static constexpr uint32_t kWindow = kBytes;
 };
 
+// Forces a lambda inline: an entry point's window dispatch (below) calls a lambda per window, and one left
+// out of line makes its caller spill the captures and call it, as much as the rest of the fast path.
+#define KMEM_INLINE_LAMBDA __attribute__((always_inline))
+
 // Calls op(WindowOf<c->window>{}): each window a cache can have (a word to kSlabPoisonWindow bytes) gets
 // its own instantiation of the fast path, and bad(), when the window is none of them (a destroyed cache's
 // is poison). Kmalloc's windows come first, expected, so that they do not wait on the table.
@@ -554,11 +558,12 @@ template <uint32_t kWindow>
   }
 }
 
-// The fast path makes no calls besides the interrupt hooks (the slow, zeroing and failing paths are tail
-// calls). `kWindow` must match c->window.
+// The fast path makes no calls: the slow, zeroing and failing paths are tail calls, so it saves no
+// registers either. `kWindow` must match c->window.
 template <uint32_t kWindow>
 [[gnu::always_inline]] inline void* AllocWindowed(KmemCache* c, Zero zero, Site site) {
-  const CpuIrq here = IrqSaveCpu();
+  CpuIrq here;
+  if (__builtin_expect(!TryIrqSaveCpu(here), 0)) return AllocSlow<kWindow>(c, zero, site);
   Magazine& m = MagazineOn(here.cpu, c);
   if (__builtin_expect(m.count == 0, 0)) {
     IrqRestore(here.irq);
@@ -570,29 +575,43 @@ template <uint32_t kWindow>
   return p;
 }
 
-[[gnu::noinline]] Slab* FlushFull(KmemCache* c, Magazine& m) { return Flush(c, m, c->magazine_cap / 2); }
+// Puts the free object `p` in this CPU's magazine of `c` when the fast path could not: a full magazine
+// first flushes half of itself.
+[[gnu::noinline]] void PutSlow(KmemCache* c, void* p) {
+  const CpuIrq here = IrqSaveCpu();
+  Magazine& m = MagazineOn(here.cpu, c);
+  Slab* give = m.count == c->magazine_cap ? Flush(c, m, c->magazine_cap / 2) : nullptr;
+  m.obj[m.count++] = p;
+  Write(m.frees, m.frees + 1);
+  IrqRestore(here.irq);
+  if (give != nullptr) GiveBack(c, give);
+}
 
 // Frees the live object `p` of `c`, whose guards the caller checked, into this CPU's magazine: poisons its
-// window and seals it free (its link keeps naming its slab) before it goes in.
+// window and seals it free (its link keeps naming its slab) before it goes in. Makes no call but PutSlow's
+// tail call.
 template <uint32_t kWindow>
 [[gnu::always_inline]] inline void FreeWindowed(KmemCache* c, void* p) {
   PoisonWindow<kWindow>(p);
   ObjHeader* h = HeaderOf(p);
   h->magic = FreeSeal(h, h->link);
-  const CpuIrq here = IrqSaveCpu();
+  CpuIrq here;
+  if (__builtin_expect(!TryIrqSaveCpu(here), 0)) return PutSlow(c, p);
   Magazine& m = MagazineOn(here.cpu, c);
-  Slab* give = nullptr;
-  if (__builtin_expect(m.count == c->magazine_cap, 0)) give = FlushFull(c, m);
+  if (__builtin_expect(m.count == c->magazine_cap, 0)) {
+    IrqRestore(here.irq);
+    return PutSlow(c, p);
+  }
   m.obj[m.count++] = p;
   Write(m.frees, m.frees + 1);
   IrqRestore(here.irq);
-  if (__builtin_expect(give != nullptr, 0)) GiveBack(c, give);
 }
 
 // KmemCacheAlloc for the entry points, which name their own caller as the site.
 [[gnu::always_inline]] inline void* CacheAlloc(KmemCache* c, Zero zero, Site site) {
   return ByWindow(
-      c->window, [c, zero, site](auto w) { return AllocWindowed<decltype(w)::kWindow>(c, zero, site); },
+      c->window,
+      [c, zero, site](auto w) KMEM_INLINE_LAMBDA { return AllocWindowed<decltype(w)::kWindow>(c, zero, site); },
       [c]() -> void* { BadCache(c, "alloc"); });
 }
 
@@ -623,7 +642,9 @@ void* KmemCacheAlloc(KmemCache* c, Zero zero) { return CacheAlloc(c, zero, KMEM_
 
 void KmemCacheFree(KmemCache* c, void* p) {
   CheckCacheObject(c, p, "free");
-  ByWindow(c->window, [c, p](auto w) { FreeWindowed<decltype(w)::kWindow>(c, p); }, [c] { BadCache(c, "free"); });
+  ByWindow(
+      c->window, [c, p](auto w) KMEM_INLINE_LAMBDA { FreeWindowed<decltype(w)::kWindow>(c, p); },
+      [c] { BadCache(c, "free"); });
 }
 
 KmemCache* KmemCacheCreate(const char* name, size_t size, size_t align) {
@@ -692,7 +713,7 @@ void* Kmalloc(size_t size, Zero zero) {
 void Kfree(void* p) {
   if (p == nullptr) return;
   KmemCache* c = CheckedKmallocObject(p, "kfree");
-  ByKmallocWindow(c->window, [c, p](auto w) { FreeWindowed<decltype(w)::kWindow>(c, p); });
+  ByKmallocWindow(c->window, [c, p](auto w) KMEM_INLINE_LAMBDA { FreeWindowed<decltype(w)::kWindow>(c, p); });
 }
 
 size_t KmallocSize(void* p) { return CheckedKmallocObject(p, "ksize")->size; }
