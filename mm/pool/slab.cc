@@ -44,17 +44,18 @@ constexpr size_t kClasses = 9;                     // 16 B .. 4 KiB
 constexpr uint64_t kMinObjectsPerSlab = 8;         // bounds slab overhead for the large classes
 constexpr size_t kMaxObject = 64 * 1024;
 
-// One CPU's magazine of one cache, with that CPU's counters for it. Written only by its CPU with interrupts
-// off (or by a cross-call to it); the counters are stored with relaxed atomic stores (plain moves) so that
+// One CPU's magazine of one cache, with that CPU's bundles and counters for it. Written only by its CPU with
+// interrupts off (or by a cross-call to it); the counters are stored with relaxed atomic stores (plain moves) so that
 // KmemCacheStats may read them from any CPU.
 struct Magazine {
   uint32_t count = 0;
-  uint32_t unused = 0;
+  uint32_t bundles = 0;  // in bundle[]
   uint64_t allocs = 0;
   uint64_t frees = 0;
   uint64_t others_live = 0;  // the other CPUs' allocs - frees, read at this CPU's last refill or flush
   uint64_t peak_live = 0;    // the most live objects this CPU saw: its own count plus others_live
   void* obj[kMagazine] = {};  // obj[count - 1] goes out next
+  void* bundle[kBundles] = {};  // chains of BundleSize(c) free objects through their headers' links
 };
 static_assert(sizeof(Magazine) == 1024, "sixteen cache lines: the counters and the bottom objects share the first");
 
@@ -209,6 +210,7 @@ void Setup(KmemCache* c, const char* name, size_t size, size_t align, uint32_t s
   c->per_slab = static_cast<uint32_t>((bytes - c->first) / c->stride);
   c->magazine = slot;
   c->magazine_cap = static_cast<uint32_t>(Min<uint64_t>(kMagazine, Max<uint64_t>(2, kMagazineBytes / c->object)));
+  c->max_bundles = static_cast<uint32_t>(Min<uint64_t>(kBundles, kBundleBytes / (c->magazine_cap / 2 * c->object)));
 }
 
 // Appends a set-up cache to the list (so KmemDump lists caches in creation order). Under caches_lock.
@@ -409,34 +411,37 @@ void AddSlab(KmemCache* c, Slab* s) {
   ++c->slabs;
 }
 
+// Puts the free object `p` back on its slab's free list. A slab that becomes empty is kept while the cache
+// keeps fewer than kKeptEmptyBytes of them, else chained through `next` onto `give`. Under the cache's lock.
+void ToSlab(KmemCache* c, void* p, Slab*& give) {
+  Slab* s = SlabOf(c, p);
+  ObjHeader* h = HeaderOf(p);
+  if (s->free == nullptr) {
+    Remove(c->full, s);
+    Push(c->partial[s->owner], s);
+  }
+  h->link = s->free;
+  h->magic = FreeSeal(h, h->link);
+  s->free = p;
+  if (--s->inuse != 0) return;
+  Remove(c->partial[s->owner], s);
+  if (source.give == nullptr || (c->empty_slabs + 1) * c->slab_bytes <= kKeptEmptyBytes || c->empty_slabs == 0) {
+    Push(c->empty, s);
+    ++c->empty_slabs;
+  } else {
+    --c->slabs;
+    s->next = give;
+    give = s;
+  }
+}
+
 // Returns the objects obj[0, n) of this CPU's magazine `m` to their slabs (interrupts off) and shifts the
-// rest down. Slabs that become empty are kept up to kKeptEmptyBytes; the others are chained through `next`
-// and returned, for the caller to give back to the source once interrupts are as its caller had them.
+// rest down. Returns the slabs to give back to the source, which the caller does once interrupts are as its
+// caller had them.
 Slab* Flush(KmemCache* c, Magazine& m, uint32_t n) {
   Slab* give = nullptr;
   LockGuard g(c->lock);
-  for (uint32_t i = 0; i < n; ++i) {
-    void* p = m.obj[i];
-    Slab* s = SlabOf(c, p);
-    ObjHeader* h = HeaderOf(p);
-    if (s->free == nullptr) {
-      Remove(c->full, s);
-      Push(c->partial[s->owner], s);
-    }
-    h->link = s->free;
-    h->magic = FreeSeal(h, h->link);
-    s->free = p;
-    if (--s->inuse != 0) continue;
-    Remove(c->partial[s->owner], s);
-    if (source.give == nullptr || (c->empty_slabs + 1) * c->slab_bytes <= kKeptEmptyBytes || c->empty_slabs == 0) {
-      Push(c->empty, s);
-      ++c->empty_slabs;
-    } else {
-      --c->slabs;
-      s->next = give;
-      give = s;
-    }
-  }
+  for (uint32_t i = 0; i < n; ++i) ToSlab(c, m.obj[i], give);
   m.count -= n;
   for (uint32_t i = 0; i < m.count; ++i) m.obj[i] = m.obj[i + n];
   SampleOthers(c, m);
@@ -451,6 +456,59 @@ void GiveBack(const KmemCache* c, Slab* list) {
   }
 }
 
+// The objects of a bundle, half a magazine (what a flush moves).
+uint32_t BundleSize(const KmemCache* c) { return c->magazine_cap / 2; }
+
+// Chains obj[0, BundleSize) of this CPU's full magazine `m` into a bundle and shifts the rest down. No lock:
+// the bundles are the CPU's own.
+void Bundle(KmemCache* c, Magazine& m) {
+  const uint32_t n = BundleSize(c);
+  for (uint32_t i = 0; i < n; ++i) {
+    ObjHeader* h = HeaderOf(m.obj[i]);
+    h->link = i + 1 < n ? m.obj[i + 1] : nullptr;
+    h->magic = FreeSeal(h, h->link);
+  }
+  m.bundle[m.bundles++] = m.obj[0];
+  m.count -= n;
+  for (uint32_t i = 0; i < m.count; ++i) m.obj[i] = m.obj[i + n];
+}
+
+// Moves this CPU's last bundle into its empty magazine `m`, checking each object's seal (which covers its
+// link) and linking it to its slab again, as every object in a magazine is.
+void Unbundle(KmemCache* c, Magazine& m) {
+  void* p = m.bundle[--m.bundles];
+  for (uint32_t i = 0; i < BundleSize(c); ++i) {
+    KASSERT(p != nullptr, "cache %s: cpu %u's bundle ends after %u of %u objects", c->name, CpuId(), i,
+            BundleSize(c));
+    ObjHeader* h = HeaderOf(p);
+    if (h->magic != FreeSeal(h, h->link)) BadFreeObject(c, p);
+    void* next = h->link;
+    h->link = SlabOf(c, p);
+    h->magic = FreeSeal(h, h->link);
+    m.obj[m.count++] = p;
+    p = next;
+  }
+  KASSERT(p == nullptr, "cache %s: cpu %u's bundle goes on past %u objects, to %p", c->name, CpuId(),
+          BundleSize(c), p);
+}
+
+// Every object of this CPU's magazine and bundles of `c` back to its slab; the slabs that empty past what
+// the cache keeps go back to the source.
+void Drain(KmemCache* c, Magazine& m) {
+  Slab* give = Flush(c, m, m.count);
+  {
+    LockGuard g(c->lock);
+    while (m.bundles != 0) {
+      for (void* p = m.bundle[--m.bundles]; p != nullptr;) {
+        void* next = HeaderOf(p)->link;
+        ToSlab(c, p, give);
+        p = next;
+      }
+    }
+  }
+  GiveBack(c, give);
+}
+
 // Whether the caller of a kmem entry point has interrupts on, so that it may cross-call.
 bool InterruptsOn() {
   const IrqState irq = IrqSave();
@@ -458,11 +516,10 @@ bool InterruptsOn() {
   return irq == IrqState::kWereOn;
 }
 
-// A cross-call's part: this CPU's magazine of the cache `arg` goes back to the slab layer.
+// A cross-call's part: this CPU's magazine and bundles of the cache `arg` go back to the slab layer.
 void DrainHere(void* arg) {
   auto* c = static_cast<KmemCache*>(arg);
-  Magazine& m = MagazineHere(c);
-  GiveBack(c, Flush(c, m, m.count));
+  Drain(c, MagazineHere(c));
 }
 
 void DrainEveryCpu(KmemCache* c) { CrossCall(OnlineCpus(), DrainHere, c); }
@@ -548,6 +605,7 @@ template <uint32_t kWindow>
   for (;;) {
     const CpuIrq here = IrqSaveCpu();
     Magazine& m = MagazineOn(here.cpu, c);
+    if (m.count == 0 && m.bundles != 0) Unbundle(c, m);
     if (m.count != 0 || Refill(c, m, steal)) {
       void* p = TakeFrom<kWindow>(c, m, site);
       IrqRestore(here.irq);
@@ -580,7 +638,14 @@ template <uint32_t kWindow>
 [[gnu::noinline]] void PutSlow(KmemCache* c, void* p) {
   const CpuIrq here = IrqSaveCpu();
   Magazine& m = MagazineOn(here.cpu, c);
-  Slab* give = m.count == c->magazine_cap ? Flush(c, m, c->magazine_cap / 2) : nullptr;
+  Slab* give = nullptr;
+  if (m.count == c->magazine_cap) {
+    if (m.bundles < c->max_bundles) {
+      Bundle(c, m);
+    } else {
+      give = Flush(c, m, c->magazine_cap / 2);
+    }
+  }
   m.obj[m.count++] = p;
   Write(m.frees, m.frees + 1);
   IrqRestore(here.irq);
@@ -765,8 +830,7 @@ uint64_t KmemReap() {
       [](void*) {
         LockGuard g(caches_lock);
         for (KmemCache* c = all_caches; c != nullptr; c = c->next) {
-          Magazine& m = MagazineHere(c);
-          GiveBack(c, Flush(c, m, m.count));
+          Drain(c, MagazineHere(c));
         }
       },
       nullptr);
@@ -775,6 +839,25 @@ uint64_t KmemReap() {
 
 void KmemCacheCheck(KmemCache* c) {
   LockGuard g(c->lock);
+  // Every CPU's bundles: BundleSize objects each, sealed free, in this cache's slabs (which count them in
+  // use, as they count magazine objects; the slab walk below checks their poison).
+  for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) {
+    const Magazine& m = MagazineOn(cpu, c);
+    KASSERT(m.bundles <= c->max_bundles, "cache %s: cpu %u holds %u bundles of at most %u", c->name, cpu,
+            m.bundles, c->max_bundles);
+    for (uint32_t b = 0; b < m.bundles; ++b) {
+      uint32_t n = 0;
+      for (void* p = m.bundle[b]; p != nullptr; p = HeaderOf(p)->link) {
+        const ObjHeader* h = HeaderOf(p);
+        const Slab* s = SlabOf(c, p);
+        KASSERT(s->magic == SlabMagic(c, s) && s->cache == c && h->magic == FreeSeal(h, h->link) &&
+                    ++n <= BundleSize(c),
+                "cache %s: cpu %u's bundle %u broken at %p", c->name, cpu, b, p);
+      }
+      KASSERT(n == BundleSize(c), "cache %s: cpu %u's bundle %u holds %u objects, not %u", c->name, cpu, b, n,
+              BundleSize(c));
+    }
+  }
   uint64_t live = 0, slabs = 0, empty = 0;
   // Lists 0 .. kMaxCpus - 1 are the CPUs' partial ones, then the full and the empty list.
   constexpr unsigned kFull = kMaxCpus, kEmpty = kMaxCpus + 1;
@@ -804,7 +887,7 @@ void KmemCacheCheck(KmemCache* c) {
                     ++free_listed <= c->per_slab,
                 "cache %s: slab %p free list broken at %p", c->name, static_cast<void*>(s), p);
       }
-      // The free objects off the free list are in magazines, which count as in use to their slab.
+      // The free objects off the free list are in magazines and bundles, which count as in use to their slab.
       KASSERT(in_slab + free_objects - free_listed == s->inuse && in_slab + free_objects == c->per_slab,
               "cache %s: slab %p has %lu live, %lu free and %lu listed free objects of %u, counts %lu in use",
               c->name, static_cast<void*>(s), in_slab, free_objects, free_listed, c->per_slab, s->inuse);

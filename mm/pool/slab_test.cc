@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 #include <random>
+#include <set>
 #include <vector>
 
 #include "mm/base/addr.h"
@@ -90,24 +91,50 @@ TEST_F(SlabTest, CacheHonoursAlignmentAndZero) {
   EXPECT_TRUE(KmemCacheDestroy(c));
 }
 
-// Freed objects reach their slabs through this CPU's magazine, a batch at a time. A slab that empties is
-// kept for reuse while the cache keeps fewer than kKeptEmptyBytes of them, and goes back to the source past
-// that; KmemReap drains the magazines and gives every kept slab back.
+// The most free objects one CPU holds of a cache, in its magazine and its bundles.
+constexpr uint64_t kHeldPerCpu = kMagazine + kBundles * (kMagazine / 2);
+
+// Freed objects reach their slabs through this CPU's magazine and bundles, half a magazine at a time. A
+// slab that empties is kept for reuse while the cache keeps fewer than kKeptEmptyBytes of them, and goes
+// back to the source past that; KmemReap drains the magazines and bundles and gives every kept slab back.
 TEST_F(SlabTest, EmptySlabsAreKeptUpToTheBoundAndReaped) {
   KmemCache* c = KmemCacheCreate("obj", 256, 8);  // one-page slabs of 14 objects
   const uint64_t kept = kKeptEmptyBytes / kPageSize;
   uint64_t before = heap_.bytes_out();
   std::vector<void*> objs;
-  while (KmemCacheSlabs(c) < kept + 2 * kMagazine) objs.push_back(KmemCacheAlloc(c));
+  while (KmemCacheSlabs(c) < kept + 2 * kHeldPerCpu) objs.push_back(KmemCacheAlloc(c));
   std::shuffle(objs.begin(), objs.end(), rng_);
   for (void* o : objs) KmemCacheFree(c, o);
   KmemCacheCheck(c);
   EXPECT_EQ(KmemCacheEmptySlabs(c), kept);
-  EXPECT_LE(KmemCacheSlabs(c), kept + kMagazine);  // the rest hold an object in the magazine at most
+  EXPECT_LE(KmemCacheSlabs(c), kept + kHeldPerCpu);  // the rest hold an object this CPU holds at most
   EXPECT_EQ(heap_.bytes_out(), before + KmemCacheSlabs(c) * kPageSize);
   EXPECT_GE(KmemReap(), kept * kPageSize);
   EXPECT_EQ(KmemCacheSlabs(c), 0u);
   EXPECT_EQ(heap_.bytes_out(), before);
+  KmemCacheCheck(c);
+  EXPECT_TRUE(KmemCacheDestroy(c));
+}
+
+// Frees past a full magazine go into the CPU's bundles, not the slab layer, and the allocations after them
+// take the same objects back from the bundles: no slab changes hands, none empties, none is added.
+TEST_F(SlabTest, FullMagazinesFillBundlesThatRefillTheMagazine) {
+  KmemCache* c = KmemCacheCreate("obj", 64, 8);
+  constexpr int kObjects = kMagazine + 4 * (kMagazine / 2);  // a full magazine and four bundles
+  std::vector<void*> objs;
+  for (int i = 0; i < kObjects; ++i) objs.push_back(KmemCacheAlloc(c));
+  const uint64_t slabs = KmemCacheSlabs(c);
+  std::shuffle(objs.begin(), objs.end(), rng_);
+  for (void* o : objs) KmemCacheFree(c, o);
+  KmemCacheCheck(c);  // the bundles' chains and seals, and the slabs counting their objects in use
+  EXPECT_EQ(KmemCacheEmptySlabs(c), 0u);  // every freed object is still with this CPU
+  std::set<void*> again;
+  for (int i = 0; i < kObjects; ++i) again.insert(KmemCacheAlloc(c));
+  EXPECT_EQ(again, std::set<void*>(objs.begin(), objs.end()));
+  EXPECT_EQ(KmemCacheSlabs(c), slabs);
+  for (void* o : again) KmemCacheFree(c, o);
+  EXPECT_GT(KmemReap(), 0u);  // the reap drains the bundles: their slabs empty and go back
+  EXPECT_EQ(KmemCacheSlabs(c), 0u);
   KmemCacheCheck(c);
   EXPECT_TRUE(KmemCacheDestroy(c));
 }
@@ -226,6 +253,28 @@ TEST_F(SlabDeathTest, SmashedSlabPointerOfALiveObjectPanicsOnFree) {
   auto* q = static_cast<uint64_t*>(Kmalloc(48));
   q[-1] += kPageSize;
   EXPECT_DEATH(Kfree(q), "cache kmalloc: kfree of 0x[0-9a-f]+: foreign pointer or smashed header canary");
+}
+
+// An object in a bundle is free to every guard: freeing it again panics, a write into it is found when it is
+// handed out, and a smashed link in its chain is found when the bundle goes back into the magazine.
+TEST_F(SlabDeathTest, ObjectsInBundlesAreGuarded) {
+  std::vector<uint64_t*> objs;
+  for (uint32_t i = 0; i < kMagazine + 1; ++i) objs.push_back(static_cast<uint64_t*>(Kmalloc(64)));
+  for (uint64_t* p : objs) Kfree(p);  // the last free bundles the oldest half: objs[0, kMagazine / 2)
+  EXPECT_DEATH(Kfree(objs[0]), "cache kmalloc: kfree of 0x[0-9a-f]+: double free, the object is free");
+  objs[1][3] = 7;
+  objs[2][-1] ^= 8;  // the chain's link
+  EXPECT_DEATH(
+      {
+        for (uint32_t i = 0; i < kMagazine; ++i) Kmalloc(64);  // empties the magazine; the next takes the bundle
+      },
+      "cache kmalloc-64: free object 0x[0-9a-f]+ has a smashed header");
+  objs[2][-1] ^= 8;
+  EXPECT_DEATH(
+      {
+        for (uint32_t i = 0; i <= kMagazine + 1; ++i) Kmalloc(64);
+      },
+      "cache kmalloc-64: object 0x[0-9a-f]+ was written after free: byte at \\+24 is 0x07");
 }
 
 TEST_F(SlabDeathTest, WriteAfterFreeIsFoundByTheCheck) {

@@ -147,11 +147,11 @@ TEST_F(SmpTest, CacheStormWithFreesOnOtherCpusAddsUp) {
 // A CPU's refills take from slabs it owns, and an empty slab before another CPU's partial one, so two CPUs
 // do not hand out objects of one slab (whose cache lines they would then share). B first leaves empty
 // slabs and partial ones of its own; A allocates, leaving its newest slab partial; B then allocates more
-// than its magazine holds. Before slabs had owners, B's refills took A's partial slab from the one
-// partial list.
+// than its magazine and bundles hold. Before slabs had owners, B's refills took A's partial slab from the
+// one partial list.
 TEST_F(SmpTest, TwoCpusDoNotShareASlab) {
   KmemCache* c = KmemCacheCreate("owned", 64, 8);  // one-page slabs of 45 objects
-  constexpr int kObjects = 400;
+  constexpr int kObjects = 3 * (kMagazine + kBundles * (kMagazine / 2));  // most frees reach the slabs
   std::barrier step(2);
   std::vector<void*> live[2];
   auto run = [&](int me) {

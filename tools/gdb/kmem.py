@@ -387,7 +387,7 @@ class Leaks(_KmemCommand):
 
     The rows are the monitor's `pools` site lines (pc, live blocks, live bytes) plus the function; a pool
     block is live when it is neither an arena's end marker nor on a free list, a slab object when it is
-    neither on its slab's free list nor in a CPU's magazine, as PoolSites and KmemSites count them."""
+    neither on its slab's free list nor in a CPU's magazine or bundles, as PoolSites and KmemSites count them."""
 
     def __init__(self):
         super().__init__("leaks")
@@ -448,6 +448,13 @@ class Leaks(_KmemCommand):
         while int(c) != 0:
             mags = [cpus[i]["value"]["slot"][int(c["magazine"])] for i in range(cpus.type.range()[1] + 1)]
             free = {int(m["obj"][k]) for m in mags for k in range(int(m["count"]))}
+            for m in mags:  # each bundle a chain through its objects' header links
+                for b in range(int(m["bundles"])):
+                    p = int(m["bundle"][b])
+                    while p != 0:
+                        free.add(p)
+                        link = gdb.selected_inferior().read_memory(p - obj.sizeof + offset["link"], 8)
+                        p = struct.unpack("<Q", bytes(link))[0]
             first, stride, per_slab = int(c["first"]), int(c["stride"]), int(c["per_slab"])
             partial = c["partial"]  # one list per owner CPU
             heads = [partial[i] for i in range(partial.type.range()[1] + 1)] + [c["full"]]
