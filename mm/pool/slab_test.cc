@@ -255,26 +255,53 @@ TEST_F(SlabDeathTest, SmashedSlabPointerOfALiveObjectPanicsOnFree) {
   EXPECT_DEATH(Kfree(q), "cache kmalloc: kfree of 0x[0-9a-f]+: foreign pointer or smashed header canary");
 }
 
+// Allocates three half magazines of objects, empties the magazine (the refills' leftovers go back to their
+// slabs) and frees the objects in order: the free that finds the magazine full chains its oldest half,
+// objs[0, kMagazine / 2), into a bundle, in that order.
+template <typename Alloc, typename Free>
+std::vector<uint64_t*> BundleTheFirstFreed(Alloc alloc, Free free) {
+  std::vector<uint64_t*> objs;
+  for (uint32_t i = 0; i < 3 * (kMagazine / 2); ++i) objs.push_back(static_cast<uint64_t*>(alloc()));
+  KmemReap();
+  for (uint64_t* p : objs) free(p);
+  return objs;
+}
+
 // An object in a bundle is free to every guard: freeing it again panics, a write into it is found when it is
 // handed out, and a smashed link in its chain is found when the bundle goes back into the magazine.
 TEST_F(SlabDeathTest, ObjectsInBundlesAreGuarded) {
-  std::vector<uint64_t*> objs;
-  for (uint32_t i = 0; i < kMagazine + 1; ++i) objs.push_back(static_cast<uint64_t*>(Kmalloc(64)));
-  for (uint64_t* p : objs) Kfree(p);  // the last free bundles the oldest half: objs[0, kMagazine / 2)
+  std::vector<uint64_t*> objs = BundleTheFirstFreed([] { return Kmalloc(64); }, [](void* p) { Kfree(p); });
+  const size_t enough = 2 * objs.size();  // allocations that reach every object
   EXPECT_DEATH(Kfree(objs[0]), "cache kmalloc: kfree of 0x[0-9a-f]+: double free, the object is free");
-  objs[1][3] = 7;
   objs[2][-1] ^= 8;  // the chain's link
   EXPECT_DEATH(
       {
-        for (uint32_t i = 0; i < kMagazine; ++i) Kmalloc(64);  // empties the magazine; the next takes the bundle
+        for (size_t i = 0; i < enough; ++i) Kmalloc(64);
       },
       "cache kmalloc-64: free object 0x[0-9a-f]+ has a smashed header");
   objs[2][-1] ^= 8;
+  objs[1][3] = 7;
   EXPECT_DEATH(
       {
-        for (uint32_t i = 0; i <= kMagazine + 1; ++i) Kmalloc(64);
+        for (size_t i = 0; i < enough; ++i) Kmalloc(64);
       },
       "cache kmalloc-64: object 0x[0-9a-f]+ was written after free: byte at \\+24 is 0x07");
+}
+
+// Only the walk of the bundles sees a chain cut short with seals that hold: every object still passes the
+// slab walk.
+TEST_F(SlabDeathTest, BrokenBundleIsFoundByTheCheck) {
+  KmemCache* c = KmemCacheCreate("obj", 64, 8);
+  std::vector<uint64_t*> objs =
+      BundleTheFirstFreed([c] { return KmemCacheAlloc(c); }, [c](void* p) { KmemCacheFree(c, p); });
+  KmemCacheCheck(c);
+  // The last object's seal is the free magic XOR its header's address (its link is null), so objs[5] can be
+  // made a last object too.
+  auto header = [](uint64_t* p) { return reinterpret_cast<uint64_t>(p - 2); };
+  const uint64_t free_magic = objs[kMagazine / 2 - 1][-2] ^ header(objs[kMagazine / 2 - 1]);
+  objs[5][-1] = 0;
+  objs[5][-2] = free_magic ^ header(objs[5]);
+  EXPECT_DEATH(KmemCacheCheck(c), "cache obj: cpu 0's bundle 0 holds 6 objects, not 53");
 }
 
 TEST_F(SlabDeathTest, WriteAfterFreeIsFoundByTheCheck) {
