@@ -45,8 +45,8 @@ constexpr uint64_t kMinObjectsPerSlab = 8;         // bounds slab overhead for t
 constexpr size_t kMaxObject = 64 * 1024;
 
 // One CPU's magazine of one cache, with that CPU's bundles and counters for it. Written only by its CPU with
-// interrupts off (or by a cross-call to it); the counters are stored with relaxed atomic stores (plain moves) so that
-// KmemCacheStats may read them from any CPU.
+// interrupts off (or by a cross-call to it); the counters are stored with relaxed atomic stores (plain
+// moves) so that KmemCacheStats may read them from any CPU.
 struct Magazine {
   uint32_t count = 0;
   uint32_t bundles = 0;  // in bundle[]
@@ -210,7 +210,8 @@ void Setup(KmemCache* c, const char* name, size_t size, size_t align, uint32_t s
   c->per_slab = static_cast<uint32_t>((bytes - c->first) / c->stride);
   c->magazine = slot;
   c->magazine_cap = static_cast<uint32_t>(Min<uint64_t>(kMagazine, Max<uint64_t>(2, kMagazineBytes / c->object)));
-  c->max_bundles = static_cast<uint32_t>(Min<uint64_t>(kBundles, kBundleBytes / (c->magazine_cap / 2 * c->object)));
+  const uint64_t bundle_bytes = uint64_t{c->magazine_cap / 2} * c->object;
+  c->max_bundles = static_cast<uint32_t>(Min<uint64_t>(kBundles, kBundleBytes / bundle_bytes));
 }
 
 // Appends a set-up cache to the list (so KmemDump lists caches in creation order). Under caches_lock.
@@ -634,7 +635,7 @@ template <uint32_t kWindow>
 }
 
 // Puts the free object `p` in this CPU's magazine of `c` when the fast path could not: a full magazine
-// first flushes half of itself.
+// first moves its oldest half into a bundle, or past its bundles back to the slab layer.
 [[gnu::noinline]] void PutSlow(KmemCache* c, void* p) {
   const CpuIrq here = IrqSaveCpu();
   Magazine& m = MagazineOn(here.cpu, c);
