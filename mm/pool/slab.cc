@@ -346,7 +346,8 @@ CacheState StateOf(KmemCache* c) {
         Bytes(p)[off], kPoisonByte);
 }
 
-// The other CPUs' live objects, for this CPU's high-water mark. Read at every refill and flush.
+// The other CPUs' live objects, for this CPU's high-water mark. Read at every refill and flush, to or from
+// the slab layer or a bundle, so that it is at most half a magazine of this CPU's operations old.
 void SampleOthers(const KmemCache* c, Magazine& m) { m.others_live = LiveOn(c, CpuSet::All().Without(CpuId())); }
 
 // Whether a refill may take another CPU's partial slab: only once the source has no new slab to give, so
@@ -472,6 +473,7 @@ void Bundle(KmemCache* c, Magazine& m) {
   m.bundle[m.bundles++] = m.obj[0];
   m.count -= n;
   for (uint32_t i = 0; i < m.count; ++i) m.obj[i] = m.obj[i + n];
+  SampleOthers(c, m);
 }
 
 // Moves this CPU's last bundle into its empty magazine `m`, checking each object's seal (which covers its
@@ -491,6 +493,7 @@ void Unbundle(KmemCache* c, Magazine& m) {
   }
   KASSERT(p == nullptr, "cache %s: cpu %u's bundle goes on past %u objects, to %p", c->name, CpuId(),
           BundleSize(c), p);
+  SampleOthers(c, m);
 }
 
 // Every object of this CPU's magazine and bundles of `c` back to its slab; the slabs that empty past what
@@ -595,8 +598,9 @@ template <uint32_t kWindow>
   h->site = site;
   const uint64_t allocs = m.allocs + 1;
   Write(m.allocs, allocs);
+  // Signed: with others_live stale and this CPU freeing the others' objects, the estimate may dip below 0.
   const uint64_t live = m.others_live + allocs - m.frees;
-  if (live > m.peak_live) Write(m.peak_live, live);
+  if (static_cast<int64_t>(live) > static_cast<int64_t>(m.peak_live)) Write(m.peak_live, live);
   return p;
 }
 
