@@ -68,8 +68,8 @@ inline constexpr uint64_t kMagazineBytes = 128 << 10;
 // objects in all (so 16 of objects up to 128 bytes, 2 of 1 to 4 KiB ones), until a drain (reap, destroy,
 // memory pressure) takes them. A CPU whose allocations and frees swing by no more than its magazine and
 // bundles hold never takes the slab layer's lock: measured with 1000 objects freed in random order
-// (bench/pool_bench batch), 16-53% less time an object on 2 CPUs from 16 B to 1 KiB (nothing at 4 KiB,
-// whose 2 bundles are 32 objects), up to 29% on one.
+// (bench/pool_bench batch), 9-53% less time an object on 2 CPUs from 16 B to 1 KiB (nothing at 4 KiB, whose
+// 2 bundles are 32 objects); on one CPU no change beyond the noise.
 inline constexpr uint32_t kBundles = 16;
 inline constexpr uint64_t kBundleBytes = 128 << 10;
 static_assert(kMagazine + kBundles == 123, "a magazine, its bundles and its CPU's counters fill 1 KiB");
