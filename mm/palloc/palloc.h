@@ -420,7 +420,7 @@ class Palloc {
                 "pa 0x%lx descriptor says bank %u zone %u colour %u", pa.value(), p->bank, p->zone, p->colour);
         KASSERT((p->flags & kMark) != 0, "pa 0x%lx is neither free nor in an allocated block", pa.value());
         bool user = p->use == PageUse::kUser;
-        uint64_t offset = bank.base + i - bank.origin;
+        uint64_t offset = OriginOffset(bank, p);
         KASSERT(!user || (p->ref != 0 && p->order == 0 && TestBit(bank.heads[0], offset)),
                 "user page pa 0x%lx has %u references and is %s order-0 block", pa.value(), p->ref,
                 TestBit(bank.heads[0], offset) ? "an" : "no");
@@ -672,6 +672,12 @@ class Palloc {
     return banks_[b];
   }
 
+  // A descriptor's frame as an offset from its bank's origin, which indexes the bitmaps: bit offset >> k
+  // of heads[k] stands for an order-k block starting at the frame.
+  static uint64_t OriginOffset(const Bank& bank, const Page* p) {
+    return static_cast<uint64_t>(p - bank.pages) + bank.base - bank.origin;
+  }
+
   static bool HasFreePages(void* self) { return static_cast<Palloc*>(self)->FreeCount() != 0; }
 
   // Whether the per-CPU caches may serve a request of this colour: they do not sort by colour.
@@ -753,7 +759,7 @@ class Palloc {
   // Sets the allocated bit of a block the backend just handed out. Zone lock held.
   void MarkAllocated(Page* p, unsigned order) {
     const Bank& bank = BankFrom(p);
-    uint64_t idx = (static_cast<uint64_t>(p - bank.pages) + bank.base - bank.origin) >> order;
+    uint64_t idx = OriginOffset(bank, p) >> order;
     KASSERT(!TestBit(bank.heads[order], idx), "the %s backend handed out pa 0x%lx, which is allocated",
             kBackendName, Pa(p).value());
     SetBit(bank.heads[order], idx);
@@ -798,7 +804,7 @@ class Palloc {
         Page* p = c.blocks[i];
         p->use = PageUse::kZone;
         const Bank& bank = BankFrom(p);
-        ClearBit(bank.heads[order], (static_cast<uint64_t>(p - bank.pages) + bank.base - bank.origin) >> order);
+        ClearBit(bank.heads[order], OriginOffset(bank, p) >> order);
         zones_[zone].backend.Free(p, order);
       }
     }
@@ -877,7 +883,7 @@ class Palloc {
             Pa(head).value());
     KASSERT(head->use != PageUse::kUser || as == PageUse::kUser,
             "freeing pa 0x%lx as a block but it is a user page with %u references", Pa(head).value(), head->ref);
-    uint64_t offset = static_cast<uint64_t>(head - bank.pages) + bank.base - bank.origin;
+    uint64_t offset = OriginOffset(bank, head);
     Zone& z = zones_[bank.zone];
     LockGuard g(z.lock);
     if (head->use == PageUse::kCached) Misfree(bank, offset, kOrders, what);

@@ -55,7 +55,7 @@ struct Magazine {
   uint64_t others_live = 0;  // the other CPUs' allocs - frees, read at this CPU's last refill or flush
   uint64_t peak_live = 0;    // the most live objects this CPU saw: its own count plus others_live
   void* obj[kMagazine] = {};  // obj[count - 1] goes out next
-  void* bundle[kBundles] = {};  // chains of BundleSize(c) free objects through their headers' links
+  void* bundle[kBundles] = {};  // chains of HalfMagazine(c) free objects through their headers' links
 };
 static_assert(sizeof(Magazine) == 1024, "sixteen cache lines: the counters and the bottom objects share the first");
 
@@ -106,6 +106,8 @@ uint64_t SlabMagic(const KmemCache* c, const Slab* s) {
 }
 Magazine& MagazineOn(unsigned cpu, const KmemCache* c) { return magazines[cpu].slot[c->magazine]; }
 Magazine& MagazineHere(const KmemCache* c) { return MagazineOn(CpuId(), c); }
+// What moves between a magazine and a bundle or the slab layer at once: a refill, a flush, a bundle.
+uint32_t HalfMagazine(const KmemCache* c) { return c->magazine_cap / 2; }
 
 // allocs - frees over the CPUs in `cpus`; modular, since a CPU may free more than it allocated.
 uint64_t LiveOn(const KmemCache* c, CpuSet cpus) {
@@ -210,7 +212,7 @@ void Setup(KmemCache* c, const char* name, size_t size, size_t align, uint32_t s
   c->per_slab = static_cast<uint32_t>((bytes - c->first) / c->stride);
   c->magazine = slot;
   c->magazine_cap = static_cast<uint32_t>(Min<uint64_t>(kMagazine, Max<uint64_t>(2, kMagazineBytes / c->object)));
-  const uint64_t bundle_bytes = uint64_t{c->magazine_cap / 2} * c->object;
+  const uint64_t bundle_bytes = uint64_t{HalfMagazine(c)} * c->object;
   c->max_bundles = static_cast<uint32_t>(Min<uint64_t>(kBundles, kBundleBytes / bundle_bytes));
 }
 
@@ -385,7 +387,7 @@ bool HasPartial(const KmemCache* c) {
 bool Refill(KmemCache* c, Magazine& m, Steal steal) {
   const unsigned cpu = CpuId();
   LockGuard g(c->lock);
-  while (m.count < c->magazine_cap / 2) {
+  while (m.count < HalfMagazine(c)) {
     Slab* s = c->partial[cpu];
     if (s == nullptr && (s = Adopt(c, cpu, steal)) == nullptr) break;
     void* p = s->free;
@@ -437,6 +439,14 @@ void ToSlab(KmemCache* c, void* p, Slab*& give) {
   }
 }
 
+// Drops obj[0, n) from this CPU's magazine `m` (they went back to their slabs or into a bundle), shifts the
+// rest down and samples the other CPUs, as every move to or from the slab layer or a bundle does.
+void DropBottom(const KmemCache* c, Magazine& m, uint32_t n) {
+  m.count -= n;
+  for (uint32_t i = 0; i < m.count; ++i) m.obj[i] = m.obj[i + n];
+  SampleOthers(c, m);
+}
+
 // Returns the objects obj[0, n) of this CPU's magazine `m` to their slabs (interrupts off) and shifts the
 // rest down. Returns the slabs to give back to the source, which the caller does once interrupts are as its
 // caller had them.
@@ -444,9 +454,7 @@ Slab* Flush(KmemCache* c, Magazine& m, uint32_t n) {
   Slab* give = nullptr;
   LockGuard g(c->lock);
   for (uint32_t i = 0; i < n; ++i) ToSlab(c, m.obj[i], give);
-  m.count -= n;
-  for (uint32_t i = 0; i < m.count; ++i) m.obj[i] = m.obj[i + n];
-  SampleOthers(c, m);
+  DropBottom(c, m, n);
   return give;
 }
 
@@ -458,31 +466,26 @@ void GiveBack(const KmemCache* c, Slab* list) {
   }
 }
 
-// The objects of a bundle, half a magazine (what a flush moves).
-uint32_t BundleSize(const KmemCache* c) { return c->magazine_cap / 2; }
-
-// Chains obj[0, BundleSize) of this CPU's full magazine `m` into a bundle and shifts the rest down. No lock:
+// Chains obj[0, HalfMagazine) of this CPU's full magazine `m` into a bundle and shifts the rest down. No lock:
 // the bundles are the CPU's own.
 void Bundle(KmemCache* c, Magazine& m) {
-  const uint32_t n = BundleSize(c);
+  const uint32_t n = HalfMagazine(c);
   for (uint32_t i = 0; i < n; ++i) {
     ObjHeader* h = HeaderOf(m.obj[i]);
     h->link = i + 1 < n ? m.obj[i + 1] : nullptr;
     h->magic = FreeSeal(h, h->link);
   }
   m.bundle[m.bundles++] = m.obj[0];
-  m.count -= n;
-  for (uint32_t i = 0; i < m.count; ++i) m.obj[i] = m.obj[i + n];
-  SampleOthers(c, m);
+  DropBottom(c, m, n);
 }
 
 // Moves this CPU's last bundle into its empty magazine `m`, checking each object's seal (which covers its
 // link) and linking it to its slab again, as every object in a magazine is.
 void Unbundle(KmemCache* c, Magazine& m) {
   void* p = m.bundle[--m.bundles];
-  for (uint32_t i = 0; i < BundleSize(c); ++i) {
+  for (uint32_t i = 0; i < HalfMagazine(c); ++i) {
     KASSERT(p != nullptr, "cache %s: cpu %u's bundle ends after %u of %u objects", c->name, CpuId(), i,
-            BundleSize(c));
+            HalfMagazine(c));
     ObjHeader* h = HeaderOf(p);
     if (h->magic != FreeSeal(h, h->link)) BadFreeObject(c, p);
     void* next = h->link;
@@ -492,7 +495,7 @@ void Unbundle(KmemCache* c, Magazine& m) {
     p = next;
   }
   KASSERT(p == nullptr, "cache %s: cpu %u's bundle goes on past %u objects, to %p", c->name, CpuId(),
-          BundleSize(c), p);
+          HalfMagazine(c), p);
   SampleOthers(c, m);
 }
 
@@ -648,7 +651,7 @@ template <uint32_t kWindow>
     if (m.bundles < c->max_bundles) {
       Bundle(c, m);
     } else {
-      give = Flush(c, m, c->magazine_cap / 2);
+      give = Flush(c, m, HalfMagazine(c));
     }
   }
   m.obj[m.count++] = p;
@@ -844,7 +847,7 @@ uint64_t KmemReap() {
 
 void KmemCacheCheck(KmemCache* c) {
   LockGuard g(c->lock);
-  // Every CPU's bundles: BundleSize objects each, sealed free, in this cache's slabs (which count them in
+  // Every CPU's bundles: HalfMagazine(c) objects each, sealed free, in this cache's slabs (which count them in
   // use, as they count magazine objects; the slab walk below checks their poison).
   for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) {
     const Magazine& m = MagazineOn(cpu, c);
@@ -856,11 +859,11 @@ void KmemCacheCheck(KmemCache* c) {
         const ObjHeader* h = HeaderOf(p);
         const Slab* s = SlabOf(c, p);
         KASSERT(s->magic == SlabMagic(c, s) && s->cache == c && h->magic == FreeSeal(h, h->link) &&
-                    ++n <= BundleSize(c),
+                    ++n <= HalfMagazine(c),
                 "cache %s: cpu %u's bundle %u broken at %p", c->name, cpu, b, p);
       }
-      KASSERT(n == BundleSize(c), "cache %s: cpu %u's bundle %u holds %u objects, not %u", c->name, cpu, b, n,
-              BundleSize(c));
+      KASSERT(n == HalfMagazine(c), "cache %s: cpu %u's bundle %u holds %u objects, not %u", c->name, cpu, b, n,
+              HalfMagazine(c));
     }
   }
   uint64_t live = 0, slabs = 0, empty = 0;

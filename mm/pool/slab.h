@@ -73,6 +73,8 @@ inline constexpr uint64_t kMagazineBytes = 128 << 10;
 inline constexpr uint32_t kBundles = 16;
 inline constexpr uint64_t kBundleBytes = 128 << 10;
 static_assert(kMagazine + kBundles == 123, "a magazine, its bundles and its CPU's counters fill 1 KiB");
+// The most free objects one CPU holds of any cache, in its magazine and its bundles.
+inline constexpr uint32_t kHeldPerCpu = kMagazine + kBundles * (kMagazine / 2);
 // Live caches at once (kmem's ten included); each has one magazine slot per CPU, in the kernel image
 // (kMaxCaches * kMaxCpus * 1 KiB, 192 KiB, which the kernel's minimum memory pays for).
 inline constexpr uint32_t kMaxCaches = 24;

@@ -91,9 +91,6 @@ TEST_F(SlabTest, CacheHonoursAlignmentAndZero) {
   EXPECT_TRUE(KmemCacheDestroy(c));
 }
 
-// The most free objects one CPU holds of a cache, in its magazine and its bundles.
-constexpr uint64_t kHeldPerCpu = kMagazine + kBundles * (kMagazine / 2);
-
 // Freed objects reach their slabs through this CPU's magazine and bundles, half a magazine at a time. A
 // slab that empties is kept for reuse while the cache keeps fewer than kKeptEmptyBytes of them, and goes
 // back to the source past that; KmemReap drains the magazines and bundles and gives every kept slab back.

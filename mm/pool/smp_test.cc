@@ -151,7 +151,7 @@ TEST_F(SmpTest, CacheStormWithFreesOnOtherCpusAddsUp) {
 // one partial list.
 TEST_F(SmpTest, TwoCpusDoNotShareASlab) {
   KmemCache* c = KmemCacheCreate("owned", 64, 8);  // one-page slabs of 45 objects
-  constexpr int kObjects = 3 * (kMagazine + kBundles * (kMagazine / 2));  // most frees reach the slabs
+  constexpr int kObjects = 3 * kHeldPerCpu;  // most frees reach the slabs
   std::barrier step(2);
   std::vector<void*> live[2];
   auto run = [&](int me) {
