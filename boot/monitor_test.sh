@@ -28,7 +28,10 @@ wait_for "$serial" '^kmem> ' 90 || fail "no monitor prompt"
 printf 'help\nmem\nmemmap\nbuddyinfo\npools\njson\nptdump\ncpus\nkva\ntlb\nfrobnicate\nstress x\nmem 1\nstress 2\n' >&3
 # Processes: a program that computes until it is killed, in the background; what ps and vmas say of it; a
 # stress refused while it lives; the kill, then nothing left of it.
-printf 'run spin 1000000\nrun frobnicate\nrun\nps\nvmas 1\nstress 1\nkill 1\n' >&3
+printf 'run spin 1000000\n' >&3
+wait_for "$serial" '^monitor: pid 1 (spin) started$' 30 || fail "run spin 1000000 did not start"
+sleep 1  # "started" comes before spin's first instruction; by now, even under TCG, it has faulted its text in
+printf 'run frobnicate\nrun\nps\nvmas 1\nstress 1\nkill 1\n' >&3
 wait_for "$serial" 'proc: pid 1 (spin) killed on cpu[0-9]*: killed by request$' 90 || fail "kill 1 did not end spin"
 sleep 1  # the page ageing, started with spin's run, makes a pass every 100 ms
 printf 'vmas 1\nkill 1\nage\n' >&3
