@@ -2,7 +2,7 @@
 // asm/irqflags.h): the common
 // case of a section's start and end runs in its caller, so the allocators' per-CPU fast paths make no call
 // for them (out of line, the two hook pairs were a third of a palloc alloc+free pair: 116 callgrind
-// instructions with them, 101 inline; the calls also made the fast paths keep their values in callee-saved
+// instructions with them, 104 inline; the calls also made the fast paths keep their values in callee-saved
 // registers). Everything else (the first section of a thread, nested sections, cross-calls) is the slow
 // half, IrqSaveCpuSlow, in the environment the binary links: testing/host_env.cc, where each thread is a
 // CPU and a cross-call reaches another thread's CPU between two of its sections, or tools/tool_env.cc, one
