@@ -41,6 +41,8 @@ def main():
     for pattern in ("pair", "batch"):
         for threads in sorted({k[3] for k in med}):
             sizes = sorted({k[2] for k in med if k[1] == pattern and k[3] == threads})
+            if not sizes:  # --patterns= ran the other one only
+                continue
             names = [n for n in SHOWN if (n, pattern, sizes[0], threads) in med]
             print("\n%s, %d thread%s: ns per object per thread (total Mops/s), median of %d" %
                   (pattern, threads, "s" if threads > 1 else "", rounds))

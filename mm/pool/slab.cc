@@ -44,6 +44,11 @@ constexpr size_t kClasses = 9;                     // 16 B .. 4 KiB
 constexpr uint64_t kMinObjectsPerSlab = 8;         // bounds slab overhead for the large classes
 constexpr size_t kMaxObject = 64 * 1024;
 
+// Half a full magazine's object pointers, obj[0] the oldest: a CPU's bundle, an object of bundle_cache.
+struct Bundle {
+  void* obj[kMagazine / 2];
+};
+
 // One CPU's magazine of one cache, with that CPU's bundles and counters for it. Written only by its CPU with
 // interrupts off (or by a cross-call to it); the counters are stored with relaxed atomic stores (plain
 // moves) so that KmemCacheStats may read them from any CPU.
@@ -55,7 +60,7 @@ struct Magazine {
   uint64_t others_live = 0;  // the other CPUs' allocs - frees, read at this CPU's last refill or flush
   uint64_t peak_live = 0;    // the most live objects this CPU saw: its own count plus others_live
   void* obj[kMagazine] = {};  // obj[count - 1] goes out next
-  void* bundle[kBundles] = {};  // chains of HalfMagazine(c) free objects through their headers' links
+  Bundle* bundle[kBundles] = {};  // each holds HalfMagazine(c) objects; bundle[bundles - 1] goes out next
 };
 static_assert(sizeof(Magazine) == 1024, "sixteen cache lines: the counters and the bottom objects share the first");
 
@@ -70,6 +75,9 @@ constexpr const char* kClassNames[kClasses] = {"kmalloc-16",  "kmalloc-32",   "k
 
 constinit MemSource source;
 constinit KmemCache cache_cache{"kmem_cache"};
+// The bundles' arrays. Its own magazines flush straight to its slabs (max_bundles 0): a bundle of bundles
+// would need a bundle.
+constinit KmemCache bundle_cache{"kmem_bundle"};
 constinit KmemCache kmalloc_caches[kClasses] = {
     KmemCache{kClassNames[0]}, KmemCache{kClassNames[1]}, KmemCache{kClassNames[2]},
     KmemCache{kClassNames[3]}, KmemCache{kClassNames[4]}, KmemCache{kClassNames[5]},
@@ -197,8 +205,9 @@ void Remove(Slab*& head, Slab* s) {
 }
 
 // Sets up the descriptor at `c` (its memory raw or a former cache's) and gives it magazine slot `slot`,
-// whose every CPU's magazine is empty and counters zero.
-void Setup(KmemCache* c, const char* name, size_t size, size_t align, uint32_t slot) {
+// whose every CPU's magazine is empty and counters zero. Out of line: KmemInit calls it for each of kmem's
+// own caches.
+[[gnu::noinline]] void Setup(KmemCache* c, const char* name, size_t size, size_t align, uint32_t slot) {
   new (c) KmemCache(name);
   c->size = static_cast<uint32_t>(size);
   c->align = static_cast<uint32_t>(align);
@@ -261,7 +270,7 @@ Slab* NewSlab(KmemCache* c) {
 enum class CacheState { kLive, kDestroyed, kForeign };
 
 CacheState StateOf(KmemCache* c) {
-  if (c == &cache_cache || IsKmallocCache(c)) return CacheState::kLive;
+  if (c == &cache_cache || c == &bundle_cache || IsKmallocCache(c)) return CacheState::kLive;
   ObjHeader* h = HeaderOf(c);
   Slab* s = SlabOf(&cache_cache, c);
   if (h->magic == LiveSeal(h, s) && h->link == s) return CacheState::kLive;
@@ -466,53 +475,40 @@ void GiveBack(const KmemCache* c, Slab* list) {
   }
 }
 
-// Chains obj[0, HalfMagazine) of this CPU's full magazine `m` into a bundle and shifts the rest down. No lock:
-// the bundles are the CPU's own.
-void Bundle(KmemCache* c, Magazine& m) {
+// Moves obj[0, HalfMagazine) of this CPU's full magazine `m` into the empty bundle `b`, which becomes its
+// last, and shifts the rest down. No lock: the bundles are the CPU's own. The objects stay as they are in
+// the magazine, sealed free and linked to their slabs, and are checked when an allocation takes them out.
+void ToBundle(KmemCache* c, Magazine& m, Bundle* b) {
   const uint32_t n = HalfMagazine(c);
-  for (uint32_t i = 0; i < n; ++i) {
-    ObjHeader* h = HeaderOf(m.obj[i]);
-    h->link = i + 1 < n ? m.obj[i + 1] : nullptr;
-    h->magic = FreeSeal(h, h->link);
-  }
-  m.bundle[m.bundles++] = m.obj[0];
+  for (uint32_t i = 0; i < n; ++i) b->obj[i] = m.obj[i];
+  m.bundle[m.bundles++] = b;
   DropBottom(c, m, n);
 }
 
-// Moves this CPU's last bundle into its empty magazine `m`, checking each object's seal (which covers its
-// link) and linking it to its slab again, as every object in a magazine is.
-void Unbundle(KmemCache* c, Magazine& m) {
-  void* p = m.bundle[--m.bundles];
-  for (uint32_t i = 0; i < HalfMagazine(c); ++i) {
-    KASSERT(p != nullptr, "cache %s: cpu %u's bundle ends after %u of %u objects", c->name, CpuId(), i,
-            HalfMagazine(c));
-    ObjHeader* h = HeaderOf(p);
-    if (h->magic != FreeSeal(h, h->link)) BadFreeObject(c, p);
-    void* next = h->link;
-    h->link = SlabOf(c, p);
-    h->magic = FreeSeal(h, h->link);
-    m.obj[m.count++] = p;
-    p = next;
-  }
-  KASSERT(p == nullptr, "cache %s: cpu %u's bundle goes on past %u objects, to %p", c->name, CpuId(),
-          HalfMagazine(c), p);
+// Moves this CPU's last bundle into its empty magazine `m`. Returns the emptied bundle, for the caller to
+// free once interrupts are as its caller had them. Out of line: each window's AllocSlow would otherwise
+// carry its own copy.
+[[gnu::noinline]] Bundle* FromBundle(KmemCache* c, Magazine& m) {
+  Bundle* b = m.bundle[--m.bundles];
+  for (uint32_t i = 0; i < HalfMagazine(c); ++i) m.obj[m.count++] = b->obj[i];
   SampleOthers(c, m);
+  return b;
 }
 
+Bundle* NewBundle();
+void FreeBundle(Bundle* b);
+
 // Every object of this CPU's magazine and bundles of `c` back to its slab; the slabs that empty past what
-// the cache keeps go back to the source.
+// the cache keeps go back to the source, the emptied bundles to bundle_cache.
 void Drain(KmemCache* c, Magazine& m) {
   Slab* give = Flush(c, m, m.count);
   {
     LockGuard g(c->lock);
-    while (m.bundles != 0) {
-      for (void* p = m.bundle[--m.bundles]; p != nullptr;) {
-        void* next = HeaderOf(p)->link;
-        ToSlab(c, p, give);
-        p = next;
-      }
+    for (uint32_t b = 0; b < m.bundles; ++b) {
+      for (uint32_t i = 0; i < HalfMagazine(c); ++i) ToSlab(c, m.bundle[b]->obj[i], give);
     }
   }
+  while (m.bundles != 0) FreeBundle(m.bundle[--m.bundles]);
   GiveBack(c, give);
 }
 
@@ -613,10 +609,11 @@ template <uint32_t kWindow>
   for (;;) {
     const CpuIrq here = IrqSaveCpu();
     Magazine& m = MagazineOn(here.cpu, c);
-    if (m.count == 0 && m.bundles != 0) Unbundle(c, m);
+    Bundle* emptied = m.count == 0 && m.bundles != 0 ? FromBundle(c, m) : nullptr;
     if (m.count != 0 || Refill(c, m, steal)) {
       void* p = TakeFrom<kWindow>(c, m, site);
       IrqRestore(here.irq);
+      if (emptied != nullptr) FreeBundle(emptied);
       return zero == Zero::kYes ? ZeroObject(p, c->size) : p;
     }
     IrqRestore(here.irq);
@@ -642,14 +639,17 @@ template <uint32_t kWindow>
 }
 
 // Puts the free object `p` in this CPU's magazine of `c` when the fast path could not: a full magazine
-// first moves its oldest half into a bundle, or past its bundles back to the slab layer.
+// first moves its oldest half into a new bundle, or past its bundles (or when bundle_cache has no array to
+// give) back to the slab layer. The array is allocated with interrupts off, so that a free never reaps or
+// cross-calls for one: it takes a new slab at most, and flushes when there is none.
 [[gnu::noinline]] void PutSlow(KmemCache* c, void* p) {
   const CpuIrq here = IrqSaveCpu();
   Magazine& m = MagazineOn(here.cpu, c);
   Slab* give = nullptr;
   if (m.count == c->magazine_cap) {
-    if (m.bundles < c->max_bundles) {
-      Bundle(c, m);
+    Bundle* b = m.bundles < c->max_bundles ? NewBundle() : nullptr;
+    if (b != nullptr) {
+      ToBundle(c, m, b);
     } else {
       give = Flush(c, m, HalfMagazine(c));
     }
@@ -680,6 +680,16 @@ template <uint32_t kWindow>
   IrqRestore(here.irq);
 }
 
+// A bundle's array, or nullptr. bundle_cache's window is the full one: its objects are larger.
+static_assert(sizeof(Bundle) >= kSlabPoisonWindow, "bundle_cache's objects have the full poison window");
+Bundle* NewBundle() {
+  return static_cast<Bundle*>(AllocWindowed<kSlabPoisonWindow>(&bundle_cache, Zero::kNo, KMEM_CALLER_SITE()));
+}
+void FreeBundle(Bundle* b) {
+  CheckCacheObject(&bundle_cache, b, "free");
+  FreeWindowed<kSlabPoisonWindow>(&bundle_cache, b);
+}
+
 // KmemCacheAlloc for the entry points, which name their own caller as the site.
 [[gnu::always_inline]] inline void* CacheAlloc(KmemCache* c, Zero zero, Site site) {
   return ByWindow(
@@ -704,6 +714,9 @@ void KmemInit(const MemSource& src) {
   uint32_t slot = 0;
   Setup(&cache_cache, "kmem_cache", sizeof(KmemCache), alignof(KmemCache), slot++);
   Link(&cache_cache);
+  Setup(&bundle_cache, "kmem_bundle", sizeof(Bundle), alignof(Bundle), slot++);
+  bundle_cache.max_bundles = 0;
+  Link(&bundle_cache);
   for (size_t i = 0; i < kClasses; ++i) {
     Setup(&kmalloc_caches[i], kClassNames[i], size_t{16} << i, 16, slot++);
     Link(&kmalloc_caches[i]);
@@ -749,7 +762,8 @@ KmemCache* KmemCacheCreate(const char* name, size_t size, size_t align) {
 }
 
 bool KmemCacheDestroy(KmemCache* c) {
-  KASSERT(c != &cache_cache && !IsKmallocCache(c), "cache %s belongs to kmem itself", c->name);
+  KASSERT(c != &cache_cache && c != &bundle_cache && !IsKmallocCache(c), "cache %s belongs to kmem itself",
+          c->name);
   if (StateOf(c) != CacheState::kLive) BadCache(c, "destroy");
   DrainEveryCpu(c);
   if (Live(c) != 0) return false;
@@ -831,6 +845,13 @@ uint64_t KmemCacheEmptySlabs(KmemCache* c) {
   return c->empty_slabs;
 }
 
+uint64_t KmemSlabBytes() {
+  LockGuard g(caches_lock);
+  uint64_t bytes = 0;
+  for (KmemCache* c = all_caches; c != nullptr; c = c->next) bytes += KmemCacheSlabs(c) * c->slab_bytes;
+  return bytes;
+}
+
 uint64_t KmemReap() {
   if (!InterruptsOn()) return 0;
   CrossCall(
@@ -838,8 +859,9 @@ uint64_t KmemReap() {
       [](void*) {
         LockGuard g(caches_lock);
         for (KmemCache* c = all_caches; c != nullptr; c = c->next) {
-          Drain(c, MagazineHere(c));
+          if (c != &bundle_cache) Drain(c, MagazineHere(c));
         }
+        Drain(&bundle_cache, MagazineHere(&bundle_cache));  // last: the others' drains free their bundles
       },
       nullptr);
   return ReapAllEmpty();
@@ -847,26 +869,28 @@ uint64_t KmemReap() {
 
 void KmemCacheCheck(KmemCache* c) {
   LockGuard g(c->lock);
-  // Every CPU's bundles: HalfMagazine(c) objects each, sealed free, in this cache's slabs (which count them in
-  // use, as they count magazine objects; the slab walk below checks their poison).
+  // What every CPU holds, in its magazine and its bundles: free objects of this cache, sealed free (their
+  // links name their slab, or the next free object they had there), which their slabs count in use; the
+  // slab walk below checks their poison.
+  uint64_t held = 0;
+  auto check_held = [c, &held](void* p, unsigned cpu, const char* where) {
+    const ObjHeader* h = HeaderOf(p);
+    const Slab* s = SlabOf(c, p);
+    KASSERT(s->magic == SlabMagic(c, s) && s->cache == c && h->magic == FreeSeal(h, h->link),
+            "cache %s: cpu %u holds %p in its %s, which is no free object of the cache", c->name, cpu, p, where);
+    ++held;
+  };
   for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) {
     const Magazine& m = MagazineOn(cpu, c);
-    KASSERT(m.bundles <= c->max_bundles, "cache %s: cpu %u holds %u bundles of at most %u", c->name, cpu,
-            m.bundles, c->max_bundles);
+    KASSERT(m.count <= c->magazine_cap && m.bundles <= c->max_bundles,
+            "cache %s: cpu %u holds %u objects of at most %u and %u bundles of at most %u", c->name, cpu, m.count,
+            c->magazine_cap, m.bundles, c->max_bundles);
+    for (uint32_t i = 0; i < m.count; ++i) check_held(m.obj[i], cpu, "magazine");
     for (uint32_t b = 0; b < m.bundles; ++b) {
-      uint32_t n = 0;
-      for (void* p = m.bundle[b]; p != nullptr; p = HeaderOf(p)->link) {
-        const ObjHeader* h = HeaderOf(p);
-        const Slab* s = SlabOf(c, p);
-        KASSERT(s->magic == SlabMagic(c, s) && s->cache == c && h->magic == FreeSeal(h, h->link) &&
-                    ++n <= HalfMagazine(c),
-                "cache %s: cpu %u's bundle %u broken at %p", c->name, cpu, b, p);
-      }
-      KASSERT(n == HalfMagazine(c), "cache %s: cpu %u's bundle %u holds %u objects, not %u", c->name, cpu, b, n,
-              HalfMagazine(c));
+      for (uint32_t i = 0; i < HalfMagazine(c); ++i) check_held(m.bundle[b]->obj[i], cpu, "bundles");
     }
   }
-  uint64_t live = 0, slabs = 0, empty = 0;
+  uint64_t live = 0, slabs = 0, empty = 0, unlisted = 0;
   // Lists 0 .. kMaxCpus - 1 are the CPUs' partial ones, then the full and the empty list.
   constexpr unsigned kFull = kMaxCpus, kEmpty = kMaxCpus + 1;
   for (unsigned list = 0; list <= kEmpty; ++list) {
@@ -903,8 +927,11 @@ void KmemCacheCheck(KmemCache* c) {
       KASSERT(right, "cache %s: slab %p (%lu in use) on the wrong list", c->name, static_cast<void*>(s), s->inuse);
       if (list == kEmpty) ++empty;
       live += in_slab;
+      unlisted += free_objects - free_listed;
     }
   }
+  KASSERT(unlisted == held, "cache %s: the slabs have %lu free objects off their free lists, the CPUs hold %lu",
+          c->name, unlisted, held);
   KASSERT(live == Live(c) && slabs == c->slabs && empty == c->empty_slabs,
           "cache %s: walk finds %lu live objects in %lu slabs (%lu empty), statistics say %lu in %lu (%lu empty)",
           c->name, live, slabs, empty, Live(c), c->slabs, c->empty_slabs);

@@ -16,12 +16,12 @@
 // Several CPUs (Bonwick's magazines, Linux SLAB's per-CPU arrays): every cache has, on every CPU, a
 // magazine of free objects (its capacity, below) in front of the slab layer. Alloc and free touch only the
 // calling CPU's magazine, with interrupts off and no atomic read-modify-write; a free from another CPU than
-// the allocating one goes into the freeing CPU's magazine. Behind the magazine each CPU keeps a few bundles
-// (Bonwick's depot, but the CPU's own, so it takes no lock): a full magazine chains half of itself into a
-// bundle through the objects' header links, and an empty one takes the last bundle back, O(1) pointer
-// moves in place of half a magazine of objects through their slabs. Only past its bundles (kBundles, at
-// most kBundleBytes of objects) does a magazine refill from, or flush half of itself into, the slab layer,
-// under the cache's lock. Each slab has an owner, the CPU whose refills take from it (SLUB's per-CPU
+// the allocating one goes into the freeing CPU's magazine. Behind the magazine each CPU keeps bundles
+// (Bonwick's depot, but the CPU's own, so it takes no lock): a full magazine copies the pointers of its
+// older half into a bundle, an array from kmem's own cache of them ("kmem_bundle"), and an empty one copies
+// the last bundle back and frees the array; no object is touched on the way. Only past its bundles
+// (kBundles, at most kBundleBytes of objects), or when no array can be had, does a magazine refill from,
+// or flush half of itself into, the slab layer, under the cache's lock. Each slab has an owner, the CPU whose refills take from it (SLUB's per-CPU
 // partial slabs): a CPU refills from its own partial slabs, then adopts an empty one or a new one, and only
 // when the source has none another CPU's partial one; a flush puts an object back in its slab, which stays
 // its owner's. So two CPUs do not hand out objects that share a cache line: frees in random order leave
@@ -56,26 +56,27 @@ struct Slab;
 inline constexpr size_t kSlabPoisonWindow = 64;
 
 // Free objects a CPU's magazine of one cache holds at most (with its bundles and its CPU's counters it
-// fills 1 KiB). A cache's own capacity is kMagazineBytes of its objects, at most kMagazine (107 objects up
+// fills 1 KiB). A cache's own capacity is kMagazineBytes of its objects, at most kMagazine (91 objects up
 // to 1 KiB, 64 of 2 KiB, 32 of 4 KiB), and half of it moves between a magazine and a bundle or the slab
 // layer at once (a refill, or the flush of a full magazine), so that a CPU alternating allocs and frees at
 // a boundary does not go back at once. Measured with 1000 objects freed in random order on 2 CPUs
 // (bench/pool_bench batch), before the bundles, when the slab layer's lock was taken once per half
 // magazine: 27-object magazines cost 46-170 ns an object, 123-object ones 29-78, against 17-33 on one CPU.
-inline constexpr uint32_t kMagazine = 107;
+inline constexpr uint32_t kMagazine = 91;
 inline constexpr uint64_t kMagazineBytes = 128 << 10;
 // Bundles a CPU keeps of one cache at most, each of half its magazine capacity, and at most kBundleBytes of
-// objects in all (so 16 of objects up to 128 bytes, 2 of 1 to 4 KiB ones), until a drain (reap, destroy,
-// memory pressure) takes them. A CPU whose allocations and frees swing by no more than its magazine and
-// bundles hold never takes the slab layer's lock: measured with 1000 objects freed in random order
-// (bench/pool_bench batch), 9-53% less time an object on 2 CPUs from 16 B to 1 KiB (nothing at 4 KiB, whose
-// 2 bundles are 32 objects); on one CPU no change beyond the noise.
-inline constexpr uint32_t kBundles = 16;
-inline constexpr uint64_t kBundleBytes = 128 << 10;
+// objects in all (so 32 of objects up to 128 bytes, 22 of 256-byte ones, 4 of 2 and 4 KiB ones), until a
+// drain (reap, destroy, memory pressure) takes them. A CPU whose allocations and frees swing by no more than
+// its magazine and bundles hold never takes the slab layer's lock. Measured with 1000 objects freed in
+// random order (bench/pool_bench batch, 1 thread): chains of objects through their header links in place of
+// arrays, 16 of them, cost 12-19 ns an object from 16 B to 256 B against 9-11.5 for these (a chain's walk
+// is a cache miss per object, one after the other); 32 chains gained nothing.
+inline constexpr uint32_t kBundles = 32;
+inline constexpr uint64_t kBundleBytes = 256 << 10;
 static_assert(kMagazine + kBundles == 123, "a magazine, its bundles and its CPU's counters fill 1 KiB");
 // The most free objects one CPU holds of any cache, in its magazine and its bundles.
 inline constexpr uint32_t kHeldPerCpu = kMagazine + kBundles * (kMagazine / 2);
-// Live caches at once (kmem's ten included); each has one magazine slot per CPU, in the kernel image
+// Live caches at once (kmem's eleven included); each has one magazine slot per CPU, in the kernel image
 // (kMaxCaches * kMaxCpus * 1 KiB, 192 KiB, which the kernel's minimum memory pays for).
 inline constexpr uint32_t kMaxCaches = 24;
 // Empty slabs a cache keeps for reuse rather than giving them back to its source, in bytes (at least one
@@ -167,6 +168,9 @@ AllocStats KmemCacheStats(const KmemCache* cache);
 AllocStats KmallocStats();
 uint64_t KmemCacheSlabs(KmemCache* cache);
 uint64_t KmemCacheEmptySlabs(KmemCache* cache);
+// Bytes of slabs every live cache holds, kmem's own included: what kmem has taken from its source and not
+// given back (Linux's Slab: line in /proc/meminfo).
+uint64_t KmemSlabBytes();
 
 // Memory pressure: every CPU drains its magazines into the slab layer (a cross-call) and every cache gives
 // its kept empty slabs back to a source that takes memory back. Returns the bytes given back. Does nothing

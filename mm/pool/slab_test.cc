@@ -105,7 +105,7 @@ TEST_F(SlabTest, EmptySlabsAreKeptUpToTheBoundAndReaped) {
   KmemCacheCheck(c);
   EXPECT_EQ(KmemCacheEmptySlabs(c), kept);
   EXPECT_LE(KmemCacheSlabs(c), kept + kHeldPerCpu);  // the rest hold an object this CPU holds at most
-  EXPECT_EQ(heap_.bytes_out(), before + KmemCacheSlabs(c) * kPageSize);
+  EXPECT_EQ(heap_.bytes_out(), KmemSlabBytes());  // kmem_bundle's slabs too: they hold the bundles
   EXPECT_GE(KmemReap(), kept * kPageSize);
   EXPECT_EQ(KmemCacheSlabs(c), 0u);
   EXPECT_EQ(heap_.bytes_out(), before);
@@ -253,7 +253,7 @@ TEST_F(SlabDeathTest, SmashedSlabPointerOfALiveObjectPanicsOnFree) {
 }
 
 // Allocates three half magazines of objects, empties the magazine (the refills' leftovers go back to their
-// slabs) and frees the objects in order: the free that finds the magazine full chains its oldest half,
+// slabs) and frees the objects in order: the free that finds the magazine full moves its oldest half,
 // objs[0, kMagazine / 2), into a bundle, in that order.
 template <typename Alloc, typename Free>
 std::vector<uint64_t*> BundleTheFirstFreed(Alloc alloc, Free free) {
@@ -264,13 +264,13 @@ std::vector<uint64_t*> BundleTheFirstFreed(Alloc alloc, Free free) {
   return objs;
 }
 
-// An object in a bundle is free to every guard: freeing it again panics, a write into it is found when it is
-// handed out, and a smashed link in its chain is found when the bundle goes back into the magazine.
+// An object in a bundle is free to every guard: freeing it again panics, and a smashed header or a write
+// into it is found when it is handed out.
 TEST_F(SlabDeathTest, ObjectsInBundlesAreGuarded) {
   std::vector<uint64_t*> objs = BundleTheFirstFreed([] { return Kmalloc(64); }, [](void* p) { Kfree(p); });
   const size_t enough = 2 * objs.size();  // allocations that reach every object
   EXPECT_DEATH(Kfree(objs[0]), "cache kmalloc: kfree of 0x[0-9a-f]+: double free, the object is free");
-  objs[2][-1] ^= 8;  // the chain's link
+  objs[2][-1] ^= 8;  // the header's link
   EXPECT_DEATH(
       {
         for (size_t i = 0; i < enough; ++i) Kmalloc(64);
@@ -285,20 +285,24 @@ TEST_F(SlabDeathTest, ObjectsInBundlesAreGuarded) {
       "cache kmalloc-64: object 0x[0-9a-f]+ was written after free: byte at \\+24 is 0x07");
 }
 
-// Only the walk of the bundles sees a chain cut short with seals that hold: every object still passes the
-// slab walk.
+// A stray write into a bundle's array that turns an entry into a live object of the cache: only the check's
+// walk of what the CPUs hold finds it, since the object passes the slab walk and the counts still add up.
 TEST_F(SlabDeathTest, BrokenBundleIsFoundByTheCheck) {
   KmemCache* c = KmemCacheCreate("obj", 64, 8);
   std::vector<uint64_t*> objs =
       BundleTheFirstFreed([c] { return KmemCacheAlloc(c); }, [c](void* p) { KmemCacheFree(c, p); });
   KmemCacheCheck(c);
-  // The last object's seal is the free magic XOR its header's address (its link is null), so objs[5] can be
-  // made a last object too.
-  auto header = [](uint64_t* p) { return reinterpret_cast<uint64_t>(p - 2); };
-  const uint64_t free_magic = objs[kMagazine / 2 - 1][-2] ^ header(objs[kMagazine / 2 - 1]);
-  objs[5][-1] = 0;
-  objs[5][-2] = free_magic ^ header(objs[5]);
-  EXPECT_DEATH(KmemCacheCheck(c), "cache obj: cpu 0's bundle 0 holds 6 objects, not 53");
+  // The bundle is an object of kmem's own cache of them, in a span of this source: found by its contents.
+  uint64_t** entries = nullptr;
+  heap_.ForEachSpan([&](void* span, size_t bytes) {
+    auto* w = static_cast<uint64_t**>(span);
+    for (size_t i = 0; i + 1 < bytes / sizeof(*w); ++i) {
+      if (w[i] == objs[0] && w[i + 1] == objs[1]) entries = w + i;
+    }
+  });
+  ASSERT_NE(entries, nullptr);
+  entries[5] = static_cast<uint64_t*>(KmemCacheAlloc(c));  // from the magazine: live, and no longer held
+  EXPECT_DEATH(KmemCacheCheck(c), "cache obj: cpu 0 holds 0x[0-9a-f]+ in its bundles, which is no free object");
 }
 
 TEST_F(SlabDeathTest, WriteAfterFreeIsFoundByTheCheck) {

@@ -448,13 +448,9 @@ class Leaks(_KmemCommand):
         while int(c) != 0:
             mags = [cpus[i]["value"]["slot"][int(c["magazine"])] for i in range(cpus.type.range()[1] + 1)]
             free = {int(m["obj"][k]) for m in mags for k in range(int(m["count"]))}
-            for m in mags:  # each bundle a chain through its objects' header links
-                for b in range(int(m["bundles"])):
-                    p = int(m["bundle"][b])
-                    while p != 0:
-                        free.add(p)
-                        link = gdb.selected_inferior().read_memory(p - obj.sizeof + offset["link"], 8)
-                        p = struct.unpack("<Q", bytes(link))[0]
+            half = int(c["magazine_cap"]) // 2  # each bundle an array of half a magazine's objects
+            for m in mags:
+                free |= {int(m["bundle"][b]["obj"][k]) for b in range(int(m["bundles"])) for k in range(half)}
             first, stride, per_slab = int(c["first"]), int(c["stride"]), int(c["per_slab"])
             partial = c["partial"]  # one list per owner CPU
             heads = [partial[i] for i in range(partial.type.range()[1] + 1)] + [c["full"]]
