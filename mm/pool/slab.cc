@@ -8,28 +8,34 @@
 
 namespace kmem::pool {
 
-// At the start of every slab; the slab is aligned to its size, so an object finds it by rounding down.
+// At the start of every slab; the slab is aligned to its size, so an object finds it by rounding down. Its
+// free objects are a stack of their indices right behind it (FreeStack), so that the slab layer moves
+// objects in and out without touching them: a free list linked through the objects made every refill a
+// cache miss per object, one after the other.
 struct Slab {
   uint64_t magic;  // SealMagic(kKmallocSlabMagic or kSlabMagic, this): Kfree tells its own slabs by it
   KmemCache* cache;
   Slab* next;
   Slab* prev;
-  void* free;  // first free object; each free object's first word points to the next one
-  uint64_t inuse;
+  uint32_t nfree;  // entries on the free stack; the others are live or held by a CPU
   uint32_t owner;  // the CPU whose refills take from it, and on whose partial list it is while partial
-  uint32_t unused32;
-  uint64_t unused;
+  uint64_t unused[3];
 };
-static_assert(sizeof(Slab) == 64, "one cache line, so the first object header starts a fresh line");
+static_assert(sizeof(Slab) == 64, "one cache line, and the free stack starts a fresh one");
 
-// Right below every object. A live object's header names its slab, Kfree's way there in one load; a free
-// object's holds the free-list link, so every byte of the object's window holds poison. The magic is
-// sealed with the link word as well as the header's address, so one compare also catches a smashed link.
-// With tags the site comes first, so that the seal and the link stay right below the object.
+// An object's index in its slab; kMaxPerSlab bounds objects per slab (a slab grows past a page only until
+// it holds kMinObjectsPerSlab objects, so a page of the smallest slots, 32 bytes, is the most).
+using ObjIndex = uint8_t;
+constexpr uint32_t kMaxPerSlab = 255;
+
+// Right below every object. Its link names its slab, Kfree's way there in one load, live or free; the
+// magic says which, sealed with the link word as well as the header's address, so one compare also
+// catches a smashed link. With tags the site comes first, so that the seal and the link stay right below
+// the object.
 struct ObjHeader {
   [[no_unique_address]] Site site;  // while live, who allocated it (tags.h); stale while free
-  uint64_t magic;  // LiveSeal(this, slab) while live, FreeSeal(this, next) while free
-  void* link;      // live: the object's Slab; free: the next free object of the slab, or nullptr
+  uint64_t magic;  // LiveSeal(this, slab) while live, FreeSeal(this, slab) while free
+  void* link;      // the object's Slab
 };
 static_assert(sizeof(ObjHeader) == (kPoolTags ? 24 : 16),
               "16 keeps 16-byte objects 16-aligned in 16-aligned slots; a slot's stride rounds up the site's 8");
@@ -101,6 +107,7 @@ void Write(T& field, T value) {
 uint8_t* Bytes(void* p) { return static_cast<uint8_t*>(p); }
 ObjHeader* HeaderOf(void* p) { return static_cast<ObjHeader*>(p) - 1; }
 Slab* SlabOfLive(const ObjHeader* h) { return static_cast<Slab*>(h->link); }
+ObjIndex* FreeStack(Slab* s) { return reinterpret_cast<ObjIndex*>(s + 1); }
 uint64_t RoundUp(uint64_t x, uint64_t align) { return (x + align - 1) & ~(align - 1); }
 bool IsKmallocCache(const KmemCache* c) { return c >= kmalloc_caches && c < kmalloc_caches + kClasses; }
 uint64_t LiveSeal(const ObjHeader* h, const Slab* s) {
@@ -214,11 +221,19 @@ void Remove(Slab*& head, Slab* s) {
   c->object = static_cast<uint32_t>(RoundUp(size, 8));
   c->window = c->object < kSlabPoisonWindow ? c->object : static_cast<uint32_t>(kSlabPoisonWindow);
   c->stride = static_cast<uint32_t>(RoundUp(sizeof(ObjHeader) + c->object + kTailBytes, align));
-  c->first = static_cast<uint32_t>(RoundUp(sizeof(Slab) + sizeof(ObjHeader), align));
-  uint64_t bytes = kPageSize;
-  while ((bytes - c->first) / c->stride < kMinObjectsPerSlab) bytes *= 2;
+  // The slab header, its free stack of one index an object, then the objects (the first one's header right
+  // before the alignment boundary).
+  auto first = [c](uint64_t n) { return RoundUp(sizeof(Slab) + n * sizeof(ObjIndex) + sizeof(ObjHeader), c->align); };
+  uint64_t bytes = kPageSize, n;
+  for (;; bytes *= 2) {
+    for (n = (bytes - first(0)) / c->stride; n > 0 && first(n) + n * c->stride > bytes; --n) {
+    }
+    if (n >= kMinObjectsPerSlab) break;
+  }
+  KASSERT(n <= kMaxPerSlab, "cache %s: %lu objects a slab", name, n);
   c->slab_bytes = bytes;
-  c->per_slab = static_cast<uint32_t>((bytes - c->first) / c->stride);
+  c->per_slab = static_cast<uint32_t>(n);
+  c->first = static_cast<uint32_t>(first(n));
   c->magazine = slot;
   c->magazine_cap = static_cast<uint32_t>(Min<uint64_t>(kMagazine, Max<uint64_t>(2, kMagazineBytes / c->object)));
   const uint64_t bundle_bytes = uint64_t{HalfMagazine(c)} * c->object;
@@ -232,7 +247,14 @@ void Link(KmemCache* c) {
   *link = c;
 }
 
-void* ObjectAt(KmemCache* c, Slab* s, uint64_t i) { return Bytes(s) + c->first + i * c->stride; }
+void* ObjectAt(const KmemCache* c, Slab* s, uint64_t i) { return Bytes(s) + c->first + i * c->stride; }
+// The index of the object `p` of slab `s`. A 32-bit division: a slab is at most a few MiB.
+ObjIndex IndexOf(const KmemCache* c, const Slab* s, const void* p) {
+  return static_cast<ObjIndex>(static_cast<uint32_t>(static_cast<const uint8_t*>(p) - Bytes(const_cast<Slab*>(s)) -
+                                                     c->first) / c->stride);
+}
+// Objects of slab `s` live or held by a CPU.
+uint32_t InUse(const KmemCache* c, const Slab* s) { return c->per_slab - s->nfree; }
 
 Slab* SlabOf(const KmemCache* c, const void* p) {
   return reinterpret_cast<Slab*>(AlignDown(reinterpret_cast<uintptr_t>(p), c->slab_bytes));
@@ -242,25 +264,24 @@ void PoisonAny(void* p, uint32_t window) {
   ByWindow(window, [p](auto w) { PoisonWindow<decltype(w)::kWindow>(p); }, [] {});
 }
 
-// Takes a slab from the source and threads all its objects, poisoned, onto its free list (lowest first).
-// Called with no lock held: the slab is this CPU's until AddSlab publishes it.
+// Takes a slab from the source and puts all its objects, poisoned and sealed free, on its free stack (lowest
+// on top). Called with no lock held: the slab is this CPU's until AddSlab publishes it.
 Slab* NewSlab(KmemCache* c) {
   if (source.take == nullptr) return nullptr;
   auto* s = static_cast<Slab*>(source.take(source.ctx, c->slab_bytes, c->slab_bytes));
   if (s == nullptr) return nullptr;
   s->magic = SlabMagic(c, s);
   s->cache = c;
-  s->inuse = 0;
   s->owner = 0;  // Adopt names the CPU before any refill takes from it
-  s->free = nullptr;
-  for (uint64_t i = c->per_slab; i-- > 0;) {
+  s->nfree = c->per_slab;
+  for (uint32_t i = 0; i < c->per_slab; ++i) {
     void* p = ObjectAt(c, s, i);
     ObjHeader* h = HeaderOf(p);
-    h->link = s->free;
-    h->magic = FreeSeal(h, h->link);
+    h->link = s;
+    h->magic = FreeSeal(h, s);
     PoisonAny(p, c->window);
     PutTail(Bytes(p) + c->object);
-    s->free = p;
+    FreeStack(s)[c->per_slab - 1 - i] = static_cast<ObjIndex>(i);
   }
   return s;
 }
@@ -344,11 +365,11 @@ CacheState StateOf(KmemCache* c) {
 [[noreturn, gnu::cold, gnu::noinline]] void BadFreeObject(KmemCache* c, void* p) {
   Slab* s = SlabOf(c, p);
   ObjHeader* h = HeaderOf(p);
-  void* next = h->link;
-  if (h->magic != FreeSeal(h, next)) {
-    if (next != nullptr && SlabOf(c, next) != s) {
-      Panic("cache %s: free object %p has a smashed header: its free-list link %p leaves slab %p", c->name, p,
-            next, static_cast<void*>(s));
+  void* link = h->link;
+  if (h->magic != FreeSeal(h, link)) {
+    if (link != s) {
+      Panic("cache %s: free object %p has a smashed header: its slab link %p is not its slab %p", c->name, p,
+            link, static_cast<void*>(s));
     }
     Panic("cache %s: free object %p has a smashed header (magic 0x%lx)", c->name, p, h->magic);
   }
@@ -392,23 +413,22 @@ bool HasPartial(const KmemCache* c) {
 }
 
 // Moves up to half a magazine of free objects from the slab layer into the empty magazine `m` (this CPU's,
-// interrupts off). Returns whether it moved any. Checks each object's seal as it leaves its free list.
+// interrupts off). Returns whether it moved any. Touches no object: the allocation that takes one out of
+// the magazine checks it.
 bool Refill(KmemCache* c, Magazine& m, Steal steal) {
   const unsigned cpu = CpuId();
   LockGuard g(c->lock);
   while (m.count < HalfMagazine(c)) {
     Slab* s = c->partial[cpu];
     if (s == nullptr && (s = Adopt(c, cpu, steal)) == nullptr) break;
-    void* p = s->free;
-    ObjHeader* h = HeaderOf(p);
-    if (h->magic != FreeSeal(h, h->link)) BadFreeObject(c, p);
-    s->free = h->link;
-    ++s->inuse;
-    if (s->free == nullptr) {
+    const ObjIndex* stack = FreeStack(s);
+    uint32_t n = s->nfree;
+    while (n != 0 && m.count < HalfMagazine(c)) m.obj[m.count++] = ObjectAt(c, s, stack[--n]);
+    s->nfree = n;
+    if (n == 0) {
       Remove(c->partial[cpu], s);
       Push(c->full, s);
     }
-    m.obj[m.count++] = p;
   }
   SampleOthers(c, m);
   return m.count != 0;
@@ -424,19 +444,17 @@ void AddSlab(KmemCache* c, Slab* s) {
   ++c->slabs;
 }
 
-// Puts the free object `p` back on its slab's free list. A slab that becomes empty is kept while the cache
-// keeps fewer than kKeptEmptyBytes of them, else chained through `next` onto `give`. Under the cache's lock.
+// Puts the free object `p` (sealed free) back on its slab's free stack. A slab that becomes empty is kept
+// while the cache keeps fewer than kKeptEmptyBytes of them, else chained through `next` onto `give`. Under
+// the cache's lock.
 void ToSlab(KmemCache* c, void* p, Slab*& give) {
   Slab* s = SlabOf(c, p);
-  ObjHeader* h = HeaderOf(p);
-  if (s->free == nullptr) {
+  if (s->nfree == 0) {
     Remove(c->full, s);
     Push(c->partial[s->owner], s);
   }
-  h->link = s->free;
-  h->magic = FreeSeal(h, h->link);
-  s->free = p;
-  if (--s->inuse != 0) return;
+  FreeStack(s)[s->nfree++] = IndexOf(c, s, p);
+  if (s->nfree != c->per_slab) return;
   Remove(c->partial[s->owner], s);
   if (source.give == nullptr || (c->empty_slabs + 1) * c->slab_bytes <= kKeptEmptyBytes || c->empty_slabs == 0) {
     Push(c->empty, s);
@@ -869,14 +887,13 @@ uint64_t KmemReap() {
 
 void KmemCacheCheck(KmemCache* c) {
   LockGuard g(c->lock);
-  // What every CPU holds, in its magazine and its bundles: free objects of this cache, sealed free (their
-  // links name their slab, or the next free object they had there), which their slabs count in use; the
-  // slab walk below checks their poison.
+  // What every CPU holds, in its magazine and its bundles: free objects of this cache, sealed free, which
+  // their slabs count in use; the slab walk below checks their poison.
   uint64_t held = 0;
   auto check_held = [c, &held](void* p, unsigned cpu, const char* where) {
     const ObjHeader* h = HeaderOf(p);
     const Slab* s = SlabOf(c, p);
-    KASSERT(s->magic == SlabMagic(c, s) && s->cache == c && h->magic == FreeSeal(h, h->link),
+    KASSERT(s->magic == SlabMagic(c, s) && s->cache == c && h->link == s && h->magic == FreeSeal(h, s),
             "cache %s: cpu %u holds %p in its %s, which is no free object of the cache", c->name, cpu, p, where);
     ++held;
   };
@@ -900,7 +917,7 @@ void KmemCacheCheck(KmemCache* c) {
       KASSERT(list >= kFull || s->owner == list, "cache %s: slab %p of cpu %u is on cpu %u's partial list",
               c->name, static_cast<void*>(s), s->owner, list);
       ++slabs;
-      uint64_t in_slab = 0, free_listed = 0, free_objects = 0;
+      uint64_t in_slab = 0, free_objects = 0;
       for (uint64_t i = 0; i < c->per_slab; ++i) {
         void* p = ObjectAt(c, s, i);
         ObjHeader* h = HeaderOf(p);
@@ -909,28 +926,34 @@ void KmemCacheCheck(KmemCache* c) {
           ++in_slab;
           continue;
         }
-        KASSERT(h->magic == FreeSeal(h, h->link), "cache %s: object %p header smashed", c->name, p);
+        KASSERT(h->magic == FreeSeal(h, s) && h->link == s, "cache %s: object %p header smashed", c->name, p);
         size_t off = FindNot(p, c->window, kPoisonByte);
         KASSERT(off == c->window, "cache %s: free object %p written after free at +%lu", c->name, p, off);
         ++free_objects;
       }
-      for (void* p = s->free; p != nullptr; p = HeaderOf(p)->link) {
-        KASSERT(SlabOf(c, p) == s && HeaderOf(p)->magic == FreeSeal(HeaderOf(p), HeaderOf(p)->link) &&
-                    ++free_listed <= c->per_slab,
-                "cache %s: slab %p free list broken at %p", c->name, static_cast<void*>(s), p);
+      // The free stack: distinct indices of free objects (the loop above checked their headers' seals).
+      KASSERT(s->nfree <= c->per_slab, "cache %s: slab %p has %u free of %u objects", c->name,
+              static_cast<void*>(s), s->nfree, c->per_slab);
+      uint64_t stacked[(kMaxPerSlab + 1) / 64] = {};
+      for (uint32_t k = 0; k < s->nfree; ++k) {
+        const ObjIndex i = FreeStack(s)[k];
+        const ObjHeader* h = i < c->per_slab ? HeaderOf(ObjectAt(c, s, i)) : nullptr;
+        KASSERT(h != nullptr && (stacked[i / 64] & (uint64_t{1} << (i % 64))) == 0 && h->magic != LiveSeal(h, s),
+                "cache %s: slab %p free stack broken at entry %u (object %u)", c->name, static_cast<void*>(s), k, i);
+        stacked[i / 64] |= uint64_t{1} << (i % 64);
       }
-      // The free objects off the free list are in magazines and bundles, which count as in use to their slab.
-      KASSERT(in_slab + free_objects - free_listed == s->inuse && in_slab + free_objects == c->per_slab,
-              "cache %s: slab %p has %lu live, %lu free and %lu listed free objects of %u, counts %lu in use",
-              c->name, static_cast<void*>(s), in_slab, free_objects, free_listed, c->per_slab, s->inuse);
-      const bool right = s->inuse == 0 ? list == kEmpty : free_listed == 0 ? list == kFull : list < kFull;
-      KASSERT(right, "cache %s: slab %p (%lu in use) on the wrong list", c->name, static_cast<void*>(s), s->inuse);
+      // The free objects off the free stack are in magazines and bundles, which count as in use to their slab.
+      KASSERT(in_slab + free_objects == c->per_slab,
+              "cache %s: slab %p has %lu live and %lu free objects of %u", c->name, static_cast<void*>(s), in_slab,
+              free_objects, c->per_slab);
+      const bool right = s->nfree == c->per_slab ? list == kEmpty : s->nfree == 0 ? list == kFull : list < kFull;
+      KASSERT(right, "cache %s: slab %p (%u in use) on the wrong list", c->name, static_cast<void*>(s), InUse(c, s));
       if (list == kEmpty) ++empty;
       live += in_slab;
-      unlisted += free_objects - free_listed;
+      unlisted += free_objects - s->nfree;
     }
   }
-  KASSERT(unlisted == held, "cache %s: the slabs have %lu free objects off their free lists, the CPUs hold %lu",
+  KASSERT(unlisted == held, "cache %s: the slabs have %lu free objects off their free stacks, the CPUs hold %lu",
           c->name, unlisted, held);
   KASSERT(live == Live(c) && slabs == c->slabs && empty == c->empty_slabs,
           "cache %s: walk finds %lu live objects in %lu slabs (%lu empty), statistics say %lu in %lu (%lu empty)",

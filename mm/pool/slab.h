@@ -1,42 +1,43 @@
-// Slab caches for fixed-size objects (kmem_cache in osv and Linux) and Kmalloc, the general allocator up to
-// 4 KiB built on one cache per power-of-two size class.
+// Slab caches for fixed-size objects (kmem_cache in osv and Linux) and Kmalloc, the general allocator up to 4
+// KiB built on one cache per power-of-two size class.
 //
-// A cache takes slabs (power-of-two spans aligned to their size) from its MemSource and cuts each into
-// equal slots: [object header 16][object][tail canary 8][slack to the alignment]. The header names the
-// slab (which names the cache) and carries a magic tied to its address that also says whether the object
-// is live, so a free finds its cache in O(1), and a double free, a pointer from another cache or a smashed
-// header panics naming the address, the cache and the reason.
+// A cache takes slabs (power-of-two spans aligned to their size) from its MemSource and cuts each into equal
+// slots: [object header 16][object][tail canary 8][slack to the alignment]. The header names the slab (which
+// names the cache) and carries a magic tied to its address that also says whether the object is live, so a
+// free finds its cache in O(1), and a double free, a pointer from another cache or a smashed header panics
+// naming the address, the cache and the reason. A slab's free objects are a stack of their indices right
+// behind its header, so that the slab layer moves objects in and out without touching them.
 //
 // A freed object is poisoned in its leading window (kSlabPoisonWindow bytes, the whole object when it is
 // smaller), checked when it is handed out again. The window is where a write through a stale pointer to a
-// struct lands most often (its first fields, its list links); poisoning all of a 4 KiB object on every
-// free would cost several times what a whole glibc malloc/free pair costs, and the slab paths must stay
-// that cheap. The pools (Malloc) poison and check every byte.
+// struct lands most often (its first fields, its list links); poisoning all of a 4 KiB object on every free
+// would cost several times what a whole glibc malloc/free pair costs, and the slab paths must stay that cheap.
+// The pools (Malloc) poison and check every byte.
 //
-// Several CPUs (Bonwick's magazines, Linux SLAB's per-CPU arrays): every cache has, on every CPU, a
-// magazine of free objects (its capacity, below) in front of the slab layer. Alloc and free touch only the
-// calling CPU's magazine, with interrupts off and no atomic read-modify-write; a free from another CPU than
-// the allocating one goes into the freeing CPU's magazine. Behind the magazine each CPU keeps bundles
-// (Bonwick's depot, but the CPU's own, so it takes no lock): a full magazine copies the pointers of its
-// older half into a bundle, an array from kmem's own cache of them ("kmem_bundle"), and an empty one copies
-// the last bundle back and frees the array; no object is touched on the way. Only past its bundles
-// (kBundles, at most kBundleBytes of objects), or when no array can be had, does a magazine refill from,
-// or flush half of itself into, the slab layer, under the cache's lock. Each slab has an owner, the CPU whose refills take from it (SLUB's per-CPU
-// partial slabs): a CPU refills from its own partial slabs, then adopts an empty one or a new one, and only
-// when the source has none another CPU's partial one; a flush puts an object back in its slab, which stays
-// its owner's. So two CPUs do not hand out objects that share a cache line: frees in random order leave
-// free lists in random order, and refills of two CPUs from one slab then interleaved their objects line by
-// line (a batch of 1000 objects cost 3x on 2 CPUs what it costs on one). An object in a magazine or a
-// bundle is free as far as every guard is concerned: its header is sealed free on the way in (a double
-// free of it panics), its window is poisoned, and the allocation that takes it out checks both. Another
-// CPU's magazine and bundles are reached only by a cross-call to that CPU (destroy, reap, memory
-// pressure), which drains both into the slab layer.
+// Several CPUs (Bonwick's magazines, Linux SLAB's per-CPU arrays): every cache has, on every CPU, a magazine
+// of free objects (its capacity, below) in front of the slab layer. Alloc and free touch only the calling
+// CPU's magazine, with interrupts off and no atomic read-modify-write; a free from another CPU than the
+// allocating one goes into the freeing CPU's magazine. Behind the magazine each CPU keeps bundles (Bonwick's
+// depot, but the CPU's own, so it takes no lock): a full magazine copies the pointers of its older half into a
+// bundle, an array from kmem's own cache of them ("kmem_bundle"), and an empty one copies the last bundle back
+// and frees the array; no object is touched on the way. Only past its bundles (kBundles, at most kBundleBytes
+// of objects), or when no array can be had, does a magazine refill from, or flush half of itself into, the
+// slab layer, under the cache's lock. Each slab has an owner, the CPU whose refills take from it (SLUB's
+// per-CPU partial slabs): a CPU refills from its own partial slabs, then adopts an empty one or a new one, and
+// only when the source has none another CPU's partial one; a flush puts an object back in its slab, which
+// stays its owner's. So two CPUs do not hand out objects that share a cache line: frees in random order leave
+// free stacks in random order, and refills of two CPUs from one slab then interleaved their objects line by
+// line (a batch of 1000 objects cost 3x on 2 CPUs what it costs on one). An object in a magazine or a bundle
+// is free as far as every guard is concerned: its header is sealed free on the way in (a double free of it
+// panics), its window is poisoned, and the allocation that takes it out checks both. Another CPU's magazine
+// and bundles are reached only by a cross-call to that CPU (destroy, reap, memory pressure), which drains both
+// into the slab layer.
 //
-// Locks: each cache's `lock` (named for the cache, kZone level: a leaf, never held across a call to the
-// source or while taking any other lock, so a holder of any other lock may allocate) protects its slab
-// lists, its slabs' free lists, in-use counts and owners, and its slab counts. The cache list's lock ("kmem
-// caches", kGlobal) protects the list of live caches and the magazine slots; it is taken with no other
-// lock held and may take cache locks. Statistics are per CPU, each written only by its CPU, summed on read.
+// Locks: each cache's `lock` (named for the cache, kZone level: a leaf, never held across a call to the source
+// or while taking any other lock, so a holder of any other lock may allocate) protects its slab lists, its
+// slabs' free stacks and owners, and its slab counts. The cache list's lock ("kmem caches", kGlobal) protects
+// the list of live caches and the magazine slots; it is taken with no other lock held and may take cache
+// locks. Statistics are per CPU, each written only by its CPU, summed on read.
 #pragma once
 
 #include <stddef.h>

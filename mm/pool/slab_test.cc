@@ -227,12 +227,12 @@ TEST_F(SlabDeathTest, WriteToTheFirstWordAfterFreePanicsWhenHandedOutAgain) {
   EXPECT_DEATH(Kmalloc(128), "cache kmalloc-128: object 0x[0-9a-f]+ was written after free: byte at \\+0 is 0x34");
 }
 
-TEST_F(SlabDeathTest, SmashedFreeListLinkPanicsWhenHandedOutAgain) {
+TEST_F(SlabDeathTest, SmashedSlabLinkOfAFreeObjectPanicsWhenHandedOutAgain) {
   auto* p = static_cast<uint64_t*>(Kmalloc(128));
   Kfree(p);
-  p[-1] = 0x1234;  // the header's free-list link
-  EXPECT_DEATH(Kmalloc(128), "cache kmalloc-128: free object 0x[0-9a-f]+ has a smashed header: its free-list link "
-                             "0x1234 leaves slab 0x[0-9a-f]+");
+  p[-1] = 0x1234;  // the header's link to its slab
+  EXPECT_DEATH(Kmalloc(128), "cache kmalloc-128: free object 0x[0-9a-f]+ has a smashed header: its slab link "
+                             "0x1234 is not its slab 0x[0-9a-f]+");
 }
 
 TEST_F(SlabDeathTest, SmashedMagicOfAFreeObjectPanicsWhenHandedOutAgain) {

@@ -463,10 +463,8 @@ class Leaks(_KmemCommand):
                     def word(addr):
                         return struct.unpack_from("<Q", data, addr - base)[0]
 
-                    p = int(s["free"])
-                    while p != 0:
-                        free.add(p)
-                        p = word(p - obj.sizeof + offset["link"])
+                    stack = s.dereference().type.sizeof  # the free stack, one index byte an object, follows
+                    free |= {base + first + data[stack + k] * stride for k in range(int(s["nfree"]))}
                     for i in range(per_slab):
                         p = base + first + i * stride
                         if p not in free:
