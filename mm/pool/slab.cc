@@ -386,83 +386,147 @@ void SampleOthers(const KmemCache* c, Magazine& m) { m.others_live = LiveOn(c, C
 // that two CPUs allocating at once do not share the slab one of them is cutting objects from.
 enum class Steal : uint8_t { kNo, kYes };
 
-// A slab for `cpu`'s refills when it has no partial one: an empty slab, else (when `steal` says so) another
-// CPU's partial slab, made `cpu`'s. Under the cache's lock.
-Slab* Adopt(KmemCache* c, unsigned cpu, Steal steal) {
-  Slab* s = c->empty;
-  if (s != nullptr) {
-    Remove(c->empty, s);
-    --c->empty_slabs;
-  } else {
-    for (unsigned other = 0; other < kMaxCpus && s == nullptr && steal == Steal::kYes; ++other) {
-      if ((s = c->partial[other]) != nullptr) Remove(c->partial[other], s);
+// What a slab's owner reads while it moves from one CPU's lists to another's.
+constexpr uint32_t kInTransit = ~uint32_t{0};
+
+// A slab for `cpu`'s refills off another CPU's lists: an empty one, else (when `steal` says so) a partial
+// one. Takes each other CPU's lock alone; the slab it returns is on no list and reads as in transit, for
+// the caller to push onto `cpu`'s lists.
+Slab* TakeFromOthers(KmemCache* c, unsigned cpu, Steal steal) {
+  for (uint32_t pass = 0; pass < (steal == Steal::kYes ? 2 : 1); ++pass) {
+    const bool partial = pass == 1;
+    for (unsigned other = 0; other < kMaxCpus; ++other) {
+      if (other == cpu || !OnlineCpus().Has(other)) continue;
+      SlabLists& l = c->owned[other];
+      LockGuard g(l.lock);
+      Slab*& head = partial ? l.partial : l.empty;
+      Slab* s = head;
+      if (s == nullptr) continue;
+      Remove(head, s);
+      if (!partial) --l.empty_slabs;
+      --l.slabs;
+      Write(s->owner, kInTransit);
+      return s;
     }
-    if (s == nullptr) return nullptr;
   }
-  s->owner = cpu;
-  Push(c->partial[cpu], s);
-  return s;
+  return nullptr;
 }
 
-// Whether any CPU has a partial slab of `c`. Under the cache's lock.
-bool HasPartial(const KmemCache* c) {
-  for (const Slab* s : c->partial) {
-    if (s != nullptr) return true;
+// Locks the lists of the slab's owner and returns them, waiting while the slab is in transit. Only its
+// owner's lock keeps a slab where it is, so the owner is read again under it.
+SlabLists& LockOwner(KmemCache* c, const Slab* s) {
+  for (;;) {
+    const uint32_t owner = Read(s->owner);
+    if (owner != kInTransit) {
+      SlabLists& l = c->owned[owner];
+      l.lock.Lock();
+      if (Read(s->owner) == owner) return l;
+      l.lock.Unlock();
+    }
+    CpuRelax();
+  }
+}
+
+// Whether any CPU has a partial slab of `c`, or (with `empty_too`) an empty one.
+bool HasFree(KmemCache* c, bool empty_too) {
+  for (SlabLists& l : c->owned) {
+    LockGuard g(l.lock);
+    if (l.partial != nullptr || (empty_too && l.empty != nullptr)) return true;
   }
   return false;
 }
 
 // Moves up to half a magazine of free objects from the slab layer into the empty magazine `m` (this CPU's,
-// interrupts off). Returns whether it moved any. Touches no object: the allocation that takes one out of
-// the magazine checks it.
+// interrupts off): from this CPU's partial slabs, then its empty ones, then another CPU's (see
+// TakeFromOthers). Returns whether it moved any. Touches no object: the allocation that takes one out of the
+// magazine checks it.
 bool Refill(KmemCache* c, Magazine& m, Steal steal) {
   const unsigned cpu = CpuId();
-  LockGuard g(c->lock);
-  while (m.count < HalfMagazine(c)) {
-    Slab* s = c->partial[cpu];
-    if (s == nullptr && (s = Adopt(c, cpu, steal)) == nullptr) break;
-    const ObjIndex* stack = FreeStack(s);
-    uint32_t n = s->nfree;
-    while (n != 0 && m.count < HalfMagazine(c)) m.obj[m.count++] = ObjectAt(c, s, stack[--n]);
-    s->nfree = n;
-    if (n == 0) {
-      Remove(c->partial[cpu], s);
-      Push(c->full, s);
+  SlabLists& own = c->owned[cpu];
+  Slab* adopted = nullptr;
+  for (;;) {
+    {
+      LockGuard g(own.lock);
+      if (adopted != nullptr) {
+        Write(adopted->owner, cpu);
+        Push(adopted->nfree == c->per_slab ? own.empty : own.partial, adopted);
+        own.empty_slabs += adopted->nfree == c->per_slab;
+        ++own.slabs;
+      }
+      while (m.count < HalfMagazine(c)) {
+        Slab* s = own.partial;
+        if (s == nullptr && (s = own.empty) != nullptr) {
+          Remove(own.empty, s);
+          --own.empty_slabs;
+          Push(own.partial, s);
+        }
+        if (s == nullptr) break;
+        const ObjIndex* stack = FreeStack(s);
+        uint32_t n = s->nfree;
+        while (n != 0 && m.count < HalfMagazine(c)) m.obj[m.count++] = ObjectAt(c, s, stack[--n]);
+        s->nfree = n;
+        if (n == 0) {
+          Remove(own.partial, s);
+          Push(own.full, s);
+        }
+      }
     }
+    if (m.count == HalfMagazine(c) || (adopted = TakeFromOthers(c, cpu, steal)) == nullptr) break;
   }
   SampleOthers(c, m);
   return m.count != 0;
 }
 
-// Publishes a slab from NewSlab, on the empty list: nothing of it is in use until a Refill takes from it,
-// and by then another CPU's flush may have put a partial slab in front of it, which the Refill prefers. On
-// the partial list it would then stay with nothing in use, where no reap finds it.
+// Publishes a slab from NewSlab on this CPU's empty list: nothing of it is in use until a Refill takes from
+// it, and by then a flush may have put a partial slab in front of it, which the Refill prefers. On the
+// partial list it would then stay with nothing in use, where no reap finds it.
 void AddSlab(KmemCache* c, Slab* s) {
-  LockGuard g(c->lock);
-  Push(c->empty, s);
-  ++c->empty_slabs;
-  ++c->slabs;
+  const unsigned cpu = CpuId();
+  SlabLists& l = c->owned[cpu];
+  LockGuard g(l.lock);
+  Write(s->owner, cpu);
+  Push(l.empty, s);
+  ++l.empty_slabs;
+  ++l.slabs;
 }
 
-// Puts the free object `p` (sealed free) back on its slab's free stack. A slab that becomes empty is kept
-// while the cache keeps fewer than kKeptEmptyBytes of them, else chained through `next` onto `give`. Under
-// the cache's lock.
-void ToSlab(KmemCache* c, void* p, Slab*& give) {
-  Slab* s = SlabOf(c, p);
+// Puts the free object `p` (sealed free) of slab `s`, whose owner's lists `l` the caller has locked, back on
+// its free stack. A slab that becomes empty is kept while its owner keeps fewer than kKeptEmptyBytes of
+// them, else chained through `next` onto `give`.
+void ToSlab(KmemCache* c, SlabLists& l, Slab* s, void* p, Slab*& give) {
   if (s->nfree == 0) {
-    Remove(c->full, s);
-    Push(c->partial[s->owner], s);
+    Remove(l.full, s);
+    Push(l.partial, s);
   }
   FreeStack(s)[s->nfree++] = IndexOf(c, s, p);
   if (s->nfree != c->per_slab) return;
-  Remove(c->partial[s->owner], s);
-  if (source.give == nullptr || (c->empty_slabs + 1) * c->slab_bytes <= kKeptEmptyBytes || c->empty_slabs == 0) {
-    Push(c->empty, s);
-    ++c->empty_slabs;
+  Remove(l.partial, s);
+  if (source.give == nullptr || (l.empty_slabs + 1) * c->slab_bytes <= kKeptEmptyBytes || l.empty_slabs == 0) {
+    Push(l.empty, s);
+    ++l.empty_slabs;
   } else {
-    --c->slabs;
+    --l.slabs;
     s->next = give;
     give = s;
+  }
+}
+
+// Puts the free objects objs[0, n) back on their slabs, taking each owner's lock once for all of its
+// objects (mostly this CPU's own: another's only for objects it freed that another CPU allocated).
+void ToSlabs(KmemCache* c, void* const* objs, uint32_t n, Slab*& give) {
+  static_assert(kMagazine <= 128, "a magazine's objects fit the bitmap");
+  uint64_t done[2] = {};
+  for (uint32_t first = 0; first < n; ++first) {
+    if ((done[first / 64] >> (first % 64)) & 1) continue;
+    SlabLists& l = LockOwner(c, SlabOf(c, objs[first]));
+    const uint32_t owner = static_cast<uint32_t>(&l - c->owned);
+    for (uint32_t i = first; i < n; ++i) {
+      Slab* s = SlabOf(c, objs[i]);
+      if (((done[i / 64] >> (i % 64)) & 1) || Read(s->owner) != owner) continue;
+      ToSlab(c, l, s, objs[i], give);
+      done[i / 64] |= uint64_t{1} << (i % 64);
+    }
+    l.lock.Unlock();
   }
 }
 
@@ -479,8 +543,7 @@ void DropBottom(const KmemCache* c, Magazine& m, uint32_t n) {
 // caller had them.
 Slab* Flush(KmemCache* c, Magazine& m, uint32_t n) {
   Slab* give = nullptr;
-  LockGuard g(c->lock);
-  for (uint32_t i = 0; i < n; ++i) ToSlab(c, m.obj[i], give);
+  ToSlabs(c, m.obj, n, give);
   DropBottom(c, m, n);
   return give;
 }
@@ -520,12 +583,7 @@ void FreeBundle(Bundle* b);
 // the cache keeps go back to the source, the emptied bundles to bundle_cache.
 void Drain(KmemCache* c, Magazine& m) {
   Slab* give = Flush(c, m, m.count);
-  {
-    LockGuard g(c->lock);
-    for (uint32_t b = 0; b < m.bundles; ++b) {
-      for (uint32_t i = 0; i < HalfMagazine(c); ++i) ToSlab(c, m.bundle[b]->obj[i], give);
-    }
-  }
+  for (uint32_t b = 0; b < m.bundles; ++b) ToSlabs(c, m.bundle[b]->obj, HalfMagazine(c), give);
   while (m.bundles != 0) FreeBundle(m.bundle[--m.bundles]);
   GiveBack(c, give);
 }
@@ -547,17 +605,19 @@ void DrainEveryCpu(KmemCache* c) { CrossCall(OnlineCpus(), DrainHere, c); }
 
 uint64_t ReapEmpty(KmemCache* c) {
   if (source.give == nullptr) return 0;
-  Slab* list;
-  {
-    LockGuard g(c->lock);
-    list = c->empty;
-    c->empty = nullptr;
-    c->slabs -= c->empty_slabs;
-    c->empty_slabs = 0;
-  }
   uint64_t bytes = 0;
-  for (Slab* s = list; s != nullptr; s = s->next) bytes += c->slab_bytes;
-  GiveBack(c, list);
+  for (SlabLists& l : c->owned) {
+    Slab* list;
+    {
+      LockGuard g(l.lock);
+      list = l.empty;
+      l.empty = nullptr;
+      l.slabs -= l.empty_slabs;
+      l.empty_slabs = 0;
+    }
+    for (Slab* s = list; s != nullptr; s = s->next) bytes += c->slab_bytes;
+    GiveBack(c, list);
+  }
   return bytes;
 }
 
@@ -583,13 +643,11 @@ bool Grow(KmemCache* c, Steal& steal) {
   }
   if (steal == Steal::kNo) {
     steal = Steal::kYes;
-    LockGuard g(c->lock);
-    if (HasPartial(c)) return true;
+    if (HasFree(c, false)) return true;
   }
   if (!may_reap) return false;
   DrainEveryCpu(c);
-  LockGuard g(c->lock);
-  return HasPartial(c) || c->empty != nullptr;
+  return HasFree(c, true);
 }
 
 // Out of line so that the allocation fast path can jump here instead of calling memset. The empty asm
@@ -798,8 +856,10 @@ bool KmemCacheDestroy(KmemCache* c) {
     magazines_used &= ~(uint32_t{1} << c->magazine);
   }
   // Drained and with nothing live, every slab is empty, kept or just given back.
-  KASSERT(!HasPartial(c) && c->full == nullptr, "cache %s: slabs in use with no object live", c->name);
-  if (source.give != nullptr) GiveBack(c, c->empty);
+  for (const SlabLists& l : c->owned) {
+    KASSERT(l.partial == nullptr && l.full == nullptr, "cache %s: slabs in use with no object live", c->name);
+    if (source.give != nullptr) GiveBack(c, l.empty);
+  }
   KmemCacheFree(&cache_cache, c);
   return true;
 }
@@ -854,13 +914,21 @@ AllocStats KmallocStats() {
 }
 
 uint64_t KmemCacheSlabs(KmemCache* c) {
-  LockGuard g(c->lock);
-  return c->slabs;
+  uint64_t slabs = 0;
+  for (SlabLists& l : c->owned) {
+    LockGuard g(l.lock);
+    slabs += l.slabs;
+  }
+  return slabs;
 }
 
 uint64_t KmemCacheEmptySlabs(KmemCache* c) {
-  LockGuard g(c->lock);
-  return c->empty_slabs;
+  uint64_t empty = 0;
+  for (SlabLists& l : c->owned) {
+    LockGuard g(l.lock);
+    empty += l.empty_slabs;
+  }
+  return empty;
 }
 
 uint64_t KmemSlabBytes() {
@@ -886,7 +954,6 @@ uint64_t KmemReap() {
 }
 
 void KmemCacheCheck(KmemCache* c) {
-  LockGuard g(c->lock);
   // What every CPU holds, in its magazine and its bundles: free objects of this cache, sealed free, which
   // their slabs count in use; the slab walk below checks their poison.
   uint64_t held = 0;
@@ -907,57 +974,62 @@ void KmemCacheCheck(KmemCache* c) {
       for (uint32_t i = 0; i < HalfMagazine(c); ++i) check_held(m.bundle[b]->obj[i], cpu, "bundles");
     }
   }
-  uint64_t live = 0, slabs = 0, empty = 0, unlisted = 0;
-  // Lists 0 .. kMaxCpus - 1 are the CPUs' partial ones, then the full and the empty list.
-  constexpr unsigned kFull = kMaxCpus, kEmpty = kMaxCpus + 1;
-  for (unsigned list = 0; list <= kEmpty; ++list) {
-    for (Slab* s = list < kFull ? c->partial[list] : list == kFull ? c->full : c->empty; s != nullptr; s = s->next) {
-      KASSERT(s->magic == SlabMagic(c, s) && s->cache == c, "cache %s: slab %p header smashed", c->name,
-              static_cast<void*>(s));
-      KASSERT(list >= kFull || s->owner == list, "cache %s: slab %p of cpu %u is on cpu %u's partial list",
-              c->name, static_cast<void*>(s), s->owner, list);
-      ++slabs;
-      uint64_t in_slab = 0, free_objects = 0;
-      for (uint64_t i = 0; i < c->per_slab; ++i) {
-        void* p = ObjectAt(c, s, i);
-        ObjHeader* h = HeaderOf(p);
-        KASSERT(TailIntact(Bytes(p) + c->object), "cache %s: object %p tail canary smashed", c->name, p);
-        if (h->magic == LiveSeal(h, s) && h->link == s) {
-          ++in_slab;
-          continue;
+  uint64_t live = 0, unlisted = 0;
+  enum List : uint32_t { kPartial, kFull, kEmpty, kLists };
+  for (unsigned owner = 0; owner < kMaxCpus; ++owner) {
+    SlabLists& l = c->owned[owner];
+    LockGuard g(l.lock);
+    uint32_t slabs = 0, empty = 0;
+    for (uint32_t list = kPartial; list < kLists; ++list) {
+      for (Slab* s = list == kPartial ? l.partial : list == kFull ? l.full : l.empty; s != nullptr; s = s->next) {
+        KASSERT(s->magic == SlabMagic(c, s) && s->cache == c, "cache %s: slab %p header smashed", c->name,
+                static_cast<void*>(s));
+        KASSERT(s->owner == owner, "cache %s: slab %p of cpu %u is on cpu %u's lists", c->name,
+                static_cast<void*>(s), s->owner, owner);
+        ++slabs;
+        uint64_t in_slab = 0, free_objects = 0;
+        for (uint64_t i = 0; i < c->per_slab; ++i) {
+          void* p = ObjectAt(c, s, i);
+          ObjHeader* h = HeaderOf(p);
+          KASSERT(TailIntact(Bytes(p) + c->object), "cache %s: object %p tail canary smashed", c->name, p);
+          if (h->magic == LiveSeal(h, s) && h->link == s) {
+            ++in_slab;
+            continue;
+          }
+          KASSERT(h->magic == FreeSeal(h, s) && h->link == s, "cache %s: object %p header smashed", c->name, p);
+          size_t off = FindNot(p, c->window, kPoisonByte);
+          KASSERT(off == c->window, "cache %s: free object %p written after free at +%lu", c->name, p, off);
+          ++free_objects;
         }
-        KASSERT(h->magic == FreeSeal(h, s) && h->link == s, "cache %s: object %p header smashed", c->name, p);
-        size_t off = FindNot(p, c->window, kPoisonByte);
-        KASSERT(off == c->window, "cache %s: free object %p written after free at +%lu", c->name, p, off);
-        ++free_objects;
+        // The free stack: distinct indices of free objects (the loop above checked their headers' seals).
+        KASSERT(s->nfree <= c->per_slab, "cache %s: slab %p has %u free of %u objects", c->name,
+                static_cast<void*>(s), s->nfree, c->per_slab);
+        uint64_t stacked[(kMaxPerSlab + 1) / 64] = {};
+        for (uint32_t k = 0; k < s->nfree; ++k) {
+          const ObjIndex i = FreeStack(s)[k];
+          const ObjHeader* h = i < c->per_slab ? HeaderOf(ObjectAt(c, s, i)) : nullptr;
+          KASSERT(h != nullptr && (stacked[i / 64] & (uint64_t{1} << (i % 64))) == 0 && h->magic != LiveSeal(h, s),
+                  "cache %s: slab %p free stack broken at entry %u (object %u)", c->name, static_cast<void*>(s), k, i);
+          stacked[i / 64] |= uint64_t{1} << (i % 64);
+        }
+        // The free objects off the free stack are in magazines and bundles, which count as in use to their slab.
+        KASSERT(in_slab + free_objects == c->per_slab,
+                "cache %s: slab %p has %lu live and %lu free objects of %u", c->name, static_cast<void*>(s), in_slab,
+                free_objects, c->per_slab);
+        const bool right = list == (s->nfree == c->per_slab ? kEmpty : s->nfree == 0 ? kFull : kPartial);
+        KASSERT(right, "cache %s: slab %p (%u in use) on the wrong list", c->name, static_cast<void*>(s), InUse(c, s));
+        if (list == kEmpty) ++empty;
+        live += in_slab;
+        unlisted += free_objects - s->nfree;
       }
-      // The free stack: distinct indices of free objects (the loop above checked their headers' seals).
-      KASSERT(s->nfree <= c->per_slab, "cache %s: slab %p has %u free of %u objects", c->name,
-              static_cast<void*>(s), s->nfree, c->per_slab);
-      uint64_t stacked[(kMaxPerSlab + 1) / 64] = {};
-      for (uint32_t k = 0; k < s->nfree; ++k) {
-        const ObjIndex i = FreeStack(s)[k];
-        const ObjHeader* h = i < c->per_slab ? HeaderOf(ObjectAt(c, s, i)) : nullptr;
-        KASSERT(h != nullptr && (stacked[i / 64] & (uint64_t{1} << (i % 64))) == 0 && h->magic != LiveSeal(h, s),
-                "cache %s: slab %p free stack broken at entry %u (object %u)", c->name, static_cast<void*>(s), k, i);
-        stacked[i / 64] |= uint64_t{1} << (i % 64);
-      }
-      // The free objects off the free stack are in magazines and bundles, which count as in use to their slab.
-      KASSERT(in_slab + free_objects == c->per_slab,
-              "cache %s: slab %p has %lu live and %lu free objects of %u", c->name, static_cast<void*>(s), in_slab,
-              free_objects, c->per_slab);
-      const bool right = s->nfree == c->per_slab ? list == kEmpty : s->nfree == 0 ? list == kFull : list < kFull;
-      KASSERT(right, "cache %s: slab %p (%u in use) on the wrong list", c->name, static_cast<void*>(s), InUse(c, s));
-      if (list == kEmpty) ++empty;
-      live += in_slab;
-      unlisted += free_objects - s->nfree;
     }
+    KASSERT(slabs == l.slabs && empty == l.empty_slabs,
+            "cache %s: cpu %u's lists hold %u slabs (%u empty), their counts say %u (%u empty)", c->name, owner,
+            slabs, empty, l.slabs, l.empty_slabs);
   }
   KASSERT(unlisted == held, "cache %s: the slabs have %lu free objects off their free stacks, the CPUs hold %lu",
           c->name, unlisted, held);
-  KASSERT(live == Live(c) && slabs == c->slabs && empty == c->empty_slabs,
-          "cache %s: walk finds %lu live objects in %lu slabs (%lu empty), statistics say %lu in %lu (%lu empty)",
-          c->name, live, slabs, empty, Live(c), c->slabs, c->empty_slabs);
+  KASSERT(live == Live(c), "cache %s: walk finds %lu live objects, statistics say %lu", c->name, live, Live(c));
 }
 
 void KmemCheckAll() {
@@ -979,15 +1051,15 @@ void KmemDump() {
 void KmemSites(SiteTable& table) {
   LockGuard g(caches_lock);
   for (KmemCache* c = all_caches; c != nullptr; c = c->next) {
-    LockGuard cache(c->lock);
-    Slab* lists[kMaxCpus + 1];  // an empty slab holds nothing live
-    for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) lists[cpu] = c->partial[cpu];
-    lists[kMaxCpus] = c->full;
-    for (Slab* list : lists) {
-      for (Slab* s = list; s != nullptr; s = s->next) {
-        for (uint64_t i = 0; i < c->per_slab; ++i) {
-          ObjHeader* h = HeaderOf(ObjectAt(c, s, i));
-          if (h->magic == LiveSeal(h, s)) table.Add(h->site.pc, c->size);
+    for (SlabLists& l : c->owned) {
+      LockGuard lists(l.lock);
+      Slab* const in_use[] = {l.partial, l.full};  // an empty slab holds nothing live
+      for (Slab* s : in_use) {
+        for (; s != nullptr; s = s->next) {
+          for (uint64_t i = 0; i < c->per_slab; ++i) {
+            ObjHeader* h = HeaderOf(ObjectAt(c, s, i));
+            if (h->magic == LiveSeal(h, s)) table.Add(h->site.pc, c->size);
+          }
         }
       }
     }

@@ -376,8 +376,10 @@ class Pools(_KmemCommand):
             live = (sum(int(m["allocs"]) for m in mags) - sum(int(m["frees"]) for m in mags)) % (1 << 64)
             peak = max([live] + [int(m["peak_live"]) for m in mags])
             size = int(c["size"])
+            owned = c["owned"]  # each owner CPU's slab lists
+            slabs = sum(int(owned[i]["slabs"]) for i in range(owned.type.range()[1] + 1))
             gdb.write("%-16s %6d %13d %12d %12d %6d %11d\n" % (
-                c["name"].string(), size, live, live * size, peak * size, int(c["slabs"]), int(c["slab_bytes"])))
+                c["name"].string(), size, live, live * size, peak * size, slabs, int(c["slab_bytes"])))
             c = c["next"]
 
 
@@ -452,8 +454,8 @@ class Leaks(_KmemCommand):
             for m in mags:
                 free |= {int(m["bundle"][b]["obj"][k]) for b in range(int(m["bundles"])) for k in range(half)}
             first, stride, per_slab = int(c["first"]), int(c["stride"]), int(c["per_slab"])
-            partial = c["partial"]  # one list per owner CPU
-            heads = [partial[i] for i in range(partial.type.range()[1] + 1)] + [c["full"]]
+            owned = c["owned"]  # each owner CPU's slab lists
+            heads = [owned[i][name] for i in range(owned.type.range()[1] + 1) for name in ("partial", "full")]
             for head in heads:  # an empty slab holds nothing live
                 s = head
                 while int(s) != 0:
