@@ -386,6 +386,9 @@ void SampleOthers(const KmemCache* c, Magazine& m) { m.others_live = LiveOn(c, C
 // that two CPUs allocating at once do not share the slab one of them is cutting objects from.
 enum class Steal : uint8_t { kNo, kYes };
 
+// Counts `delta` more empty slabs on `l` (whose lock the caller holds), stored so that another CPU may peek.
+void AddEmpty(SlabLists& l, int32_t delta) { Write(l.empty_slabs, l.empty_slabs + delta); }
+
 // What a slab's owner reads while it moves from one CPU's lists to another's.
 constexpr uint32_t kInTransit = ~uint32_t{0};
 
@@ -398,12 +401,13 @@ Slab* TakeFromOthers(KmemCache* c, unsigned cpu, Steal steal) {
     for (unsigned other = 0; other < kMaxCpus; ++other) {
       if (other == cpu || !OnlineCpus().Has(other)) continue;
       SlabLists& l = c->owned[other];
+      if (!partial && Read(l.empty_slabs) == 0) continue;  // a peek, so that growing takes no other CPU's lock
       LockGuard g(l.lock);
       Slab*& head = partial ? l.partial : l.empty;
       Slab* s = head;
       if (s == nullptr) continue;
       Remove(head, s);
-      if (!partial) --l.empty_slabs;
+      if (!partial) AddEmpty(l, -1);
       --l.slabs;
       Write(s->owner, kInTransit);
       return s;
@@ -450,14 +454,14 @@ bool Refill(KmemCache* c, Magazine& m, Steal steal) {
       if (adopted != nullptr) {
         Write(adopted->owner, cpu);
         Push(adopted->nfree == c->per_slab ? own.empty : own.partial, adopted);
-        own.empty_slabs += adopted->nfree == c->per_slab;
+        if (adopted->nfree == c->per_slab) AddEmpty(own, 1);
         ++own.slabs;
       }
       while (m.count < HalfMagazine(c)) {
         Slab* s = own.partial;
         if (s == nullptr && (s = own.empty) != nullptr) {
           Remove(own.empty, s);
-          --own.empty_slabs;
+          AddEmpty(own, -1);
           Push(own.partial, s);
         }
         if (s == nullptr) break;
@@ -486,7 +490,7 @@ void AddSlab(KmemCache* c, Slab* s) {
   LockGuard g(l.lock);
   Write(s->owner, cpu);
   Push(l.empty, s);
-  ++l.empty_slabs;
+  AddEmpty(l, 1);
   ++l.slabs;
 }
 
@@ -503,7 +507,7 @@ void ToSlab(KmemCache* c, SlabLists& l, Slab* s, void* p, Slab*& give) {
   Remove(l.partial, s);
   if (source.give == nullptr || (l.empty_slabs + 1) * c->slab_bytes <= kKeptEmptyBytes || l.empty_slabs == 0) {
     Push(l.empty, s);
-    ++l.empty_slabs;
+    AddEmpty(l, 1);
   } else {
     --l.slabs;
     s->next = give;
@@ -613,7 +617,7 @@ uint64_t ReapEmpty(KmemCache* c) {
       list = l.empty;
       l.empty = nullptr;
       l.slabs -= l.empty_slabs;
-      l.empty_slabs = 0;
+      AddEmpty(l, -static_cast<int32_t>(l.empty_slabs));
     }
     for (Slab* s = list; s != nullptr; s = s->next) bytes += c->slab_bytes;
     GiveBack(c, list);

@@ -100,7 +100,7 @@ struct alignas(64) SlabLists {
   Slab* full = nullptr;     // no object on the free stack
   Slab* empty = nullptr;    // kept for reuse, every object free
   uint32_t slabs = 0;       // on the three lists
-  uint32_t empty_slabs = 0;
+  uint32_t empty_slabs = 0;  // written as an atomic store: another CPU peeks at it without the lock
 };
 static_assert(sizeof(SlabLists) == 64, "one line an owner");
 
