@@ -760,9 +760,10 @@ template <uint32_t kWindow>
   IrqRestore(here.irq);
 }
 
-// A bundle's array, or nullptr. bundle_cache's window is the full one: its objects are larger.
+// A bundle's array, or nullptr. bundle_cache's window is the full one: its objects are larger. Out of line,
+// so that with tags the array's site is the free that bundled (PutSlow), not whoever called that free.
 static_assert(sizeof(Bundle) >= kSlabPoisonWindow, "bundle_cache's objects have the full poison window");
-Bundle* NewBundle() {
+[[gnu::noinline]] Bundle* NewBundle() {
   return static_cast<Bundle*>(AllocWindowed<kSlabPoisonWindow>(&bundle_cache, Zero::kNo, KMEM_CALLER_SITE()));
 }
 void FreeBundle(Bundle* b) {
