@@ -123,7 +123,7 @@ TEST_F(SlabTest, FullMagazinesFillBundlesThatRefillTheMagazine) {
   const uint64_t slabs = KmemCacheSlabs(c);
   std::shuffle(objs.begin(), objs.end(), rng_);
   for (void* o : objs) KmemCacheFree(c, o);
-  KmemCacheCheck(c);  // the bundles' chains and seals, and the slabs counting their objects in use
+  KmemCacheCheck(c);  // the bundled objects' seals, and the slabs counting them in use
   EXPECT_EQ(KmemCacheEmptySlabs(c), 0u);  // every freed object is still with this CPU
   std::set<void*> again;
   for (int i = 0; i < kObjects; ++i) again.insert(KmemCacheAlloc(c));

@@ -189,6 +189,36 @@ TEST_F(SmpTest, TwoCpusDoNotShareASlab) {
   EXPECT_TRUE(KmemCacheDestroy(c));
 }
 
+// A CPU whose own slabs are used up takes another CPU's empty ones before new ones from the source: B leaves
+// empty slabs on its lists and stays, so that A is another CPU; A then allocates fewer objects than they
+// hold (a 64-byte slab holds more than 32) and needs no new slab.
+TEST_F(SmpTest, ACpuTakesAnotherCpusEmptySlabsBeforeNewOnes) {
+  KmemCache* c = KmemCacheCreate("adopted", 64, 8);
+  std::barrier left(2), done(2);
+  std::thread b([&] {
+    std::vector<void*> objs;
+    for (uint32_t i = 0; i < 3 * kHeldPerCpu; ++i) objs.push_back(KmemCacheAlloc(c));
+    for (void* p : objs) KmemCacheFree(c, p);
+    left.arrive_and_wait();
+    done.arrive_and_wait();
+  });
+  left.arrive_and_wait();
+  const uint64_t slabs = KmemCacheSlabs(c), empty = KmemCacheEmptySlabs(c);
+  ASSERT_GE(empty, 4u);
+  std::vector<void*> objs;
+  std::thread a([&] {
+    for (uint64_t i = 0; i < (empty - 2) * 32; ++i) objs.push_back(KmemCacheAlloc(c));
+  });
+  a.join();
+  EXPECT_EQ(KmemCacheSlabs(c), slabs);
+  EXPECT_LT(KmemCacheEmptySlabs(c), empty);
+  KmemCacheCheck(c);
+  done.arrive_and_wait();
+  b.join();
+  for (void* p : objs) KmemCacheFree(c, p);
+  EXPECT_TRUE(KmemCacheDestroy(c));
+}
+
 // Destroying a cache whose free objects sit in other CPUs' magazines drains them first: every slab goes
 // back to the source.
 TEST_F(SmpTest, DestroyDrainsTheMagazinesOfEveryCpu) {
