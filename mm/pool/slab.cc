@@ -18,7 +18,7 @@ struct Slab {
   Slab* next;
   Slab* prev;
   uint32_t nfree;  // entries on the free stack; the others are live or held by a CPU
-  uint32_t owner;  // the CPU whose refills take from it, and on whose partial list it is while partial
+  uint32_t owner;  // the CPU whose refills take from it and whose lists hold it; kInTransit between two
   uint64_t unused[3];
 };
 static_assert(sizeof(Slab) == 64, "one cache line, and the free stack starts a fresh one");
@@ -272,7 +272,7 @@ Slab* NewSlab(KmemCache* c) {
   if (s == nullptr) return nullptr;
   s->magic = SlabMagic(c, s);
   s->cache = c;
-  s->owner = 0;  // Adopt names the CPU before any refill takes from it
+  s->owner = 0;  // AddSlab names the CPU before any refill takes from it
   s->nfree = c->per_slab;
   for (uint32_t i = 0; i < c->per_slab; ++i) {
     void* p = ObjectAt(c, s, i);
@@ -396,10 +396,11 @@ constexpr uint32_t kInTransit = ~uint32_t{0};
 // one. Takes each other CPU's lock alone; the slab it returns is on no list and reads as in transit, for
 // the caller to push onto `cpu`'s lists.
 Slab* TakeFromOthers(KmemCache* c, unsigned cpu, Steal steal) {
+  const CpuSet others = OnlineCpus().Without(cpu);
   for (uint32_t pass = 0; pass < (steal == Steal::kYes ? 2 : 1); ++pass) {
     const bool partial = pass == 1;
     for (unsigned other = 0; other < kMaxCpus; ++other) {
-      if (other == cpu || !OnlineCpus().Has(other)) continue;
+      if (!others.Has(other)) continue;
       SlabLists& l = c->owned[other];
       if (!partial && Read(l.empty_slabs) == 0) continue;  // a peek, so that growing takes no other CPU's lock
       LockGuard g(l.lock);
@@ -431,11 +432,14 @@ SlabLists& LockOwner(KmemCache* c, const Slab* s) {
   }
 }
 
-// Whether any CPU has a partial slab of `c`, or (with `empty_too`) an empty one.
-bool HasFree(KmemCache* c, bool empty_too) {
+// Which slabs HasFree looks for.
+enum class FreeIn : uint8_t { kPartial, kPartialOrEmpty };
+
+// Whether any CPU has a slab of `c` with free objects: a partial one, or (kPartialOrEmpty) an empty one.
+bool HasFree(KmemCache* c, FreeIn where) {
   for (SlabLists& l : c->owned) {
     LockGuard g(l.lock);
-    if (l.partial != nullptr || (empty_too && l.empty != nullptr)) return true;
+    if (l.partial != nullptr || (where == FreeIn::kPartialOrEmpty && l.empty != nullptr)) return true;
   }
   return false;
 }
@@ -451,10 +455,11 @@ bool Refill(KmemCache* c, Magazine& m, Steal steal) {
   for (;;) {
     {
       LockGuard g(own.lock);
-      if (adopted != nullptr) {
+      if (adopted != nullptr) {  // an empty one on the empty list, as AddSlab puts a new one
+        const bool empty = adopted->nfree == c->per_slab;
         Write(adopted->owner, cpu);
-        Push(adopted->nfree == c->per_slab ? own.empty : own.partial, adopted);
-        if (adopted->nfree == c->per_slab) AddEmpty(own, 1);
+        Push(empty ? own.empty : own.partial, adopted);
+        if (empty) AddEmpty(own, 1);
         ++own.slabs;
       }
       while (m.count < HalfMagazine(c)) {
@@ -617,7 +622,7 @@ uint64_t ReapEmpty(KmemCache* c) {
       list = l.empty;
       l.empty = nullptr;
       l.slabs -= l.empty_slabs;
-      AddEmpty(l, -static_cast<int32_t>(l.empty_slabs));
+      Write(l.empty_slabs, 0u);
     }
     for (Slab* s = list; s != nullptr; s = s->next) bytes += c->slab_bytes;
     GiveBack(c, list);
@@ -647,11 +652,11 @@ bool Grow(KmemCache* c, Steal& steal) {
   }
   if (steal == Steal::kNo) {
     steal = Steal::kYes;
-    if (HasFree(c, false)) return true;
+    if (HasFree(c, FreeIn::kPartial)) return true;
   }
   if (!may_reap) return false;
   DrainEveryCpu(c);
-  return HasFree(c, true);
+  return HasFree(c, FreeIn::kPartialOrEmpty);
 }
 
 // Out of line so that the allocation fast path can jump here instead of calling memset. The empty asm
