@@ -795,7 +795,8 @@ size_t ClassOf(size_t size) {
 void KmemInit(const MemSource& src) {
   source = src;
   all_caches = nullptr;
-  for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) magazines[cpu] = CpuMagazines{};
+  // In place: an assignment of CpuMagazines{} may build the 24 KiB value on the stack first.
+  for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) new (&magazines[cpu]) CpuMagazines{};
   magazines_used = 0;
   uint32_t slot = 0;
   Setup(&cache_cache, "kmem_cache", sizeof(KmemCache), alignof(KmemCache), slot++);
@@ -862,7 +863,7 @@ bool KmemCacheDestroy(KmemCache* c) {
       }
     }
     // Every CPU's magazine of the slot is empty (drained) and its counters go with the cache.
-    for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) magazines[cpu].slot[c->magazine] = Magazine{};
+    for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) new (&magazines[cpu].slot[c->magazine]) Magazine{};
     magazines_used &= ~(uint32_t{1} << c->magazine);
   }
   // Drained and with nothing live, every slab is empty, kept or just given back.
