@@ -60,10 +60,11 @@ struct Bundle {
 // moves) so that KmemCacheStats may read them from any CPU.
 struct Magazine {
   uint32_t count = 0;
-  uint32_t bundles = 0;  // in bundle[]
+  uint16_t bundles = 0;  // in bundle[]
+  uint16_t sampled = 0;  // allocs + frees, modulo 2^16, when this CPU last read the others' counters
   uint64_t allocs = 0;
   uint64_t frees = 0;
-  uint64_t others_live = 0;  // the other CPUs' allocs - frees, read at this CPU's last refill or flush
+  uint64_t others_live = 0;  // the other CPUs' allocs - frees, as SampleOthers last read them
   uint64_t peak_live = 0;    // the most live objects this CPU saw: its own count plus others_live
   void* obj[kMagazine] = {};  // obj[count - 1] goes out next
   Bundle* bundle[kBundles] = {};  // each holds HalfMagazine(c) objects; bundle[bundles - 1] goes out next
@@ -378,9 +379,15 @@ CacheState StateOf(KmemCache* c) {
         Bytes(p)[off], kPoisonByte);
 }
 
-// The other CPUs' live objects, for this CPU's high-water mark. Read at every refill and flush, to or from
-// the slab layer or a bundle, so that it is at most half a magazine of this CPU's operations old.
-void SampleOthers(const KmemCache* c, Magazine& m) { m.others_live = LiveOn(c, CpuSet::All().Without(CpuId())); }
+// The other CPUs' live objects, for this CPU's high-water mark: read at a refill or flush (to or from the
+// slab layer or a bundle) once kPeakSampleOps of this CPU's operations have passed since the last reading.
+void SampleOthers(const KmemCache* c, Magazine& m) {
+  static_assert(kPeakSampleOps < 1 << 16, "Magazine::sampled counts operations modulo 2^16");
+  const auto ops = static_cast<uint16_t>(m.allocs + m.frees);
+  if (static_cast<uint16_t>(ops - m.sampled) < kPeakSampleOps) return;
+  m.sampled = ops;
+  m.others_live = LiveOn(c, CpuSet::All().Without(CpuId()));
+}
 
 // Whether a refill may take another CPU's partial slab: only once the source has no new slab to give, so
 // that two CPUs allocating at once do not share the slab one of them is cutting objects from.

@@ -81,6 +81,15 @@ inline constexpr uint64_t kBundleBytes = 256 << 10;
 static_assert(kMagazine + kBundles == 123, "a magazine, its bundles and its CPU's counters fill 1 KiB");
 // The most free objects one CPU holds of any cache, in its magazine and its bundles.
 inline constexpr uint32_t kHeldPerCpu = kMagazine + kBundles * (kMagazine / 2);
+// A cache's peak (KmemCacheStats) is the most live objects a CPU counted at one of its allocations: its own
+// allocs - frees and the other CPUs' as it last read them, which it does at a refill or flush once
+// kPeakSampleOps of its operations of the cache have passed since the last reading, so that reading is at
+// most kPeakSampleOps and half a magazine of them old (counted modulo 2^16: past 2^16 operations with no
+// refill or flush, one reading may come up to kPeakSampleOps later). Each reading costs a cache miss per
+// other CPU and one to each of them, whose next operation writes its counters' line again: done at every
+// refill and flush, that took the 2-thread batch of 256-byte objects from 8.5 to 11 ns an object, and 8
+// CPUs would pay 7 times as many (bench/README.md).
+inline constexpr uint32_t kPeakSampleOps = 1024;
 // Live caches at once (kmem's eleven included); each has one magazine slot per CPU, in the kernel image
 // (kMaxCaches * kMaxCpus * 1 KiB, 192 KiB, which the kernel's minimum memory pays for).
 inline constexpr uint32_t kMaxCaches = 24;

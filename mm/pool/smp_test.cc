@@ -144,6 +144,34 @@ TEST_F(SmpTest, CacheStormWithFreesOnOtherCpusAddsUp) {
   EXPECT_TRUE(KmemCacheDestroy(c));
 }
 
+// A cache's peak counts the objects another CPU held while this one grew: B holds kHeld objects; A then
+// allocates enough for a refill to come after kPeakSampleOps of its operations, where it reads B's counts.
+// Without that reading the peak would be A's own count alone.
+TEST_F(SmpTest, PeakCountsWhatAnotherCpuHeldWhileThisOneGrew) {
+  KmemCache* c = KmemCacheCreate("peak", 64, 8);
+  constexpr uint32_t kHeld = 500, kMine = kPeakSampleOps + kMagazine;
+  std::barrier held(2), counted(2);
+  std::vector<void*> theirs, mine;
+  std::thread b([&] {
+    for (uint32_t i = 0; i < kHeld; ++i) theirs.push_back(KmemCacheAlloc(c));
+    held.arrive_and_wait();
+    counted.arrive_and_wait();
+    for (void* p : theirs) KmemCacheFree(c, p);
+  });
+  held.arrive_and_wait();
+  std::thread a([&] {
+    for (uint32_t i = 0; i < kMine; ++i) mine.push_back(KmemCacheAlloc(c));
+    for (void* p : mine) KmemCacheFree(c, p);
+  });
+  a.join();
+  counted.arrive_and_wait();
+  b.join();
+  AllocStats s = KmemCacheStats(c);
+  EXPECT_EQ(s.live_blocks, 0u);
+  EXPECT_EQ(s.peak_bytes, uint64_t{64} * (kHeld + kMine));
+  EXPECT_TRUE(KmemCacheDestroy(c));
+}
+
 // A CPU's refills take from slabs it owns, and an empty slab before another CPU's partial one, so two CPUs
 // do not hand out objects of one slab (whose cache lines they would then share). B first leaves empty
 // slabs and partial ones of its own; A allocates, leaving its newest slab partial; B then allocates more
