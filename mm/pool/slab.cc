@@ -28,14 +28,14 @@ static_assert(sizeof(Slab) == 64, "one cache line, and the free stack starts a f
 using ObjIndex = uint8_t;
 constexpr uint32_t kMaxPerSlab = 255;
 
-// Right below every object. Its link names its slab, Kfree's way there in one load, live or free; the
-// magic says which, sealed with the link word as well as the header's address, so one compare also
-// catches a smashed link. With tags the site comes first, so that the seal and the link stay right below
+// Right below every object. Its link names its slab (LinkOf: with a Kmalloc object's class in its low
+// bits), Kfree's way there in one load, live or free; the magic says which, sealed with the link word as
+// well as the header's address, so one compare also catches a smashed link. With tags the site comes first, so that the seal and the link stay right below
 // the object.
 struct ObjHeader {
   [[no_unique_address]] Site site;  // while live, who allocated it (tags.h); stale while free
-  uint64_t magic;  // LiveSeal(this, slab) while live, FreeSeal(this, slab) while free
-  void* link;      // the object's Slab
+  uint64_t magic;  // LiveSeal(this, link) while live, FreeSeal(this, link) while free
+  void* link;      // LinkOf(its cache, its slab)
 };
 static_assert(sizeof(ObjHeader) == (kPoolTags ? 24 : 16),
               "16 keeps 16-byte objects 16-aligned in 16-aligned slots; a slot's stride rounds up the site's 8");
@@ -107,12 +107,23 @@ void Write(T& field, T value) {
 
 uint8_t* Bytes(void* p) { return static_cast<uint8_t*>(p); }
 ObjHeader* HeaderOf(void* p) { return static_cast<ObjHeader*>(p) - 1; }
-Slab* SlabOfLive(const ObjHeader* h) { return static_cast<Slab*>(h->link); }
 ObjIndex* FreeStack(Slab* s) { return reinterpret_cast<ObjIndex*>(s + 1); }
 uint64_t RoundUp(uint64_t x, uint64_t align) { return (x + align - 1) & ~(align - 1); }
 bool IsKmallocCache(const KmemCache* c) { return c >= kmalloc_caches && c < kmalloc_caches + kClasses; }
-uint64_t LiveSeal(const ObjHeader* h, const Slab* s) {
-  return SealMagic(kLiveMagic ^ reinterpret_cast<uintptr_t>(s), h);
+// An object header's link: its slab's address (a slab is aligned to at least a page) with a Kmalloc
+// object's class plus one in the low bits, 0 for a cache's object, so that Kfree learns the class, and so
+// the object's size and window, from the header's own load instead of the slab's and the cache's after it.
+constexpr uintptr_t kLinkClassBits = 15;
+static_assert(kClasses < kLinkClassBits && kLinkClassBits < kPageSize, "a class tag fits below a slab's address");
+void* LinkOf(const KmemCache* c, const Slab* s) {
+  const uintptr_t tag = IsKmallocCache(c) ? static_cast<uintptr_t>(c - kmalloc_caches) + 1 : 0;
+  return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(s) | tag);
+}
+Slab* SlabOfLink(const void* link) {
+  return reinterpret_cast<Slab*>(reinterpret_cast<uintptr_t>(link) & ~kLinkClassBits);
+}
+uint64_t LiveSeal(const ObjHeader* h, const void* link) {
+  return SealMagic(kLiveMagic ^ reinterpret_cast<uintptr_t>(link), h);
 }
 uint64_t FreeSeal(const ObjHeader* h, const void* link) {
   return SealMagic(kFreeMagic ^ reinterpret_cast<uintptr_t>(link), h);
@@ -187,14 +198,6 @@ template <typename Op, typename Bad>
   }
 }
 static_assert(kSlabPoisonWindow == 64, "ByWindow lists the windows up to 64 bytes");
-
-// Kmalloc's classes have three windows: 16 and 32 bytes for the two smallest, the full one for the rest.
-template <typename Op>
-[[gnu::always_inline]] inline auto ByKmallocWindow(uint32_t window, Op op) {
-  if (__builtin_expect(window == 64, 1)) return op(WindowOf<64>{});
-  if (window == 32) return op(WindowOf<32>{});
-  return op(WindowOf<16>{});
-}
 
 void Push(Slab*& head, Slab* s) {
   s->prev = nullptr;
@@ -278,8 +281,8 @@ Slab* NewSlab(KmemCache* c) {
   for (uint32_t i = 0; i < c->per_slab; ++i) {
     void* p = ObjectAt(c, s, i);
     ObjHeader* h = HeaderOf(p);
-    h->link = s;
-    h->magic = FreeSeal(h, s);
+    h->link = LinkOf(c, s);
+    h->magic = FreeSeal(h, h->link);
     PoisonAny(p, c->window);
     PutTail(Bytes(p) + c->object);
     FreeStack(s)[c->per_slab - 1 - i] = static_cast<ObjIndex>(i);
@@ -322,8 +325,8 @@ CacheState StateOf(KmemCache* c) {
   if (p == nullptr) Panic("cache %s: %s of %p: null pointer", who, op, p);
   ObjHeader* h = HeaderOf(p);
   if (h->magic == FreeSeal(h, h->link)) Panic("cache %s: %s of %p: double free, the object is free", who, op, p);
-  Slab* s = SlabOfLive(h);
-  if (h->magic != LiveSeal(h, s)) {
+  Slab* s = SlabOfLink(h->link);
+  if (h->magic != LiveSeal(h, h->link)) {
     Panic("cache %s: %s of %p: foreign pointer or smashed header canary (magic 0x%lx)", who, op, p, h->magic);
   }
   KmemCache* c = s->cache;
@@ -353,14 +356,18 @@ CacheState StateOf(KmemCache* c) {
   }
 }
 
-// For Kfree: the header names the slab, the slab magic says it is Kmalloc's, and the slab names the class.
-[[gnu::always_inline]] inline KmemCache* CheckedKmallocObject(void* p, const char* op) {
+// For Kfree: the header names the slab and the class (LinkOf), the slab magic says it is Kmalloc's. Returns
+// the class, whose objects are 16 << class bytes (KmemInit).
+[[gnu::always_inline]] inline size_t CheckedKmallocObject(void* p, const char* op) {
   ObjHeader* h = HeaderOf(p);
-  Slab* s = SlabOfLive(h);
-  if (h->magic != LiveSeal(h, s) || s->magic != SealMagic(kKmallocSlabMagic, s)) BadObject(nullptr, p, op);
-  KmemCache* c = s->cache;
-  if (!TailIntact(Bytes(p) + c->object)) BadObject(nullptr, p, op);
-  return c;
+  void* link = h->link;
+  const size_t k = (reinterpret_cast<uintptr_t>(link) & kLinkClassBits) - 1;  // huge for a cache's object
+  Slab* s = SlabOfLink(link);
+  if (h->magic != LiveSeal(h, link) || k >= kClasses || s->magic != SealMagic(kKmallocSlabMagic, s)) {
+    BadObject(nullptr, p, op);
+  }
+  if (!TailIntact(Bytes(p) + (size_t{16} << k))) BadObject(nullptr, p, op);
+  return k;
 }
 
 [[noreturn, gnu::cold, gnu::noinline]] void BadFreeObject(KmemCache* c, void* p) {
@@ -368,9 +375,9 @@ CacheState StateOf(KmemCache* c) {
   ObjHeader* h = HeaderOf(p);
   void* link = h->link;
   if (h->magic != FreeSeal(h, link)) {
-    if (link != s) {
-      Panic("cache %s: free object %p has a smashed header: its slab link %p is not its slab %p", c->name, p,
-            link, static_cast<void*>(s));
+    if (link != LinkOf(c, s)) {
+      Panic("cache %s: free object %p has a smashed header: its slab link %p is not %p (slab %p)", c->name, p,
+            link, LinkOf(c, s), static_cast<void*>(s));
     }
     Panic("cache %s: free object %p has a smashed header (magic 0x%lx)", c->name, p, h->magic);
   }
@@ -682,10 +689,9 @@ template <uint32_t kWindow>
   void* p = m.obj[n];
   m.count = n;
   ObjHeader* h = HeaderOf(p);
-  if (h->magic != FreeSeal(h, h->link) || !WindowPoisoned<kWindow>(p)) BadFreeObject(c, p);
-  Slab* s = SlabOf(c, p);
-  h->magic = LiveSeal(h, s);
-  h->link = s;
+  void* link = h->link;  // sealed in the magic, so it stays as it is
+  if (h->magic != FreeSeal(h, link) || !WindowPoisoned<kWindow>(p)) BadFreeObject(c, p);
+  h->magic = LiveSeal(h, link);
   h->site = site;
   const uint64_t allocs = m.allocs + 1;
   Write(m.allocs, allocs);
@@ -895,11 +901,15 @@ void* Kmalloc(size_t size, Zero zero) {
 
 void Kfree(void* p) {
   if (p == nullptr) return;
-  KmemCache* c = CheckedKmallocObject(p, "kfree");
-  ByKmallocWindow(c->window, [c, p](auto w) KMEM_INLINE_LAMBDA { FreeWindowed<decltype(w)::kWindow>(c, p); });
+  const size_t k = CheckedKmallocObject(p, "kfree");
+  KmemCache* c = &kmalloc_caches[k];
+  // The windows, as Kmalloc's: 16 and 32 bytes for the two smallest classes, the full one for the rest.
+  if (k == 0) return FreeWindowed<16>(c, p);
+  if (k == 1) return FreeWindowed<32>(c, p);
+  FreeWindowed<64>(c, p);
 }
 
-size_t KmallocSize(void* p) { return CheckedKmallocObject(p, "ksize")->size; }
+size_t KmallocSize(void* p) { return kmalloc_caches[CheckedKmallocObject(p, "ksize")].size; }
 
 AllocStats KmemCacheStats(const KmemCache* c) {
   AllocStats s;
@@ -978,7 +988,7 @@ void KmemCacheCheck(KmemCache* c) {
   auto check_held = [c, &held](void* p, unsigned cpu, const char* where) {
     const ObjHeader* h = HeaderOf(p);
     const Slab* s = SlabOf(c, p);
-    KASSERT(s->magic == SlabMagic(c, s) && s->cache == c && h->link == s && h->magic == FreeSeal(h, s),
+    KASSERT(s->magic == SlabMagic(c, s) && s->cache == c && h->link == LinkOf(c, s) && h->magic == FreeSeal(h, h->link),
             "cache %s: cpu %u holds %p in its %s, which is no free object of the cache", c->name, cpu, p, where);
     ++held;
   };
@@ -1010,11 +1020,12 @@ void KmemCacheCheck(KmemCache* c) {
           void* p = ObjectAt(c, s, i);
           ObjHeader* h = HeaderOf(p);
           KASSERT(TailIntact(Bytes(p) + c->object), "cache %s: object %p tail canary smashed", c->name, p);
-          if (h->magic == LiveSeal(h, s) && h->link == s) {
+          const void* link = LinkOf(c, s);
+          if (h->magic == LiveSeal(h, link) && h->link == link) {
             ++in_slab;
             continue;
           }
-          KASSERT(h->magic == FreeSeal(h, s) && h->link == s, "cache %s: object %p header smashed", c->name, p);
+          KASSERT(h->magic == FreeSeal(h, link) && h->link == link, "cache %s: object %p header smashed", c->name, p);
           size_t off = FindNot(p, c->window, kPoisonByte);
           KASSERT(off == c->window, "cache %s: free object %p written after free at +%lu", c->name, p, off);
           ++free_objects;
@@ -1026,7 +1037,7 @@ void KmemCacheCheck(KmemCache* c) {
         for (uint32_t k = 0; k < s->nfree; ++k) {
           const ObjIndex i = FreeStack(s)[k];
           const ObjHeader* h = i < c->per_slab ? HeaderOf(ObjectAt(c, s, i)) : nullptr;
-          KASSERT(h != nullptr && (stacked[i / 64] & (uint64_t{1} << (i % 64))) == 0 && h->magic != LiveSeal(h, s),
+          KASSERT(h != nullptr && (stacked[i / 64] & (uint64_t{1} << (i % 64))) == 0 && h->magic != LiveSeal(h, LinkOf(c, s)),
                   "cache %s: slab %p free stack broken at entry %u (object %u)", c->name, static_cast<void*>(s), k, i);
           stacked[i / 64] |= uint64_t{1} << (i % 64);
         }
@@ -1076,7 +1087,7 @@ void KmemSites(SiteTable& table) {
         for (; s != nullptr; s = s->next) {
           for (uint64_t i = 0; i < c->per_slab; ++i) {
             ObjHeader* h = HeaderOf(ObjectAt(c, s, i));
-            if (h->magic == LiveSeal(h, s)) table.Add(h->site.pc, c->size);
+            if (h->magic == LiveSeal(h, LinkOf(c, s))) table.Add(h->site.pc, c->size);
           }
         }
       }

@@ -232,7 +232,7 @@ TEST_F(SlabDeathTest, SmashedSlabLinkOfAFreeObjectPanicsWhenHandedOutAgain) {
   Kfree(p);
   p[-1] = 0x1234;  // the header's link to its slab
   EXPECT_DEATH(Kmalloc(128), "cache kmalloc-128: free object 0x[0-9a-f]+ has a smashed header: its slab link "
-                             "0x1234 is not its slab 0x[0-9a-f]+");
+                             "0x1234 is not 0x[0-9a-f]+4 \\(slab 0x[0-9a-f]+000\\)");  // class 3, tagged 4
 }
 
 TEST_F(SlabDeathTest, SmashedMagicOfAFreeObjectPanicsWhenHandedOutAgain) {
