@@ -225,6 +225,7 @@ void Remove(Slab*& head, Slab* s) {
   c->object = static_cast<uint32_t>(RoundUp(size, 8));
   c->window = c->object < kSlabPoisonWindow ? c->object : static_cast<uint32_t>(kSlabPoisonWindow);
   c->stride = static_cast<uint32_t>(RoundUp(sizeof(ObjHeader) + c->object + kTailBytes, align));
+  c->stride_inverse = ~uint64_t{0} / c->stride + 1;  // ceil(2^64 / stride), for any stride of 2 or more
   // The slab header, its free stack of one index an object, then the objects (the first one's header right
   // before the alignment boundary).
   auto first = [c](uint64_t n) { return RoundUp(sizeof(Slab) + n * sizeof(ObjIndex) + sizeof(ObjHeader), c->align); };
@@ -252,10 +253,12 @@ void Link(KmemCache* c) {
 }
 
 void* ObjectAt(const KmemCache* c, Slab* s, uint64_t i) { return Bytes(s) + c->first + i * c->stride; }
-// The index of the object `p` of slab `s`. A 32-bit division: a slab is at most a few MiB.
+// The index of the object `p` of slab `s`: its offset divided by the stride, as the high half of a product
+// with the stride's inverse (exact for every 32-bit offset: Lemire, Kaser and Kurz, "Faster remainder by
+// direct computation", 2019), since a division was a tenth of a flush's time.
 ObjIndex IndexOf(const KmemCache* c, const Slab* s, const void* p) {
-  return static_cast<ObjIndex>(static_cast<uint32_t>(static_cast<const uint8_t*>(p) - Bytes(const_cast<Slab*>(s)) -
-                                                     c->first) / c->stride);
+  const auto offset = static_cast<uint32_t>(static_cast<const uint8_t*>(p) - Bytes(const_cast<Slab*>(s)) - c->first);
+  return static_cast<ObjIndex>((static_cast<unsigned __int128>(c->stride_inverse) * offset) >> 64);
 }
 // Objects of slab `s` live or held by a CPU.
 uint32_t InUse(const KmemCache* c, const Slab* s) { return c->per_slab - s->nfree; }

@@ -136,7 +136,7 @@ struct alignas(64) KmemCache {
   uint32_t magazine_cap = 0;  // the objects its magazines hold at most, in [2, kMagazine]
   uint32_t max_bundles = 0;   // the bundles a CPU keeps at most, in [0, kBundles]
   uint64_t slab_bytes = 0;
-  uint64_t unused = 0;  // the rest of the read-mostly line: slab-layer writes start on the next one
+  uint64_t stride_inverse = 0;  // ceil(2^64 / stride), which IndexOf multiplies by instead of dividing
   const char* name;
   SlabLists owned[kMaxCpus];  // by owner CPU
 };
