@@ -30,8 +30,8 @@ constexpr uint32_t kMaxPerSlab = 255;
 
 // Right below every object. Its link names its slab (LinkOf: with a Kmalloc object's class in its low
 // bits), Kfree's way there in one load, live or free; the magic says which, sealed with the link word as
-// well as the header's address, so one compare also catches a smashed link. With tags the site comes first, so that the seal and the link stay right below
-// the object.
+// well as the header's address, so one compare also catches a smashed link. With tags the site comes
+// first, so that the seal and the link stay right below the object.
 struct ObjHeader {
   [[no_unique_address]] Site site;  // while live, who allocated it (tags.h); stale while free
   uint64_t magic;  // LiveSeal(this, link) while live, FreeSeal(this, link) while free
@@ -257,7 +257,8 @@ void* ObjectAt(const KmemCache* c, Slab* s, uint64_t i) { return Bytes(s) + c->f
 // with the stride's inverse (exact for every 32-bit offset: Lemire, Kaser and Kurz, "Faster remainder by
 // direct computation", 2019), since a division was a tenth of a flush's time.
 ObjIndex IndexOf(const KmemCache* c, const Slab* s, const void* p) {
-  const auto offset = static_cast<uint32_t>(static_cast<const uint8_t*>(p) - Bytes(const_cast<Slab*>(s)) - c->first);
+  const auto offset =
+      static_cast<uint32_t>(static_cast<const uint8_t*>(p) - Bytes(const_cast<Slab*>(s)) - c->first);
   return static_cast<ObjIndex>((static_cast<unsigned __int128>(c->stride_inverse) * offset) >> 64);
 }
 // Objects of slab `s` live or held by a CPU.
@@ -991,7 +992,8 @@ void KmemCacheCheck(KmemCache* c) {
   auto check_held = [c, &held](void* p, unsigned cpu, const char* where) {
     const ObjHeader* h = HeaderOf(p);
     const Slab* s = SlabOf(c, p);
-    KASSERT(s->magic == SlabMagic(c, s) && s->cache == c && h->link == LinkOf(c, s) && h->magic == FreeSeal(h, h->link),
+    KASSERT(s->magic == SlabMagic(c, s) && s->cache == c && h->link == LinkOf(c, s) &&
+                h->magic == FreeSeal(h, h->link),
             "cache %s: cpu %u holds %p in its %s, which is no free object of the cache", c->name, cpu, p, where);
     ++held;
   };
@@ -1028,7 +1030,8 @@ void KmemCacheCheck(KmemCache* c) {
             ++in_slab;
             continue;
           }
-          KASSERT(h->magic == FreeSeal(h, link) && h->link == link, "cache %s: object %p header smashed", c->name, p);
+          KASSERT(h->magic == FreeSeal(h, link) && h->link == link, "cache %s: object %p header smashed", c->name,
+                  p);
           size_t off = FindNot(p, c->window, kPoisonByte);
           KASSERT(off == c->window, "cache %s: free object %p written after free at +%lu", c->name, p, off);
           ++free_objects;
@@ -1040,7 +1043,8 @@ void KmemCacheCheck(KmemCache* c) {
         for (uint32_t k = 0; k < s->nfree; ++k) {
           const ObjIndex i = FreeStack(s)[k];
           const ObjHeader* h = i < c->per_slab ? HeaderOf(ObjectAt(c, s, i)) : nullptr;
-          KASSERT(h != nullptr && (stacked[i / 64] & (uint64_t{1} << (i % 64))) == 0 && h->magic != LiveSeal(h, LinkOf(c, s)),
+          KASSERT(h != nullptr && (stacked[i / 64] & (uint64_t{1} << (i % 64))) == 0 &&
+                      h->magic != LiveSeal(h, LinkOf(c, s)),
                   "cache %s: slab %p free stack broken at entry %u (object %u)", c->name, static_cast<void*>(s), k, i);
           stacked[i / 64] |= uint64_t{1} << (i % 64);
         }

@@ -4,9 +4,10 @@
 // A cache takes slabs (power-of-two spans aligned to their size) from its MemSource and cuts each into equal
 // slots: [object header 16][object][tail canary 8][slack to the alignment]. The header names the slab (which
 // names the cache; a Kmalloc object's header names its size class too) and carries a magic tied to its
-// address that also says whether the object is live, so a free finds its cache in O(1), and a double free, a pointer from another cache or a smashed header panics
-// naming the address, the cache and the reason. A slab's free objects are a stack of their indices right
-// behind its header, so that the slab layer moves objects in and out without touching them.
+// address that also says whether the object is live, so a free finds its cache in O(1), and a double free, a
+// pointer from another cache or a smashed header panics naming the address, the cache and the reason. A
+// slab's free objects are a stack of their indices right behind its header, so that the slab layer moves
+// objects in and out without touching them.
 //
 // A freed object is poisoned in its leading window (kSlabPoisonWindow bytes, the whole object when it is
 // smaller), checked when it is handed out again. The window is where a write through a stale pointer to a
