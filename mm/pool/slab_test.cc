@@ -113,6 +113,27 @@ TEST_F(SlabTest, EmptySlabsAreKeptUpToTheBoundAndReaped) {
   EXPECT_TRUE(KmemCacheDestroy(c));
 }
 
+// An object goes back onto its own slot of its slab's free stack at every stride: each size up to a page
+// in steps of a word, at four alignments, three slabs' worth, two of every three objects freed and drained
+// into the slabs (the third keeps each slab in use), then the check reads every stack.
+TEST_F(SlabTest, EveryStrideFindsItsSlotsOnTheFreeStacks) {
+  for (size_t align : {8, 16, 64, 4096}) {
+    for (size_t size = 8; size <= kPageSize; size += 8) {
+      KmemCache* c = KmemCacheCreate("stride", size, align);
+      ASSERT_NE(c, nullptr);
+      std::vector<void*> objs;
+      while (KmemCacheSlabs(c) < 3) objs.push_back(KmemCacheAlloc(c));
+      for (size_t i = 0; i < objs.size(); ++i) {
+        if (i % 3 != 0) KmemCacheFree(c, objs[i]);
+      }
+      KmemReap();
+      KmemCacheCheck(c);
+      for (size_t i = 0; i < objs.size(); i += 3) KmemCacheFree(c, objs[i]);
+      ASSERT_TRUE(KmemCacheDestroy(c)) << size << " bytes aligned to " << align;
+    }
+  }
+}
+
 // Frees past a full magazine go into the CPU's bundles, not the slab layer, and the allocations after them
 // take the same objects back from the bundles: no slab changes hands, none empties, none is added.
 TEST_F(SlabTest, FullMagazinesFillBundlesThatRefillTheMagazine) {
