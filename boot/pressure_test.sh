@@ -3,7 +3,9 @@
 # -smp 4, and checks memory pressure in the serial log (every page back afterwards is checked by the kernel
 # itself, which panics otherwise, and by the runner's line):
 #   pressure: kmem.pressuretest's pressure programs, which together want 4x the free memory, all exit 0;
-#             their faults slept on pwait ("waited for memory") and the OOM policy killed nobody;
+#             their faults slept on pwait ("waited for memory"), each after taking back what the slab
+#             caches kept (the ended programs' kernel objects leave empty slabs), and the OOM policy killed
+#             nobody;
 #   nopwait:  the same with kmem.nopwait, where a fault that finds no page does not wait: programs are
 #             killed for no memory (the proof that pwait is what lets them all finish);
 #   oom:      run=oom,hello,pressure:2,pressure:8:300 — oom touches memory forever and never exits: it is
@@ -30,16 +32,19 @@ line=$(grep '^run: pressure: ' <<<"$clean")
 case "$mode" in
   pressure)
     re='^run: pressure: ([0-9]+) programs of 4 MiB \(([0-9]+) MiB free\), 60 ms apart: ([0-9]+) exited ok, '
-    re+='([0-9]+) sleeps on pwait, 0 oom kills$'
+    re+='([0-9]+) sleeps on pwait, 0 oom kills, ([0-9]+) KiB reaped from the slab caches$'
     [[ $line =~ $re ]] ||
       fail "no pressure line with 0 oom kills: '$line'"
     n=${BASH_REMATCH[1]} free=${BASH_REMATCH[2]} ok=${BASH_REMATCH[3]} sleeps=${BASH_REMATCH[4]}
+    reaped=${BASH_REMATCH[5]}
     [ "$ok" = "$n" ] || fail "$ok of $n pressure programs exited ok"
     [ $((n * 4)) -ge $((free * 4 - 4)) ] || fail "$n programs of 4 MiB do not want 4x the $free MiB free"
     [ "$sleeps" -gt 0 ] || fail "no fault slept on pwait: the programs did not run memory out"
+    [ "$reaped" -gt 0 ] || fail "the waiters took nothing back from the slab caches (ended programs leave slabs)"
     expect '^proc: pid [0-9]* (pressure) waited for memory [0-9]* times$'
     refute '^oom: ' "the OOM policy killed a pressure program"
-    echo "PASS: $n pressure programs of 4 MiB ($free MiB free) all finished, $sleeps sleeps on pwait ($backend)"
+    echo "PASS: $n pressure programs of 4 MiB ($free MiB free) all finished, $sleeps sleeps on pwait," \
+      "$reaped KiB reaped from the slab caches ($backend)"
     ;;
   nopwait)
     [[ $line =~ ^run:\ pressure:\ ([0-9]+)\ programs.*:\ ([0-9]+)\ exited\ ok,\ 0\ sleeps\ on\ pwait ]] ||

@@ -208,7 +208,8 @@ char* RunWord(const char* cmdline, char* buf, size_t cap) {
 }  // namespace
 // kmem.pressuretest: the crowd of pressure programs. With pwait they all exit 0: a fault that finds no page
 // waits until one of the programs holding pages ends. Says how many exited ok, how many times processes
-// slept on pwait and how many the OOM policy killed (none, unless every program waited at once).
+// slept on pwait, how many the OOM policy killed (none, unless every program waited at once) and what the
+// waiters took back from the slab caches before they slept.
 unsigned PressureTest(Job* jobs, uint64_t free_pages, unsigned* ok) {
   static char args[kMaxJobs][3][12];  // MiB, start, hold
   const uint64_t free_mib = free_pages * kPageSize >> 20;
@@ -226,9 +227,9 @@ unsigned PressureTest(Job* jobs, uint64_t free_pages, unsigned* ok) {
   *ok = RunJobs(jobs, static_cast<unsigned>(n), true);
   const kernel::PwaitCounts after = kernel::PwaitCountsNow();
   Print("run: pressure: %lu programs of %u MiB (%lu MiB free), %u ms apart: %u exited ok, %lu sleeps on pwait, "
-        "%lu oom kills\n",
+        "%lu oom kills, %lu KiB reaped from the slab caches\n",
         n, kPressureMiB, free_mib, kPressureGapMs, *ok, after.sleeps - before.sleeps,
-        after.oom_kills - before.oom_kills);
+        after.oom_kills - before.oom_kills, (after.reaped_bytes - before.reaped_bytes) >> 10);
   return static_cast<unsigned>(n);
 }
 

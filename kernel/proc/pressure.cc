@@ -1,5 +1,7 @@
 // Memory pressure: palloc's waiting allocations sleep on pwait (9front's palloc.pwait) and every free wakes
-// them; when every live process sleeps there, the OOM policy (EnterPwait, table.cc) kills the largest.
+// them; when every live process sleeps there, the OOM policy (EnterPwait, table.cc) kills the largest. A
+// waiter first takes back the pages the slab caches keep (KmemReap), in a sleeper's context: no spinlock
+// held, interrupts on for the cross-call.
 //
 // A sleeper reads the wake-up count before it checks whether pages are free, then sleeps until the count
 // moves: a free after that check bumps it (palloc calls wakeup while anyone waits), so none is lost, and
@@ -17,6 +19,7 @@
 #include "kernel/proc/proc.h"
 #include "kernel/sched/sched.h"
 #include "mm/base/format.h"
+#include "mm/pool/slab.h"
 
 namespace kmem::kernel {
 namespace {
@@ -58,6 +61,14 @@ void Wakeup(void*) {
   pwait[1].WakeAll();
 }
 
+// Gives back what the slab caches keep (every CPU's free objects, the empty slabs each cache keeps): pages
+// palloc lent them, which may be all a waiter needs. Says whether any came back.
+bool ReapSlabCaches() {
+  const uint64_t bytes = pool::KmemReap();
+  __atomic_fetch_add(&counts.reaped_bytes, bytes, __ATOMIC_RELAXED);
+  return bytes != 0;
+}
+
 // Says who the OOM policy killed and wakes it (and everyone: the victim's pages will come back).
 void Oom(const OomChoice& victim) {
   __atomic_fetch_add(&counts.oom_kills, 1, __ATOMIC_RELAXED);
@@ -71,12 +82,13 @@ PallocWait Sleep(void*, bool (*ready)(void*), void* arg) {
   Process* p = static_cast<Process*>(CurrentThread()->owner);
   Sleeper s{__atomic_load_n(&wake_seq, __ATOMIC_SEQ_CST), p, 0};
   if (p == nullptr) {
-    if (ready(arg)) return PallocWait::kRetry;
+    if (ready(arg) || (ReapSlabCaches() && ready(arg))) return PallocWait::kRetry;
     __atomic_fetch_add(&counts.kernel_sleeps, 1, __ATOMIC_RELAXED);
     pwait[0].Sleep(Woken, &s);
     return PallocWait::kRetry;
   }
   if (Killed(*p)) return PallocWait::kGiveUp;
+  if (ReapSlabCaches() && ready(arg)) return PallocWait::kRetry;
   uint64_t none = 0;
   __atomic_compare_exchange_n(&owner, &none, p->pid, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
   s.owner = __atomic_load_n(&owner, __ATOMIC_ACQUIRE);
@@ -141,7 +153,8 @@ void PwaitEnded(const Process& p) {
 PwaitCounts PwaitCountsNow() {
   return PwaitCounts{__atomic_load_n(&counts.sleeps, __ATOMIC_RELAXED),
                      __atomic_load_n(&counts.kernel_sleeps, __ATOMIC_RELAXED),
-                     __atomic_load_n(&counts.oom_kills, __ATOMIC_RELAXED)};
+                     __atomic_load_n(&counts.oom_kills, __ATOMIC_RELAXED),
+                     __atomic_load_n(&counts.reaped_bytes, __ATOMIC_RELAXED)};
 }
 
 }  // namespace kmem::kernel

@@ -106,9 +106,10 @@ ImageStats ImageCacheStats();
 // is being killed, the OOM policy kills the one on pwait with the largest resident set, with the line "oom: pid N (NAME) killed: R resident pages, the
 // largest of M processes waiting for memory"; its fault fails and it ends, which frees the others.
 PallocHooks PwaitHooks();
-// Since boot: processes' sleeps on pwait, kernel threads' sleeps, OOM kills.
+// Since boot: processes' sleeps on pwait, kernel threads' sleeps, OOM kills, and the bytes the slab caches
+// gave back (KmemReap) to waiters, each of which reaps them once before it sleeps.
 struct PwaitCounts {
-  uint64_t sleeps, kernel_sleeps, oom_kills;
+  uint64_t sleeps, kernel_sleeps, oom_kills, reaped_bytes;
 };
 PwaitCounts PwaitCountsNow();
 
