@@ -14,10 +14,6 @@ void ExpectBack(const char* who, const char* what, uint64_t before, uint64_t aft
   if (before != after) Panic("%s: %s: %lu before, %lu after", who, what, before, after);
 }
 
-// ZoneStats' result, static: its per-colour counts are 8 KiB, half a kernel stack. CountMem's counts need a
-// quiet allocator anyway, so its callers (the boot CPU, one test thread) never run it at once.
-PallocStats zone;
-
 }  // namespace
 
 MemCounts CountMem(KernelPalloc& palloc) {
@@ -28,9 +24,9 @@ MemCounts CountMem(KernelPalloc& palloc) {
   uint64_t pooled[kZones] = {};
   ArchPooledTablePages(palloc, pooled);
   for (unsigned z = 0; z < kZones; ++z) {
-    palloc.ZoneStats(static_cast<PallocZone>(z), &zone);
-    zones_free += zone.free_pages;
-    c.zone_free[z] = zone.free_pages + PoolPages(static_cast<PallocZone>(z)) + pooled[z];
+    const uint64_t free = palloc.ZoneFreeWalked(static_cast<PallocZone>(z));
+    zones_free += free;
+    c.zone_free[z] = free + PoolPages(static_cast<PallocZone>(z)) + pooled[z];
     c.free += c.zone_free[z];
   }
   KASSERT(zones_free == palloc.FreeCount(), "counts: the zones' free pages add up to %lu, palloc says %lu", zones_free,

@@ -322,6 +322,13 @@ class Palloc {
     *s = PallocStats{};
     AddZoneStats(static_cast<unsigned>(zone), s);
   }
+  // ZoneStats' free_pages alone, from the same walk of the free blocks, without the 8 KiB of per-colour
+  // counts a PallocStats holds: O(free blocks).
+  uint64_t ZoneFreeWalked(PallocZone zone) const {
+    uint64_t n = 0;
+    ForEachFreeIn(static_cast<unsigned>(zone), [&n](const Page*, unsigned order) { n += uint64_t{1} << order; });
+    return n;
+  }
 
   // fn(pa, order) for every free block, cached ones included, in the backends' order (not by address).
   // O(free blocks).

@@ -95,6 +95,7 @@ void ExpectCountsAddUp(P& p, uint64_t users) {
   uint64_t zones = 0;
   for (PallocZone z : {PallocZone::kDma, PallocZone::kDma32, PallocZone::kNormal}) {
     p.ZoneStats(z, &s);
+    EXPECT_EQ(p.ZoneFreeWalked(z), s.free_pages);
     zones += s.free_pages;
   }
   EXPECT_EQ(zones, p.FreeCount());
