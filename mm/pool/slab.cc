@@ -657,8 +657,9 @@ uint64_t ReapAllEmpty() {
 
 // Memory for one more refill of `c` when this CPU's slabs and the empty ones have none: a new slab, or
 // else, under memory pressure, every cache's kept empty slabs back to the source, then the other CPUs'
-// partial slabs (`steal` becomes kYes), then every CPU's magazine of `c` drained into the slab layer. The
-// reap and drain need the caller's interrupts on (which also means it holds no lock: they take the cache
+// partial slabs (`steal` becomes kYes), then every CPU's magazine of `c` drained into the slab layer, then
+// every other cache's too (KmemReap), whose free objects may hold slabs the source can then give `c`. The
+// reaps and drains need the caller's interrupts on (which also means it holds no lock: they take the cache
 // list's lock and cross-call). Returns false when nothing came of it.
 bool Grow(KmemCache* c, Steal& steal) {
   Slab* s = NewSlab(c);
@@ -674,7 +675,10 @@ bool Grow(KmemCache* c, Steal& steal) {
   }
   if (!may_reap) return false;
   DrainEveryCpu(c);
-  return HasFree(c, FreeIn::kPartialOrEmpty);
+  if (HasFree(c, FreeIn::kPartialOrEmpty)) return true;
+  if (KmemReap() == 0 || (s = NewSlab(c)) == nullptr) return false;
+  AddSlab(c, s);
+  return true;
 }
 
 // Out of line so that the allocation fast path can jump here instead of calling memset. The empty asm

@@ -63,22 +63,25 @@ inline constexpr size_t kSlabPoisonWindow = 64;
 
 // Free objects a CPU's magazine of one cache holds at most (with its bundles and its CPU's counters it
 // fills 1 KiB). A cache's own capacity is kMagazineBytes of its objects, at most kMagazine (91 objects up
-// to 1 KiB, 64 of 2 KiB, 32 of 4 KiB), and half of it moves between a magazine and a bundle or the slab
+// to 5 KiB, 8 of 64 KiB), and half of it moves between a magazine and a bundle or the slab
 // layer at once (a refill, or the flush of a full magazine), so that a CPU alternating allocs and frees at
 // a boundary does not go back at once. Measured with 1000 objects freed in random order on 2 CPUs
 // (bench/pool_bench batch), before the bundles, when the slab layer's lock was taken once per half
 // magazine: 27-object magazines cost 46-170 ns an object, 123-object ones 29-78, against 17-33 on one CPU.
 inline constexpr uint32_t kMagazine = 91;
-inline constexpr uint64_t kMagazineBytes = 128 << 10;
+inline constexpr uint64_t kMagazineBytes = 512 << 10;
 // Bundles a CPU keeps of one cache at most, each of half its magazine capacity, and at most kBundleBytes of
-// objects in all (so 32 of objects up to 128 bytes, 22 of 256-byte ones, 4 of 2 and 4 KiB ones), until a
-// drain (reap, destroy, memory pressure) takes them. A CPU whose allocations and frees swing by no more than
-// its magazine and bundles hold never takes the slab layer's lock. Measured with 1000 objects freed in
-// random order (bench/pool_bench batch, 1 thread): chains of objects through their header links in place of
-// arrays, 16 of them, cost 12-19 ns an object from 16 B to 256 B against 9-11.5 for these (a chain's walk
-// is a cache miss per object, one after the other); 32 chains gained nothing.
+// objects in all (so 32 of objects up to 2 KiB, 22 of 4 KiB ones: 1081 objects, 4.2 MiB, with the magazine),
+// until a drain (KmemReap under memory pressure: a waiter on pwait, a pool's or a cache's source running
+// dry; destroy) takes them. A CPU whose allocations and frees swing by no more than its magazine and bundles
+// hold never takes the slab layer's lock. Measured with 1000 objects freed in random order (bench/pool_bench
+// batch, 1 thread): chains of objects through their header links in place of arrays, 16 of them, cost 12-19
+// ns an object from 16 B to 256 B against 9-11.5 for these (a chain's walk is a cache miss per object, one
+// after the other); 32 chains gained nothing. With 256 KiB of bundles and 128 KiB magazines, where the
+// batch went through the slab layer from 512 B up, it cost 13.3-15.6 ns an object from 512 B to 4 KiB
+// against 9.2-9.4 with these (tcmalloc 6.7-12.4).
 inline constexpr uint32_t kBundles = 32;
-inline constexpr uint64_t kBundleBytes = 256 << 10;
+inline constexpr uint64_t kBundleBytes = 4 << 20;
 static_assert(kMagazine + kBundles == 123, "a magazine, its bundles and its CPU's counters fill 1 KiB");
 // The most free objects one CPU holds of any cache, in its magazine and its bundles.
 inline constexpr uint32_t kHeldPerCpu = kMagazine + kBundles * (kMagazine / 2);

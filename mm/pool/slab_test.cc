@@ -177,6 +177,28 @@ TEST_F(SlabTest, SourceRunningDryGivesNull) {
   EXPECT_EQ(KmemCacheCreate("none", 8, 8), nullptr);
 }
 
+// A cache whose source runs dry takes back what this CPU holds of another cache: A's freed objects sit in
+// this CPU's magazine and bundles, pinning A's slabs, until B's growth reaps them.
+TEST_F(SlabTest, AGrowingCacheTakesBackTheObjectsACpuHoldsOfAnother) {
+  testing::HeapSource small(1 << 20);
+  KmemInit(small.source());
+  KmemCache* a = KmemCacheCreate("a", 1024, 8);
+  KmemCache* b = KmemCacheCreate("b", 1024, 8);
+  std::vector<void*> objs;
+  for (int i = 0; i < 600; ++i) objs.push_back(KmemCacheAlloc(a));
+  ASSERT_EQ(std::count(objs.begin(), objs.end(), nullptr), 0);
+  for (void* p : objs) KmemCacheFree(a, p);
+  EXPECT_EQ(KmemCacheEmptySlabs(a), 0u);  // every slab of A is held by the CPU's magazine and bundles
+  objs.clear();
+  for (void* p; (p = KmemCacheAlloc(b)) != nullptr;) objs.push_back(p);
+  EXPECT_GT(objs.size(), 600u);  // without the reap, what A did not take: under 350
+  EXPECT_EQ(KmemCacheSlabs(a), 0u);
+  for (void* p : objs) KmemCacheFree(b, p);
+  KmemCacheCheck(b);
+  EXPECT_TRUE(KmemCacheDestroy(a));
+  EXPECT_TRUE(KmemCacheDestroy(b));
+}
+
 TEST_F(SlabTest, StatisticsAndTable) {
   KmemCache* c = KmemCacheCreate("widget", 40, 8);
   void* a = KmemCacheAlloc(c);
