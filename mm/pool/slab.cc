@@ -1024,12 +1024,12 @@ void KmemCacheCheck(KmemCache* c) {
         KASSERT(s->owner == owner, "cache %s: slab %p of cpu %u is on cpu %u's lists", c->name,
                 static_cast<void*>(s), s->owner, owner);
         ++slabs;
+        const void* link = LinkOf(c, s);  // every object's of the slab, live or free
         uint64_t in_slab = 0, free_objects = 0;
         for (uint64_t i = 0; i < c->per_slab; ++i) {
           void* p = ObjectAt(c, s, i);
           ObjHeader* h = HeaderOf(p);
           KASSERT(TailIntact(Bytes(p) + c->object), "cache %s: object %p tail canary smashed", c->name, p);
-          const void* link = LinkOf(c, s);
           if (h->magic == LiveSeal(h, link) && h->link == link) {
             ++in_slab;
             continue;
@@ -1048,7 +1048,7 @@ void KmemCacheCheck(KmemCache* c) {
           const ObjIndex i = FreeStack(s)[k];
           const ObjHeader* h = i < c->per_slab ? HeaderOf(ObjectAt(c, s, i)) : nullptr;
           KASSERT(h != nullptr && (stacked[i / 64] & (uint64_t{1} << (i % 64))) == 0 &&
-                      h->magic != LiveSeal(h, LinkOf(c, s)),
+                      h->magic != LiveSeal(h, link),
                   "cache %s: slab %p free stack broken at entry %u (object %u)", c->name, static_cast<void*>(s), k, i);
           stacked[i / 64] |= uint64_t{1} << (i % 64);
         }
