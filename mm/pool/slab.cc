@@ -360,18 +360,52 @@ CacheState StateOf(KmemCache* c) {
   }
 }
 
-// For Kfree: the header names the slab and the class (LinkOf), the slab magic says it is Kmalloc's. Returns
-// the class, whose objects are 16 << class bytes (KmemInit).
-[[gnu::always_inline]] inline size_t CheckedKmallocObject(void* p, const char* op) {
+// The Kmalloc class of an object header's link: its low bits less one, huge for a cache's object (tag 0).
+size_t ClassOfLink(const void* link) { return (reinterpret_cast<uintptr_t>(link) & kLinkClassBits) - 1; }
+
+// A Kmalloc class as a type, so that a generic lambda can take it as a constant.
+template <size_t kClassIndex>
+struct KmallocClass {
+  static constexpr size_t kClass = kClassIndex;
+  static constexpr uint32_t kWindow = Min<uint32_t>(16 << kClassIndex, kSlabPoisonWindow);
+};
+
+// Calls op(KmallocClass<k>{}), or bad() when k is no class, with a case for each class: the code of each
+// knows its object size, window and cache as constants, so that what follows a branch on the class waits
+// only for the branch's prediction, not for the load the class came from. Kfree's class is in the object's
+// header, and an object freed in random order is a cache miss: with the tail canary's address and the
+// magazine computed from the loaded class, the tail's miss waited for the header's. Measured with 1000
+// objects of 512 B to 4 KiB freed in random order (bench/pool_bench batch, one thread, the best of 15
+// interleaved runs): 19.1-19.4 ns an object through a Kfree computing them, 18.2-18.5 with these cases,
+// 15.6-16.6 through KmemCacheFree, whose cache names its size and slab.
+template <typename Op, typename Bad>
+[[gnu::always_inline]] inline auto ByClass(size_t k, Op op, Bad bad) {
+  switch (k) {
+    case 0: return op(KmallocClass<0>{});
+    case 1: return op(KmallocClass<1>{});
+    case 2: return op(KmallocClass<2>{});
+    case 3: return op(KmallocClass<3>{});
+    case 4: return op(KmallocClass<4>{});
+    case 5: return op(KmallocClass<5>{});
+    case 6: return op(KmallocClass<6>{});
+    case 7: return op(KmallocClass<7>{});
+    case 8: return op(KmallocClass<8>{});
+    default: return bad();
+  }
+}
+static_assert(kClasses == 9, "ByClass has a case a class");
+
+// For Kfree, once ByClass took the header link's class kClass: the header is sealed live with its link,
+// the slab's magic says it is Kmalloc's, and the tail canary after the 16 << kClass bytes holds.
+template <size_t kClass>
+[[gnu::always_inline]] inline void CheckKmallocObject(void* p, const char* op) {
   ObjHeader* h = HeaderOf(p);
   void* link = h->link;
-  const size_t k = (reinterpret_cast<uintptr_t>(link) & kLinkClassBits) - 1;  // huge for a cache's object
   Slab* s = SlabOfLink(link);
-  if (h->magic != LiveSeal(h, link) || k >= kClasses || s->magic != SealMagic(kKmallocSlabMagic, s)) {
+  if (h->magic != LiveSeal(h, link) || s->magic != SealMagic(kKmallocSlabMagic, s) ||
+      !TailIntact(Bytes(p) + (size_t{16} << kClass))) {
     BadObject(nullptr, p, op);
   }
-  if (!TailIntact(Bytes(p) + (size_t{16} << k))) BadObject(nullptr, p, op);
-  return k;
 }
 
 [[noreturn, gnu::cold, gnu::noinline]] void BadFreeObject(KmemCache* c, void* p) {
@@ -909,15 +943,25 @@ void* Kmalloc(size_t size, Zero zero) {
 
 void Kfree(void* p) {
   if (p == nullptr) return;
-  const size_t k = CheckedKmallocObject(p, "kfree");
-  KmemCache* c = &kmalloc_caches[k];
-  // The windows, as Kmalloc's: 16 and 32 bytes for the two smallest classes, the full one for the rest.
-  if (k == 0) return FreeWindowed<16>(c, p);
-  if (k == 1) return FreeWindowed<32>(c, p);
-  FreeWindowed<64>(c, p);
+  ByClass(
+      ClassOfLink(HeaderOf(p)->link),
+      [p](auto k) KMEM_INLINE_LAMBDA {
+        using K = decltype(k);
+        CheckKmallocObject<K::kClass>(p, "kfree");
+        FreeWindowed<K::kWindow>(&kmalloc_caches[K::kClass], p);
+      },
+      [p] { BadObject(nullptr, p, "kfree"); });
 }
 
-size_t KmallocSize(void* p) { return kmalloc_caches[CheckedKmallocObject(p, "ksize")].size; }
+size_t KmallocSize(void* p) {
+  return ByClass(
+      ClassOfLink(HeaderOf(p)->link),
+      [p](auto k) {
+        CheckKmallocObject<decltype(k)::kClass>(p, "ksize");
+        return size_t{16} << decltype(k)::kClass;
+      },
+      [p]() -> size_t { BadObject(nullptr, p, "ksize"); });
+}
 
 AllocStats KmemCacheStats(const KmemCache* c) {
   AllocStats s;

@@ -7,6 +7,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "mm/base/addr.h"
@@ -254,6 +255,23 @@ TEST_F(SlabDeathTest, WritePastTheObjectPanicsOnFree) {
   auto* p = static_cast<uint8_t*>(Kmalloc(16));
   p[16] = 0;
   EXPECT_DEATH(Kfree(p), "cache kmalloc-16: kfree of 0x[0-9a-f]+: tail canary smashed, written past the 16-byte object");
+}
+
+// Kfree checks each class's canary at an offset of its own (ByClass): a write to the class's last byte is
+// allowed and one past it is caught, at every class.
+TEST_F(SlabDeathTest, WritePastTheObjectOfEveryClassPanicsOnFree) {
+  for (size_t size = 16; size <= kKmallocMax; size *= 2) {
+    auto* p = static_cast<uint8_t*>(Kmalloc(size));
+    p[size - 1] = 0;
+    Kfree(p);
+    p = static_cast<uint8_t*>(Kmalloc(size));
+    p[size] = 0;
+    const std::string name = size < 1024 ? std::to_string(size) : std::to_string(size / 1024) + "k";
+    const std::string message = "cache kmalloc-" + name +
+                                ": kfree of 0x[0-9a-f]+: tail canary smashed, written past the " +
+                                std::to_string(size) + "-byte object";
+    EXPECT_DEATH(Kfree(p), message) << size;
+  }
 }
 
 TEST_F(SlabDeathTest, WriteAfterFreePanicsWhenHandedOutAgain) {
