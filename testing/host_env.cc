@@ -74,9 +74,11 @@ void Store(bool& flag, bool value, int order) { __atomic_store_n(&flag, value, o
 }  // namespace
 
 constinit thread_local HostThreadCpu host_thread_cpu;
-bool host_cheap_sections = RegisterMembarrier();
 
 namespace {
+
+// Whether sections take the cheap side of the Dekker pair (HostThreadCpu::cheap_flags). Set before main.
+const bool host_cheap_sections = RegisterMembarrier();
 
 // A thread that ends inside a section (a test that exits holding a lock) leaves its CPU with interrupts on.
 HostCpu::~HostCpu() {
@@ -89,6 +91,7 @@ HostCpu::~HostCpu() {
   thread_local HostCpu cpu;
   host_thread_cpu.cpu = static_cast<int>(cpu.id);
   host_thread_cpu.flags = &cpu_flags[cpu.id];
+  host_thread_cpu.cheap_flags = host_cheap_sections ? host_thread_cpu.flags : nullptr;
   return cpu.id;
 }
 
@@ -123,7 +126,7 @@ void RunAs(unsigned cpu, CrossCallFn fn, void* arg) {
   while (Load(f.irqs_off, cheap ? __ATOMIC_ACQUIRE : __ATOMIC_SEQ_CST)) CpuRelax();
   HostThreadCpu& here = host_thread_cpu;
   const HostThreadCpu was = here;
-  here = HostThreadCpu{false, static_cast<int>(cpu), &f};
+  here = HostThreadCpu{false, static_cast<int>(cpu), &f, nullptr};
   fn(arg);
   here = was;
   Store(f.claimed, false, __ATOMIC_RELEASE);

@@ -37,7 +37,6 @@ void Panic(const char* fmt, ...) {
 unsigned CpuId() { return 0; }
 // No CPU flags: every section takes the slow half, which finds interrupts off.
 constinit thread_local HostThreadCpu host_thread_cpu;
-bool host_cheap_sections = false;
 CpuIrq IrqSaveCpuSlow() { return CpuIrq{.cpu = 0, .irq = IrqState::kWereOff}; }
 void CpuRelax() {}
 CpuSet OnlineCpus() { return CpuSet::Of(0); }

@@ -29,11 +29,12 @@ struct HostThreadCpu {
   bool irqs_on = true;
   int cpu = -1;
   HostCpuFlags* flags = nullptr;  // cpu's, once cpu is set
+  // flags when its sections may take the cheap side of the Dekker pair (membarrier registered, and not under
+  // TSan, which models neither membarrier nor fences), else nullptr: the inline half's one test for both
+  // (a separate global flag cost 3 more instructions a section).
+  HostCpuFlags* cheap_flags = nullptr;
 };
 extern constinit thread_local HostThreadCpu host_thread_cpu [[gnu::tls_model("initial-exec")]];
-// Whether sections may take the cheap side of the Dekker pair (membarrier registered, and not under TSan,
-// which models neither membarrier nor fences). Defined by the environment; set before main.
-extern bool host_cheap_sections;
 
 // A section's start in every case the inline half leaves out: interrupts already off, the thread's first
 // section, no cheap sections, a cross-call claiming this CPU.
@@ -41,8 +42,8 @@ CpuIrq IrqSaveCpuSlow();
 
 inline bool TryIrqSaveCpu(CpuIrq& here) {
   HostThreadCpu& t = host_thread_cpu;
-  HostCpuFlags* f = t.flags;
-  if (__builtin_expect(f == nullptr || !t.irqs_on || !host_cheap_sections, 0)) return false;
+  HostCpuFlags* f = t.cheap_flags;
+  if (__builtin_expect(f == nullptr, 0) || __builtin_expect(!t.irqs_on, 0)) return false;
   __atomic_store_n(&f->irqs_off, true, __ATOMIC_RELAXED);
   __atomic_signal_fence(__ATOMIC_SEQ_CST);  // the cross-caller's membarrier orders the store before the load
   if (__builtin_expect(__atomic_load_n(&f->claimed, __ATOMIC_ACQUIRE), 0)) {
