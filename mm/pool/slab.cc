@@ -182,7 +182,8 @@ struct WindowOf {
 
 // Calls op(WindowOf<c->window>{}): each window a cache can have (a word to kSlabPoisonWindow bytes) gets
 // its own instantiation of the fast path, and bad(), when the window is none of them (a destroyed cache's
-// is poison). Kmalloc's windows come first, expected, so that they do not wait on the table.
+// is poison). The full window (every cache of objects of 64 bytes or more) comes first, expected, so that it
+// does not wait on the table.
 template <typename Op, typename Bad>
 [[gnu::always_inline]] inline auto ByWindow(uint32_t window, Op op, Bad bad) {
   if (__builtin_expect(window == 64, 1)) return op(WindowOf<64>{});
