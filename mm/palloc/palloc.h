@@ -67,15 +67,34 @@ inline constexpr const char* kZoneNames[kZones] = {"DMA", "DMA32", "normal"};
 inline constexpr uint64_t kZoneEnd[kZones] = {(uint64_t{16} << 20) >> kPageShift,
                                               (uint64_t{4} << 30) >> kPageShift, ~uint64_t{0}};
 
-// Orders with per-CPU caches: 0 to 3. Orders 1-3 are 20% of `mixed`'s allocations; caching them too keeps
-// all but 5% of its allocations off the zone lock (bench/README.md's palloc section has the figures).
-inline constexpr unsigned kCachedOrders = 4;
-// A cache holds at most 64 pages' worth of blocks of its order and moves 32 pages' worth to or from its
-// zone at a time: a refill splits one order-kCacheBatchOrder block, a full cache gives back its oldest half.
+// Orders with per-CPU caches: 0 to 9, blocks up to 2 MiB (Linux's per-CPU lists hold orders 0-3 and its
+// 2 MiB pageblock order). With orders 0-3 alone, the 5% of `mixed`'s allocations of orders 4-9 (and every
+// one of `repeat9h`'s) took the zone lock and passed it and the zone's bitmaps between the CPUs: two
+// threads ran at half the speed of one (bench/README.md's palloc section has the figures).
+inline constexpr unsigned kCachedOrders = 10;
+// A cache holds 64 pages' worth of blocks of its order, and at least kMinCacheBlocks blocks, and moves half
+// of that to or from its zone at a time: a refill splits one block (order kCacheBatchOrder for the orders
+// up to 4, twice the cached order above), a full cache gives back its oldest half. The small orders' caches
+// are bounded by the pages they may strand, the large orders' by the lock traffic a smaller one lets
+// through. A CPU holds at most 4288 pages (16.75 MiB) a zone, 3968 of them in blocks of orders 5-9, and
+// gives them back when an allocation finds no page.
 inline constexpr unsigned kCacheBatchOrder = 5;
-constexpr unsigned CacheSize(unsigned order) { return 2u << kCacheBatchOrder >> order; }
-inline constexpr unsigned kCacheSlots = 2 * CacheSize(0) - CacheSize(kCachedOrders - 1);  // all orders' sum
-static_assert(kCachedOrders <= kCacheBatchOrder, "a refill splits a block of at least the cached order");
+inline constexpr unsigned kMinCacheBlocks = 4;
+constexpr unsigned CacheSize(unsigned order) { return Max(2u << kCacheBatchOrder >> order, kMinCacheBlocks); }
+constexpr unsigned RefillOrder(unsigned order) { return order + __builtin_ctz(CacheSize(order) / 2); }
+// Where each order's blocks start in a CPU's slots for one zone: after every lower order's.
+struct CacheLayout {
+  unsigned first[kCachedOrders + 1];
+};
+constexpr CacheLayout MakeCacheLayout() {
+  CacheLayout l{};
+  for (unsigned k = 0; k < kCachedOrders; ++k) l.first[k + 1] = l.first[k] + CacheSize(k);
+  return l;
+}
+inline constexpr CacheLayout kCacheLayout = MakeCacheLayout();
+inline constexpr unsigned kCacheSlots = kCacheLayout.first[kCachedOrders];
+static_assert(RefillOrder(0) == kCacheBatchOrder && RefillOrder(kCachedOrders - 1) <= kMaxOrder,
+              "a refill splits one block of a real order");
 
 // Free memory as Linux's buddyinfo shows it: blocks per order and pages per colour. Cached blocks count as
 // free blocks of their order.
@@ -480,8 +499,8 @@ class Palloc {
   }
 
   // One CPU's part of an all-CPU stress test, safe to run on every CPU at once: `rounds` times, it takes
-  // up to kStressPages user pages and a block of order 1 to 3, checks that none was handed out twice (a
-  // mark only the holder writes) and that each maps back to its descriptor, frees the block itself and
+  // up to kStressPages user pages and a block of order 1 to 4 or 9, checks that none was handed out twice
+  // (a mark only the holder writes) and that each maps back to its descriptor, frees the block itself and
   // trades its chain of user pages for the one the previous CPU left at the exchange, which it frees
   // (pages another CPU allocated). Its last trade only takes, so once every CPU has returned every page
   // is back. Interrupts must be on (allocations may drain other CPUs). Returns the pages it allocated.
@@ -496,7 +515,8 @@ class Palloc {
           Claim(r.page, "user page");
           mine.Push(r.page);
         }
-        unsigned order = 1 + static_cast<unsigned>(round % 3);
+        constexpr unsigned kBlockOrders[] = {1, 2, 3, 4, 9};  // small and large cached orders
+        const unsigned order = kBlockOrders[round % 5];
         PageResult b = TryAllocContig(order);
         if (b.status == PallocStatus::kOk) {
           Claim(b.page, "block");
@@ -578,7 +598,7 @@ class Palloc {
    public:
     Cache(ZoneCaches& z, unsigned order)
         : count_(&z.count[order]),
-          blocks(z.slots + (2 * CacheSize(0) - 2 * CacheSize(order))),  // after every lower order's slots
+          blocks(z.slots + kCacheLayout.first[order]),
           size(CacheSize(order)) {}
     unsigned n() const { return __atomic_load_n(count_, __ATOMIC_RELAXED); }
     void Set(unsigned n) { __atomic_store_n(count_, n, __ATOMIC_RELAXED); }
@@ -772,14 +792,14 @@ class Palloc {
     SetBit(bank.heads[order], idx);
   }
 
-  // Fills an empty cache with half its size in blocks from its zone: one order-kCacheBatchOrder block,
-  // split, or else one block at a time. Interrupts are off.
+  // Fills an empty cache with half its size in blocks from its zone: one block of RefillOrder, split, or
+  // else one block at a time. Interrupts are off.
   void Refill(unsigned zone, unsigned order, Cache& c) {
     Zone& z = zones_[zone];
     LockGuard g(z.lock);
     const unsigned batch = c.size / 2;
     unsigned n = 0;
-    if (Page* big = z.backend.Alloc(kCacheBatchOrder, kAnyColour)) {
+    if (Page* big = z.backend.Alloc(RefillOrder(order), kAnyColour)) {
       // Pushed from the top, so that the allocations go up in address from the block's head.
       for (unsigned i = batch; i-- > 0;) {
         Page* p = big + (uint64_t{i} << order);

@@ -106,8 +106,8 @@ template <typename Backend>
 class PallocSmpTest : public ::testing::Test {};
 TYPED_TEST_SUITE(PallocSmpTest, testing::PallocBackends, testing::PallocBackendNames);
 
-// Every thread allocates user pages and blocks of orders 0-4 and hands them to the next thread, which
-// frees them: most frees run on another CPU than their allocation.
+// Every thread allocates user pages and blocks of orders 0-4 and 9 and hands them to the next thread,
+// which frees them: most frees run on another CPU than their allocation.
 TYPED_TEST(PallocSmpTest, FreesOnOtherCpusThanTheAllocating) {
   auto banks = Banks();
   HostPalloc<TypeParam> p(banks, 8);
@@ -123,12 +123,14 @@ TYPED_TEST(PallocSmpTest, FreesOnOtherCpusThanTheAllocating) {
     std::vector<Handed> mine;
     for (unsigned round = 0; round < 300; ++round) {
       for (unsigned k = 0; k < 24; ++k) {
-        unsigned order = (round + k) % 6;
-        PageResult r = order == 5 ? p->TryNewPage(VirtAddr(uint64_t{k} << kPageShift)) : p->TryAllocContig(order);
+        constexpr unsigned kPicks[] = {0, 1, 2, 3, 4, 9, kOrders};  // kOrders: a user page
+        const unsigned order = kPicks[(round + k) % 7];
+        const bool user = order == kOrders;
+        PageResult r = user ? p->TryNewPage(VirtAddr(uint64_t{k} << kPageShift)) : p->TryAllocContig(order);
         if (r.status != PallocStatus::kOk) continue;
-        owners.Take(p->Pa(r.page), order == 5 ? 0 : order);
-        mine.push_back({r.page, order == 5 ? kOrders : order});
-        users[i] += order == 5;
+        owners.Take(p->Pa(r.page), user ? 0 : order);
+        mine.push_back({r.page, order});
+        users[i] += user;
       }
       std::vector<Handed> theirs;
       {
@@ -250,6 +252,36 @@ TYPED_TEST(PallocSmpTest, BlockAllocationDrainsTheOtherCpusCaches) {
   step = 2;
   idle.join();
   p->Validate();
+}
+
+// The same for blocks of the largest cached order: two order-9 blocks in an idle CPU's cache make up the
+// order-10 block another CPU asks for.
+TYPED_TEST(PallocSmpTest, LargeBlocksInAnotherCpusCacheMakeUpALargerOne) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x400000), 1024}}, 1);
+  std::atomic<int> step{0};
+  unsigned idle_cpu = 0;
+  std::thread idle([&] {
+    idle_cpu = CpuId();
+    Page* a = p->TryAllocContig(9).page;
+    Page* b = p->TryAllocContig(9).page;
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(b, nullptr);
+    p->FreeContig(a, 9);
+    p->FreeContig(b, 9);
+    step = 1;
+    while (step.load() != 2) CpuRelax();
+  });
+  while (step.load() != 1) CpuRelax();
+  EXPECT_EQ(p->CpuCounts(idle_cpu).cached_pages, 1024u);
+  PageResult r;
+  std::thread([&] { r = p->TryAllocContig(10); }).join();
+  EXPECT_EQ(r.status, PallocStatus::kOk);
+  EXPECT_EQ(p->CpuCounts(idle_cpu).cached_pages, 0u);
+  step = 2;
+  idle.join();
+  EXPECT_EQ(p->FreeCount(), 0u);
+  p->FreeContig(r.page, 10);
+  ExpectCountsAddUp(*p, 0);
 }
 
 // Palloc's own concurrent self-test on every thread at once: all pages back after, per CPU and in all.

@@ -481,6 +481,29 @@ TYPED_TEST(PallocDeathTest, DoubleFreeOfACachedPagePanics) {
   EXPECT_DEATH(p->FreePages(user, user, 1), expected);
 }
 
+// The same for blocks of the cached orders above 3, up to the largest: a second free, at the block's order
+// or another, is caught while the block sits in the cache.
+TYPED_TEST(PallocDeathTest, DoubleFreeOfACachedBlockPanics) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x400000), 1024}}, 4);
+  for (unsigned order : {4u, 9u}) {
+    Page* block = p->TryAllocContig(order).page;
+    ASSERT_NE(block, nullptr);
+    const PhysAddr pa = p->Pa(block);
+    const uint64_t cached = p->CpuCounts(CpuId()).cached_pages;
+    p->FreeContig(block, order);
+    EXPECT_EQ(block->use, PageUse::kCached);
+    EXPECT_EQ(p->CpuCounts(CpuId()).cached_pages, cached + (uint64_t{1} << order));
+    char expected[96];
+    std::snprintf(expected, sizeof expected, "freeing pa 0x%lx \\(a block\\), which is already free", pa.value());
+    EXPECT_DEATH(p->FreeContig(block, order), expected);
+    EXPECT_DEATH(std::thread([&] { p->FreeContig(block, order); }).join(), expected);
+    EXPECT_DEATH(p->FreeContig(block, order - 1), expected);
+    p->Validate();
+    EXPECT_EQ(p->TryAllocContig(order).page, block);  // and it is handed out again, from the cache
+    p->FreeContig(block, order);
+  }
+}
+
 TYPED_TEST(PallocDeathTest, FreeingOutsideEveryBankPanics) {
   HostPalloc<TypeParam> p({{PhysAddr(0x100000), 64}, {PhysAddr(0x400000), 64}}, 4);
   EXPECT_DEATH(p->FreeContig(PhysAddr(0x200000), 0), "pa 0x200000 is outside every bank");
