@@ -723,6 +723,8 @@ class Palloc {
 
   // The hot paths are forced inline: as calls they cost a quarter of an alloc/free pair.
   [[gnu::always_inline]] PageResult Alloc(unsigned order, unsigned colour, PallocZone highest, PageUse use) {
+    // PageInit's bound, told to the compiler: an ordinary allocation's zone is then top_zone_ itself.
+    if (top_zone_ >= kZones) __builtin_unreachable();
     const unsigned top = Min(top_zone_, static_cast<unsigned>(highest));
     if (order < kCachedOrders && CacheServes(colour)) {
       const CpuIrq here = IrqSaveCpu();
