@@ -726,8 +726,10 @@ class Palloc {
     // PageInit's bound, told to the compiler: an ordinary allocation's zone is then top_zone_ itself.
     if (top_zone_ >= kZones) __builtin_unreachable();
     const unsigned top = Min(top_zone_, static_cast<unsigned>(highest));
-    if (order < kCachedOrders && CacheServes(colour)) {
-      const CpuIrq here = IrqSaveCpu();
+    // Only the environment's cheap section (the kernel's every one): AllocSlow takes any other, and its
+    // first stop is this same cache. Apart, the fast path knows its own section's state.
+    CpuIrq here;
+    if (order < kCachedOrders && CacheServes(colour) && __builtin_expect(TryIrqSaveCpu(here), 1)) {
       Cache c = CacheOn(here.cpu, top, order);
       const unsigned n = c.n();
       if (n != 0) {
@@ -890,20 +892,33 @@ class Palloc {
   [[gnu::always_inline]] void Free(Page* head, unsigned order, PageUse as, const char* what) {
     const Bank& bank = BankFrom(head);
     if (order < kCachedOrders && head->use == as && head->order == order) {
-      const CpuIrq here = IrqSaveCpu();
-      CpuCaches& caches = cpus_[here.cpu];
-      const unsigned zone = head->zone;
-      Cache c(caches.of[zone], order);
-      if (c.n() == c.size) Drain(zone, order, c, c.size / 2);
-      head->use = PageUse::kCached;
-      c.blocks[c.n()] = head;
-      c.Set(c.n() + 1);
-      if (as == PageUse::kUser) AddUsers(caches, zone, -1);
-      IrqRestore(here.irq);
+      CpuIrq here;
+      if (__builtin_expect(TryIrqSaveCpu(here), 1)) {
+        ToCache(here, head, order, as);
+      } else {
+        ToCacheInAnySection(head, order, as);
+      }
     } else {
       FreeSlow(bank, head, order, as, what);
     }
     if (__atomic_load_n(&waiters_, __ATOMIC_RELAXED) != 0) hooks_.wakeup(hooks_.ctx);
+  }
+
+  // A free's push into the cache of its CPU, whose section `here` is, and the section's end.
+  [[gnu::always_inline]] void ToCache(CpuIrq here, Page* head, unsigned order, PageUse as) {
+    CpuCaches& caches = cpus_[here.cpu];
+    const unsigned zone = head->zone;
+    Cache c(caches.of[zone], order);
+    if (c.n() == c.size) Drain(zone, order, c, c.size / 2);
+    head->use = PageUse::kCached;
+    c.blocks[c.n()] = head;
+    c.Set(c.n() + 1);
+    if (as == PageUse::kUser) AddUsers(caches, zone, -1);
+    IrqRestore(here.irq);
+  }
+  // The same in a section the environment's cheap one is not (on the host: nested, or a thread's first).
+  [[gnu::noinline]] void ToCacheInAnySection(Page* head, unsigned order, PageUse as) {
+    ToCache(IrqSaveCpu(), head, order, as);
   }
 
   // A free the caches do not take: a block of a larger order back to its zone, or misuse, which panics.

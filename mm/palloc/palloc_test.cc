@@ -128,6 +128,29 @@ TYPED_TEST(PallocTest, ContigBlocksAreNaturallyAlignedAtEveryOrder) {
   p->Validate();
 }
 
+// With interrupts already off (a caller under a spinlock), where the host's cheap section does not apply,
+// the caches serve and take blocks all the same: a free in the section is the next allocation's block.
+TYPED_TEST(PallocTest, CachesServeCallersWithInterruptsOff) {
+  HostPalloc<TypeParam> p({{PhysAddr(0x400000), 1024}}, 1);
+  for (unsigned order : {0u, 3u, 9u}) {
+    Page* block = p->TryAllocContig(order).page;
+    ASSERT_NE(block, nullptr);
+    const uint64_t cached = p->CpuCounts(CpuId()).cached_pages;
+    const IrqState irq = IrqSave();
+    p->FreeContig(block, order);
+    const uint64_t cached_after_free = p->CpuCounts(CpuId()).cached_pages;
+    PageResult again = p->TryAllocContig(order);
+    IrqRestore(irq);
+    EXPECT_EQ(block->use, PageUse::kBlock) << "order " << order;
+    EXPECT_EQ(cached_after_free, cached + (uint64_t{1} << order)) << "order " << order;
+    EXPECT_EQ(again.page, block) << "order " << order;
+    EXPECT_EQ(p->CpuCounts(CpuId()).cached_pages, cached) << "order " << order;
+    p->FreeContig(block, order);
+  }
+  EXPECT_EQ(p->FreeCount(), p->TotalPages());
+  p->Validate();
+}
+
 TYPED_TEST(PallocTest, ContigExhaustionReturnsNoMemoryUntilAFree) {
   HostPalloc<TypeParam> p({{PhysAddr(0), 64}}, 4);
   PageResult a = p->TryAllocContig(5);
