@@ -143,7 +143,7 @@ constexpr uint64_t kMaxPid = uint64_t{1} << 32;
 constexpr monitor::Command kCommands[] = {
     {"mem", "page allocator and xalloc totals", ArgKind::kNone, 0, 0, Mem},
     {"memmap", "the typed physical memory map", ArgKind::kNone, 0, 0, Memmap},
-    {"buddyinfo", "free blocks per order and pages per colour", ArgKind::kNone, 0, 0, Buddyinfo},
+    {"buddyinfo", "free blocks per order (CPUs' caches too) and pages per colour", ArgKind::kNone, 0, 0, Buddyinfo},
     {"pools", "the pools and slab caches (and who allocated their blocks, with tags)", ArgKind::kNone, 0, 0, Pools},
     {"ptdump", "the kernel's page tables", ArgKind::kNone, 0, 0, Ptdump},
     {"cpus", "each CPU's identity, address widths and caches", ArgKind::kNone, 0, 0, Cpus},

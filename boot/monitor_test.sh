@@ -105,6 +105,9 @@ answer memmap | tail -1 | grep -q '^memmap: usable RAM ' || fail "memmap prints 
 free=$(answer buddyinfo | sed -n 's/^palloc: buddy backend, .* pages, \([0-9]*\) free, .*/\1/p')
 [ -n "$free" ] || fail "buddyinfo: $(answer buddyinfo)"
 answer buddyinfo | grep -q '^palloc: free blocks per order: 0:' || fail "buddyinfo has no free-block line"
+# The self-tests' frees leave pages in the boot CPU's caches, and buddyinfo shows them by order.
+answer buddyinfo | grep -q '^palloc: cpu0 caches [1-9][0-9]* free pages; blocks per order: 0:[0-9]* .* 9:[0-9]*$' ||
+  fail "buddyinfo shows no per-CPU cache line: $(answer buddyinfo)"
 answer mem | grep -q "^palloc: [0-9]* pages ([0-9]* MiB), $free free, 0 user$" ||
   fail "mem does not agree with buddyinfo's $free free pages: $(answer mem)"
 answer mem | grep -q '^xalloc: ' || fail "mem has no xalloc summary"

@@ -356,8 +356,8 @@ class Palloc {
     for (unsigned z = 0; z < kZones; ++z) ForEachFreeIn(z, [&](const Page* head, unsigned order) { fn(Pa(head), order); });
   }
 
-  // The memory line and the free-block table (per order, then per zone, then per colour), like Linux's
-  // buddyinfo.
+  // The memory line and the free-block table (per order, then per zone, then each CPU's cached blocks per
+  // order, then per colour), like Linux's buddyinfo.
   void PrintFreeTable() {
     Stats(&stats_);
     Print("palloc: %s backend, %u banks, %lu MiB: %lu pages, %lu free, %lu user, %u colour%s\n", kBackendName,
@@ -372,6 +372,17 @@ class Palloc {
       Print("palloc: zone %s: %u banks, %lu pages, %lu free, %lu user; free blocks per order:", kZoneNames[z],
             zones_[z].nbanks, stats_.total_pages, stats_.free_pages, stats_.user_pages);
       for (unsigned k = 0; k < kOrders; ++k) Print(" %u:%lu", k, stats_.free_blocks[k]);
+      Print("\n");
+    }
+    for (unsigned cpu = 0; cpu < kMaxCpus; ++cpu) {
+      const uint64_t cached = CpuCounts(cpu).cached_pages;
+      if (cached == 0) continue;
+      Print("palloc: cpu%u caches %lu free pages; blocks per order:", cpu, cached);
+      for (unsigned k = 0; k < kCachedOrders; ++k) {
+        unsigned n = 0;
+        for (unsigned z = 0; z < kZones; ++z) n += CacheOf(cpu, z, k).n();
+        Print(" %u:%u", k, n);
+      }
       Print("\n");
     }
     Stats(&stats_);

@@ -269,6 +269,9 @@ TYPED_TEST(PallocTest, StatsAddUpAndPrintAsATable) {
   std::vector<Page*> pages;
   for (int i = 0; i < 300; ++i) pages.push_back(p->NewPage(VirtAddr(uint64_t(i) << kPageShift)));
   for (int i = 0; i < 300; i += 3) p->PutPage(pages[i]);
+  Page* block = p->TryAllocContig(9).page;
+  ASSERT_NE(block, nullptr);
+  p->FreeContig(block, 9);
   PallocStats s;
   p->Stats(&s);
   uint64_t by_order = 0, by_colour = 0;
@@ -284,6 +287,17 @@ TYPED_TEST(PallocTest, StatsAddUpAndPrintAsATable) {
       << console.text();
   EXPECT_NE(console.text().find("free blocks per order: 0:"), std::string::npos) << console.text();
   EXPECT_NE(console.text().find("free pages per colour:"), std::string::npos) << console.text();
+  // This CPU's caches: what it kept of the 100 freed user pages, and two order-9 blocks: the one freed and
+  // the other half of the order-10 block its refill split.
+  const PallocCpuCounts here = p->CpuCounts(CpuId());
+  EXPECT_GE(here.cached_pages, 1024u);
+  char line[96];
+  std::snprintf(line, sizeof line, "palloc: cpu%u caches %lu free pages; blocks per order: 0:", CpuId(),
+                here.cached_pages);
+  const size_t at = console.text().find(line);
+  ASSERT_NE(at, std::string::npos) << console.text();
+  const std::string rest = console.text().substr(at, console.text().find('\n', at) - at);
+  EXPECT_NE(rest.find(" 9:2"), std::string::npos) << rest;
 }
 
 // A thread blocks in NewPage on an empty allocator and wakes when the main thread frees a page.
