@@ -738,7 +738,8 @@ class Palloc {
     if (top_zone_ >= kZones) __builtin_unreachable();
     const unsigned top = Min(top_zone_, static_cast<unsigned>(highest));
     // Only the environment's cheap section (the kernel's every one): AllocSlow takes any other, and its
-    // first stop is this same cache. Apart, the fast path knows its own section's state.
+    // first stop is this same cache. Kept apart so, the fast path knows how its section began (on the
+    // host: with interrupts on), and its restore tests nothing.
     CpuIrq here;
     if (order < kCachedOrders && CacheServes(colour) && __builtin_expect(TryIrqSaveCpu(here), 1)) {
       Cache c = CacheOn(here.cpu, top, order);
