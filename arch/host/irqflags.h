@@ -15,10 +15,12 @@ namespace kmem {
 // then reads claimed; a cross-caller sets claimed and then reads irqs_off (testing/host_env.cc, which pays
 // for the store-load ordering of both sides with membarrier(2), so the section's side is a store, a
 // compiler fence and a load). Accessed with __atomic builtins only. A line each: every section writes its
-// CPU's.
+// CPU's. The two flags sit in different 8-byte words: with claimed in the word of irqs_off, the section's
+// load of it right behind its store to irqs_off cost 5-7% of a slab pair and of a 1-thread palloc remote
+// pair (bench/README.md's pool section).
 struct alignas(64) HostCpuFlags {
   bool irqs_off = false;
-  bool claimed = false;
+  alignas(8) bool claimed = false;
 };
 
 // The calling thread's interrupt flag as mm/ sees it, the CPU it runs as (its own once it took one, -1
