@@ -14,11 +14,13 @@
 // allocated-block bitmaps. In front of the zones, every CPU has a bounded cache of free blocks of each
 // order below kCachedOrders per zone (PerCpu), touched only by that CPU with interrupts off and by
 // cross-calls to it, so the common alloc/free pair takes no lock and no atomic read-modify-write. A cache
-// refills and drains 32 pages' worth at a time under its zone's lock. An allocation that finds nothing
+// refills and drains half its size at a time under its zone's lock. An allocation that finds nothing
 // drains its own caches and, when it may call other CPUs (interrupts on), theirs (CrossCall), then tries
-// once more, so no request fails while a free page of its zones sits in a cache. A cached block counts as
-// allocated in the zone's bitmaps; its head descriptor says where it is (PageUse), and that is what a
-// free checks, so a double free of a cached page is caught as one of a page in the zone is.
+// once more, so no such request fails while a free page of its zones sits in a cache. One with interrupts
+// off may fail so; a caller that then waits (WaitForPage) drains every CPU before it sleeps, so that its
+// retry finds their pages. A cached block counts as allocated in the zone's bitmaps; its head descriptor
+// says where it is (PageUse), and that is what a free checks, so a double free of a cached page is caught
+// as one of a page in the zone is.
 //
 // Misuse panics with the physical address and the reason: freeing a free page, freeing a page outside
 // every bank or at an address that is not page-aligned, a reference count going below zero or past
@@ -243,7 +245,7 @@ class Palloc {
   // when there is no way to wait.
   bool WaitForPage(VirtAddr va) {
     __atomic_fetch_add(&waiters_, 1, __ATOMIC_SEQ_CST);
-    if (hooks_.sleep != nullptr) PublishFrees();
+    if (hooks_.sleep != nullptr) DrainAndPublishFrees();
     const PallocWait w = hooks_.sleep != nullptr ? hooks_.sleep(hooks_.ctx, &Palloc::HasFreePages, this)
                                                  : PallocWait::kNoWay;
     __atomic_fetch_sub(&waiters_, 1, __ATOMIC_RELAXED);
@@ -883,11 +885,14 @@ class Palloc {
   // pattern). So a waiter, once counted, calls every CPU: a CPU answers between two of its interrupts-off
   // sections, after its earlier frees' stores and before its later frees' reads of waiters_, so each free
   // is either visible to the waiter's check or sees the waiter. Costs a cross-call per sleep, nothing per
-  // free; with interrupts off (no call possible) nothing can sleep anyway.
-  void PublishFrees() {
+  // free; with interrupts off (no call possible) nothing can sleep anyway. The call also gives every CPU's
+  // cached pages back to their zones: the waiter's failed allocation may have run with interrupts off (a
+  // fault under its process's lock), unable to drain the other CPUs, and its retry would fail the same way
+  // for as long as they kept the pages, while the pages counted as free (HasFreePages) never let it sleep.
+  void DrainAndPublishFrees() {
     const IrqState irq = IrqSave();
     IrqRestore(irq);
-    if (irq == IrqState::kWereOn) CrossCall(OnlineCpus(), [](void*) {}, nullptr);
+    if (irq == IrqState::kWereOn) CrossCall(OnlineCpus(), &Palloc::DrainHere, this);
   }
 
   // Pages in every CPU's caches of zones `top` and below.

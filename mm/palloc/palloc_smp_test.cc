@@ -283,6 +283,48 @@ TYPED_TEST(PallocSmpTest, LargeBlocksInAnotherCpusCacheMakeUpALargerOne) {
   ExpectCountsAddUp(*p, 0);
 }
 
+// A caller with interrupts off (a fault under its process's spinlock) cannot drain the other CPUs' caches,
+// so its allocation fails while an idle CPU holds every free page; it then waits with interrupts on
+// (WaitForPage), and the wait hands the cached pages back to their zones, so that its retry, with
+// interrupts off again, finds them instead of failing (and waiting, and failing) for as long as the idle
+// CPU stays idle.
+TYPED_TEST(PallocSmpTest, AWaitForPagesEmptiesTheOtherCpusCaches) {
+  // A wait that does not block: it retries when some page counts as free, as pwait's does before it sleeps.
+  auto retry_if_free = [](void*, bool (*ready)(void*), void* arg) {
+    return ready(arg) ? PallocWait::kRetry : PallocWait::kGiveUp;
+  };
+  PallocHooks hooks{retry_if_free, [](void*) {}, nullptr};
+  HostPalloc<TypeParam> p({{PhysAddr(0x400000), 1024}}, 1, hooks);
+  std::atomic<int> step{0};
+  std::thread idle([&] {
+    std::vector<std::pair<Page*, unsigned>> held;
+    for (unsigned order : {9u, 8u, 7u, 6u, 5u, 4u, 3u, 2u, 1u, 0u}) {
+      for (PageResult r; (r = p->TryAllocContig(order)).status == PallocStatus::kOk;) {
+        held.emplace_back(r.page, order);
+      }
+    }
+    for (auto [page, order] : held) p->FreeContig(page, order);
+    step = 1;
+    while (step.load() != 2) CpuRelax();
+  });
+  while (step.load() != 1) CpuRelax();
+  std::thread([&] {
+    const IrqState irq = IrqSave();
+    const PageResult first = p->TryNewPage(VirtAddr(0x1000));
+    IrqRestore(irq);
+    EXPECT_EQ(first.status, PallocStatus::kNoMemory) << "the idle CPU's caches did not hold every page";
+    ASSERT_TRUE(p->WaitForPage(VirtAddr(0x1000)));
+    const IrqState again = IrqSave();
+    const PageResult retry = p->TryNewPage(VirtAddr(0x1000));
+    IrqRestore(again);
+    ASSERT_EQ(retry.status, PallocStatus::kOk);
+    p->PutPage(retry.page);
+  }).join();
+  step = 2;
+  idle.join();
+  ExpectCountsAddUp(*p, 0);
+}
+
 // Palloc's own concurrent self-test on every thread at once: all pages back after, per CPU and in all.
 TYPED_TEST(PallocSmpTest, SelfTestConcurrentOnEveryCpu) {
   HostPalloc<TypeParam> p(Banks(), 8);
