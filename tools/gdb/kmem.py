@@ -255,6 +255,11 @@ class Palloc:
                 counts[k] += int(bank["trees"][k]["count_"])
         return counts
 
+    def cached_blocks(self):
+        """Each CPU's cached blocks per cached order, all zones together."""
+        return [[sum(int(cpu["of"][z]["count"][k]) for z in range(len(self.zones)))
+                 for k in range(self.cached_orders)] for cpu in self.cpus]
+
     def users(self, z):
         return sum(int(cpu["users"][z]) for cpu in self.cpus)
 
@@ -288,7 +293,8 @@ class Palloc:
 
 
 class Buddyinfo(_KmemCommand):
-    """kmem buddyinfo: free blocks per order, in all and per zone, as palloc's boot table prints them."""
+    """kmem buddyinfo: free blocks per order, in all, per zone and in each CPU's caches, as palloc's free
+    table prints them."""
 
     def __init__(self):
         super().__init__("buddyinfo")
@@ -311,6 +317,11 @@ class Buddyinfo(_KmemCommand):
             gdb.write("palloc: zone %s: %d banks, %d pages, %d free, %d user; free blocks per order:%s\n" % (
                 pa.zone_names[z], int(zone["nbanks"]), int(zone["total_pages"]), sum(n << k for k, n in enumerate(zc)),
                 pa.users(z), "".join(" %d:%d" % (k, n) for k, n in enumerate(zc))))
+        for c, blocks in enumerate(pa.cached_blocks()):
+            pages = sum(n << k for k, n in enumerate(blocks))
+            if pages != 0:
+                gdb.write("palloc: cpu%d caches %d free pages; blocks per order:%s\n" % (
+                    c, pages, "".join(" %d:%d" % (k, n) for k, n in enumerate(blocks))))
 
 
 class PageCmd(_KmemCommand):

@@ -3,17 +3,17 @@
 # gdb stub on a socket of its own, and runs gdb in batch mode with tools/gdb/kmem.py. gdb stops the kernel
 # five times, and each kmem command's output must agree with what the kernel printed on its serial line:
 #   1. at PoolsLate, just after palloc printed its free table: `kmem ptdump` and `kmem ptdump $cr3` print
-#      the `mmu:` dump's lines, `kmem buddyinfo` the `palloc:` free-blocks lines (in all and per zone),
-#      `kmem translate` the run of the dump that holds the address, `kmem page` names a free user page and a
-#      kernel-image page, `kmem cpus` the `cpu0:` identity line and address widths, and no other CPU (the
-#      SMP start-up is later);
+#      the `mmu:` dump's lines, `kmem buddyinfo` the `palloc:` free-blocks lines (in all, per zone and in
+#      each CPU's caches), `kmem translate` the run of the dump that holds the address, `kmem page` names a
+#      free user page and a kernel-image page, `kmem cpus` the `cpu0:` identity line and address widths,
+#      and no other CPU (the SMP start-up is later);
 #   2. at ArchSelfTests, with both CPUs of -smp 2 online: `kmem cpus` each CPU's identity line, address
 #      widths and the boot stack its start-up line names;
 #   3. at the MMU self-test's user Pmap (the first Pmap after NewAddressSpace): `kmem page` inside the
 #      2 MiB block it allocated names that block;
 #   4. at ProcInit, after the self-tests printed the pool tables: `kmem pools` prints those tables, and
 #      `kmem leaks` says this kernel has no allocation-site tags (kmem_leaks_test runs it against the
-#      kernel with them);
+#      kernel with them), and `kmem buddyinfo` lists cpu0's cached blocks, adding up to its pages;
 #   5. at the first system call of `hello` (-append 'run=hello kmem.ps'): `kmem ps` lists it running, `kmem
 #      vmas 1` its VMAs as kmem.ps prints them when it ends (resident pages left out: it may fault more).
 # Then gdb detaches and the kernel must finish its boot. Every wait has a deadline.
@@ -57,6 +57,7 @@ timeout 100 gdb -batch -nx "boot/kernel_$backend.elf" -x tools/gdb/kmem.py \
   -ex 'echo ==page-block\n' -ex 'kmem page $rdx + 0x3000' -ex 'echo ==block-pa\n' -ex 'printf "0x%lx\n", $rdx' \
   -ex "hbreak *'kmem::kernel::ProcInit'" -ex continue -ex 'delete' \
   -ex 'echo ==pools\n' -ex 'kmem pools' \
+  -ex 'echo ==buddyinfo-late\n' -ex 'kmem buddyinfo' \
   -ex 'echo ==leaks\n' -ex 'kmem leaks' -ex 'echo ==leaks-end\n' \
   -ex "hbreak *'kmem::kernel::Syscall'" -ex continue -ex 'delete' \
   -ex 'echo ==ps\n' -ex 'kmem ps' \
@@ -96,6 +97,15 @@ zones=$(log | grep '^palloc: zone ')
 [ -n "$zones" ] || fail "no per-zone free-block lines in the serial log"
 [ "$(section buddyinfo | grep '^palloc: zone ')" = "$zones" ] ||
   fail "kmem buddyinfo's zones: $(section buddyinfo | grep '^palloc: zone '); the kernel printed: $zones"
+cached=$(log | grep '^palloc: cpu[0-9]* caches ')
+[ "$(section buddyinfo | grep '^palloc: cpu')" = "$cached" ] ||
+  fail "kmem buddyinfo's CPU caches: $(section buddyinfo | grep '^palloc: cpu'); the kernel printed: $cached"
+# After the self-tests the boot CPU's caches hold pages: its line counts them, and its blocks add up to them.
+late=$(section buddyinfo-late | grep '^palloc: cpu0 caches ')
+[ -n "$late" ] || fail "kmem buddyinfo after the self-tests lists no cpu0 caches: $(section buddyinfo-late)"
+pages=$(sed 's/^palloc: cpu0 caches \([0-9]*\) free pages.*/\1/' <<<"$late")
+sum=$(sed 's/.*blocks per order://' <<<"$late" | tr ' ' '\n' | awk -F: 'NF == 2 {s += $2 * 2 ^ $1} END {print s}')
+[ "$pages" = "$sum" ] || fail "kmem buddyinfo: cpu0's blocks add up to $sum pages, not $pages: $late"
 header=$(log | grep "^palloc: $backend backend" | sed 's/, [0-9]* colours\?$//')
 [ "$(section buddyinfo | head -1)" = "$header" ] ||
   fail "kmem buddyinfo: $(section buddyinfo | head -1); the kernel printed: $header"
