@@ -79,7 +79,7 @@ inline constexpr unsigned kCachedOrders = 10;
 // up to 4, twice the cached order above), a full cache gives back its oldest half. The small orders' caches
 // are bounded by the pages they may strand, the large orders' by the lock traffic a smaller one lets
 // through. A CPU holds at most 4288 pages (16.75 MiB) a zone, 3968 of them in blocks of orders 5-9, and
-// gives them back when an allocation finds no page.
+// gives them back when an allocation finds no page or a failed one waits for memory (WaitForPage).
 inline constexpr unsigned kCacheBatchOrder = 5;
 inline constexpr unsigned kMinCacheBlocks = 4;
 constexpr unsigned CacheSize(unsigned order) { return Max(2u << kCacheBatchOrder >> order, kMinCacheBlocks); }
@@ -740,8 +740,8 @@ class Palloc {
     if (top_zone_ >= kZones) __builtin_unreachable();
     const unsigned top = Min(top_zone_, static_cast<unsigned>(highest));
     // Only the environment's cheap section (the kernel's every one): AllocSlow takes any other, and its
-    // first stop is this same cache. Kept apart so, the fast path knows how its section began (on the
-    // host: with interrupts on), and its restore tests nothing.
+    // first stop is this same cache. Kept apart from the other sections, the fast path knows how its
+    // section began (on the host: with interrupts on), and its restore tests nothing.
     CpuIrq here;
     if (order < kCachedOrders && CacheServes(colour) && __builtin_expect(TryIrqSaveCpu(here), 1)) {
       Cache c = CacheOn(here.cpu, top, order);

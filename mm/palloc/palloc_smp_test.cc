@@ -77,6 +77,34 @@ std::vector<unsigned> OnCpus(unsigned n, Fn&& fn) {
   return cpus;
 }
 
+// A CPU whose caches hold what `fill` freed: a thread that runs `fill`, then idles with interrupts on (a
+// cross-call reaches it there) until Release. The constructor returns once `fill` is done.
+class IdleCpu {
+ public:
+  template <typename Fn>
+  explicit IdleCpu(Fn fill)
+      : thread_([this, fill] {
+          cpu_ = CpuId();
+          fill();
+          step_ = 1;
+          while (step_.load() != 2) CpuRelax();
+        }) {
+    while (step_.load() != 1) CpuRelax();
+  }
+  ~IdleCpu() { Release(); }
+  unsigned cpu() const { return cpu_; }
+  // Ends the thread, so that the allocator is quiet (for Validate and the counts).
+  void Release() {
+    step_ = 2;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<int> step_{0};
+  unsigned cpu_ = 0;
+  std::thread thread_;  // last: it reads the members above from its first instruction
+};
+
 // The counts after every thread is done: each CPU's cached pages and user pages add up to the totals.
 template <typename P>
 void ExpectCountsAddUp(P& p, uint64_t users) {
@@ -209,27 +237,20 @@ TYPED_TEST(PallocSmpTest, ExhaustionRaceHandsOutEveryPageOnce) {
 // One thread's cache holds pages while it sits idle; another that allocates everything must get them too.
 TYPED_TEST(PallocSmpTest, AllocationDrainsTheOtherCpusCaches) {
   HostPalloc<TypeParam> p({{PhysAddr(0x200000), 256}}, 1);
-  std::atomic<int> step{0};
-  unsigned idle_cpu = 0;
-  std::thread idle([&] {
-    idle_cpu = CpuId();
+  IdleCpu idle([&] {
     std::vector<Page*> pages;
     for (int i = 0; i < 48; ++i) pages.push_back(p->TryAllocContig(0).page);
     for (Page* page : pages) p->FreeContig(page, 0);
-    step = 1;
-    while (step.load() != 2) CpuRelax();  // idle, interrupts on: a cross-call reaches it here
   });
-  while (step.load() != 1) CpuRelax();
-  uint64_t cached = p->CpuCounts(idle_cpu).cached_pages;
+  uint64_t cached = p->CpuCounts(idle.cpu()).cached_pages;
   EXPECT_GE(cached, 48u);
   uint64_t n = 0;
   std::thread([&] {
     while (p->TryAllocContig(0).status == PallocStatus::kOk) ++n;
   }).join();
   EXPECT_EQ(n, 256u) << cached << " pages were in the idle CPU's cache";
-  EXPECT_EQ(p->CpuCounts(idle_cpu).cached_pages, 0u);
-  step = 2;
-  idle.join();
+  EXPECT_EQ(p->CpuCounts(idle.cpu()).cached_pages, 0u);
+  idle.Release();
   EXPECT_EQ(p->FreeCount(), 0u);
   p->Validate();
 }
@@ -237,20 +258,15 @@ TYPED_TEST(PallocSmpTest, AllocationDrainsTheOtherCpusCaches) {
 // The same for a block: the free pages that would make it up sit in another CPU's cache.
 TYPED_TEST(PallocSmpTest, BlockAllocationDrainsTheOtherCpusCaches) {
   HostPalloc<TypeParam> p({{PhysAddr(0x200000), 64}}, 1);
-  std::atomic<int> step{0};
-  std::thread idle([&] {
+  IdleCpu idle([&] {
     std::vector<Page*> pages;
     for (PageResult r; (r = p->TryAllocContig(0)).status == PallocStatus::kOk;) pages.push_back(r.page);
     for (Page* page : pages) p->FreeContig(page, 0);
-    step = 1;
-    while (step.load() != 2) CpuRelax();
   });
-  while (step.load() != 1) CpuRelax();
   PageResult r;
   std::thread([&] { r = p->TryAllocContig(6); }).join();
   EXPECT_EQ(r.status, PallocStatus::kOk);
-  step = 2;
-  idle.join();
+  idle.Release();
   p->Validate();
 }
 
@@ -258,26 +274,19 @@ TYPED_TEST(PallocSmpTest, BlockAllocationDrainsTheOtherCpusCaches) {
 // order-10 block another CPU asks for.
 TYPED_TEST(PallocSmpTest, LargeBlocksInAnotherCpusCacheMakeUpALargerOne) {
   HostPalloc<TypeParam> p({{PhysAddr(0x400000), 1024}}, 1);
-  std::atomic<int> step{0};
-  unsigned idle_cpu = 0;
-  std::thread idle([&] {
-    idle_cpu = CpuId();
+  IdleCpu idle([&] {
     Page* a = p->TryAllocContig(9).page;
     Page* b = p->TryAllocContig(9).page;
     EXPECT_TRUE(a != nullptr && b != nullptr);
     if (a != nullptr) p->FreeContig(a, 9);
     if (b != nullptr) p->FreeContig(b, 9);
-    step = 1;
-    while (step.load() != 2) CpuRelax();
   });
-  while (step.load() != 1) CpuRelax();
-  EXPECT_EQ(p->CpuCounts(idle_cpu).cached_pages, 1024u);
+  EXPECT_EQ(p->CpuCounts(idle.cpu()).cached_pages, 1024u);
   PageResult r;
   std::thread([&] { r = p->TryAllocContig(10); }).join();
   EXPECT_EQ(r.status, PallocStatus::kOk);
-  EXPECT_EQ(p->CpuCounts(idle_cpu).cached_pages, 0u);
-  step = 2;
-  idle.join();
+  EXPECT_EQ(p->CpuCounts(idle.cpu()).cached_pages, 0u);
+  idle.Release();
   EXPECT_EQ(p->FreeCount(), 0u);
   p->FreeContig(r.page, 10);
   ExpectCountsAddUp(*p, 0);
@@ -295,8 +304,7 @@ TYPED_TEST(PallocSmpTest, AWaitForPagesEmptiesTheOtherCpusCaches) {
   };
   PallocHooks hooks{retry_if_free, [](void*) {}, nullptr};
   HostPalloc<TypeParam> p({{PhysAddr(0x400000), 1024}}, 1, hooks);
-  std::atomic<int> step{0};
-  std::thread idle([&] {
+  IdleCpu idle([&] {
     std::vector<std::pair<Page*, unsigned>> held;
     for (unsigned order : {9u, 8u, 7u, 6u, 5u, 4u, 3u, 2u, 1u, 0u}) {
       for (PageResult r; (r = p->TryAllocContig(order)).status == PallocStatus::kOk;) {
@@ -304,10 +312,7 @@ TYPED_TEST(PallocSmpTest, AWaitForPagesEmptiesTheOtherCpusCaches) {
       }
     }
     for (auto [page, order] : held) p->FreeContig(page, order);
-    step = 1;
-    while (step.load() != 2) CpuRelax();
   });
-  while (step.load() != 1) CpuRelax();
   std::thread([&] {
     const IrqState irq = IrqSave();
     const PageResult first = p->TryNewPage(VirtAddr(0x1000));
@@ -320,8 +325,7 @@ TYPED_TEST(PallocSmpTest, AWaitForPagesEmptiesTheOtherCpusCaches) {
     ASSERT_EQ(retry.status, PallocStatus::kOk);
     p->PutPage(retry.page);
   }).join();
-  step = 2;
-  idle.join();
+  idle.Release();
   ExpectCountsAddUp(*p, 0);
 }
 
