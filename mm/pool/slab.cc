@@ -598,7 +598,7 @@ void ToSlabs(KmemCache* c, void* const* objs, uint32_t n, Slab*& give) {
 // rest down and samples the other CPUs, as every move to or from the slab layer or a bundle does.
 void DropBottom(const KmemCache* c, Magazine& m, uint32_t n) {
   m.count -= n;
-  for (uint32_t i = 0; i < m.count; ++i) m.obj[i] = m.obj[i + n];
+  __builtin_memmove(m.obj, m.obj + n, m.count * sizeof(void*));
   SampleOthers(c, m);
 }
 
@@ -625,7 +625,7 @@ void GiveBack(const KmemCache* c, Slab* list) {
 // the magazine, sealed free and linked to their slabs, and are checked when an allocation takes them out.
 void ToBundle(KmemCache* c, Magazine& m, Bundle* b) {
   const uint32_t n = HalfMagazine(c);
-  for (uint32_t i = 0; i < n; ++i) b->obj[i] = m.obj[i];
+  __builtin_memcpy(b->obj, m.obj, n * sizeof(void*));
   m.bundle[m.bundles++] = b;
   DropBottom(c, m, n);
 }
@@ -635,7 +635,9 @@ void ToBundle(KmemCache* c, Magazine& m, Bundle* b) {
 // carry its own copy.
 [[gnu::noinline]] Bundle* FromBundle(KmemCache* c, Magazine& m) {
   Bundle* b = m.bundle[--m.bundles];
-  for (uint32_t i = 0; i < HalfMagazine(c); ++i) m.obj[m.count++] = b->obj[i];
+  const uint32_t n = HalfMagazine(c);
+  __builtin_memcpy(m.obj + m.count, b->obj, n * sizeof(void*));
+  m.count += n;
   SampleOthers(c, m);
   return b;
 }
