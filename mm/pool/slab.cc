@@ -361,8 +361,8 @@ CacheState StateOf(KmemCache* c) {
   }
 }
 
-// The Kmalloc class of an object header's link: its low bits less one, huge for a cache's object (tag 0).
-size_t ClassOfLink(const void* link) { return (reinterpret_cast<uintptr_t>(link) & kLinkClassBits) - 1; }
+// The class tag of an object header's link: a Kmalloc object's class plus one, 0 for a cache's object.
+uintptr_t TagOfLink(const void* link) { return reinterpret_cast<uintptr_t>(link) & kLinkClassBits; }
 
 // A Kmalloc class as a type, so that a generic lambda can take it as a constant.
 template <size_t kClassIndex>
@@ -371,34 +371,37 @@ struct KmallocClass {
   static constexpr uint32_t kWindow = Min<uint32_t>(16 << kClassIndex, kSlabPoisonWindow);
 };
 
-// Calls op(KmallocClass<k>{}), or bad() when k is no class, with a case for each class: the code of each
-// knows its object size, window and cache as constants, so that what follows a branch on the class waits
-// only for the branch's prediction, not for the load the class came from. Kfree's class is in the object's
-// header, and an object freed in random order is a cache miss: with the tail canary's address and the
-// magazine computed from the loaded class, the tail's miss waited for the header's. Measured with 1000
-// objects of 512 B to 4 KiB freed in random order (bench/pool_bench batch, one thread, the best of 15
-// interleaved runs): 19.1-19.4 ns an object through a Kfree computing them, 18.2-18.5 with these cases,
-// 15.6-16.6 through KmemCacheFree, whose cache names its size and slab. Kmalloc's cases know their cache's
-// address: computed from the class, it held a register, and the fast path saved two (8 callgrind
-// instructions a Kmalloc/Kfree pair).
+// Calls op(KmallocClass<tag - 1>{}), or bad() when the tag (below 16: a header link's, or a class plus one)
+// names no class, with a case for each class: the code of each knows its object size, window and cache as
+// constants, so that what follows a branch on the class waits only for the branch's prediction, not for the
+// load the class came from. Kfree's class is in the object's header, and an object freed in random order is a
+// cache miss: with the tail canary's address and the magazine computed from the loaded class, the tail's miss
+// waited for the header's. Measured with 1000 objects of 512 B to 4 KiB freed in random order
+// (bench/pool_bench batch, one thread, the best of 15 interleaved runs): 19.1-19.4 ns an object through a
+// Kfree computing them, 18.2-18.5 with these cases, 15.6-16.6 through KmemCacheFree, whose cache names its
+// size and slab. Kmalloc's cases know their cache's address: computed from the class, it held a register, and
+// the fast path saved two (8 callgrind instructions a Kmalloc/Kfree pair). The cases cover all 16 tags, so
+// that Kfree's jump table needs no range check: a switch on the class, the tag less one, had one (3
+// instructions a pair).
 template <typename Op, typename Bad>
-[[gnu::always_inline]] inline auto ByClass(size_t k, Op op, Bad bad) {
-  switch (k) {
-    case 0: return op(KmallocClass<0>{});
-    case 1: return op(KmallocClass<1>{});
-    case 2: return op(KmallocClass<2>{});
-    case 3: return op(KmallocClass<3>{});
-    case 4: return op(KmallocClass<4>{});
-    case 5: return op(KmallocClass<5>{});
-    case 6: return op(KmallocClass<6>{});
-    case 7: return op(KmallocClass<7>{});
-    case 8: return op(KmallocClass<8>{});
-    default: return bad();
+[[gnu::always_inline]] inline auto ByTag(uintptr_t tag, Op op, Bad bad) {
+  switch (tag) {
+    case 1: return op(KmallocClass<0>{});
+    case 2: return op(KmallocClass<1>{});
+    case 3: return op(KmallocClass<2>{});
+    case 4: return op(KmallocClass<3>{});
+    case 5: return op(KmallocClass<4>{});
+    case 6: return op(KmallocClass<5>{});
+    case 7: return op(KmallocClass<6>{});
+    case 8: return op(KmallocClass<7>{});
+    case 9: return op(KmallocClass<8>{});
+    case 0: case 10: case 11: case 12: case 13: case 14: case 15: return bad();
+    default: __builtin_unreachable();
   }
 }
-static_assert(kClasses == 9, "ByClass has a case a class");
+static_assert(kClasses == 9 && kLinkClassBits == 15, "ByTag has a case a tag");
 
-// For Kfree, once ByClass took the header link's class kClass: the header is sealed live with its link,
+// For Kfree, once ByTag took the header link's class kClass: the header is sealed live with its link,
 // the slab's magic says it is Kmalloc's, and the tail canary after the 16 << kClass bytes holds.
 template <size_t kClass>
 [[gnu::always_inline]] inline void CheckKmallocObject(void* p, const char* op) {
@@ -955,8 +958,8 @@ void* Kmalloc(size_t size, Zero zero) {
   // The class fixes the cache and its window (16 << class bytes, KmemInit): no load of c->window decides the
   // check.
   const Site site = KMEM_CALLER_SITE();
-  return ByClass(
-      ClassOf(size),
+  return ByTag(
+      ClassOf(size) + 1,
       [zero, site](auto k) KMEM_INLINE_LAMBDA {
         using K = decltype(k);
         return AllocWindowed<K::kWindow>(&kmalloc_caches[K::kClass], zero, site);
@@ -966,8 +969,8 @@ void* Kmalloc(size_t size, Zero zero) {
 
 void Kfree(void* p) {
   if (p == nullptr) return;
-  ByClass(
-      ClassOfLink(HeaderOf(p)->link),
+  ByTag(
+      TagOfLink(HeaderOf(p)->link),
       [p](auto k) KMEM_INLINE_LAMBDA {
         using K = decltype(k);
         CheckKmallocObject<K::kClass>(p, "kfree");
@@ -977,8 +980,8 @@ void Kfree(void* p) {
 }
 
 size_t KmallocSize(void* p) {
-  return ByClass(
-      ClassOfLink(HeaderOf(p)->link),
+  return ByTag(
+      TagOfLink(HeaderOf(p)->link),
       [p](auto k) {
         CheckKmallocObject<decltype(k)::kClass>(p, "ksize");
         return size_t{16} << decltype(k)::kClass;

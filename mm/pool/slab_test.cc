@@ -251,13 +251,26 @@ TEST_F(SlabDeathTest, KfreeOfAForeignPointerPanics) {
   EXPECT_DEATH(Kfree(elsewhere + 32), "cache kmalloc: kfree of 0x[0-9a-f]+: foreign pointer or smashed header canary");
 }
 
+// Kfree's dispatch has a case for each of the 16 tags a header link can carry: an object whose link was
+// retagged with no class (0, 10-15) panics with the smashed header it has, as a retagged class would.
+TEST_F(SlabDeathTest, KfreeOfAHeaderTaggedWithNoClassPanics) {
+  auto* p = static_cast<uint64_t*>(Kmalloc(64));
+  const uint64_t link = p[-1];
+  for (uint64_t tag : {0, 10, 11, 12, 13, 14, 15}) {
+    p[-1] = (link & ~uint64_t{15}) | tag;
+    EXPECT_DEATH(Kfree(p), "cache kmalloc: kfree of 0x[0-9a-f]+: foreign pointer or smashed header canary") << tag;
+  }
+  p[-1] = link;
+  Kfree(p);
+}
+
 TEST_F(SlabDeathTest, WritePastTheObjectPanicsOnFree) {
   auto* p = static_cast<uint8_t*>(Kmalloc(16));
   p[16] = 0;
   EXPECT_DEATH(Kfree(p), "cache kmalloc-16: kfree of 0x[0-9a-f]+: tail canary smashed, written past the 16-byte object");
 }
 
-// Kfree checks each class's canary at an offset of its own (ByClass): a write to the class's last byte is
+// Kfree checks each class's canary at an offset of its own (ByTag): a write to the class's last byte is
 // allowed and one past it is caught, at every class.
 TEST_F(SlabDeathTest, WritePastTheObjectOfEveryClassPanicsOnFree) {
   for (size_t size = 16; size <= kKmallocMax; size *= 2) {
