@@ -9,7 +9,7 @@ maximum per binary, side by side.
         [-- palloc flags, default --threads=1,2]
 
 Each round runs every binary over both backends and every workload. One binary's figure moves from one
-process to the next with the address-space layout (bench/README.md), so a comparison is of medians over
+process to the next with the address-space layout (bench/HISTORY.md), so a comparison is of medians over
 processes, never of two single runs.
 """
 import collections
